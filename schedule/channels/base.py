@@ -1,0 +1,214 @@
+"""The one base class every network builds on.
+
+Limits are class data, so one ``validate`` checks every network the same way (the
+apprise pattern).  Subclasses implement ``post_part`` (and, where the network lets us
+look, ``find_existing``); the base class owns thread order, resumption from part k and
+error classification, so those rules live in one place.
+"""
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+from ..config import ChannelConfig
+from ..counting import chars
+from ..errors import AuthError, ChannelError, Problem, RateLimited, Rejected, Transient
+from ..model import Part, Receipt, Variant
+from ..secrets import get_secret, mask, env_name
+
+log = logging.getLogger("civicpost.channel")
+
+MB = 1024 * 1024
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
+
+# Alt text that is only a file name or starts with "image of" tells a screen-reader user nothing.
+_LAZY_ALT_PREFIXES = ("image of", "picture of", "photo of", "an image of", "a picture of", "a photo of")
+
+
+class Channel:
+    network: ClassVar[str] = ""
+    label: ClassVar[str] = ""                    # human name, e.g. "Facebook Page"
+    max_length: ClassVar[int] = 0
+    count: ClassVar[Callable[[str], int]] = staticmethod(chars)
+    max_images: ClassVar[int] = 4
+    max_videos: ClassVar[int] = 0
+    mix_media: ClassVar[bool] = False            # images and video in one post
+    alt_text: ClassVar[bool] = True              # the network stores alt text
+    max_alt_length: ClassVar[int] = 1000
+    threads: ClassVar[bool] = False
+    idempotent: ClassVar[bool] = False           # safe to resend with the same key after a crash
+    can_find_existing: ClassVar[bool] = False    # can look up recent posts after a crash
+    image_types: ClassVar[frozenset[str]] = IMAGE_TYPES
+    video_types: ClassVar[frozenset[str]] = frozenset({"video/mp4"})
+    max_image_bytes: ClassVar[int] = 5 * MB
+    max_video_bytes: ClassVar[int] = 512 * MB
+    needs_media: ClassVar[str | None] = None     # "image" (Instagram) or "video" (YouTube)
+    title_limit: ClassVar[int | None] = None     # YouTube titles
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    required_settings: ClassVar[tuple[str, ...]] = ()
+    default_api_base: ClassVar[str] = ""
+
+    def __init__(self, config: ChannelConfig, timeout: float = 30.0):
+        self.config = config
+        self.name = config.name
+        self.timeout = timeout
+        self.api_base = (config.api_base or self.default_api_base).rstrip("/")
+
+    # ----- settings and secrets -------------------------------------------------
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.config.settings.get(key, default)
+
+    def secret(self, field: str) -> str:
+        value = get_secret(self.name, field)
+        if not value:
+            raise AuthError(f"{self.name}: missing credential {field!r}: set {env_name(self.name, field)} "
+                            f"or put it in $CREDENTIALS_DIRECTORY/{self.name}_{field}")
+        return value
+
+    def config_problems(self) -> list[str]:
+        """Missing non-secret settings, reported by validate without touching the network."""
+        return [f"[channels.{self.name}] needs {key} = ... for {self.label or self.network}"
+                for key in self.required_settings if not self.setting(key)]
+
+    # ----- validation: one set of rules, driven by the class data ---------------
+    def validate(self, variant: Variant) -> list[Problem]:
+        problems: list[Problem] = []
+
+        def add(code: str, message: str, level: str = "error", line: int | None = None) -> None:
+            problems.append(Problem(variant.source, line or variant.line, level, code, message, self.name))
+
+        if len(variant.parts) > 1 and not self.threads:
+            add("thread", f"{self.label or self.network} has no threads; the parts are joined into one post",
+                "warning")
+        for number, part in enumerate(variant.parts, 1):
+            if not part.text.strip():
+                add("empty", f"part {number} is empty")
+            if self.max_length and part.length > self.max_length:
+                which = f"part {number}" if len(variant.parts) > 1 else "text"
+                add("too-long", f"{which} is {part.length}/{self.max_length} as {self.network} counts; "
+                    f"shorten it, add an override '{self.name}: {{text: ...}}', or set autothread: true")
+        if self.title_limit is not None:
+            if not variant.title.strip():
+                add("no-title", f"{self.network} needs a title: add title: to the front matter")
+            elif len(variant.title) > self.title_limit:
+                add("too-long", f"title is {len(variant.title)}/{self.title_limit} characters")
+        images = [m for m in variant.media if m.kind == "image"]
+        videos = [m for m in variant.media if m.kind == "video"]
+        mline = variant.media_line
+        if len(images) > self.max_images:
+            add("media-count", f"{len(images)} images, {self.network} takes at most {self.max_images}", line=mline)
+        if len(videos) > self.max_videos:
+            add("media-count", f"{len(videos)} videos, {self.network} takes at most {self.max_videos}", line=mline)
+        if images and videos and not self.mix_media:
+            add("media-mix", f"{self.network} cannot mix images and video in one post", line=mline)
+        if self.needs_media == "video" and not videos:
+            add("media-needed", f"{self.network} posts need a video in media:", line=mline)
+        if self.needs_media == "image" and not (images or videos):
+            add("media-needed", f"{self.network} posts need an image or video in media:", line=mline)
+        for media in variant.media:
+            allowed = self.image_types if media.kind == "image" else self.video_types
+            if media.kind == "other" or media.mime not in allowed:
+                add("media-type", f"{media.rel}: {media.mime} is not accepted by {self.network} "
+                    f"(accepts {', '.join(sorted(self.image_types | self.video_types))})", line=mline)
+                continue
+            limit = self.max_image_bytes if media.kind == "image" else self.max_video_bytes
+            if media.size > limit:
+                add("media-size", f"{media.rel} is {media.size / MB:.1f} MB, {self.network} takes at most "
+                    f"{limit / MB:.0f} MB", line=mline)
+            if media.kind == "image" and self.alt_text and len(media.alt) > self.max_alt_length:
+                add("alt-length", f"{media.rel}: alt text is {len(media.alt)} characters, {self.network} "
+                    f"keeps at most {self.max_alt_length}", line=mline)
+        return problems
+
+    # ----- publishing ------------------------------------------------------------
+    def publish(self, variant: Variant, key: str, done: Iterable[Receipt] = (),
+                on_part: Callable[[int, Receipt], None] | None = None) -> Receipt:
+        """Post every part not yet in ``done``, each replying to the one before.
+
+        ``on_part`` is called after each part so the ledger records it before the next
+        network call: a failure at part k leaves parts 0..k-1 recorded and the retry
+        carries on from k.
+        """
+        posted = list(done)
+        parts = variant.parts if self.threads else (Part(variant.text, 0),)
+        for index in range(len(posted), len(parts)):
+            parent = posted[-1] if posted else None
+            root = posted[0] if posted else None
+            receipt = self.post_part(variant, index, parts[index], parent, root, f"{key}:{index}")
+            posted.append(receipt)
+            if on_part:
+                on_part(index, receipt)
+        return posted[0]
+
+    def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
+                  root: Receipt | None, key: str) -> Receipt:
+        raise NotImplementedError
+
+    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+        """After a crash: the post if the account already has it, None if it certainly does not.
+
+        Raises ``ChannelError`` when it cannot tell; the delivery then becomes ``uncertain``.
+        """
+        raise ChannelError(f"{self.network} cannot look up recent posts")
+
+    def check(self) -> dict[str, Any]:
+        """Who am I, and when does the token expire (``expires_at`` aware datetime or None)."""
+        raise NotImplementedError
+
+    def part_count(self, variant: Variant) -> int:
+        return len(variant.parts) if self.threads else 1
+
+    # ----- error classification (one table for every network) ------------------
+    @contextlib.contextmanager
+    def network_errors(self) -> Iterator[None]:
+        """Turn a client library's transport errors into Transient, masking secrets."""
+        try:
+            yield
+        except ChannelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every library has its own names for these
+            name = type(exc).__name__.lower()
+            text = mask(f"{self.name}: {type(exc).__name__}: {exc}")
+            if any(word in name for word in ("timeout", "connection", "remotedisconnected", "protocol", "ssl", "network")):
+                raise Transient(text) from None
+            raise
+
+
+def retry_at_from_headers(headers: Any, now: datetime | None = None) -> datetime | None:
+    """Read a rate-limit reset from whichever header the network uses."""
+    now = now or datetime.now(timezone.utc)
+    get = (lambda k: headers.get(k)) if headers is not None else (lambda k: None)
+    for key in ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset"):
+        value = get(key) or get(key.title()) or get(key.upper())
+        if value:
+            try:
+                number = float(value)
+            except ValueError:
+                continue
+            # Epoch seconds (X, Bluesky) or seconds-from-now (IETF draft): tell them apart by size.
+            return datetime.fromtimestamp(number, timezone.utc) if number > 1e9 else now + timedelta(seconds=number)
+    value = get("retry-after") or get("Retry-After")
+    if value:
+        try:
+            return now + timedelta(seconds=float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return None
+
+
+def classify_http(channel: str, status: int, message: str, headers: Any = None,
+                  duplicate_words: tuple[str, ...] = ("duplicate",)) -> ChannelError:
+    """Map an HTTP status and the network's own message to the error hierarchy."""
+    text = mask(f"{channel}: HTTP {status}: {message}")
+    if status == 429:
+        return RateLimited(text, retry_at_from_headers(headers))
+    if status in (401,) or (status == 403 and any(w in message.lower() for w in ("token", "auth", "expired", "revoked"))):
+        return AuthError(text)
+    if status >= 500 or status in (408, 409 if "conflict" in message.lower() else -1):
+        return Transient(text)
+    return Rejected(text)

@@ -1,0 +1,110 @@
+"""The immutable values that flow one way: Item -> Variant -> Receipt."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import Problem
+
+
+@dataclass(frozen=True)
+class Media:
+    path: Path          # absolute, resolved, inside content/
+    rel: str            # as written in the content file (shown to users)
+    alt: str
+    kind: str           # "image" | "video" | "other"
+    mime: str
+    size: int
+    captions: Path | None = None
+
+    def as_dict(self) -> dict:
+        return {"path": self.rel, "alt": self.alt, "kind": self.kind, "mime": self.mime, "size": self.size}
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    path: Path
+    rel: str                                # path relative to content/ for messages
+    title: str
+    body: str                               # plain text, parts separated by the thread marker
+    times: tuple[datetime, ...]             # every planned time (recurring items have many)
+    channels: tuple[str, ...]
+    media: tuple[Media, ...] = ()
+    link: str | None = None
+    tags: tuple[str, ...] = ()
+    draft: bool = False
+    not_after: datetime | None = None
+    autothread: bool | None = None
+    grace_minutes: float | None = None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)      # any other front-matter field
+    lines: dict[str, int] = field(default_factory=dict)       # front-matter key -> line number
+    body_line: int = 1
+    problems: tuple[Problem, ...] = ()                         # found while reading (warnings, soft errors)
+    repeat: str | None = None
+    digest: str = ""                                           # hash of the file bytes
+
+    def line(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+
+@dataclass(frozen=True)
+class Part:
+    text: str
+    length: int
+
+    @property
+    def digest(self) -> str:
+        return text_hash(self.text)
+
+
+@dataclass
+class Variant:
+    item_id: str
+    channel: str
+    network: str
+    parts: tuple[Part, ...]
+    limit: int
+    media: tuple[Media, ...] = ()
+    title: str = ""
+    link: str | None = None
+    tags: tuple[str, ...] = ()
+    problems: list[Problem] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    source: str = ""        # the content file, for problem messages
+    line: int = 1           # where the body starts in it
+    media_line: int = 1     # where `media:` is in it
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.parts)
+
+    @property
+    def digest(self) -> str:
+        return text_hash(self.text + "\0" + self.title + "\0" + "|".join(m.rel for m in self.media))
+
+    def as_dict(self) -> dict:
+        return {
+            "channel": self.channel, "network": self.network,
+            "parts": [{"text": p.text, "length": p.length} for p in self.parts],
+            "limit": self.limit, "title": self.title,
+            "media": [{"path": m.rel, "alt": m.alt} for m in self.media],
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a network gave back for one posted part (the first part names the thread)."""
+
+    remote_id: str
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)   # e.g. Bluesky cid/uri for reply refs
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,56 @@
+"""Credentials: from the environment or systemd credentials, never from config or content.
+
+``CIVICPOST_<CHANNEL>_<FIELD>`` (channel name upper-cased, non-alphanumerics as ``_``) or
+a file ``<channel>_<field>`` in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``).
+Every value read here is remembered so ``mask`` can scrub it from any text that is
+about to be logged, stored in the ledger or shown in an error.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+_known: set[str] = set()
+_lock = threading.Lock()
+# Bearer tokens and common secret-ish query parameters, masked even if we never read them.
+_PATTERNS = [
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)((?:access_token|refresh_token|client_secret|app_password|password|oauth_token|oauth_signature|input_token)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]{4,}"),
+]
+
+
+def env_name(channel: str, field: str) -> str:
+    return "CIVICPOST_" + re.sub(r"[^A-Za-z0-9]", "_", f"{channel}_{field}").upper()
+
+
+def remember(value: str) -> None:
+    if value and len(value) >= 4:
+        with _lock:
+            _known.add(value)
+
+
+def get_secret(channel: str, field: str) -> str | None:
+    value = os.environ.get(env_name(channel, field))
+    if value is None:
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds:
+            f = Path(creds) / f"{channel}_{field}"
+            if f.is_file():
+                value = f.read_text(encoding="utf-8").strip()
+    if value:
+        remember(value)
+    return value or None
+
+
+def mask(text: object) -> str:
+    s = str(text)
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for value in known:
+        if value in s:
+            s = s.replace(value, "***")
+    for pattern in _PATTERNS:
+        s = pattern.sub(lambda m: m.group(1) + "***", s)
+    return s

@@ -1,0 +1,264 @@
+"""A small threaded HTTP server that each network's test double builds on.
+
+Each double registers routes that answer in the network's real wire format (paths,
+methods, JSON shapes, status codes, headers) so the real client library accepts it.
+The base records every request and injects faults on demand:
+
+    server.inject("5xx")                 # next matching request gets a 503
+    server.inject("429", times=2)        # rate limited, with the network's reset headers
+    server.inject("slow", delay=2.0)     # answer late (client timeouts)
+    server.inject("drop")                # close the connection without answering
+    server.inject("expired_token")       # the network's own expired-token error
+    server.inject("duplicate")           # the network's own duplicate-content error
+
+A fault can be limited to requests whose "METHOD path" matches a regex (``match=``).
+"""
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+FAULTS = ("5xx", "429", "slow", "drop", "expired_token", "duplicate")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default_factory=time.time)
+    params: dict[str, str] = field(default_factory=dict)   # regex groups from the route
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return default
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def form(self) -> dict[str, Any]:
+        """urlencoded or multipart fields; multipart files come back as bytes."""
+        ctype = self.header("content-type", "") or ""
+        if ctype.startswith("multipart/"):
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + self.body)
+            fields: dict[str, Any] = {}
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True)
+                fields[name] = payload if part.get_filename() else payload.decode("utf-8", "replace")
+            return fields
+        merged = {k: v[-1] for k, v in self.query.items()}
+        if self.body and "json" not in ctype:
+            merged.update({k: v[-1] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()})
+        return merged
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None                # dict/list -> JSON, bytes/str as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> tuple[bytes, str]:
+        if isinstance(self.body, (bytes, bytearray)):
+            return bytes(self.body), self.headers.get("Content-Type", "application/octet-stream")
+        if isinstance(self.body, str):
+            return self.body.encode(), self.headers.get("Content-Type", "text/plain; charset=utf-8")
+        if self.body is None:
+            return b"", self.headers.get("Content-Type", "application/json")
+        return json.dumps(self.body).encode(), "application/json; charset=utf-8"
+
+
+@dataclass
+class Fault:
+    kind: str
+    times: int = 1
+    match: str | None = None
+    delay: float = 0.0
+
+
+Handler = Callable[[Request], Response]
+
+
+class TestServer:
+    """Subclasses call ``self.route(method, regex, handler)`` and override the fault responses."""
+
+    __test__ = False  # not a pytest class
+    name = "test"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0):
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self.latency = latency
+        self.lock = threading.RLock()
+        self._ids = 1_000_000
+        self.setup_routes()
+        outer = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _serve(self) -> None:
+                outer._handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name=f"{self.name}-server", daemon=True)
+
+    # ----- life cycle ----------------------------------------------------------
+    def start(self) -> "TestServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "TestServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ----- for subclasses --------------------------------------------------------
+    def setup_routes(self) -> None:
+        raise NotImplementedError
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        self.routes.append((method.upper(), re.compile(pattern + r"$"), handler))
+
+    def next_id(self) -> str:
+        with self.lock:
+            self._ids += 1
+            return str(self._ids)
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        """The network's own wire format for a fault; subclasses override per kind."""
+        if kind == "5xx":
+            return Response(503, {"error": "service unavailable"})
+        if kind == "429":
+            reset = int(time.time()) + 2
+            return Response(429, {"error": "rate limited"}, {"Retry-After": "2", "x-rate-limit-reset": str(reset)})
+        if kind == "expired_token":
+            return Response(401, {"error": "token expired"})
+        if kind == "duplicate":
+            return Response(403, {"error": "duplicate"})
+        raise ValueError(kind)
+
+    # ----- tests use these -------------------------------------------------------
+    def inject(self, kind: str, times: int = 1, match: str | None = None, delay: float = 0.0) -> None:
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
+        with self.lock:
+            self.faults.append(Fault(kind, times, match, delay))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.requests.clear()
+
+    def calls(self, method: str | None = None, pattern: str | None = None) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests
+                    if (method is None or r.method == method) and (pattern is None or re.search(pattern, r.path))]
+
+    # ----- internals ---------------------------------------------------------------
+    def _take_fault(self, request: Request) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.match and not re.search(fault.match, f"{request.method} {request.path}"):
+                    continue
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        if not length and h.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = _read_chunked(h.rfile)
+        request = Request(h.command, split.path, parse_qs(split.query, keep_blank_values=True),
+                          dict(h.headers.items()), body)
+        with self.lock:
+            self.requests.append(request)
+        if self.latency:
+            time.sleep(self.latency)
+        fault = self._take_fault(request)
+        response: Response | None = None
+        if fault is not None:
+            if fault.kind == "drop":
+                try:
+                    h.connection.shutdown(socket.SHUT_RDWR)
+                finally:
+                    h.close_connection = True
+                return
+            if fault.kind == "slow":
+                time.sleep(fault.delay or 5.0)
+            else:
+                response = self.fault_response(fault.kind, request)
+        if response is None:
+            response = self._dispatch(request)
+        payload, ctype = response.encode()
+        try:
+            h.send_response(response.status)
+            headers = {"Content-Type": ctype, **response.headers}
+            for key, value in headers.items():
+                h.send_header(key, value)
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _dispatch(self, request: Request) -> Response:
+        for method, pattern, handler in self.routes:
+            if method != request.method:
+                continue
+            found = pattern.match(request.path)
+            if found:
+                request.params = found.groupdict()
+                return handler(request)
+        return Response(404, {"error": f"no route for {request.method} {request.path}"})
+
+
+def _read_chunked(stream: Any) -> bytes:
+    chunks = []
+    while True:
+        size = int(stream.readline().strip() or b"0", 16)
+        if size == 0:
+            stream.readline()
+            return b"".join(chunks)
+        chunks.append(stream.read(size))
+        stream.readline()
