@@ -51,6 +51,9 @@ class Channel:
     secret_fields: ClassVar[tuple[str, ...]] = ()
     required_settings: ClassVar[tuple[str, ...]] = ()
     default_api_base: ClassVar[str] = ""
+    # How long before the planned time the daemon hands the post over.  YouTube uploads
+    # ahead as private with status.publishAt, so the network itself publishes on time.
+    lead_time: ClassVar[timedelta] = timedelta(0)
 
     def __init__(self, config: ChannelConfig, timeout: float = 30.0):
         self.config = config
