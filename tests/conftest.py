@@ -9,3 +9,13 @@ import pytest
 for key in list(os.environ):
     if key.startswith("CIVICPOST_") or key == "CREDENTIALS_DIRECTORY":
         del os.environ[key]
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A throw-away civicpost project: config.toml, templates/ (the shipped ones), content/."""
+    from tests.helpers import Project
+    return Project(tmp_path / "project", ROOT / "templates")

@@ -43,3 +43,74 @@ def make_variant(channel, texts: list[str], media: tuple[Media, ...] = (), item_
     parts = tuple(Part(t, channel.count(t)) for t in texts)
     return Variant(item_id=item_id, channel=channel.name, network=channel.network, parts=parts,
                    limit=channel.max_length, media=media, title=title, link=link, source="content/test.md")
+
+
+# ----- a throw-away project for feature tests --------------------------------------
+ALL_NETWORK_CHANNELS = """
+[channels.log]
+network = "log"
+[channels.x]
+network = "x"
+[channels.facebook]
+network = "facebook"
+page_id = "1234567890"
+[channels.instagram]
+network = "instagram"
+ig_user_id = "17841400000000000"
+media_base_url = "https://www.example.gov.uk/social-media"
+[channels.threads]
+network = "threads"
+threads_user_id = "1234567890"
+media_base_url = "https://www.example.gov.uk/social-media"
+[channels.youtube]
+network = "youtube"
+channel_id = "UCexample"
+[channels.mastodon]
+network = "mastodon"
+instance = "https://mastodon.example"
+[channels.bluesky]
+network = "bluesky"
+handle = "council.example"
+[channels.linkedin]
+network = "linkedin"
+organization = "urn:li:organization:123"
+"""
+
+
+class Project:
+    """Writes real files; tests then run real commands against them."""
+
+    def __init__(self, root: Path, templates: Path):
+        import shutil
+
+        self.root = root
+        self.content = root / "content"
+        (self.content / "media").mkdir(parents=True)
+        shutil.copytree(templates, root / "templates")
+        self.config_path = root / "config.toml"
+        self.write_config()
+
+    def write_config(self, extra: str = "", channels: str = '[channels.log]\nnetwork = "log"\n',
+                     default_channels: str = '["log"]', timezone: str = "Europe/London") -> Path:
+        self.config_path.write_text(
+            f'timezone = "{timezone}"\ndefault_channels = {default_channels}\n{extra}\n{channels}', encoding="utf-8")
+        return self.config_path
+
+    def config(self):
+        from schedule.config import load_config
+        return load_config(self.config_path)
+
+    def write(self, rel: str, text: str | bytes) -> Path:
+        path = self.content / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def post(self, rel: str, front: str, body: str = "Bins go out on Tuesday this week.") -> Path:
+        return self.write(rel, f"---\n{front.strip()}\n---\n{body}\n")
+
+    def image(self, name: str = "pool.png") -> Path:
+        return tiny_png(self.content / "media" / name)

@@ -1,0 +1,299 @@
+"""The ledger: the only module that touches SQLite (through sqlite-utils).
+
+One row per delivery (item x channel x planned time), one row per posted thread part,
+and an append-only ``events`` table.  Every state change is one transaction that updates
+the row *and* appends its event, so the trail can never disagree with the state.  Rows
+are never deleted.  WAL mode lets operator commands write while the daemon runs.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from .errors import BotError
+from .timeutil import to_utc_key, utcnow
+
+SCHEMA_VERSION = 1
+STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain")
+OPEN_STATES = ("scheduled", "retrying", "held")          # may still go out
+FINAL_STATES = ("posted", "failed", "missed", "cancelled", "uncertain")
+
+
+def operator() -> str:
+    """The OS user behind an operator command (recorded with every action)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return str(os.getuid())
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY, item TEXT NOT NULL, channel TEXT NOT NULL, network TEXT,
+        planned_at TEXT NOT NULL, state TEXT NOT NULL, text_hash TEXT, text TEXT, title TEXT, media TEXT,
+        source TEXT, item_digest TEXT, commit_sha TEXT, author TEXT, approved_by TEXT, remote_id TEXT, url TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0, error TEXT, next_attempt_at TEXT, retry_until TEXT, posted_at TEXT,
+        idem_key TEXT, dry_run INTEGER NOT NULL DEFAULT 0, created_at TEXT, updated_at TEXT)""")
+    db.execute("CREATE UNIQUE INDEX deliveries_key ON deliveries (item, channel, planned_at)")
+    db.execute("CREATE INDEX deliveries_state ON deliveries (state, planned_at)")
+    db.execute("""CREATE TABLE parts (delivery_id INTEGER NOT NULL, idx INTEGER NOT NULL, remote_id TEXT, url TEXT,
+        extra TEXT, text_hash TEXT, posted_at TEXT, PRIMARY KEY (delivery_id, idx))""")
+    db.execute("""CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, delivery_id INTEGER, item TEXT,
+        channel TEXT, kind TEXT NOT NULL, from_state TEXT, to_state TEXT, actor TEXT, reason TEXT, detail TEXT)""")
+    db.execute("CREATE INDEX events_delivery ON events (delivery_id)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
+# Append a function here for every schema change; never edit a released one.
+MIGRATIONS = [_migrate_1]
+
+
+class Ledger:
+    """Reads go through sqlite-utils; writes are plain SQL inside one explicit
+    transaction, because sqlite-utils' insert/update commit on their own and a state
+    change must land together with its event."""
+
+    def __init__(self, path: str | Path, tz: ZoneInfo | None = None, readonly: bool = False):
+        self.path = Path(path)
+        self.tz = tz or ZoneInfo("Europe/London")
+        try:
+            if readonly:
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10,
+                                       isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            if not readonly:
+                self.db.enable_wal()
+                # FULL: a commit that returned is on disk even after power loss, so a
+                # 'publishing' row is never lost before the network call it guards.
+                self.db.execute("PRAGMA synchronous = FULL")
+                self.migrate()
+        except sqlite3.Error as exc:
+            raise BotError(f"ledger {self.path}: {exc}: check the [paths] database setting and that the folder "
+                           "is writable") from None
+
+    # ----- schema ----------------------------------------------------------------
+    def migrate(self) -> None:
+        with self.transaction():
+            if "meta" not in self.db.table_names():
+                version = 0
+            else:
+                version = int(self.get_meta("schema_version") or 0)
+            if version > len(MIGRATIONS):
+                raise BotError(f"ledger {self.path} was written by a newer civicpost (schema {version}); upgrade")
+            for number in range(version, len(MIGRATIONS)):
+                MIGRATIONS[number](self.db)
+                self._put_meta("schema_version", str(number + 1))
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # ----- transactions ----------------------------------------------------------
+    def transaction(self):
+        return _Transaction(self)
+
+    def data_version(self) -> int:
+        """Changes by *other* connections (operator commands) bump this: cheap to poll."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
+
+    # ----- meta ------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        if "meta" not in self.db.table_names():
+            return default
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, **values: Any) -> None:
+        with self.transaction():
+            for key, value in values.items():
+                self._put_meta(key, None if value is None else str(value))
+
+    def _put_meta(self, key: str, value: str | None) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                        "excluded.value", [key, value])
+
+    def _insert(self, table: str, row: dict) -> int:
+        cur = self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                              list(row.values()))
+        return int(cur.lastrowid)
+
+    # ----- deliveries ------------------------------------------------------------
+    def add(self, item: str, channel: str, network: str, planned_at: datetime, state: str = "scheduled",
+            actor: str = "planner", reason: str | None = None, **fields: Any) -> int:
+        now = to_utc_key(utcnow())
+        with self.transaction():
+            row = {"item": item, "channel": channel, "network": network, "planned_at": to_utc_key(planned_at),
+                   "state": state, "attempts": 0, "created_at": now, "updated_at": now, **fields}
+            delivery_id = self._insert("deliveries", row)
+            self._event(delivery_id, item, channel, "planned", None, state, actor, reason)
+        return int(delivery_id)
+
+    def get(self, delivery_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM deliveries WHERE id = ?", [delivery_id]))
+        return rows[0] if rows else None
+
+    def find(self, item: str, channel: str, planned_at: datetime) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM deliveries WHERE item = ? AND channel = ? AND planned_at = ?",
+                                  [item, channel, to_utc_key(planned_at)]))
+        return rows[0] if rows else None
+
+    def deliveries(self, states: Iterable[str] | None = None, since: datetime | None = None,
+                   until: datetime | None = None, item: str | None = None, order: str = "planned_at, id",
+                   time_field: str = "planned_at") -> list[dict]:
+        where, args = [], []
+        if states is not None:
+            states = list(states)
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            args += states
+        if since is not None:
+            where.append(f"{time_field} >= ?")
+            args.append(to_utc_key(since))
+        if until is not None:
+            where.append(f"{time_field} < ?")
+            args.append(to_utc_key(until))
+        if item is not None:
+            where.append("item = ?")
+            args.append(item)
+        sql = "SELECT * FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order}"
+        return list(self.db.query(sql, args))
+
+    def transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
+                   actor: str = "daemon", reason: str | None = None, kind: str | None = None,
+                   detail: Any = None, **fields: Any) -> bool:
+        """Move a delivery to ``to_state`` if it is in one of ``expect``; one transaction
+        with its event.  Returns False (and changes nothing) if someone moved it first."""
+        assert to_state in STATES, to_state
+        with self.transaction():
+            row = self.get(delivery_id)
+            if row is None or (expect is not None and row["state"] not in set(expect)):
+                return False
+            self._update(delivery_id, {"state": to_state, "updated_at": to_utc_key(utcnow()), **fields})
+            self._event(delivery_id, row["item"], row["channel"], kind or to_state, row["state"], to_state,
+                        actor, reason, detail)
+        return True
+
+    def update(self, delivery_id: int, kind: str | None = None, actor: str = "daemon", reason: str | None = None,
+               detail: Any = None, **fields: Any) -> None:
+        """Change fields without a state change (re-rendered text, new retry time)."""
+        with self.transaction():
+            row = self.get(delivery_id)
+            if row is None:
+                return
+            self._update(delivery_id, {"updated_at": to_utc_key(utcnow()), **fields})
+            if kind:
+                self._event(delivery_id, row["item"], row["channel"], kind, row["state"], row["state"], actor,
+                            reason, detail)
+
+    def _update(self, delivery_id: int, fields: dict) -> None:
+        self.db.execute(f"UPDATE deliveries SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                        [*fields.values(), delivery_id])
+
+    # ----- parts (thread posts) --------------------------------------------------
+    def record_part(self, delivery_id: int, index: int, remote_id: str, url: str | None,
+                    extra: dict | None = None, text_hash: str | None = None) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO parts (delivery_id, idx, remote_id, url, extra, text_hash, "
+                            "posted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [delivery_id, index, remote_id, url, json.dumps(extra or {}, default=str), text_hash,
+                             to_utc_key(utcnow())])
+
+    def parts(self, delivery_id: int) -> list[dict]:
+        rows = list(self.db.query("SELECT * FROM parts WHERE delivery_id = ? ORDER BY idx", [delivery_id]))
+        for row in rows:
+            row["extra"] = json.loads(row["extra"] or "{}")
+        return rows
+
+    # ----- events ----------------------------------------------------------------
+    def event(self, kind: str, delivery_id: int | None = None, item: str | None = None, channel: str | None = None,
+              actor: str = "daemon", reason: str | None = None, detail: Any = None) -> None:
+        with self.transaction():
+            self._event(delivery_id, item, channel, kind, None, None, actor, reason, detail)
+
+    def _event(self, delivery_id, item, channel, kind, from_state, to_state, actor, reason, detail=None) -> None:
+        self._insert("events", {
+            "at": to_utc_key(utcnow()), "delivery_id": delivery_id, "item": item, "channel": channel, "kind": kind,
+            "from_state": from_state, "to_state": to_state, "actor": actor, "reason": reason,
+            "detail": json.dumps(detail, default=str) if detail is not None else None})
+
+    def events(self, delivery_id: int | None = None, since: datetime | None = None, kind: str | None = None) -> list[dict]:
+        where, args = [], []
+        if delivery_id is not None:
+            where.append("delivery_id = ?")
+            args.append(delivery_id)
+        if since is not None:
+            where.append("at >= ?")
+            args.append(to_utc_key(since))
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        return list(self.db.query("SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+                                  + " ORDER BY id", args))
+
+    # ----- the public shape (queue --json / history --json / export) ------------
+    def as_public(self, row: dict) -> dict:
+        return public_row(row, self.tz)
+
+
+def public_row(row: dict, tz: ZoneInfo) -> dict:
+    """The shape of `queue --json` and `history --json` (a documented contract)."""
+    def local(key: str | None) -> str | None:
+        return datetime.fromisoformat(key).astimezone(tz).isoformat() if key else None
+
+    return {"id": row.get("id"), "item": row["item"], "channel": row["channel"], "network": row.get("network"),
+            "planned_at": local(row["planned_at"]), "posted_at": local(row.get("posted_at")),
+            "state": row["state"], "remote_id": row.get("remote_id"), "url": row.get("url"),
+            "attempts": row.get("attempts") or 0, "error": row.get("error"), "dry_run": bool(row.get("dry_run"))}
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, re-entrant: nested uses join the outer transaction."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.outer = False
+
+    def __enter__(self) -> None:
+        conn = self.ledger.db.conn
+        if not conn.in_transaction:
+            self.outer = True
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise BotError(f"ledger {self.ledger.path}: {exc}") from None
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if not self.outer:
+            return
+        conn = self.ledger.db.conn
+        if kind is None:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                conn.execute("ROLLBACK")
+                raise BotError(f"ledger {self.ledger.path}: cannot commit ({error}): is the disk full?") from None
+        else:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise BotError(f"ledger {self.ledger.path}: {exc}: is the disk full?") from None
+
+
+def open_ledger(path: Path, tz: ZoneInfo, readonly: bool = False) -> Ledger | None:
+    """Read-only commands open an existing ledger and never create one."""
+    if readonly and not Path(path).exists():
+        return None
+    return Ledger(path, tz, readonly=readonly)
+
+
+def iter_rows(ledger: Ledger | None, **kwargs: Any) -> Iterator[dict]:
+    if ledger is not None:
+        yield from ledger.deliveries(**kwargs)

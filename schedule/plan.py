@@ -1,0 +1,136 @@
+"""The planner: pure functions from (items, ledger rows, config, now) to what to do.
+
+No clock, no database, no network: every rule about what should go out when (drafts,
+approval, not_after, grace, blackouts, pause) lives here so it is testable directly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .config import Blackout, Config
+from .ledger import OPEN_STATES
+from .model import Item
+from .timeutil import to_utc_key
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One delivery the content files ask for: item x channel x planned time."""
+
+    item: Item
+    channel: str
+    network: str
+    when: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.item.id, self.channel, to_utc_key(self.when))
+
+
+@dataclass
+class Actions:
+    add: list[tuple[Wanted, str, str | None]] = field(default_factory=list)    # (wanted, state, reason)
+    cancel: list[tuple[dict, str]] = field(default_factory=list)               # (row, reason)
+    edited: list[tuple[dict, Item]] = field(default_factory=list)              # open rows whose item changed
+    edited_after_post: list[tuple[dict, Item]] = field(default_factory=list)   # posted rows whose item changed
+
+    def __bool__(self) -> bool:
+        return bool(self.add or self.cancel or self.edited or self.edited_after_post)
+
+
+def grace_for(item: Item, config: Config) -> timedelta:
+    return timedelta(minutes=item.grace_minutes) if item.grace_minutes is not None else config.grace
+
+
+def approval_missing(item: Item, config: Config) -> str | None:
+    """Why an item may not be scheduled under [approval], or None."""
+    rules = config.section("approval")
+    if not rules.get("required"):
+        return None
+    approver = item.extra.get("approved_by")
+    if not approver or not str(approver).strip():
+        return "approval is required: add approved_by: NAME once it is signed off"
+    allowed = [str(a).lower() for a in rules.get("approvers", [])]
+    if allowed and str(approver).strip().lower() not in allowed:
+        return f"approved_by: {approver!r} is not in [approval] approvers in config.toml"
+    return None
+
+
+def wanted(items: list[Item], config: Config, now: datetime) -> list[Wanted]:
+    """Every delivery the content asks for.  Past one-off times are kept (the planner marks
+    them missed); past repeats older than grace are dropped (they are history, not news)."""
+    out: list[Wanted] = []
+    for item in items:
+        if item.draft or approval_missing(item, config):
+            continue
+        grace = grace_for(item, config)
+        for name in item.channels:
+            channel = config.channels.get(name)
+            if channel is None:
+                continue
+            override = {**item.overrides.get(channel.network, {}), **item.overrides.get(name, {})}
+            if override.get("skip"):
+                continue
+            for when in item.times:
+                if item.not_after and when > item.not_after:
+                    continue
+                if item.repeat and when < now - grace:
+                    continue
+                out.append(Wanted(item, name, channel.network, when))
+    return out
+
+
+def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetime) -> Actions:
+    """Compare what the content asks for with what the ledger holds."""
+    actions = Actions()
+    by_key = {(r["item"], r["channel"], r["planned_at"]): r for r in rows}
+    wanted_keys = set()
+    for w in want:
+        wanted_keys.add(w.key)
+        row = by_key.get(w.key)
+        if row is None:
+            late = now - w.when
+            if late > grace_for(w.item, config):
+                actions.add.append((w, "missed", f"planned time {w.when.isoformat()} had already passed when "
+                                    "civicpost first saw it"))
+            else:
+                actions.add.append((w, "scheduled", None))
+        elif row.get("item_digest") != w.item.digest:
+            if row["state"] in OPEN_STATES:
+                actions.edited.append((row, w.item))
+            elif row["state"] == "posted":
+                actions.edited_after_post.append((row, w.item))
+    items_present = {w.item.id for w in want}
+    for key, row in by_key.items():
+        if key in wanted_keys or row["state"] not in OPEN_STATES:
+            continue
+        reason = ("time or channels changed in the content file" if row["item"] in items_present
+                  else "content file deleted, made a draft, unapproved or past not_after")
+        actions.cancel.append((row, reason))
+    return actions
+
+
+def blackout_for(item: Item, when: datetime, config: Config) -> Blackout | None:
+    """The blackout window (pre-election period) that holds this delivery, if any."""
+    tags = {t.lower() for t in item.tags}
+    for window in config.blackouts:
+        if window.covers(when) and not (tags & {t.lower().lstrip("#") for t in window.allow_tags}):
+            return window
+    return None
+
+
+def due_decision(item: Item | None, when: datetime, now: datetime, config: Config, paused: bool) -> tuple[str, str | None]:
+    """What to do with a delivery that has come due: ("publish" | "held" | "missed" | "cancelled", reason)."""
+    if item is None:
+        return "cancelled", "content file no longer has this delivery"
+    if item.not_after and now > item.not_after:
+        return "missed", f"not_after {item.not_after.isoformat()} has passed"
+    if now - when > grace_for(item, config):
+        return "missed", f"more than {int(grace_for(item, config).total_seconds() // 60)} minutes late"
+    if paused:
+        return "held", "posting is paused"
+    window = blackout_for(item, when, config)
+    if window:
+        return "held", f"blackout: {window.reason}"
+    return "publish", None
