@@ -142,6 +142,116 @@ def history(ctx: click.Context, as_json: bool, since: str | None, dry_run: bool)
     _table(rows, "History", ("planned_at", "posted_at", "item", "channel", "state", "url", "error"))
 
 
+@cli.command()
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="Rehearse: log every post and record it in a separate ledger file; post nothing.")
+@click.pass_context
+@handled
+def run(ctx: click.Context, dry_run: bool) -> None:
+    """Run the daemon: keep the ledger in step with content/ and publish each delivery on time.
+
+    Stops cleanly on SIGTERM or Ctrl-C; SIGHUP reloads config.toml.
+    """
+    import logging
+    from schedule.daemon import run as run_daemon
+    from schedule.logs import setup_logging
+
+    setup_logging(logging.INFO)
+    sys.exit(run_daemon(ctx.obj["config"], dry_run=dry_run))
+
+
+@cli.command()
+@click.option("--reason", required=True, help="Why (recorded with your user name, shown in status).")
+@click.pass_context
+@handled
+def pause(ctx: click.Context, reason: str) -> None:
+    """Stop all posting now (the kill switch).  Deliveries that come due are held."""
+    from schedule.operator import pause as run_pause
+
+    result = run_pause(_config(ctx), reason)
+    click.echo(f"Paused by {result['by']}: {reason}. Nothing will be posted until `python bot.py resume`.")
+
+
+@cli.command()
+@click.option("--reason", default="", help="Optional note recorded with the action.")
+@click.pass_context
+@handled
+def resume(ctx: click.Context, reason: str) -> None:
+    """Lift a pause.  Held deliveries still within grace go out; the rest are listed and
+    need `release ID` to go out late."""
+    from schedule.operator import resume as run_resume
+
+    result = run_resume(_config(ctx), reason)
+    click.echo(f"Resumed by {result['by']}. {len(result['released'])} held delivery(ies) released.")
+    for row in result["still_held"]:
+        click.echo(f"  still held: {row['id']} {row['item']} on {row['channel']} (planned {row['planned_at']}): "
+                   f"release with `python bot.py release {row['id']}`")
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, type=int, required=True)
+@click.option("--reason", default="", help="Optional note recorded with the action.")
+@click.pass_context
+@handled
+def release(ctx: click.Context, ids: tuple[int, ...], reason: str) -> None:
+    """Let held or missed deliveries (by id) go out now, late."""
+    from schedule.operator import release as run_release
+
+    for row in run_release(_config(ctx), list(ids), reason):
+        click.echo(f"released {row['id']}: {row['item']} on {row['channel']}")
+
+
+@cli.command()
+@click.argument("delivery_id", metavar="ID", type=int)
+@click.option("--reason", default="", help="Optional note recorded with the action.")
+@click.pass_context
+@handled
+def retry(ctx: click.Context, delivery_id: int, reason: str) -> None:
+    """Try a failed, uncertain or missed delivery again now.  For an `uncertain` one,
+    first check the account by hand: it may already be posted."""
+    from schedule.operator import retry as run_retry
+
+    row = run_retry(_config(ctx), delivery_id, reason)
+    click.echo(f"retrying {row['id']}: {row['item']} on {row['channel']}")
+
+
+@cli.command()
+@click.argument("delivery_id", metavar="ID", type=int)
+@click.option("--reason", default="", help="Optional note recorded with the action.")
+@click.pass_context
+@handled
+def cancel(ctx: click.Context, delivery_id: int, reason: str) -> None:
+    """Cancel one delivery (it will not be posted).  To stop an item for good, delete its
+    file or mark it draft: true."""
+    from schedule.operator import cancel as run_cancel
+
+    row = run_cancel(_config(ctx), delivery_id, reason)
+    click.echo(f"cancelled {row['id']}: {row['item']} on {row['channel']}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handled
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Is the daemon running or paused, when did it last rescan, what is next, and what
+    needs attention (failed, missed, uncertain, held; channels with bad credentials)."""
+    from schedule.operator import status as run_status
+
+    result = run_status(_config(ctx))
+    if as_json:
+        _dump(result)
+        return
+    state = "running" if result["running"] else "NOT running"
+    if result["paused"]:
+        state += f", PAUSED by {result['paused_by']}: {result['paused_reason']}"
+    click.echo(f"civicpost: {state}; last rescan {result['last_rescan'] or 'never'}")
+    for name, error in result["bad_credentials"].items():
+        click.echo(f"bad credentials: {name}: {error}")
+    _table(result["attention"], "Needs attention", ("planned_at", "item", "channel", "state", "error"))
+    _table(result["next"], "Next", ("planned_at", "item", "channel", "state"))
+
+
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 

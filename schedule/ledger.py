@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -41,7 +42,8 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
         planned_at TEXT NOT NULL, state TEXT NOT NULL, text_hash TEXT, text TEXT, title TEXT, media TEXT,
         source TEXT, item_digest TEXT, commit_sha TEXT, author TEXT, approved_by TEXT, remote_id TEXT, url TEXT,
         attempts INTEGER NOT NULL DEFAULT 0, error TEXT, next_attempt_at TEXT, retry_until TEXT, posted_at TEXT,
-        idem_key TEXT, dry_run INTEGER NOT NULL DEFAULT 0, created_at TEXT, updated_at TEXT)""")
+        idem_key TEXT, parts_text TEXT, released INTEGER NOT NULL DEFAULT 0, hold_reason TEXT,
+        dry_run INTEGER NOT NULL DEFAULT 0, created_at TEXT, updated_at TEXT)""")
     db.execute("CREATE UNIQUE INDEX deliveries_key ON deliveries (item, channel, planned_at)")
     db.execute("CREATE INDEX deliveries_state ON deliveries (state, planned_at)")
     db.execute("""CREATE TABLE parts (delivery_id INTEGER NOT NULL, idx INTEGER NOT NULL, remote_id TEXT, url TEXT,
@@ -64,6 +66,8 @@ class Ledger:
     def __init__(self, path: str | Path, tz: ZoneInfo | None = None, readonly: bool = False):
         self.path = Path(path)
         self.tz = tz or ZoneInfo("Europe/London")
+        self.lock = threading.RLock()
+        self.depth = threading.local()
         try:
             if readonly:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10,
@@ -256,35 +260,47 @@ def public_row(row: dict, tz: ZoneInfo) -> dict:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, re-entrant: nested uses join the outer transaction."""
+    """BEGIN IMMEDIATE ... COMMIT under the ledger's lock, re-entrant within a thread.
+
+    The daemon's worker threads share one connection; the lock keeps one thread's
+    statements from landing inside another thread's transaction."""
 
     def __init__(self, ledger: Ledger):
         self.ledger = ledger
-        self.outer = False
 
     def __enter__(self) -> None:
-        conn = self.ledger.db.conn
-        if not conn.in_transaction:
-            self.outer = True
+        ledger = self.ledger
+        ledger.lock.acquire()
+        ledger.depth.value = getattr(ledger.depth, "value", 0) + 1
+        if ledger.depth.value == 1:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                ledger.db.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise BotError(f"ledger {self.ledger.path}: {exc}") from None
+                ledger.depth.value -= 1
+                ledger.lock.release()
+                raise BotError(f"ledger {ledger.path}: {exc}") from None
 
     def __exit__(self, kind, exc, tb) -> None:
-        if not self.outer:
-            return
-        conn = self.ledger.db.conn
-        if kind is None:
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as error:
-                conn.execute("ROLLBACK")
-                raise BotError(f"ledger {self.ledger.path}: cannot commit ({error}): is the disk full?") from None
-        else:
-            conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise BotError(f"ledger {self.ledger.path}: {exc}: is the disk full?") from None
+        ledger = self.ledger
+        ledger.depth.value -= 1
+        try:
+            if ledger.depth.value:
+                return
+            conn = ledger.db.conn
+            if kind is None:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as error:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise BotError(f"ledger {ledger.path}: cannot commit ({error}): is the disk full?") from None
+            else:
+                if conn.in_transaction:     # SQLite already rolled back on SQLITE_FULL
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise BotError(f"ledger {ledger.path}: {exc}: is the disk full?") from None
+        finally:
+            ledger.lock.release()
 
 
 def open_ledger(path: Path, tz: ZoneInfo, readonly: bool = False) -> Ledger | None:

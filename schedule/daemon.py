@@ -1,0 +1,335 @@
+"""`bot.py run`: APScheduler wiring, signals and sd_notify.  No rules of its own.
+
+The content files say what should be posted (the planner turns them into deliveries);
+the ledger says what has happened.  One APScheduler DateTrigger job per open delivery;
+a rescan job (plus a folder watch) keeps the two in step; the main thread handles
+signals, operator commands (noticed through SQLite's data_version) and the watchdog.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .alerts import Alerter
+from .config import Config, load_config
+from .content import ContentScanner
+from .errors import BotError, ConfigError
+from .ledger import OPEN_STATES, Ledger
+from .model import Item
+from .plan import reconcile, wanted
+from .publisher import Publisher
+from .render import Renderer
+from .secrets import mask
+from .systemd import notify, watchdog_interval
+from .timeutil import to_utc_key, utcnow
+
+log = logging.getLogger("civicpost.daemon")
+HEARTBEAT_SECONDS = 5
+
+
+def dry_run_config(config: Config) -> Config:
+    """A rehearsal writes to its own ledger file, so it never blocks the real run."""
+    db = config.database
+    return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix))
+
+
+class Daemon:
+    def __init__(self, config_path: str | Path, dry_run: bool = False):
+        self.config_path = config_path
+        self.dry_run = dry_run
+        self.config = self._load()
+        self.ledger = Ledger(self.config.database, self.config.timezone)
+        self.alerter = Alerter(self.config.alert_urls, self.ledger)
+        self.scanner = ContentScanner(self.config)
+        self.items: dict[str, Item] = {}
+        self.renderer = Renderer(self.config)
+        self.publisher = self._publisher()
+        self.scheduler = None
+        self.job_times: dict[int, datetime] = {}
+        self.stop_event = threading.Event()
+        self.rescan_event = threading.Event()
+        self.reload_event = threading.Event()
+        self.sync_event = threading.Event()
+        self.in_flight = 0
+        self.in_flight_lock = threading.Lock()
+        self.last_tick = time.monotonic()
+        self.auth_checked: dict[str, float] = {}
+        self.git_commits: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+    def _load(self) -> Config:
+        config = load_config(self.config_path)
+        return dry_run_config(config) if self.dry_run else config
+
+    def _publisher(self) -> Publisher:
+        bad = self.publisher.bad_auth if getattr(self, "publisher", None) else {}
+        return Publisher(self.config, self.ledger, self.renderer, self.alerter, self.items.get, self.dry_run,
+                         bad_auth=bad)
+
+    # ----- start-up ------------------------------------------------------------------
+    def start(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
+                             dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
+        self.replan(sync=False)
+        for row in self.ledger.deliveries(states=["publishing"]):
+            state = self.publisher.recover(row)
+            log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
+                        row["channel"], state)
+        self.scheduler = BackgroundScheduler(
+            timezone=self.config.timezone, executors={"default": ThreadPoolExecutor(16)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
+        self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat")
+        self.scheduler.add_job(self.rescan_event.set, IntervalTrigger(seconds=self.config.rescan_seconds),
+                               id="rescan")
+        self.scheduler.start()
+        self.sync_jobs()
+        self._watch()
+        notify("READY=1")
+        self._status()
+        log.info("civicpost running%s: %d item(s), ledger %s", " (dry run)" if self.dry_run else "",
+                 len(self.items), self.config.database)
+
+    def _watch(self) -> None:
+        """Notice edits at once where the OS lets us; the periodic rescan is the safety net."""
+        def watch() -> None:
+            try:
+                import watchfiles
+
+                for _ in watchfiles.watch(self.config.content_dir, stop_event=self.stop_event, debounce=500,
+                                          raise_interrupt=False):
+                    self.rescan_event.set()
+            except Exception as exc:  # noqa: BLE001 - no inotify: the periodic rescan still runs
+                log.info("folder watch unavailable (%s); rescanning every %ss", exc, self.config.rescan_seconds)
+
+        threading.Thread(target=watch, name="watch", daemon=True).start()
+
+    # ----- planning --------------------------------------------------------------------
+    def replan(self, sync: bool = True) -> None:
+        started = time.perf_counter()
+        if self.config.git_pull:
+            self._git_pull()
+        result = self.scanner.scan()
+        for error in result.errors:
+            log.error("%s", error)
+        for problem in result.problems:
+            log.error("%s", problem)
+        duplicates = {p.message.split("'")[1] for p in result.problems if p.code == "duplicate-id"}
+        self.items.clear()
+        self.items.update({i.id: i for i in result.items if i.id not in duplicates})
+        now = utcnow()
+        want = wanted(list(self.items.values()), self.config, now)
+        actions = reconcile(want, self.ledger.deliveries(), self.config, now)
+        for w, state, reason in actions.add:
+            commit, author = self._git_info(w.item)
+            delivery_id = self.ledger.add(w.item.id, w.channel, w.network, w.when, state=state, reason=reason,
+                                          item_digest=w.item.digest, source=w.item.rel, commit_sha=commit,
+                                          author=author or w.item.extra.get("author"),
+                                          approved_by=w.item.extra.get("approved_by"),
+                                          error=reason if state == "missed" else None)
+            if state == "missed":
+                self.publisher._alert(self.ledger.get(delivery_id), "missed", reason)
+        for row, reason in actions.cancel:
+            self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
+        for row, item in actions.edited:
+            commit, author = self._git_info(item)
+            self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
+                               item_digest=item.digest, commit_sha=commit, approved_by=item.extra.get("approved_by"))
+        for row, item in actions.edited_after_post:
+            self.ledger.update(row["id"], kind="edited-after-posting", actor="planner",
+                               reason="content file changed after it was posted; not reposted",
+                               item_digest=item.digest)
+        self._recheck_credentials()
+        self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
+                             content_errors=len(result.errors))
+        if sync:
+            self.sync_jobs()
+        log.debug("replanned in %.0f ms", (time.perf_counter() - started) * 1000)
+
+    def _recheck_credentials(self) -> None:
+        """A channel whose token failed is checked again (at most every 5 minutes); when it
+        works, its held deliveries still within grace go out."""
+        now = time.monotonic()
+        for name in list(self.publisher.bad_auth):
+            if now - self.auth_checked.get(name, 0) < 300 or name not in self.config.channels:
+                continue
+            self.auth_checked[name] = now
+            try:
+                self.renderer.channel(name).check()
+            except Exception as exc:  # noqa: BLE001 - still failing: stay held
+                log.warning("channel %s credentials still failing: %s", name, mask(exc))
+                continue
+            log.info("channel %s credentials work again", name)
+            del self.publisher.bad_auth[name]
+            self.ledger.set_meta(**{f"auth_failed:{name}": None})
+            self.alerter.clear(f"auth:{name}")
+            for row in self.ledger.deliveries(states=["held"]):
+                if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and \
+                        utcnow() - datetime.fromisoformat(row["planned_at"]) <= self.config.grace:
+                    self.ledger.transition(row["id"], "scheduled", expect=["held"], kind="released",
+                                           reason="credentials work again")
+
+    def sync_jobs(self) -> None:
+        """One DateTrigger job per open delivery; remove jobs whose delivery is no longer open."""
+        from apscheduler.triggers.date import DateTrigger
+
+        now = utcnow()
+        wanted_times: dict[int, datetime] = {}
+        for row in self.ledger.deliveries(states=["scheduled", "retrying"]):
+            channel = self.renderer.channel(row["channel"]) if row["channel"] in self.config.channels else None
+            lead = channel.lead_time if channel else timedelta(0)
+            when = datetime.fromisoformat(row["next_attempt_at"] or row["planned_at"])
+            if not row["next_attempt_at"]:
+                when -= lead
+            wanted_times[row["id"]] = max(when, now) if when < now else when
+        for delivery_id in set(self.job_times) - set(wanted_times):
+            self._remove_job(delivery_id)
+        for delivery_id, when in wanted_times.items():
+            previous = self.job_times.get(delivery_id)
+            if previous is not None and (previous == when or (previous <= now and when <= now)):
+                continue
+            self.scheduler.add_job(self._run_job, DateTrigger(run_date=when), args=[delivery_id],
+                                   id=f"delivery-{delivery_id}", replace_existing=True)
+            self.job_times[delivery_id] = when
+        self._status()
+
+    def _remove_job(self, delivery_id: int) -> None:
+        self.job_times.pop(delivery_id, None)
+        try:
+            self.scheduler.remove_job(f"delivery-{delivery_id}")
+        except Exception:  # noqa: BLE001 - already ran (JobLookupError)
+            pass
+
+    def _run_job(self, delivery_id: int) -> None:
+        with self.in_flight_lock:
+            self.in_flight += 1
+        try:
+            self.job_times.pop(delivery_id, None)
+            if self.stop_event.is_set():
+                return
+            if self.publisher.run(delivery_id) == "retrying":
+                self.sync_event.set()            # its next attempt needs a job
+        except BotError as exc:
+            log.error("delivery %s: %s", delivery_id, mask(exc))
+        except Exception:  # noqa: BLE001 - keep the scheduler alive; the row stays as it was
+            log.exception("delivery %s: unexpected error", delivery_id)
+        finally:
+            with self.in_flight_lock:
+                self.in_flight -= 1
+
+    # ----- git -------------------------------------------------------------------------
+    def _git_pull(self) -> None:
+        try:
+            done = subprocess.run(["git", "-C", str(self.config.content_dir), "pull", "--ff-only", "--quiet"],
+                                  capture_output=True, text=True, timeout=120)
+            error = done.stderr.strip() if done.returncode else None
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            error = str(exc)
+        if error:
+            log.error("git pull failed: %s", mask(error))
+            self.alerter.send("git-pull", "civicpost: git pull failed", f"{mask(error)}\nPosting continues from "
+                              "the content already checked out.")
+        else:
+            self.alerter.clear("git-pull")
+
+    def _git_info(self, item: Item) -> tuple[str | None, str | None]:
+        """The commit and author that last changed the item's file (for the audit trail)."""
+        key = (str(item.path), item.digest)
+        if key not in self.git_commits:
+            try:
+                out = subprocess.run(["git", "-C", str(item.path.parent), "log", "-1", "--format=%H%x1f%an <%ae>",
+                                      "--", item.path.name], capture_output=True, text=True, timeout=30)
+                commit, _, author = out.stdout.strip().partition("\x1f") if out.returncode == 0 else ("", "", "")
+            except (OSError, subprocess.TimeoutExpired):
+                commit, author = "", ""
+            self.git_commits[key] = (commit or None, author or None)
+        return self.git_commits[key]
+
+    # ----- the main loop -----------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        self.last_tick = time.monotonic()
+        self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
+
+    def _status(self) -> None:
+        if self.job_times:
+            delivery_id, when = min(self.job_times.items(), key=lambda kv: kv[1])
+            row = self.ledger.get(delivery_id)
+            text = f"next: {row['item']} on {row['channel']} at {when.astimezone(self.config.timezone):%Y-%m-%d %H:%M %Z}"
+        else:
+            text = "nothing scheduled"
+        if self.ledger.get_meta("paused") == "1":
+            text = "PAUSED; " + text
+        notify(f"STATUS={text}")
+
+    def loop(self) -> int:
+        watchdog = watchdog_interval()
+        last_ping = 0.0
+        seen_version = self.ledger.data_version()
+        while not self.stop_event.wait(1.0):
+            if self.reload_event.is_set():
+                self.reload_event.clear()
+                self.reload()
+            version = self.ledger.data_version()
+            if version != seen_version or self.sync_event.is_set():   # an operator command, or a retry
+                seen_version = version
+                self.sync_event.clear()
+                self.sync_jobs()
+            if self.rescan_event.is_set():
+                self.rescan_event.clear()
+                try:
+                    self.replan()
+                except BotError as exc:
+                    log.error("rescan failed: %s", mask(exc))
+            if watchdog and time.monotonic() - last_ping >= watchdog:
+                # Only while the scheduler thread is ticking: a stuck scheduler gets restarted.
+                if time.monotonic() - self.last_tick < 3 * HEARTBEAT_SECONDS:
+                    notify("WATCHDOG=1")
+                    last_ping = time.monotonic()
+        return self.shutdown()
+
+    def reload(self) -> None:
+        try:
+            config = self._load()
+        except ConfigError as exc:
+            log.error("reload refused, keeping the old config: %s", exc)
+            return
+        self.config = config
+        self.alerter.urls = config.alert_urls
+        self.scanner = ContentScanner(config)
+        self.renderer = Renderer(config)
+        self.publisher = self._publisher()
+        log.info("config reloaded from %s", config.path)
+        self.replan()
+
+    def shutdown(self) -> int:
+        notify("STOPPING=1")
+        log.info("stopping: waiting for posts in progress")
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + float(self.config.section("schedule").get("stop_timeout_seconds", 30))
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.ledger.set_meta(daemon_pid=None, heartbeat_at=None, stopped_at=to_utc_key(utcnow()))
+        if self.in_flight:
+            log.error("%d post(s) still in progress at shutdown; they are checked at next start", self.in_flight)
+            logging.shutdown()
+            os._exit(0)                          # worker threads cannot be interrupted; the ledger has them
+        log.info("stopped")
+        return 0
+
+
+def run(config_path: str | Path, dry_run: bool = False) -> int:
+    daemon = Daemon(config_path, dry_run)
+    signal.signal(signal.SIGTERM, lambda *_: daemon.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: daemon.stop_event.set())
+    signal.signal(signal.SIGHUP, lambda *_: daemon.reload_event.set())
+    daemon.start()
+    return daemon.loop()

@@ -1,0 +1,243 @@
+"""One delivery's journey: due -> publishing -> posted (or retrying / failed / held ...).
+
+The ledger row moves to ``publishing`` (committed, with the exact parts and the
+idempotency key) *before* the network call, and each thread part is recorded as soon as
+the network returns it, so a crash at any point leaves enough to decide what happened.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+from .alerts import Alerter, delivery_alert
+from .channels.base import Channel
+from .config import Config
+from .errors import AuthError, ChannelError, RateLimited, Transient
+from .ledger import Ledger
+from .model import Item, Media, Part, Receipt, Variant
+from .plan import due_decision, grace_for
+from .render import Renderer
+from .secrets import mask
+from .timeutil import to_utc_key, utcnow
+
+log = logging.getLogger("civicpost.publish")
+DUE_STATES = ("scheduled", "retrying")
+
+
+@dataclass
+class Publisher:
+    config: Config
+    ledger: Ledger
+    renderer: Renderer
+    alerter: Alerter
+    items: Callable[[str], Item | None]            # current item by id (from the last scan)
+    dry_run: bool = False
+    bad_auth: dict[str, str] = field(default_factory=dict)      # channel -> error, while its token fails
+    locks: dict[str, threading.Semaphore] = field(default_factory=dict)
+
+    # ----- the due path ------------------------------------------------------------
+    def run(self, delivery_id: int, now: datetime | None = None) -> str:
+        """Publish one due delivery if the rules allow; returns the state it ended in."""
+        row = self.ledger.get(delivery_id)
+        if row is None or row["state"] not in DUE_STATES:
+            return row["state"] if row else "missing"
+        now = now or utcnow()
+        item = self.items(row["item"])
+        when = datetime.fromisoformat(row["planned_at"])
+        paused = self.ledger.get_meta("paused") == "1"
+        decision, reason = due_decision(item, when, now, self.config, paused)
+        if decision == "missed" and row["released"] and item is not None and not (item.not_after and now > item.not_after):
+            decision, reason = "publish", None       # an operator released it: late is allowed
+        if decision == "missed" and row["state"] == "retrying" and row["retry_until"] and \
+                now <= datetime.fromisoformat(row["retry_until"]):
+            decision, reason = "publish", None       # already started within grace: keep retrying
+        if decision == "publish" and row["channel"] in self.bad_auth:
+            decision, reason = "held", f"credentials for {row['channel']} are failing: {self.bad_auth[row['channel']]}"
+        if decision != "publish":
+            return self._stop(row, decision, reason)
+        return self._publish(row, item, now)
+
+    def _stop(self, row: dict, state: str, reason: str | None) -> str:
+        if self.ledger.transition(row["id"], state, expect=DUE_STATES, reason=reason, hold_reason=reason
+                                  if state == "held" else None, error=reason if state != "held" else row["error"]):
+            log.warning("%s %s on %s: %s", state.upper(), row["item"], row["channel"], reason)
+            if state in ("missed", "held"):
+                self._alert(row, state, reason)
+        return state
+
+    def _publish(self, row: dict, item: Item | None, now: datetime) -> str:
+        channel = self.renderer.channel(row["channel"])
+        reused = bool(row["attempts"]) and row["parts_text"]
+        variant = self.recorded_variant(row, channel, item) if reused else self._fresh_variant(row, item)
+        if variant is None:
+            return self._stop(row, "cancelled", f"the item now says skip: true for {row['channel']}")
+        errors = [p for p in variant.problems if p.level == "error"]
+        if errors:
+            message = "; ".join(p.message for p in errors[:3])
+            if self.ledger.transition(row["id"], "failed", expect=DUE_STATES, reason="content invalid",
+                                      error=message):
+                self._alert(row, "failed", f"content is not valid: {message}")
+            return "failed"
+        retry_until = row["retry_until"] or to_utc_key(
+            datetime.fromisoformat(row["planned_at"]) + (grace_for(item, self.config) if item else self.config.grace))
+        if not self.ledger.transition(
+                row["id"], "publishing", expect=DUE_STATES, attempts=row["attempts"] + 1,
+                text="\n\n".join(p.text for p in variant.parts), text_hash=variant.digest,
+                parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
+                media=json.dumps([_media_json(m) for m in variant.media]), retry_until=retry_until,
+                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None):
+            return self.ledger.get(row["id"])["state"]            # someone (an operator) got there first
+        row = self.ledger.get(row["id"])
+        return self.send(row, channel, variant, now)
+
+    def send(self, row: dict, channel: Channel, variant: Variant, now: datetime) -> str:
+        """The network call, with the row already in `publishing`."""
+        done = [Receipt(p["remote_id"], p["url"], p["extra"]) for p in self.ledger.parts(row["id"])]
+
+        def on_part(index: int, receipt: Receipt) -> None:
+            self.ledger.record_part(row["id"], index, receipt.remote_id, receipt.url, receipt.extra,
+                                    variant.parts[index].digest if index < len(variant.parts) else None)
+
+        lock = self.locks.setdefault(channel.name, threading.Semaphore(int(self.config.section("schedule").get(
+            "per_channel_concurrency", 2))))
+        try:
+            with lock:
+                if self.dry_run:
+                    receipt = self._rehearse(row, variant, done, on_part)
+                else:
+                    receipt = channel.publish(variant, row["idem_key"], done=done, on_part=on_part)
+        except AuthError as exc:
+            self.bad_auth[channel.name] = mask(exc)
+            self.ledger.set_meta(**{f"auth_failed:{channel.name}": mask(exc)})
+            return self._fail(row, "failed", exc, alert_key=f"auth:{channel.name}")
+        except (Transient, RateLimited) as exc:
+            return self._retry(row, exc, now)
+        except ChannelError as exc:
+            return self._fail(row, "failed", exc)
+        except Exception as exc:  # noqa: BLE001 - a bug after the call may have posted: never guess
+            log.exception("unexpected error publishing %s", row["id"])
+            return self._fail(row, "uncertain", exc)
+        self.ledger.transition(row["id"], "posted", expect=["publishing"], remote_id=receipt.remote_id,
+                               url=receipt.url, posted_at=to_utc_key(utcnow()), error=None,
+                               dry_run=1 if self.dry_run else 0)
+        log.info("POSTED %s on %s: %s%s", row["item"], row["channel"], receipt.remote_id,
+                 f" {receipt.url}" if receipt.url else "")
+        return "posted"
+
+    def _rehearse(self, row: dict, variant: Variant, done: list[Receipt], on_part) -> Receipt:
+        count = len(variant.parts) if self.renderer.channel(row["channel"]).threads else 1
+        for index in range(len(done), count):
+            receipt = Receipt(f"dry-run:{row['id']}:{index}")
+            log.info("DRY-RUN %s on %s part %d/%d: %s", row["item"], row["channel"], index + 1, count,
+                     variant.parts[min(index, len(variant.parts) - 1)].text.replace("\n", "\\n"))
+            on_part(index, receipt)
+            done.append(receipt)
+        return done[0]
+
+    def _retry(self, row: dict, exc: ChannelError, now: datetime) -> str:
+        attempts = row["attempts"]
+        settings = self.config.section("schedule")
+        base = float(settings.get("retry_base_seconds", 30))
+        cap = float(settings.get("retry_max_seconds", 900))
+        # Exponential backoff with jitter, never earlier than the network's own reset time.
+        delay = min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.5, 1.0)
+        next_at = now + timedelta(seconds=delay)
+        if isinstance(exc, RateLimited) and exc.retry_at and exc.retry_at > next_at:
+            next_at = exc.retry_at
+        until = datetime.fromisoformat(row["retry_until"])
+        if next_at > until:
+            return self._fail(row, "failed", exc, extra=f" (gave up: next try {next_at:%H:%M:%S} is after "
+                                                        f"retry_until {until.astimezone(self.config.timezone):%H:%M})")
+        self.ledger.transition(row["id"], "retrying", expect=["publishing"], error=mask(exc),
+                               next_attempt_at=to_utc_key(next_at), reason=type(exc).__name__)
+        log.warning("RETRY %s on %s at %s: %s", row["item"], row["channel"], next_at.isoformat(), mask(exc))
+        return "retrying"
+
+    def _fail(self, row: dict, state: str, exc: Exception, alert_key: str | None = None, extra: str = "") -> str:
+        message = mask(exc) + extra
+        self.ledger.transition(row["id"], state, expect=["publishing"], error=message, reason=type(exc).__name__)
+        log.error("%s %s on %s: %s", state.upper(), row["item"], row["channel"], message)
+        self._alert(row, state, message)
+        if alert_key:
+            title = f"civicpost: channel {row['channel']} has bad credentials"
+            self.alerter.send(alert_key, title, f"{message}\nIts other deliveries are held until it works again "
+                              "(python bot.py channels check).", row["id"], row["item"], row["channel"])
+        return state
+
+    def _alert(self, row: dict, what: str, error: str | None) -> None:
+        title, body = delivery_alert(row, what, error, self.config.timezone)
+        self.alerter.send(f"delivery:{row['id']}:{what}", title, body, row["id"], row["item"], row["channel"])
+
+    # ----- variants ------------------------------------------------------------------
+    def _fresh_variant(self, row: dict, item: Item | None) -> Variant | None:
+        assert item is not None
+        return self.renderer.render(item, row["channel"], datetime.fromisoformat(row["planned_at"]).astimezone(
+            self.config.timezone))
+
+    def recorded_variant(self, row: dict, channel: Channel, item: Item | None) -> Variant:
+        """The variant exactly as it was when it first went to `publishing` (so a retry or a
+        crash check compares and sends the same text, even if the file was edited since)."""
+        texts = json.loads(row["parts_text"] or "[]")
+        media = tuple(_media_from_json(m) for m in json.loads(row["media"] or "[]"))
+        return Variant(item_id=row["item"], channel=row["channel"], network=channel.network,
+                       parts=tuple(Part(t, channel.count(t)) for t in texts), limit=channel.max_length, media=media,
+                       title=row["title"] or "", link=item.link if item else None,
+                       extra={"planned_at": datetime.fromisoformat(row["planned_at"])}, source=row["source"] or "")
+
+    # ----- after a crash -------------------------------------------------------------
+    def recover(self, row: dict) -> str:
+        """A delivery found in `publishing` at start-up: decide, never guess."""
+        channel = self.renderer.channel(row["channel"])
+        variant = self.recorded_variant(row, channel, self.items(row["item"]))
+        if self.dry_run:
+            self.ledger.transition(row["id"], "retrying", expect=["publishing"], reason="rehearsal interrupted")
+            return "retrying"
+        if channel.idempotent:
+            # Same idempotency key: the network returns the first post instead of a second one.
+            self.ledger.transition(row["id"], "retrying", expect=["publishing"], kind="recovered",
+                                   reason="interrupted; retrying with the same idempotency key",
+                                   next_attempt_at=None)
+            return "retrying"
+        done = self.ledger.parts(row["id"])
+        count = channel.part_count(variant)
+        try:
+            if not channel.can_find_existing and len(done) < count:
+                raise ChannelError(f"{channel.network} cannot look up its recent posts")
+            for index in range(len(done), count):
+                part = variant.parts[index] if channel.threads else Part(variant.text, 0)
+                found = channel.find_existing(variant, index, part)
+                if found is None:
+                    break                       # not posted: the retry carries on from this part
+                self.ledger.record_part(row["id"], index, found.remote_id, found.url, found.extra, part.digest)
+        except ChannelError as exc:
+            message = f"interrupted while posting and could not check the network ({mask(exc)}): check the " \
+                      f"account by hand, then `python bot.py retry {row['id']}` or `cancel {row['id']}`"
+            self.ledger.transition(row["id"], "uncertain", expect=["publishing"], error=message, kind="recovered")
+            self._alert(row, "uncertain", message)
+            return "uncertain"
+        parts = self.ledger.parts(row["id"])
+        if len(parts) >= count:
+            self.ledger.transition(row["id"], "posted", expect=["publishing"], kind="recovered",
+                                   reason="found on the network after a crash", remote_id=parts[0]["remote_id"],
+                                   url=parts[0]["url"], posted_at=parts[-1]["posted_at"])
+            return "posted"
+        self.ledger.transition(row["id"], "retrying", expect=["publishing"], kind="recovered",
+                               reason=f"interrupted; {len(parts)} of {count} part(s) found on the network",
+                               next_attempt_at=None)
+        return "retrying"
+
+
+def _media_json(media: Media) -> dict:
+    return {"path": str(media.path), "rel": media.rel, "alt": media.alt, "kind": media.kind, "mime": media.mime,
+            "size": media.size, "captions": str(media.captions) if media.captions else None}
+
+
+def _media_from_json(data: dict) -> Media:
+    return Media(path=Path(data["path"]), rel=data["rel"], alt=data["alt"], kind=data["kind"], mime=data["mime"],
+                 size=data["size"], captions=Path(data["captions"]) if data.get("captions") else None)
