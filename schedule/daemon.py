@@ -137,7 +137,7 @@ class Daemon:
                                           approved_by=w.item.extra.get("approved_by"),
                                           error=reason if state == "missed" else None)
             if state == "missed":
-                self.publisher._alert(self.ledger.get(delivery_id), "missed", reason)
+                self.publisher.alert(self.ledger.get(delivery_id), "missed", reason)
         for row, reason in actions.cancel:
             self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
         for row, item in actions.edited:
@@ -220,8 +220,14 @@ class Daemon:
                 self.sync_event.set()            # its next attempt needs a job
         except BotError as exc:
             log.error("delivery %s: %s", delivery_id, mask(exc))
-        except Exception:  # noqa: BLE001 - keep the scheduler alive; the row stays as it was
+        except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
             log.exception("delivery %s: unexpected error", delivery_id)
+            # Nothing was sent if the row never reached `publishing`: fail it loudly rather
+            # than retrying a bug every second.
+            row = self.ledger.get(delivery_id)
+            if row and row["state"] in ("scheduled", "retrying") and self.ledger.transition(
+                    delivery_id, "failed", expect=["scheduled", "retrying"], error=f"internal error: {mask(exc)}"):
+                self.publisher.alert(row, "failed", f"internal error: {mask(exc)}")
         finally:
             with self.in_flight_lock:
                 self.in_flight -= 1

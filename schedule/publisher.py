@@ -68,7 +68,7 @@ class Publisher:
                                   if state == "held" else None, error=reason if state != "held" else row["error"]):
             log.warning("%s %s on %s: %s", state.upper(), row["item"], row["channel"], reason)
             if state in ("missed", "held"):
-                self._alert(row, state, reason)
+                self.alert(row, state, reason)
         return state
 
     def _publish(self, row: dict, item: Item | None, now: datetime) -> str:
@@ -82,7 +82,7 @@ class Publisher:
             message = "; ".join(p.message for p in errors[:3])
             if self.ledger.transition(row["id"], "failed", expect=DUE_STATES, reason="content invalid",
                                       error=message):
-                self._alert(row, "failed", f"content is not valid: {message}")
+                self.alert(row, "failed", f"content is not valid: {message}")
             return "failed"
         retry_until = row["retry_until"] or to_utc_key(
             datetime.fromisoformat(row["planned_at"]) + (grace_for(item, self.config) if item else self.config.grace))
@@ -163,14 +163,14 @@ class Publisher:
         message = mask(exc) + extra
         self.ledger.transition(row["id"], state, expect=["publishing"], error=message, reason=type(exc).__name__)
         log.error("%s %s on %s: %s", state.upper(), row["item"], row["channel"], message)
-        self._alert(row, state, message)
+        self.alert(row, state, message)
         if alert_key:
             title = f"civicpost: channel {row['channel']} has bad credentials"
             self.alerter.send(alert_key, title, f"{message}\nIts other deliveries are held until it works again "
                               "(python bot.py channels check).", row["id"], row["item"], row["channel"])
         return state
 
-    def _alert(self, row: dict, what: str, error: str | None) -> None:
+    def alert(self, row: dict, what: str, error: str | None) -> None:
         title, body = delivery_alert(row, what, error, self.config.timezone)
         self.alerter.send(f"delivery:{row['id']}:{what}", title, body, row["id"], row["item"], row["channel"])
 
@@ -219,7 +219,7 @@ class Publisher:
             message = f"interrupted while posting and could not check the network ({mask(exc)}): check the " \
                       f"account by hand, then `python bot.py retry {row['id']}` or `cancel {row['id']}`"
             self.ledger.transition(row["id"], "uncertain", expect=["publishing"], error=message, kind="recovered")
-            self._alert(row, "uncertain", message)
+            self.alert(row, "uncertain", message)
             return "uncertain"
         parts = self.ledger.parts(row["id"])
         if len(parts) >= count:
