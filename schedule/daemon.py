@@ -49,6 +49,7 @@ class Daemon:
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
         self.scanner = ContentScanner(self.config)
         self.items: dict[str, Item] = {}
+        self.planned_once = False
         self.renderer = Renderer(self.config)
         self.publisher = self._publisher()
         self.scheduler = None
@@ -59,6 +60,7 @@ class Daemon:
         self.sync_event = threading.Event()
         self.in_flight = 0
         self.in_flight_lock = threading.Lock()
+        self.running: set[int] = set()
         self.last_tick = time.monotonic()
         self.auth_checked: dict[str, float] = {}
         self.git_commits: dict[tuple[str, str], tuple[str | None, str | None]] = {}
@@ -69,7 +71,9 @@ class Daemon:
 
     def _publisher(self) -> Publisher:
         bad = self.publisher.bad_auth if getattr(self, "publisher", None) else {}
-        return Publisher(self.config, self.ledger, self.renderer, self.alerter, self.items.get, self.dry_run,
+        # A lookup through self, not a bound dict method: each rescan swaps in a new dict.
+        return Publisher(self.config, self.ledger, self.renderer, self.alerter, lambda i: self.items.get(i),
+                         self.dry_run,
                          bad_auth=bad)
 
     # ----- start-up ------------------------------------------------------------------
@@ -115,20 +119,47 @@ class Daemon:
 
     # ----- planning --------------------------------------------------------------------
     def replan(self, sync: bool = True) -> None:
+        """Bring the ledger in step with content/.  After the first pass only the items whose
+        files changed are compared, so an idle 20,000-file queue costs a directory scan."""
         started = time.perf_counter()
         if self.config.git_pull:
             self._git_pull()
         result = self.scanner.scan()
+        touched = {**result.changed, **result.removed}
         for error in result.errors:
-            log.error("%s", error)
+            if self.planned_once is False or str(self.config.path.parent / error.path) in touched:
+                log.error("%s", error)
+        duplicates = {p.message.split("'")[1] for p in result.problems if p.code == "duplicate-id"}
         for problem in result.problems:
             log.error("%s", problem)
-        duplicates = {p.message.split("'")[1] for p in result.problems if p.code == "duplicate-id"}
-        self.items.clear()
-        self.items.update({i.id: i for i in result.items if i.id not in duplicates})
+        self.items = {i.id: i for i in result.items if i.id not in duplicates}
+        if not self.planned_once:
+            affected = None
+        else:
+            affected = {old for old in touched.values() if old}
+            affected |= {e.item.id for path in touched if (e := self.scanner.cache.get(path)) and e.item}
+            affected |= duplicates
+        if affected is None or affected:
+            self._apply(result, affected, duplicates)
+        self.planned_once = True
+        self._recheck_credentials()
+        self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
+                             content_errors=len(result.errors))
+        if sync:
+            self.sync_jobs()
+        log.debug("replanned in %.0f ms", (time.perf_counter() - started) * 1000)
+
+    def _apply(self, result, affected: set[str] | None, duplicates: set[str]) -> None:
         now = utcnow()
-        want = wanted(list(self.items.values()), self.config, now)
-        actions = reconcile(want, self.ledger.deliveries(), self.config, now)
+        items = list(self.items.values()) if affected is None else [self.items[i] for i in affected if i in self.items]
+        want = wanted(items, self.config, now)
+        rows = self.ledger.deliveries(items=affected) if affected is not None and len(affected) < 500 \
+            else self.ledger.deliveries()
+        if affected is not None and len(affected) >= 500:
+            rows = [r for r in rows if r["item"] in affected]
+        broken = {e.path: e.message for e in result.errors}
+        broken.update({r["source"]: f"id {r['item']!r} is used by two files" for r in rows if r["item"] in duplicates})
+        actions = reconcile(want, rows, self.config, now, broken)
         for w, state, reason in actions.add:
             commit, author = self._git_info(w.item)
             delivery_id = self.ledger.add(w.item.id, w.channel, w.network, w.when, state=state, reason=reason,
@@ -140,20 +171,21 @@ class Daemon:
                 self.publisher.alert(self.ledger.get(delivery_id), "missed", reason)
         for row, reason in actions.cancel:
             self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
+        for row, reason in actions.hold:
+            if self.ledger.transition(row["id"], "held", expect=OPEN_STATES, actor="planner", reason=reason,
+                                      hold_reason=reason):
+                self.publisher.alert(row, "held", reason)
         for row, item in actions.edited:
             commit, author = self._git_info(item)
             self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
                                item_digest=item.digest, commit_sha=commit, approved_by=item.extra.get("approved_by"))
+            if row["state"] == "held" and (row["hold_reason"] or "").startswith("content file has an error"):
+                self.ledger.transition(row["id"], "scheduled", expect=["held"], actor="planner", kind="released",
+                                       reason="content file fixed", hold_reason=None)
         for row, item in actions.edited_after_post:
             self.ledger.update(row["id"], kind="edited-after-posting", actor="planner",
                                reason="content file changed after it was posted; not reposted",
                                item_digest=item.digest)
-        self._recheck_credentials()
-        self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
-                             content_errors=len(result.errors))
-        if sync:
-            self.sync_jobs()
-        log.debug("replanned in %.0f ms", (time.perf_counter() - started) * 1000)
 
     def _recheck_credentials(self) -> None:
         """A channel whose token failed is checked again (at most every 5 minutes); when it
@@ -191,9 +223,11 @@ class Daemon:
             if not row["next_attempt_at"]:
                 when -= lead
             wanted_times[row["id"]] = max(when, now) if when < now else when
-        for delivery_id in set(self.job_times) - set(wanted_times):
+        for delivery_id in set(self.job_times) - set(wanted_times) - self.running:
             self._remove_job(delivery_id)
         for delivery_id, when in wanted_times.items():
+            if delivery_id in self.running:
+                continue
             previous = self.job_times.get(delivery_id)
             if previous is not None and (previous == when or (previous <= now and when <= now)):
                 continue
@@ -212,12 +246,11 @@ class Daemon:
     def _run_job(self, delivery_id: int) -> None:
         with self.in_flight_lock:
             self.in_flight += 1
+            self.running.add(delivery_id)
         try:
-            self.job_times.pop(delivery_id, None)
             if self.stop_event.is_set():
                 return
-            if self.publisher.run(delivery_id) == "retrying":
-                self.sync_event.set()            # its next attempt needs a job
+            self.publisher.run(delivery_id)
         except BotError as exc:
             log.error("delivery %s: %s", delivery_id, mask(exc))
         except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
@@ -231,6 +264,9 @@ class Daemon:
         finally:
             with self.in_flight_lock:
                 self.in_flight -= 1
+                self.running.discard(delivery_id)
+                self.job_times.pop(delivery_id, None)
+            self.sync_event.set()                # e.g. a retry needs its next job
 
     # ----- git -------------------------------------------------------------------------
     def _git_pull(self) -> None:
@@ -311,6 +347,7 @@ class Daemon:
         self.config = config
         self.alerter.urls = config.alert_urls
         self.scanner = ContentScanner(config)
+        self.planned_once = False
         self.renderer = Renderer(config)
         self.publisher = self._publisher()
         log.info("config reloaded from %s", config.path)

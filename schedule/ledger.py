@@ -106,6 +106,14 @@ class Ledger:
     def transaction(self):
         return _Transaction(self)
 
+    def _query(self, sql: str, args: list | tuple = ()) -> list[dict]:
+        """Rows as dicts, under the lock.  Not sqlite-utils' query(): it wraps each read in
+        a SAVEPOINT, which would open a transaction under another thread's feet."""
+        with self.lock:
+            cursor = self.db.conn.execute(sql, args)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
     def data_version(self) -> int:
         """Changes by *other* connections (operator commands) bump this: cheap to poll."""
         return self.db.execute("PRAGMA data_version").fetchone()[0]
@@ -143,16 +151,17 @@ class Ledger:
         return int(delivery_id)
 
     def get(self, delivery_id: int) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM deliveries WHERE id = ?", [delivery_id]))
+        rows = self._query("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
         return rows[0] if rows else None
 
     def find(self, item: str, channel: str, planned_at: datetime) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM deliveries WHERE item = ? AND channel = ? AND planned_at = ?",
-                                  [item, channel, to_utc_key(planned_at)]))
+        rows = self._query("SELECT * FROM deliveries WHERE item = ? AND channel = ? AND planned_at = ?",
+                           [item, channel, to_utc_key(planned_at)])
         return rows[0] if rows else None
 
     def deliveries(self, states: Iterable[str] | None = None, since: datetime | None = None,
-                   until: datetime | None = None, item: str | None = None, order: str = "planned_at, id",
+                   until: datetime | None = None, item: str | None = None, items: Iterable[str] | None = None,
+                   order: str = "planned_at, id",
                    time_field: str = "planned_at") -> list[dict]:
         where, args = [], []
         if states is not None:
@@ -168,8 +177,12 @@ class Ledger:
         if item is not None:
             where.append("item = ?")
             args.append(item)
+        if items is not None:
+            items = list(items)
+            where.append(f"item IN ({', '.join('?' * len(items))})")
+            args += items
         sql = "SELECT * FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order}"
-        return list(self.db.query(sql, args))
+        return self._query(sql, args)
 
     def transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
                    actor: str = "daemon", reason: str | None = None, kind: str | None = None,
@@ -212,7 +225,7 @@ class Ledger:
                              to_utc_key(utcnow())])
 
     def parts(self, delivery_id: int) -> list[dict]:
-        rows = list(self.db.query("SELECT * FROM parts WHERE delivery_id = ? ORDER BY idx", [delivery_id]))
+        rows = self._query("SELECT * FROM parts WHERE delivery_id = ? ORDER BY idx", [delivery_id])
         for row in rows:
             row["extra"] = json.loads(row["extra"] or "{}")
         return rows
@@ -240,8 +253,8 @@ class Ledger:
         if kind is not None:
             where.append("kind = ?")
             args.append(kind)
-        return list(self.db.query("SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-                                  + " ORDER BY id", args))
+        return self._query("SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+                           + " ORDER BY id", args)
 
     # ----- the public shape (queue --json / history --json / export) ------------
     def as_public(self, row: dict) -> dict:

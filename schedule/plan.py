@@ -34,9 +34,10 @@ class Actions:
     cancel: list[tuple[dict, str]] = field(default_factory=list)               # (row, reason)
     edited: list[tuple[dict, Item]] = field(default_factory=list)              # open rows whose item changed
     edited_after_post: list[tuple[dict, Item]] = field(default_factory=list)   # posted rows whose item changed
+    hold: list[tuple[dict, str]] = field(default_factory=list)                 # file now unreadable: hold, not cancel
 
     def __bool__(self) -> bool:
-        return bool(self.add or self.cancel or self.edited or self.edited_after_post)
+        return bool(self.add or self.cancel or self.edited or self.edited_after_post or self.hold)
 
 
 def grace_for(item: Item, config: Config) -> timedelta:
@@ -81,8 +82,15 @@ def wanted(items: list[Item], config: Config, now: datetime) -> list[Wanted]:
     return out
 
 
-def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetime) -> Actions:
-    """Compare what the content asks for with what the ledger holds."""
+def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetime,
+              broken_sources: dict[str, str] | None = None) -> Actions:
+    """Compare what the content asks for with what the ledger holds.
+
+    ``broken_sources`` maps content files that cannot be read right now to their error:
+    their deliveries are held (not cancelled) until the file is fixed, because a typo in
+    a file must neither silently cancel a post nor let an old version go out.
+    """
+    broken_sources = broken_sources or {}
     actions = Actions()
     by_key = {(r["item"], r["channel"], r["planned_at"]): r for r in rows}
     wanted_keys = set()
@@ -104,6 +112,10 @@ def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetim
     items_present = {w.item.id for w in want}
     for key, row in by_key.items():
         if key in wanted_keys or row["state"] not in OPEN_STATES:
+            continue
+        if row.get("source") in broken_sources:
+            if row["state"] != "held":
+                actions.hold.append((row, f"content file has an error: {broken_sources[row['source']]}"))
             continue
         reason = ("time or channels changed in the content file" if row["item"] in items_present
                   else "content file deleted, made a draft, unapproved or past not_after")

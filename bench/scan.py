@@ -1,0 +1,98 @@
+"""Benchmark: reading and re-planning a big content queue.
+
+    .venv/bin/python bench/scan.py [--files 20000]
+
+Reports: cold validate of all files, re-plan when nothing changed, re-plan when one file
+changed, and `bot.py preview ONE_FILE` start-to-finish.  Targets on a 2-core machine:
+cold < 10 s, no-change < 200 ms, one-change < 250 ms, preview < 0.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from schedule.config import load_config  # noqa: E402
+from schedule.content import ContentScanner  # noqa: E402
+from schedule.ledger import Ledger  # noqa: E402
+from schedule.plan import reconcile, wanted  # noqa: E402
+from schedule.validate import check  # noqa: E402
+
+TARGETS = {"cold validate": 10.0, "re-plan, nothing changed": 0.200, "re-plan, one file changed": 0.250,
+           "preview one file (process)": 0.5}
+
+
+def make_project(root: Path, files: int) -> Path:
+    (root / "content" / "media").mkdir(parents=True)
+    shutil.copytree(ROOT / "templates", root / "templates")
+    (root / "config.toml").write_text('timezone = "Europe/London"\ndefault_channels = ["log"]\n'
+                                      '[channels.log]\nnetwork = "log"\n')
+    start = datetime(2027, 1, 4, 9, 0)
+    for n in range(files):
+        when = start + timedelta(minutes=17 * n)
+        folder = root / "content" / f"{n // 1000:02d}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"item-{n:05d}.md").write_text(
+            f"---\ntitle: Notice {n}\npublish_at: {when:%Y-%m-%dT%H:%M}+00:00\ntags: [Notice{n % 50}]\n"
+            f"link: https://www.example.gov.uk/notices/{n}\n---\nNotice number {n}: the library on "
+            f"Station Road closes early on Friday for staff training. Sorry for any trouble.\n")
+    return root / "config.toml"
+
+
+def timed(label: str, fn, results: dict) -> None:
+    started = time.perf_counter()
+    fn()
+    results[label] = time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=20_000)
+    args = parser.parse_args()
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = make_project(Path(tmp), args.files)
+        timed("cold validate", lambda: check(config_path), results)
+
+        config = load_config(config_path)
+        scanner = ContentScanner(config)
+        ledger = Ledger(Path(tmp) / "ledger.db", config.timezone)
+        now = datetime.now(timezone.utc)
+
+        def replan() -> None:
+            want = wanted(scanner.scan().items, config, now)
+            actions = reconcile(want, ledger.deliveries(), config, now)
+            with ledger.transaction():
+                for w, state, _ in actions.add:
+                    ledger.add(w.item.id, w.channel, w.network, w.when, state=state, item_digest=w.item.digest)
+
+        replan()                                   # first plan fills the ledger
+        timed("re-plan, nothing changed", replan, results)
+        one = next((Path(tmp) / "content" / "00").glob("*.md"))
+        one.write_text(one.read_text().replace("Sorry", "Apologies"))
+        os.utime(one, ns=(time.time_ns(), time.time_ns()))
+        timed("re-plan, one file changed", replan, results)
+        timed("preview one file (process)", lambda: subprocess.run(
+            [sys.executable, str(ROOT / "bot.py"), "--config", str(config_path), "preview", str(one)],
+            capture_output=True), results)
+    print(f"{args.files} content files")
+    failed = False
+    for label, seconds in results.items():
+        target = TARGETS[label]
+        ok = seconds <= target
+        failed |= not ok
+        print(f"  {label:<28} {seconds * 1000:9.0f} ms   target {target * 1000:6.0f} ms   {'ok' if ok else 'SLOW'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
