@@ -15,16 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from schedule.config import load_config  # noqa: E402
-from schedule.content import ContentScanner  # noqa: E402
-from schedule.ledger import Ledger  # noqa: E402
-from schedule.plan import reconcile, wanted  # noqa: E402
+from schedule.daemon import Daemon  # noqa: E402
 from schedule.validate import check  # noqa: E402
 
 TARGETS = {"cold validate": 10.0, "re-plan, nothing changed": 0.200, "re-plan, one file changed": 0.250,
@@ -63,19 +60,12 @@ def main() -> int:
         config_path = make_project(Path(tmp), args.files)
         timed("cold validate", lambda: check(config_path), results)
 
-        config = load_config(config_path)
-        scanner = ContentScanner(config)
-        ledger = Ledger(Path(tmp) / "ledger.db", config.timezone)
-        now = datetime.now(timezone.utc)
+        daemon = Daemon(config_path)             # the daemon's own re-plan, ledger and all
 
         def replan() -> None:
-            want = wanted(scanner.scan().items, config, now)
-            actions = reconcile(want, ledger.deliveries(), config, now)
-            with ledger.transaction():
-                for w, state, _ in actions.add:
-                    ledger.add(w.item.id, w.channel, w.network, w.when, state=state, item_digest=w.item.digest)
+            daemon.replan(sync=False)
 
-        replan()                                   # first plan fills the ledger
+        replan()                                   # the first plan fills the ledger
         timed("re-plan, nothing changed", replan, results)
         one = next((Path(tmp) / "content" / "00").glob("*.md"))
         one.write_text(one.read_text().replace("Sorry", "Apologies"))

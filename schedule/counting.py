@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 
 import grapheme
-from twitter_text import extract_urls_with_indices, parse_tweet
 
 URL_RE = re.compile(r"https?://\S+|www\.\S+")
 
 
 def x_weighted(text: str) -> int:
     """X's weighted length (CJK and emoji count 2, every URL 23) from twitter-text."""
+    from twitter_text import parse_tweet   # lazy: its emoji tables take ~0.2 s to import
+
     return parse_tweet(text).weightedLength
 
 
@@ -25,6 +26,8 @@ def chars(text: str) -> int:
 
 def urls_as_23(text: str) -> int:
     """Mastodon: characters, but every http(s) URL counts as 23 whatever its length."""
+    from twitter_text import extract_urls_with_indices
+
     total = len(text)
     for entity in extract_urls_with_indices(text):
         url = entity["url"]
