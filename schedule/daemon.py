@@ -63,7 +63,8 @@ class Daemon:
         self.running: set[int] = set()
         self.last_tick = time.monotonic()
         self.auth_checked: dict[str, float] = {}
-        self.git_commits: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        self.git_commits: dict = {}
+        self.git_index: dict | None = None
 
     def _load(self) -> Config:
         config = load_config(self.config_path)
@@ -160,6 +161,14 @@ class Daemon:
         broken = {e.path: e.message for e in result.errors}
         broken.update({r["source"]: f"id {r['item']!r} is used by two files" for r in rows if r["item"] in duplicates})
         actions = reconcile(want, rows, self.config, now, broken)
+        alerts: list = []
+        self.git_index = None
+        with self.ledger.transaction():          # one commit (one fsync) for a whole first plan
+            self._apply_actions(actions, alerts)
+        for row, what, reason in alerts:         # sent after the commit: no network call holds the ledger
+            self.publisher.alert(row, what, reason)
+
+    def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:
             commit, author = self._git_info(w.item)
             delivery_id = self.ledger.add(w.item.id, w.channel, w.network, w.when, state=state, reason=reason,
@@ -168,13 +177,13 @@ class Daemon:
                                           approved_by=w.item.extra.get("approved_by"),
                                           error=reason if state == "missed" else None)
             if state == "missed":
-                self.publisher.alert(self.ledger.get(delivery_id), "missed", reason)
+                alerts.append((self.ledger.get(delivery_id), "missed", reason))
         for row, reason in actions.cancel:
             self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
         for row, reason in actions.hold:
             if self.ledger.transition(row["id"], "held", expect=OPEN_STATES, actor="planner", reason=reason,
                                       hold_reason=reason):
-                self.publisher.alert(row, "held", reason)
+                alerts.append((row, "held", reason))
         for row, item in actions.edited:
             commit, author = self._git_info(item)
             self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
@@ -215,14 +224,18 @@ class Daemon:
         from apscheduler.triggers.date import DateTrigger
 
         now = utcnow()
+        # Jobs only for what is due within the horizon: the rescan brings later deliveries
+        # in as they approach, so 20,000 planned posts do not mean 20,000 jobs in memory.
+        horizon = timedelta(hours=float(self.config.section("schedule").get("job_horizon_hours", 6)))
+        leads = {name: self.renderer.channel(name).lead_time for name in self.config.channels}
         wanted_times: dict[int, datetime] = {}
-        for row in self.ledger.deliveries(states=["scheduled", "retrying"]):
-            channel = self.renderer.channel(row["channel"]) if row["channel"] in self.config.channels else None
-            lead = channel.lead_time if channel else timedelta(0)
+        for row in self.ledger.open_due_before(now + horizon + max(leads.values(), default=timedelta(0))):
             when = datetime.fromisoformat(row["next_attempt_at"] or row["planned_at"])
             if not row["next_attempt_at"]:
-                when -= lead
-            wanted_times[row["id"]] = max(when, now) if when < now else when
+                when -= leads.get(row["channel"], timedelta(0))
+            if when > now + horizon:
+                continue
+            wanted_times[row["id"]] = max(when, now)
         for delivery_id in set(self.job_times) - set(wanted_times) - self.running:
             self._remove_job(delivery_id)
         for delivery_id, when in wanted_times.items():
@@ -285,16 +298,33 @@ class Daemon:
 
     def _git_info(self, item: Item) -> tuple[str | None, str | None]:
         """The commit and author that last changed the item's file (for the audit trail)."""
-        key = (str(item.path), item.digest)
-        if key not in self.git_commits:
-            try:
-                out = subprocess.run(["git", "-C", str(item.path.parent), "log", "-1", "--format=%H%x1f%an <%ae>",
-                                      "--", item.path.name], capture_output=True, text=True, timeout=30)
-                commit, _, author = out.stdout.strip().partition("\x1f") if out.returncode == 0 else ("", "", "")
-            except (OSError, subprocess.TimeoutExpired):
-                commit, author = "", ""
-            self.git_commits[key] = (commit or None, author or None)
-        return self.git_commits[key]
+        if self.git_index is None:               # once per re-plan, and only when needed
+            self.git_index = self._git_index()
+        return self.git_index.get(str(item.path), (None, None))
+
+    def _git_index(self) -> dict[str, tuple[str, str]]:
+        """file -> (commit, author) of its latest change, from one `git log` per new HEAD."""
+        folder = str(self.config.content_dir)
+        try:
+            head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD", "--show-toplevel"], capture_output=True,
+                                  text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return {}
+        if head.returncode != 0:
+            return {}                            # content/ is not a git checkout
+        sha, top = head.stdout.split()[:2]
+        if self.git_commits.get("head") != sha:
+            log_out = subprocess.run(["git", "-C", folder, "log", "--format=%x1e%H%x1f%an <%ae>", "--name-only",
+                                      "--", "."], capture_output=True, text=True, timeout=300).stdout
+            index: dict[str, tuple[str, str]] = {}
+            for record in log_out.split("\x1e")[1:]:
+                header, _, names = record.partition("\n")
+                commit, _, author = header.partition("\x1f")
+                for name in names.split("\n"):
+                    if name.strip():
+                        index.setdefault(str(Path(top) / name.strip()), (commit, author))
+            self.git_commits = {"head": sha, "index": index}
+        return self.git_commits["index"]
 
     # ----- the main loop -----------------------------------------------------------------
     def _heartbeat(self) -> None:
@@ -302,10 +332,10 @@ class Daemon:
         self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
 
     def _status(self) -> None:
-        if self.job_times:
-            delivery_id, when = min(self.job_times.items(), key=lambda kv: kv[1])
-            row = self.ledger.get(delivery_id)
-            text = f"next: {row['item']} on {row['channel']} at {when.astimezone(self.config.timezone):%Y-%m-%d %H:%M %Z}"
+        nxt = self.ledger.next_open()
+        if nxt:
+            when = datetime.fromisoformat(nxt["planned_at"]).astimezone(self.config.timezone)
+            text = f"next: {nxt['item']} on {nxt['channel']} at {when:%Y-%m-%d %H:%M %Z}"
         else:
             text = "nothing scheduled"
         if self.ledger.get_meta("paused") == "1":

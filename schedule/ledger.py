@@ -184,6 +184,16 @@ class Ledger:
         sql = "SELECT * FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order}"
         return self._query(sql, args)
 
+    def open_due_before(self, until: datetime) -> list[dict]:
+        return self._query("SELECT id, item, channel, planned_at, next_attempt_at FROM deliveries WHERE state IN "
+                           "('scheduled', 'retrying') AND COALESCE(next_attempt_at, planned_at) < ?",
+                           [to_utc_key(until)])
+
+    def next_open(self) -> dict | None:
+        rows = self._query("SELECT item, channel, planned_at FROM deliveries WHERE state IN ('scheduled', "
+                           "'retrying') ORDER BY COALESCE(next_attempt_at, planned_at) LIMIT 1")
+        return rows[0] if rows else None
+
     def transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
                    actor: str = "daemon", reason: str | None = None, kind: str | None = None,
                    detail: Any = None, **fields: Any) -> bool:

@@ -240,3 +240,36 @@ def test_operator_commands_while_running(fast, daemons):
     assert again.returncode == 1 and again.stderr.startswith("error: delivery") and "Traceback" not in again.stderr
     event = [e for e in Ledger(fast.root / "var" / "civicpost.db").events(delivery) if e["kind"] == "cancelled"][0]
     assert event["reason"] == "Event postponed" and event["actor"]
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True, text=True,
+                          env={**os.environ, "GIT_AUTHOR_NAME": "Priya Shah", "GIT_AUTHOR_EMAIL": "priya@example.gov.uk",
+                               "GIT_COMMITTER_NAME": "Priya Shah", "GIT_COMMITTER_EMAIL": "priya@example.gov.uk"}
+                          ).stdout
+
+
+def test_git_pull_brings_new_items_and_records_commit_and_author(fast, daemons, tmp_path):
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    git(upstream, "init", "-q", "-b", "main")
+    (upstream / "first.md").write_text(f"---\npublish_at: {soon(3600)}\n---\nFirst.\n")
+    git(upstream, "add", ".")
+    git(upstream, "commit", "-qm", "first")
+    import shutil
+    shutil.rmtree(fast.content)
+    git(tmp_path, "clone", "-q", str(upstream), str(fast.content))
+    fast.write_config(extra="[content]\nrescan_seconds = 1\ngit_pull = true\n")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    first = wait_state(fast, "first", "scheduled")
+    assert first["commit_sha"] == git(upstream, "rev-parse", "HEAD").strip()
+    assert first["author"] == "Priya Shah <priya@example.gov.uk>"
+    (upstream / "second.md").write_text(f"---\npublish_at: {soon(3600)}\n---\nSecond.\n")
+    git(upstream, "add", ".")
+    git(upstream, "commit", "-qm", "second")
+    assert wait_state(fast, "second", "scheduled")["commit_sha"] == git(upstream, "rev-parse", "HEAD").strip()
+    shutil.rmtree(upstream)                            # the remote goes away: alert once, keep going
+    time.sleep(4)
+    assert daemon.output().count("ALERT civicpost: git pull failed") == 1
+    assert daemon.proc.poll() is None
