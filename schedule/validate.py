@@ -10,6 +10,7 @@ from typing import Iterable
 
 from .config import Config, load_config
 from .content import ContentScanner, ScanResult, content_files
+from .accessibility import unique
 from .errors import ConfigError, Problem
 from .model import Item, Variant
 from .plan import approval_missing, blackout_for
@@ -65,9 +66,11 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
         problems.extend(item_problems(item, config, now, ledger_rows))
         variants = renderer.variants(item, only=only_channel)
         checked.variants[item.id] = variants
+        rules: list[Problem] = []
         for variant in variants:
             problems.extend(variant.problems)
-            problems.extend(variant_rules(variant, config))
+            rules.extend(variant_rules(variant, config))
+        problems.extend(unique(rules))
     return checked
 
 
