@@ -89,6 +89,7 @@ class Fault:
     times: int = 1
     match: str | None = None
     delay: float = 0.0
+    after: int = 0                  # let this many matching requests through first
 
 
 Handler = Callable[[Request], Response]
@@ -174,11 +175,12 @@ class TestServer:
         raise ValueError(kind)
 
     # ----- tests use these -------------------------------------------------------
-    def inject(self, kind: str, times: int = 1, match: str | None = None, delay: float = 0.0) -> None:
+    def inject(self, kind: str, times: int = 1, match: str | None = None, delay: float = 0.0,
+               after: int = 0) -> None:
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULTS}")
         with self.lock:
-            self.faults.append(Fault(kind, times, match, delay))
+            self.faults.append(Fault(kind, times, match, delay, after))
 
     def clear(self) -> None:
         with self.lock:
@@ -195,6 +197,9 @@ class TestServer:
         with self.lock:
             for fault in self.faults:
                 if fault.match and not re.search(fault.match, f"{request.method} {request.path}"):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
                     continue
                 fault.times -= 1
                 if fault.times <= 0:

@@ -1,0 +1,122 @@
+"""Mastodon, through Mastodon.py.
+
+Every status is sent with an ``Idempotency-Key`` (the delivery's key plus the part
+number, the same on every retry), so a retry after a crash or a timeout returns the
+first status instead of posting a second one: Mastodon is the one network here where a
+resend is safe.
+"""
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import counting
+from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
+from ..model import Part, Receipt, Variant
+from ..secrets import mask
+from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, retry_at_from_headers
+
+
+class MastodonChannel(Channel):
+    network = "mastodon"
+    label = "Mastodon"
+    max_length = 500
+    count = staticmethod(counting.urls_as_23)
+    max_images = 4
+    max_videos = 1
+    alt_text = True
+    max_alt_length = 1500
+    threads = True
+    idempotent = True
+    can_find_existing = True
+    image_types = IMAGE_TYPES
+    video_types = VIDEO_TYPES
+    max_image_bytes = 16 * 1024 * 1024
+    max_video_bytes = 99 * 1024 * 1024
+    secret_fields = ("access_token",)
+    required_settings = ("instance",)
+
+    def __init__(self, config, timeout: float = 30.0):
+        super().__init__(config, timeout)
+        self.api_base = (config.api_base or str(self.setting("instance", ""))).rstrip("/")
+        self._client = None
+
+    def client(self):
+        from mastodon import Mastodon
+
+        if self._client is None or self._client.request_timeout != self.timeout:
+            # ratelimit_method="throw": a 429 must reach the daemon (which schedules the
+            # retry) rather than put this thread to sleep for minutes.  mastodon_version is
+            # given so the library does not fetch /api/v1/instance before every session.
+            self._client = Mastodon(access_token=self.secret("access_token"), api_base_url=self.api_base,
+                                    request_timeout=self.timeout, ratelimit_method="throw",
+                                    mastodon_version="4.2.0", version_check_mode="created")
+        return self._client
+
+    # ----- errors ------------------------------------------------------------------
+    def _raise(self, exc: Exception) -> None:
+        from mastodon import errors as e
+
+        text = mask(f"{self.name}: {type(exc).__name__}: {exc}")
+        if isinstance(exc, e.MastodonRatelimitError):
+            client = self._client
+            reset = getattr(client, "ratelimit_reset", None) if client else None
+            retry_at = datetime.fromtimestamp(reset, timezone.utc) if reset else None
+            raise RateLimited(text, retry_at) from None
+        if isinstance(exc, e.MastodonUnauthorizedError):
+            raise AuthError(text) from None
+        if isinstance(exc, (e.MastodonNetworkError, e.MastodonServerError)):
+            raise Transient(text) from None
+        if isinstance(exc, e.MastodonAPIError):
+            status = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+            if status == 403 and "token" in str(exc).lower():
+                raise AuthError(text) from None
+            raise Rejected(text) from None
+        raise ChannelError(text) from None
+
+    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
+        from mastodon import errors as e
+
+        try:
+            with self.network_errors():
+                return fn(*args, **kwargs)
+        except e.MastodonError as exc:
+            self._raise(exc)
+
+    # ----- posting -----------------------------------------------------------------
+    def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
+                  root: Receipt | None, key: str) -> Receipt:
+        client = self.client()
+        media_ids = []
+        if index == 0:
+            for media in variant.media:
+                uploaded = self._call(client.media_post, str(media.path), mime_type=media.mime,
+                                      description=media.alt or None)
+                media_ids.append(uploaded["id"])
+        status = self._call(client.status_post, part.text, in_reply_to_id=parent.remote_id if parent else None,
+                            media_ids=media_ids or None, idempotency_key=key,
+                            visibility=self.setting("visibility", "public"), language=variant.extra.get("lang"))
+        return Receipt(str(status["id"]), status.get("url"), {"uri": status.get("uri")})
+
+    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+        client = self.client()
+        me = self._call(client.account_verify_credentials)
+        for status in self._call(client.account_statuses, me["id"], limit=40, exclude_reblogs=True):
+            if html_to_text(status["content"]) == part.text.strip():
+                return Receipt(str(status["id"]), status.get("url"), {"uri": status.get("uri")})
+        return None
+
+    def check(self) -> dict[str, Any]:
+        me = self._call(self.client().account_verify_credentials)
+        host = re.sub(r"^https?://", "", self.api_base)
+        return {"account": f"@{me['acct']}@{host}", "expires_at": None}
+
+
+def html_to_text(content: str) -> str:
+    """Mastodon returns statuses as HTML; compare them with what we sent as plain text."""
+    text = re.sub(r"<br\s*/?>", "\n", content or "")
+    text = re.sub(r"</p>\s*<p>", "\n\n", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    return html.unescape(text).strip()
