@@ -56,6 +56,7 @@ class Channel:
     lead_time: ClassVar[timedelta] = timedelta(0)
 
     def __init__(self, config: ChannelConfig, timeout: float = 30.0):
+        quiet_credential_loggers()
         self.config = config
         self.name = config.name
         self.timeout = timeout
@@ -179,6 +180,19 @@ class Channel:
             if any(word in name for word in ("timeout", "connection", "remotedisconnected", "protocol", "ssl", "network")):
                 raise Transient(text) from None
             raise
+
+
+# Libraries that write credentials into their DEBUG logs (OAuth 1 signing keys, tokens in
+# query strings).  Held at WARNING so a debug log level can never leak a secret.
+CREDENTIAL_LOGGERS = ("oauthlib", "requests_oauthlib", "urllib3", "httpx", "httpcore", "googleapiclient.discovery",
+                      "google.auth")
+
+
+def quiet_credential_loggers() -> None:
+    for name in CREDENTIAL_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 def retry_at_from_headers(headers: Any, now: datetime | None = None) -> datetime | None:

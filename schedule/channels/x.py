@@ -1,0 +1,181 @@
+"""X (Twitter), through tweepy: ``Client.create_tweet`` (API v2) for posts and
+``API.media_upload`` / ``create_media_metadata`` (v1.1 upload host) for images, alt
+text and video.
+
+tweepy hard-codes https://api.twitter.com and https://upload.twitter.com, so instead of
+forking it we mount a requests transport adapter on its sessions that sends those hosts
+to ``api_base`` (a test server or a proxy) and gives every request a timeout (tweepy's
+Client has no timeout setting).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import counting
+from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
+from ..model import Part, Receipt, Variant
+from ..secrets import mask
+from .base import IMAGE_TYPES, Channel, retry_at_from_headers
+
+HOSTS = ("https://api.twitter.com", "https://upload.twitter.com")
+_URL = re.compile(r"https?://\S+")
+
+
+def rerouting_adapter(api_base: str | None, timeout: float):
+    """A requests adapter that sends the library's fixed hosts to api_base, with a timeout."""
+    from requests.adapters import HTTPAdapter
+
+    class _Reroute(HTTPAdapter):
+        def send(self, request, **kwargs):
+            if api_base:
+                for host in HOSTS:
+                    if request.url.startswith(host):
+                        request.url = api_base + request.url[len(host):]
+            if not kwargs.get("timeout"):
+                kwargs["timeout"] = timeout
+            return super().send(request, **kwargs)
+
+    return _Reroute()
+
+
+class XChannel(Channel):
+    network = "x"
+    label = "X (Twitter)"
+    max_length = 280
+    count = staticmethod(counting.x_weighted)
+    max_images = 4
+    max_videos = 1
+    alt_text = True
+    max_alt_length = 1000
+    threads = True
+    idempotent = False
+    can_find_existing = True
+    image_types = IMAGE_TYPES
+    video_types = frozenset({"video/mp4", "video/quicktime"})
+    max_image_bytes = 5 * 1024 * 1024
+    max_video_bytes = 512 * 1024 * 1024
+    secret_fields = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    default_api_base = ""                       # the real hosts unless api_base is set
+
+    def __init__(self, config, timeout: float = 30.0):
+        super().__init__(config, timeout)
+        self._client = None
+        self._api = None
+        self._me: dict[str, str] | None = None
+
+    def _credentials(self) -> tuple[str, str, str, str]:
+        return tuple(self.secret(f) for f in self.secret_fields)  # type: ignore[return-value]
+
+    def client(self):
+        import tweepy
+
+        if self._client is None:
+            key, secret, token, token_secret = self._credentials()
+            self._client = tweepy.Client(consumer_key=key, consumer_secret=secret, access_token=token,
+                                         access_token_secret=token_secret, wait_on_rate_limit=False)
+        self._mount(self._client.session)
+        return self._client
+
+    def api(self):
+        import tweepy
+
+        if self._api is None:
+            self._api = tweepy.API(tweepy.OAuth1UserHandler(*self._credentials()), timeout=self.timeout)
+        self._api.timeout = self.timeout
+        self._mount(self._api.session)
+        return self._api
+
+    def _mount(self, session) -> None:
+        adapter = rerouting_adapter(self.api_base or None, self.timeout)
+        for host in HOSTS:
+            session.mount(host, adapter)
+
+    # ----- errors ------------------------------------------------------------------
+    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
+        import tweepy
+
+        try:
+            with self.network_errors():
+                return fn(*args, **kwargs)
+        except tweepy.errors.HTTPException as exc:
+            raise self._classify(exc) from None
+        except tweepy.errors.TweepyException as exc:
+            text = mask(f"{self.name}: {exc}")
+            if "Failed to send request" in str(exc):     # tweepy.API wraps connection errors
+                raise Transient(text) from None
+            raise ChannelError(text) from None
+
+    def _classify(self, exc) -> ChannelError:
+        import tweepy
+
+        messages = "; ".join(exc.api_messages) or str(exc)
+        text = mask(f"{self.name}: HTTP {exc.response.status_code}: {messages}")
+        if isinstance(exc, tweepy.errors.TooManyRequests):
+            return RateLimited(text, retry_at_from_headers(exc.response.headers))
+        if isinstance(exc, tweepy.errors.Unauthorized):
+            return AuthError(text)
+        if isinstance(exc, tweepy.errors.TwitterServerError):
+            return Transient(text)
+        if isinstance(exc, tweepy.errors.Forbidden) and "duplicate" not in messages.lower() and \
+                any(w in messages.lower() for w in ("token", "permission", "suspended", "oauth")):
+            return AuthError(text)
+        return Rejected(text)
+
+    # ----- posting -----------------------------------------------------------------
+    def _upload(self, variant: Variant) -> list[str]:
+        api = self.api()
+        ids = []
+        for media in variant.media:
+            uploaded = self._call(api.media_upload, str(media.path),
+                                  media_category="tweet_video" if media.kind == "video" else "tweet_image")
+            media_id = str(uploaded.media_id_string if hasattr(uploaded, "media_id_string") else uploaded.media_id)
+            if media.kind == "image" and media.alt:
+                self._call(api.create_media_metadata, media_id, media.alt)
+            ids.append(media_id)
+        return ids
+
+    def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
+                  root: Receipt | None, key: str) -> Receipt:
+        media_ids = self._upload(variant) if index == 0 and variant.media else None
+        response = self._call(self.client().create_tweet, text=part.text, media_ids=media_ids,
+                              in_reply_to_tweet_id=parent.remote_id if parent else None)
+        tweet_id = str(response.data["id"])
+        return Receipt(tweet_id, self._url(tweet_id))
+
+    def _url(self, tweet_id: str) -> str:
+        handle = self.setting("handle") or (self._me or {}).get("username") or "i/web"
+        return f"https://x.com/{handle}/status/{tweet_id}" if handle != "i/web" else f"https://x.com/i/web/status/{tweet_id}"
+
+    def me(self) -> dict[str, str]:
+        if self._me is None:
+            data = self._call(self.client().get_me).data
+            self._me = {"id": str(_field(data, "id")), "username": str(_field(data, "username"))}
+        return self._me
+
+    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+        """X rewrites links to t.co in what it returns, so links are compared as 'a link'."""
+        me = self.me()
+        response = self._call(self.client().get_users_tweets, me["id"], max_results=50, user_auth=True,
+                              exclude=["retweets"])
+        wanted = _comparable(part.text)
+        for tweet in response.data or []:
+            if _comparable(_field(tweet, "text")) == wanted:
+                tweet_id = str(_field(tweet, "id"))
+                return Receipt(tweet_id, self._url(tweet_id))
+        return None
+
+    def check(self) -> dict[str, Any]:
+        me = self.me()
+        return {"account": f"@{me['username']}", "expires_at": None,
+                "checked_at": datetime.now(timezone.utc)}
+
+
+def _field(obj: Any, name: str) -> Any:
+    """tweepy gives dicts for some responses and model objects for others."""
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+def _comparable(text: str) -> str:
+    return _URL.sub("<link>", text).strip()
