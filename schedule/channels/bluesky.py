@@ -1,0 +1,183 @@
+"""Bluesky, through atproto (the AT Protocol SDK), tested against the real Bluesky PDS.
+
+One login per channel, then the session is reused (and refreshed by atproto), because
+Bluesky rate-limits createSession.  Links, hashtags and @mentions become facets with
+UTF-8 byte offsets, computed here: atproto's TextBuilder builds text piece by piece, it
+does not find links in text we already have.  Link cards are not made.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import counting
+from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
+from ..model import Part, Receipt, Variant
+from ..secrets import mask, remember
+from .base import IMAGE_TYPES, Channel, retry_at_from_headers
+
+_LINK = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]]")
+_TAG = re.compile(r"(?<![\w#])#([^\s#.,;:!?()\[\]\"']*[^\W\d_][^\s#.,;:!?()\[\]\"']*)")
+_MENTION = re.compile(r"(?<![\w@])@([a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z][a-zA-Z0-9-]*)")
+_AUTH_ERRORS = ("ExpiredToken", "InvalidToken", "AuthenticationRequired", "AccountTakedown", "AuthFactorTokenRequired",
+                "AuthMissing", "InvalidPassword")
+
+
+class BlueskyChannel(Channel):
+    network = "bluesky"
+    label = "Bluesky"
+    max_length = 300
+    count = staticmethod(counting.graphemes)
+    max_images = 4
+    max_videos = 0                       # video needs the separate video service: not supported yet
+    alt_text = True
+    max_alt_length = 2000
+    threads = True
+    idempotent = False
+    can_find_existing = True
+    image_types = IMAGE_TYPES
+    max_image_bytes = 1_000_000
+    secret_fields = ("app_password",)
+    required_settings = ("handle",)
+
+    def __init__(self, config, timeout: float = 30.0):
+        super().__init__(config, timeout)
+        self.api_base = (config.api_base or str(self.setting("service", "https://bsky.social"))).rstrip("/")
+        self._client = None
+        self._timeout_used = None
+
+    # ----- session -----------------------------------------------------------------
+    def client(self):
+        from atproto import Client
+        from atproto_client.request import Request
+
+        if self._client is None or self._timeout_used != self.timeout:
+            session = self._client.export_session_string() if self._client and self._client._session else None
+            client = Client(base_url=self.api_base + "/xrpc", request=Request(timeout=self.timeout))
+            if session:
+                client.login(session_string=session, fetch_bsky_profile=False)
+            else:
+                self._call(client.login, self.setting("handle"), self.secret("app_password"), fetch_bsky_profile=False)
+            remember(client.export_session_string())      # never logged, even by accident
+            self._client, self._timeout_used = client, self.timeout
+        return self._client
+
+    def _did(self) -> str:
+        return self.client()._session.did
+
+    # ----- errors ------------------------------------------------------------------
+    def _classify(self, exc: Exception) -> ChannelError:
+        from atproto_client import exceptions as e
+
+        text = mask(f"{self.name}: {type(exc).__name__}: {exc}")
+        response = getattr(exc, "response", None)
+        error_name = getattr(getattr(response, "content", None), "error", "") or ""
+        if isinstance(exc, e.NetworkError):
+            return Transient(text)
+        if isinstance(exc, e.UnauthorizedError) or error_name in _AUTH_ERRORS:
+            return AuthError(text)
+        if response is not None and response.status_code == 429:
+            reset = getattr(exc, "reset_at", None) or retry_at_from_headers(response.headers)
+            return RateLimited(text, reset)
+        if response is not None and response.status_code >= 500:
+            return Transient(text)
+        if isinstance(exc, (e.BadRequestError, e.RequestException)):
+            return Rejected(text)
+        return ChannelError(text)
+
+    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
+        from atproto_client import exceptions as e
+
+        try:
+            with self.network_errors():
+                return fn(*args, **kwargs)
+        except e.AtProtocolError as exc:
+            raise self._classify(exc) from None
+
+    def _with_session(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """Call fn; if the server says the access token has expired, refresh the session once."""
+        try:
+            return self._call(fn, *args, **kwargs)
+        except AuthError as exc:
+            if "ExpiredToken" not in str(exc):
+                raise
+            client = self.client()
+            self._call(client._refresh_and_set_session)
+            return self._call(fn, *args, **kwargs)
+
+    # ----- posting -----------------------------------------------------------------
+    def facets(self, text: str) -> list:
+        from atproto import models
+
+        encoded = text.encode("utf-8")
+
+        def span(match: re.Match, group: int = 0) -> Any:
+            start = len(text[: match.start(group)].encode("utf-8"))
+            end = start + len(match.group(group).encode("utf-8"))
+            assert encoded[start:end].decode("utf-8") == match.group(group)
+            return models.AppBskyRichtextFacet.ByteSlice(byte_start=start, byte_end=end)
+
+        facets = []
+        for match in _LINK.finditer(text):
+            facets.append(models.AppBskyRichtextFacet.Main(
+                index=span(match), features=[models.AppBskyRichtextFacet.Link(uri=match.group(0))]))
+        for match in _TAG.finditer(text):
+            facets.append(models.AppBskyRichtextFacet.Main(
+                index=span(match), features=[models.AppBskyRichtextFacet.Tag(tag=match.group(1))]))
+        for match in _MENTION.finditer(text):
+            did = self._resolve(match.group(1))
+            if did:
+                facets.append(models.AppBskyRichtextFacet.Main(
+                    index=span(match), features=[models.AppBskyRichtextFacet.Mention(did=did)]))
+        return facets
+
+    def _resolve(self, handle: str) -> str | None:
+        from atproto_client import exceptions as e
+
+        try:
+            return self.client().com.atproto.identity.resolve_handle({"handle": handle}).did
+        except e.AtProtocolError:
+            return None                  # not a handle: leave it as plain text
+
+    def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
+                  root: Receipt | None, key: str) -> Receipt:
+        from atproto import models
+
+        client = self.client()
+        embed = None
+        if index == 0 and variant.media:
+            images = []
+            for media in variant.media:
+                blob = self._with_session(client.upload_blob, media.path.read_bytes()).blob
+                images.append(models.AppBskyEmbedImages.Image(alt=media.alt or "", image=blob))
+            embed = models.AppBskyEmbedImages.Main(images=images)
+        reply = None
+        if parent is not None and root is not None:
+            reply = models.AppBskyFeedPost.ReplyRef(
+                parent=models.ComAtprotoRepoStrongRef.Main(uri=parent.extra["uri"], cid=parent.extra["cid"]),
+                root=models.ComAtprotoRepoStrongRef.Main(uri=root.extra["uri"], cid=root.extra["cid"]))
+        lang = variant.extra.get("lang")
+        created = self._with_session(client.send_post, part.text, profile_identify=self._did(), reply_to=reply,
+                                     embed=embed, facets=self.facets(part.text) or None,
+                                     langs=[lang] if lang else None)
+        return self._receipt(created.uri, created.cid)
+
+    def _receipt(self, uri: str, cid: str) -> Receipt:
+        rkey = uri.rsplit("/", 1)[-1]
+        handle = self.setting("handle")
+        return Receipt(uri, f"https://bsky.app/profile/{handle}/post/{rkey}", {"uri": uri, "cid": cid})
+
+    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+        client = self.client()
+        listed = self._with_session(client.com.atproto.repo.list_records,
+                                    {"repo": self._did(), "collection": "app.bsky.feed.post", "limit": 50})
+        for record in listed.records:
+            if getattr(record.value, "text", None) == part.text:
+                return self._receipt(record.uri, record.cid)
+        return None
+
+    def check(self) -> dict[str, Any]:
+        client = self.client()
+        session = self._with_session(client.com.atproto.server.get_session)
+        return {"account": f"@{session.handle}", "expires_at": None, "checked_at": datetime.now(timezone.utc)}
