@@ -1,0 +1,133 @@
+"""What the three Meta Graph channels (Facebook Page, Instagram, Threads) share: the
+pyfacebook client pointed at api_base, and one classification of Graph errors.
+
+Graph errors arrive as {"error": {"message", "type", "code", "error_subcode",
+"fbtrace_id"}}; rate limits are codes (4, 17, 32, 613, 80001-80014) rather than HTTP 429,
+with the wait in the X-App-Usage / X-Business-Use-Case-Usage headers.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
+from ..model import Media
+from ..secrets import mask
+from .base import Channel, retry_at_from_headers
+
+RATE_LIMIT_CODES = {4, 17, 32, 613} | set(range(80001, 80015))
+AUTH_SUBCODES = {458, 459, 460, 463, 464, 467, 492}
+DUPLICATE_CODES = {506}
+TRANSIENT_CODES = {1, 2}
+
+
+class GraphChannel(Channel):
+    """Base for the Graph networks: client, calls and errors; subclasses post."""
+
+    api_class = "GraphAPI"
+    default_version = "v21.0"
+    default_api_base = "https://graph.facebook.com"
+    secret_fields = ("access_token",)
+
+    def __init__(self, config, timeout: float = 30.0):
+        super().__init__(config, timeout)
+        self._api = None
+        self._headers: dict[str, str] = {}
+
+    def api(self):
+        import pyfacebook
+
+        if self._api is None:
+            # sleep_on_rate_limit=False: a rate limit must reach the daemon, not stall a thread.
+            self._api = getattr(pyfacebook, self.api_class)(
+                access_token=self.secret("access_token"), version=str(self.setting("api_version", self.default_version)),
+                ignore_version_check=True, sleep_on_rate_limit=False, base_url=self.api_base + "/",
+                timeout=self.timeout)
+            self._api.session.hooks["response"].append(self._remember_headers)
+        self._api._GraphAPI__timeout = self.timeout       # tests change the timeout after construction
+        return self._api
+
+    def _remember_headers(self, response, *args: Any, **kwargs: Any) -> None:
+        self._headers = dict(response.headers)
+        self._status = response.status_code
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> dict:
+        from pyfacebook.exceptions import FacebookError, LibraryError
+
+        self._status = 0
+        try:
+            with self.network_errors():
+                return getattr(self.api(), method)(*args, **kwargs)
+        except FacebookError as exc:
+            raise classify_graph(self.name, exc, self._headers) from None
+        except LibraryError as exc:
+            # Not JSON: an HTML error page from a load balancer; a 5xx is worth retrying.
+            text = mask(f"{self.name}: HTTP {self._status}: {getattr(exc, 'message', exc)}")
+            raise (Transient(text) if self._status >= 500 or self._status == 0 else Rejected(text)) from None
+
+    def media_url(self, media: Media) -> str:
+        """Instagram and Threads fetch media from a public URL: media_base_url + the path
+        as written in the content file (e.g. https://www.example.gov.uk/social/media/pool.png)."""
+        base = str(self.setting("media_base_url", "")).rstrip("/")
+        if not base:
+            raise Rejected(f"{self.name}: set media_base_url in [channels.{self.name}] so {self.label} can fetch "
+                           f"{media.rel}")
+        return f"{base}/{media.rel.lstrip('/')}"
+
+    def wait_for_container(self, container_id: str) -> None:
+        """Instagram and Threads process a media container before it can be published."""
+        interval = float(self.setting("container_poll_seconds", 2))
+        deadline = time.monotonic() + float(self.setting("container_timeout_seconds", 120))
+        while True:
+            status = self.call("get_object", container_id, fields="status_code,status")
+            code = status.get("status_code") or status.get("status")
+            if code in ("FINISHED", "PUBLISHED"):
+                return
+            if code in ("ERROR", "EXPIRED"):
+                raise Rejected(f"{self.name}: media container {container_id} is {code}: {status.get('status', '')}")
+            if time.monotonic() > deadline:
+                raise Transient(f"{self.name}: media container {container_id} still {code} after waiting")
+            time.sleep(interval)
+
+    def token_expiry(self) -> datetime | None:
+        """Expiry from debug_token where the token may inspect itself (0 means never)."""
+        try:
+            data = self.call("debug_token", self.secret("access_token")).get("data", {})
+        except ChannelError:
+            return None
+        stamp = data.get("expires_at") or data.get("data_access_expires_at")
+        return datetime.fromtimestamp(stamp, timezone.utc) if stamp else None
+
+
+def classify_graph(channel: str, exc: Any, headers: dict[str, str]) -> ChannelError:
+    code = int(getattr(exc, "code", 0) or 0)
+    subcode = int(getattr(exc, "error_subcode", 0) or 0)
+    kind = getattr(exc, "type", "") or ""
+    message = getattr(exc, "message", "") or str(exc)
+    text = mask(f"{channel}: Graph error {code}{f'/{subcode}' if subcode else ''} ({kind}): {message}")
+    if code == 190 or code == 102 or subcode in AUTH_SUBCODES or (kind == "OAuthException" and code in (10, 200)):
+        return AuthError(text)
+    if code in RATE_LIMIT_CODES:
+        return RateLimited(text, usage_retry_at(headers))
+    if code in DUPLICATE_CODES:
+        return Rejected(text)
+    if code in TRANSIENT_CODES or getattr(exc, "is_transient", False):
+        return Transient(text)
+    return Rejected(text)
+
+
+def usage_retry_at(headers: dict[str, str]) -> datetime | None:
+    """estimated_time_to_regain_access (minutes) from the Business Use Case header, if any."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw = lowered.get("x-business-use-case-usage")
+    if raw:
+        try:
+            minutes = max(int(entry.get("estimated_time_to_regain_access", 0))
+                          for entries in json.loads(raw).values() for entry in entries)
+            if minutes:
+                return datetime.now(timezone.utc) + timedelta(minutes=minutes)
+        except (ValueError, AttributeError, TypeError):
+            pass
+    return retry_at_from_headers(lowered)
