@@ -1,0 +1,90 @@
+"""A LinkedIn REST API test double: /rest/posts, /rest/images, /rest/organizations.
+
+Shapes follow LinkedIn's Posts and Images API documentation: 201 with the post URN in
+the x-restli-id header and an empty body; errors as {"status", "serviceErrorCode",
+"code", "message"}.  It requires the LinkedIn-Version and X-Restli-Protocol-Version
+headers, as the real API does.
+"""
+from __future__ import annotations
+
+import time
+
+from .base import Request, Response, TestServer
+
+TOKEN = "AQVlinkedinTestToken0123456789"
+ORG = "urn:li:organization:5515715"
+
+
+def li_error(status: int, code: str, message: str, service_code: int = 100) -> Response:
+    return Response(status, {"status": status, "serviceErrorCode": service_code, "code": code, "message": message})
+
+
+class Server(TestServer):
+    name = "linkedin"
+
+    def setup_routes(self) -> None:
+        self.posts: dict[str, dict] = {}
+        self.images: dict[str, dict] = {}
+        self.route("POST", r"/rest/images", self.initialize_upload)
+        self.route("PUT", r"/upload/(?P<image>[\w:]+)", self.upload)
+        self.route("POST", r"/rest/posts", self.create_post)
+        self.route("GET", r"/rest/posts", self.find_posts)
+        self.route("GET", r"/rest/organizations/(?P<id>\d+)", self.organization)
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        if kind == "5xx":
+            return li_error(503, "SERVICE_UNAVAILABLE", "Service Unavailable", 0)
+        if kind == "429":
+            response = li_error(429, "TOO_MANY_REQUESTS", "Resource level throttle APPLICATION DAY limit reached", 101)
+            response.headers["Retry-After"] = "600"
+            return response
+        if kind == "expired_token":
+            return li_error(401, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired", 65601)
+        if kind == "duplicate":
+            return li_error(422, "DUPLICATE_POST", "Content is a duplicate of urn:li:share:7000000000000000001")
+        raise ValueError(kind)
+
+    def _check(self, request: Request) -> Response | None:
+        if request.header("Authorization") != f"Bearer {TOKEN}":
+            return li_error(401, "REVOKED_ACCESS_TOKEN", "The token used in the request has been revoked by the user",
+                            65601)
+        if not request.header("LinkedIn-Version") or request.header("X-Restli-Protocol-Version") != "2.0.0":
+            return li_error(426, "VERSION_MISSING", "A version must be present. Please specify a version by "
+                            "adding the LinkedIn-Version header.")
+        return None
+
+    def initialize_upload(self, request: Request) -> Response:
+        if (problem := self._check(request)) or request.query.get("action") != ["initializeUpload"]:
+            return problem or li_error(400, "ILLEGAL_ARGUMENT", "action must be initializeUpload")
+        urn = f"urn:li:image:C4E10AQ{self.next_id()}"
+        self.images[urn] = {"owner": request.json()["initializeUploadRequest"]["owner"], "bytes": 0}
+        return Response(200, {"value": {"uploadUrlExpiresAt": int(time.time() * 1000) + 86_400_000,
+                                        "uploadUrl": f"{self.url}/upload/{urn}", "image": urn}})
+
+    def upload(self, request: Request) -> Response:
+        self.images[request.params["image"]]["bytes"] = len(request.body)
+        return Response(201)
+
+    def create_post(self, request: Request) -> Response:
+        if problem := self._check(request):
+            return problem
+        body = request.json()
+        if len(body.get("commentary", "")) > 3000:
+            return li_error(422, "UNPROCESSABLE_ENTITY", "/commentary :: length exceeds 3000")
+        if any(p["commentary"] == body["commentary"] for p in self.posts.values()):
+            return li_error(422, "DUPLICATE_POST", "Content is a duplicate of urn:li:share:7000000000000000001")
+        urn = f"urn:li:share:{7_000_000_000_000_000_000 + int(self.next_id())}"
+        self.posts[urn] = {**body, "id": urn}
+        return Response(201, b"", {"x-restli-id": urn, "Content-Type": "application/json"})
+
+    def find_posts(self, request: Request) -> Response:
+        if problem := self._check(request):
+            return problem
+        newest = list(self.posts.values())[::-1][: int(request.query.get("count", ["10"])[0])]
+        return Response(200, {"paging": {"start": 0, "count": len(newest), "links": []}, "elements": newest})
+
+    def organization(self, request: Request) -> Response:
+        if problem := self._check(request):
+            return problem
+        return Response(200, {"id": int(request.params["id"]), "localizedName": "Blackburn Council",
+                              "vanityName": "blackburn-council"})
