@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-FAULTS = ("5xx", "429", "slow", "drop", "expired_token", "duplicate")
+FAULTS = ("5xx", "429", "slow", "drop", "expired_token", "duplicate", "quota")
 
 
 @dataclass
