@@ -400,9 +400,12 @@ class Daemon:
 
 
 def run(config_path: str | Path, dry_run: bool = False) -> int:
+    # Signals first: a SIGTERM during start-up must stop cleanly, not kill half-way.
+    stop, reload = threading.Event(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
     daemon = Daemon(config_path, dry_run)
-    signal.signal(signal.SIGTERM, lambda *_: daemon.stop_event.set())
-    signal.signal(signal.SIGINT, lambda *_: daemon.stop_event.set())
-    signal.signal(signal.SIGHUP, lambda *_: daemon.reload_event.set())
+    daemon.stop_event, daemon.reload_event = stop, reload
     daemon.start()
     return daemon.loop()

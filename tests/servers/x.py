@@ -26,6 +26,7 @@ class Server(TestServer):
 
     def setup_routes(self) -> None:
         self.tweets: dict[str, dict] = {}
+        self.reject_duplicates = True           # as X does; the crash test turns it off to see any double post
         self.media: dict[str, dict] = {}
         self.alt_text: dict[str, str] = {}
         self.route("POST", r"/2/tweets", self.create_tweet)
@@ -60,7 +61,7 @@ class Server(TestServer):
         body = request.json()
         text = body.get("text", "")
         with self.lock:
-            if any(t["text"] == text for t in self.tweets.values()):
+            if self.reject_duplicates and any(t["text"] == text for t in self.tweets.values()):
                 return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
             tweet_id = str(int(time.time() * 1000) << 22 | int(self.next_id()) % 4096)
             self.tweets[tweet_id] = {
