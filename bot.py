@@ -252,6 +252,38 @@ def status(ctx: click.Context, as_json: bool) -> None:
     _table(result["next"], "Next", ("planned_at", "item", "channel", "state"))
 
 
+@cli.group()
+def channels() -> None:
+    """Commands about the configured channels (accounts on each network)."""
+
+
+@channels.command("check")
+@click.option("--channel", help="Only this channel.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handled
+def channels_check(ctx: click.Context, channel: str | None, as_json: bool) -> None:
+    """Check each channel's credentials against its network (who am I, token expiry).
+
+    Warns [channels_check] token_warn_days (default 14) before a token expires; exits 1
+    if any channel fails.
+    """
+    from schedule.accounts import check_channels
+
+    results = check_channels(_config(ctx.find_root()), channel)
+    if as_json:
+        _dump(results)
+    else:
+        for r in results:
+            if r["error"]:
+                click.echo(f"{r['channel']} ({r['network']}): FAILED: {r['error']}")
+            else:
+                expiry = f", token expires {r['expires_at'][:10]}" if r["expires_at"] else ""
+                click.echo(f"{r['channel']} ({r['network']}): ok, {r['account']}{expiry}"
+                           + (f"; WARNING: {r['warning']}" if r["warning"] else ""))
+    sys.exit(1 if any(r["error"] for r in results) else 0)
+
+
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 

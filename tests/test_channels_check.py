@@ -1,0 +1,48 @@
+"""`bot.py channels check`: credentials checked against the networks' test servers."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from bot import cli
+from tests.servers import graph, linkedin, mastodon
+
+
+def test_check_reports_accounts_expiry_warnings_and_failures(project, monkeypatch):
+    servers = [mastodon.Server().start(), graph.Server().start(), linkedin.Server().start()]
+    try:
+        project.write_config(extra="[channels_check]\ntoken_warn_days = 90\n", channels=f"""
+[channels.mastodon]
+network = "mastodon"
+instance = "https://mastodon.example"
+api_base = "{servers[0].url}"
+[channels.facebook]
+network = "facebook"
+page_id = "{graph.PAGE_ID}"
+api_base = "{servers[1].url}"
+[channels.linkedin]
+network = "linkedin"
+organization = "{linkedin.ORG}"
+token_expires = 2020-01-31
+api_base = "{servers[2].url}"
+[channels.x]
+network = "x"
+""", default_channels='["mastodon"]')
+        monkeypatch.setenv("CIVICPOST_MASTODON_ACCESS_TOKEN", mastodon.TOKEN)
+        monkeypatch.setenv("CIVICPOST_FACEBOOK_ACCESS_TOKEN", graph.TOKEN)
+        monkeypatch.setenv("CIVICPOST_LINKEDIN_ACCESS_TOKEN", linkedin.TOKEN)
+        result = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check", "--json"])
+        assert result.exit_code == 1
+        found = {r["channel"]: r for r in json.loads(result.stdout)}
+        assert found["mastodon"]["ok"] and found["mastodon"]["account"].startswith("@council@")
+        assert found["facebook"]["ok"] and found["facebook"]["account"] == "Blackburn Council"
+        assert "renew it soon" in found["facebook"]["warning"] and 58 < found["facebook"]["days_left"] < 61
+        assert not found["linkedin"]["ok"] and "expired on 2020-01-31" in found["linkedin"]["error"]
+        assert "CIVICPOST_X_CONSUMER_KEY" in found["x"]["error"]
+        assert mastodon.TOKEN not in result.stdout and graph.TOKEN not in result.stdout
+        human = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check"])
+        assert "mastodon (mastodon): ok, @council@" in human.stdout and "x (x): FAILED" in human.stdout
+    finally:
+        for server in servers:
+            server.stop()
