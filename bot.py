@@ -284,6 +284,52 @@ def channels_check(ctx: click.Context, channel: str | None, as_json: bool) -> No
     sys.exit(1 if any(r["error"] for r in results) else 0)
 
 
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+              help="csv for spreadsheets, json for archives.")
+@click.option("--since", help="Only deliveries planned on or after this date (2027-01-01).")
+@click.option("--until", help="Only deliveries planned before this date.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of the screen.")
+@click.pass_context
+@handled
+def export(ctx: click.Context, fmt: str, since: str | None, until: str | None, output: str | None) -> None:
+    """Export the audit record: exact text posted, media and alt text, channel, planned
+    and actual time, remote id and URL, author, approver, commit and every event."""
+    from schedule.export import export as run_export
+
+    config = _config(ctx)
+    text = run_export(config, fmt, _date(since, config.timezone), _date(until, config.timezone))
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--ics", "ics_path", type=click.Path(dir_okay=False), help="Write an iCalendar file (Outlook etc.).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write a self-contained web page.")
+@click.pass_context
+@handled
+def calendar(ctx: click.Context, ics_path: str | None, html_path: str | None) -> None:
+    """Write the planned schedule (and the last two weeks) as a calendar file or a web page;
+    held, failed and missed deliveries are marked."""
+    from schedule.calendar_view import to_html, to_ics
+
+    if not ics_path and not html_path:
+        raise click.UsageError("give --ics OUT.ics and/or --html OUT.html")
+    config = _config(ctx)
+    if ics_path:
+        with open(ics_path, "wb") as handle:
+            handle.write(to_ics(config))
+        click.echo(f"wrote {ics_path}", err=True)
+    if html_path:
+        with open(html_path, "w", encoding="utf-8") as handle:
+            handle.write(to_html(config))
+        click.echo(f"wrote {html_path}", err=True)
+
+
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 
