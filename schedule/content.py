@@ -532,6 +532,9 @@ class ContentScanner:
             for gone in set(self.cache) - seen:
                 old = self.cache.pop(gone)
                 result.removed[gone] = old.item.id if old.item else None
+        from .languages import languages, merge_translations
+
+        result.items = merge_translations(result.items, languages(self.config))
         result.problems.extend(duplicate_ids(result.items))
         return result
 

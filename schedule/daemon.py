@@ -21,6 +21,7 @@ from .alerts import Alerter
 from .config import Config, load_config
 from .content import ContentScanner
 from .errors import BotError, ConfigError
+from .languages import split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
 from .plan import reconcile, wanted
@@ -73,7 +74,8 @@ class Daemon:
     def _publisher(self) -> Publisher:
         bad = self.publisher.bad_auth if getattr(self, "publisher", None) else {}
         # A lookup through self, not a bound dict method: each rescan swaps in a new dict.
-        return Publisher(self.config, self.ledger, self.renderer, self.alerter, lambda i: self.items.get(i),
+        return Publisher(self.config, self.ledger, self.renderer, self.alerter,
+                         lambda i: self.items.get(split_delivery_item(i)[0]),
                          self.dry_run,
                          bad_auth=bad)
 
@@ -171,7 +173,7 @@ class Daemon:
     def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:
             commit, author = self._git_info(w.item)
-            delivery_id = self.ledger.add(w.item.id, w.channel, w.network, w.when, state=state, reason=reason,
+            delivery_id = self.ledger.add(w.delivery_item, w.channel, w.network, w.when, state=state, reason=reason,
                                           item_digest=w.item.digest, source=w.item.rel, commit_sha=commit,
                                           author=author or w.item.extra.get("author"),
                                           approved_by=w.item.extra.get("approved_by"),

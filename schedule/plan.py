@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .config import Blackout, Config
+from .languages import PAIR_SEPARATOR, languages, mode_for
 from .ledger import OPEN_STATES
 from .model import Item
 from .timeutil import to_utc_key
@@ -22,10 +23,16 @@ class Wanted:
     channel: str
     network: str
     when: datetime
+    lang: str | None = None          # set for one language of a bilingual pair
+
+    @property
+    def delivery_item(self) -> str:
+        """The ledger's item: the id, or "<id>#<lang>" for one post of a bilingual pair."""
+        return f"{self.item.id}{PAIR_SEPARATOR}{self.lang}" if self.lang else self.item.id
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.item.id, self.channel, to_utc_key(self.when))
+        return (self.delivery_item, self.channel, to_utc_key(self.when))
 
 
 @dataclass
@@ -62,6 +69,7 @@ def wanted(items: list[Item], config: Config, now: datetime) -> list[Wanted]:
     """Every delivery the content asks for.  Past one-off times are kept (the planner marks
     them missed); past repeats older than grace are dropped (they are history, not news)."""
     out: list[Wanted] = []
+    langs = languages(config)
     for item in items:
         if item.draft or approval_missing(item, config):
             continue
@@ -78,7 +86,13 @@ def wanted(items: list[Item], config: Config, now: datetime) -> list[Wanted]:
                     continue
                 if item.repeat and when < now - grace:
                     continue
-                out.append(Wanted(item, name, channel.network, when))
+                if langs and mode_for(channel, langs) == "paired":
+                    # One post per language, first language first, a few seconds apart.
+                    for number, lang in enumerate(langs.order):
+                        gap = timedelta(seconds=langs.pair_gap_seconds * number)
+                        out.append(Wanted(item, name, channel.network, when + gap, lang))
+                else:
+                    out.append(Wanted(item, name, channel.network, when))
     return out
 
 
@@ -109,7 +123,7 @@ def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetim
                 actions.edited.append((row, w.item))
             elif row["state"] == "posted":
                 actions.edited_after_post.append((row, w.item))
-    items_present = {w.item.id for w in want}
+    items_present = {w.delivery_item for w in want}
     for key, row in by_key.items():
         if key in wanted_keys or row["state"] not in OPEN_STATES:
             continue

@@ -19,6 +19,7 @@ from .alerts import Alerter, delivery_alert
 from .channels.base import Channel
 from .config import Config
 from .errors import AuthError, ChannelError, RateLimited, Transient
+from .languages import languages, split_delivery_item
 from .ledger import Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .plan import due_decision, grace_for
@@ -172,13 +173,24 @@ class Publisher:
 
     def alert(self, row: dict, what: str, error: str | None) -> None:
         title, body = delivery_alert(row, what, error, self.config.timezone)
+        base, lang = split_delivery_item(row["item"])
+        if lang:
+            langs = languages(self.config)
+            names = [f"{base}#{code}" for code in (langs.order if langs else ())]
+            others = [r for r in self.ledger.deliveries(items=names) if r["channel"] == row["channel"]
+                      and r["id"] != row["id"]
+                      and abs((datetime.fromisoformat(r["planned_at"]) -
+                               datetime.fromisoformat(row["planned_at"])).total_seconds()) < 600]
+            body += "\nThis is one post of a bilingual pair; the other language: " + (
+                ", ".join(f"{r['item']} is {r['state']} (id {r['id']})" for r in others) or "not found")
         self.alerter.send(f"delivery:{row['id']}:{what}", title, body, row["id"], row["item"], row["channel"])
 
     # ----- variants ------------------------------------------------------------------
     def _fresh_variant(self, row: dict, item: Item | None) -> Variant | None:
         assert item is not None
+        lang = split_delivery_item(row["item"])[1]
         return self.renderer.render(item, row["channel"], datetime.fromisoformat(row["planned_at"]).astimezone(
-            self.config.timezone))
+            self.config.timezone), lang=lang)
 
     def recorded_variant(self, row: dict, channel: Channel, item: Item | None) -> Variant:
         """The variant exactly as it was when it first went to `publishing` (so a retry or a

@@ -20,6 +20,7 @@ from .config import Config
 from .content import THREAD_SPLIT, display_path, split_parts
 from .counting import truncate_to
 from .errors import Problem
+from .languages import combine, languages, mode_for, texts, titles
 from .model import Item, Part, Variant
 from .channels import make_channel
 from .channels.base import Channel
@@ -124,15 +125,36 @@ class Renderer:
 
     # ----- rendering -------------------------------------------------------------
     def variants(self, item: Item, when: datetime | None = None, only: str | None = None) -> list[Variant]:
-        return [v for name in item.channels if (only is None or name == only)
-                if (v := self.render(item, name, when)) is not None]
+        """Every variant the item makes: one per channel, or one per language on channels
+        that post bilingual items as pairs."""
+        langs = languages(self.config)
+        out = []
+        for name in item.channels:
+            if only is not None and name != only:
+                continue
+            paired = langs and mode_for(self.config.channels[name], langs) == "paired"
+            for lang in (langs.order if paired else (None,)):
+                variant = self.render(item, name, when, lang=lang)
+                if variant is not None:
+                    out.append(variant)
+        return out
 
-    def render(self, item: Item, channel_name: str, when: datetime | None = None) -> Variant | None:
-        """The Variant for one channel, or None when the item says ``skip: true`` for it."""
+    def render(self, item: Item, channel_name: str, when: datetime | None = None,
+               lang: str | None = None) -> Variant | None:
+        """The Variant for one channel (and one language of a pair), or None when the item
+        says ``skip: true`` for it."""
         channel = self.channel(channel_name)
         override = {**item.overrides.get(channel.network, {}), **item.overrides.get(channel_name, {})}
         if override.get("skip"):
             return None
+        langs = languages(self.config)
+        if langs:
+            by_lang = texts(item, langs)
+            body = by_lang.get(lang, item.body) if lang else combine(by_lang)
+            override = {"body": body, **override}
+            if lang:
+                override.setdefault("title", titles(item, langs).get(lang, item.title))
+                override["lang"] = lang
         media = override.get("media", item.media)
         tags = override.get("tags", item.tags)
         link = override.get("link", item.link)
@@ -157,7 +179,8 @@ class Renderer:
         parts = tuple(Part(p, channel.count(p)) for p in pieces)
         variant = Variant(item_id=item.id, channel=channel_name, network=channel.network, parts=parts,
                           limit=channel.max_length, media=tuple(media), title=title, link=link, tags=tuple(tags),
-                          problems=problems, extra={"planned_at": when}, source=item.rel, line=line,
+                          problems=problems, extra={"planned_at": when, "lang": lang or item.extra.get("lang")},
+                          source=item.rel, line=line,
                           media_line=item.line(channel_name) if "media" in override else item.line("media"))
         if parts:
             variant.problems.extend(channel.validate(variant))
@@ -170,6 +193,7 @@ class Renderer:
             return None, template
         context = {
             "item": {**item.extra, "id": item.id, "title": title, "body": override.get("body", item.body),
+                     "lang": override.get("lang", item.extra.get("lang")),
                      "link": link, "tags": list(tags), "planned_at": when,
                      "media": [{"path": m.rel, "alt": m.alt, "kind": m.kind} for m in media]},
             "channel": {"name": channel.name, "network": channel.network, "label": channel.label,

@@ -12,6 +12,7 @@ from .config import Config, load_config
 from .content import ContentScanner, ScanResult, content_files
 from .accessibility import unique
 from .errors import ConfigError, Problem
+from .languages import languages, problems as language_problems
 from .model import Item, Variant
 from .plan import approval_missing, blackout_for
 from .render import Renderer
@@ -137,6 +138,9 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
                 f"'{window.reason}': it will be held unless tagged {', '.join(window.allow_tags) or '(no tag allowed)'}")
             break
     problems.extend(check_item(item, config.section("accessibility")))
+    langs = languages(config)
+    if langs:
+        problems.extend(language_problems(item, langs))
     return problems
 
 
