@@ -152,3 +152,17 @@ def variant_rules(variant: Variant, config: Config) -> list[Problem]:
 
 def validate(config_path: str | Path, paths: Iterable[str] | None = None, progress: bool = False) -> list[Problem]:
     return check(config_path, paths, progress=progress).problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `civicpost-validate` entry point (pre-commit): `[--config PATH] [FILES...]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="civicpost-validate", description="Check civicpost content files.")
+    parser.add_argument("--config", default="config.toml")
+    parser.add_argument("paths", nargs="*")
+    args = parser.parse_args(argv)
+    problems = validate(args.config, args.paths or None)
+    for problem in problems:
+        print(problem)
+    return 1 if any(p.level == "error" for p in problems) else 0

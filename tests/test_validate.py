@@ -108,3 +108,27 @@ def test_no_progress_bar_when_not_a_terminal(project):
         project.post(f"bulk/{n}.md", "publish_at: 2030-01-14T10:00")
     result = validate(project)
     assert result.exit_code == 0 and "Checking content" not in result.output
+
+
+def test_unapproved_items_are_errors_when_sign_off_is_required(project):
+    project.write_config(extra='[approval]\nrequired = true\napprovers = ["Tom Hughes"]\n')
+    project.post("ok.md", "publish_at: 2030-01-14T10:00\napproved_by: Tom Hughes")
+    project.post("no.md", "publish_at: 2030-01-14T10:00")
+    project.post("draft.md", "publish_at: 2030-01-14T10:00\ndraft: true")
+    problems = json.loads(validate(project, "--json").stdout)
+    assert [(p["path"], p["code"]) for p in problems] == [("content/no.md", "approval")]
+    assert "approved_by" in problems[0]["message"]
+
+
+def test_pre_commit_entry_point_checks_the_files_named(project, monkeypatch):
+    import yaml
+
+    from schedule.validate import main
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hooks[0]["id"] == "civicpost-validate" and hooks[0]["entry"] == "civicpost-validate"
+    good = project.post("good.md", "publish_at: 2030-01-14T10:00")
+    bad = project.write("bad.md", "---\n- list\n---\n")
+    monkeypatch.chdir(project.root)
+    assert main([str(good)]) == 0
+    assert main([str(good), str(bad)]) == 1
