@@ -85,6 +85,8 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        for name in self.config.channels:
+            self.renderer.channel(name).warm_up()
         self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
                              dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
         self.replan(sync=False)
@@ -93,7 +95,7 @@ class Daemon:
             log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
                         row["channel"], state)
         self.scheduler = BackgroundScheduler(
-            timezone=self.config.timezone, executors={"default": ThreadPoolExecutor(16)},
+            timezone=self.config.timezone, executors={"default": ThreadPoolExecutor(int(self.config.section("schedule").get("workers", 100)))},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat")
         self.scheduler.add_job(self.rescan_event.set, IntervalTrigger(seconds=self.config.rescan_seconds),

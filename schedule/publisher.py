@@ -106,7 +106,7 @@ class Publisher:
                                     variant.parts[index].digest if index < len(variant.parts) else None)
 
         lock = self.locks.setdefault(channel.name, threading.Semaphore(int(self.config.section("schedule").get(
-            "per_channel_concurrency", 2))))
+            "per_channel_concurrency", 25))))
         try:
             with lock:
                 if self.dry_run:

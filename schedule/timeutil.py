@@ -44,7 +44,7 @@ def parse_iso(text: str | None) -> datetime | None:
 
 def to_utc_key(moment: datetime) -> str:
     """A sortable, comparable UTC string for the ledger."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 __all__ = ["localize", "utcnow", "iso", "parse_iso", "to_utc_key", "AmbiguousTime", "NonExistentTime", "timedelta"]

@@ -8,6 +8,7 @@ error classification, so those rules live in one place.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import email.utils
 import logging
 from datetime import datetime, timedelta, timezone
@@ -54,6 +55,9 @@ class Channel:
     # How long before the planned time the daemon hands the post over.  YouTube uploads
     # ahead as private with status.publishAt, so the network itself publishes on time.
     lead_time: ClassVar[timedelta] = timedelta(0)
+    # The client library's modules, imported by warm_up() before the daemon's worker
+    # threads start: a first import racing in several threads can see a half-built module.
+    client_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ChannelConfig, timeout: float = 30.0):
         quiet_credential_loggers()
@@ -61,6 +65,10 @@ class Channel:
         self.name = config.name
         self.timeout = timeout
         self.api_base = (config.api_base or self.default_api_base).rstrip("/")
+
+    def warm_up(self) -> None:
+        for module in self.client_modules:
+            importlib.import_module(module)
 
     # ----- settings and secrets -------------------------------------------------
     def setting(self, key: str, default: Any = None) -> Any:

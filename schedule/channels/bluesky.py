@@ -39,6 +39,7 @@ class BlueskyChannel(Channel):
     image_types = IMAGE_TYPES
     max_image_bytes = 1_000_000
     secret_fields = ("app_password",)
+    client_modules = ("atproto", "atproto_client.request")
     required_settings = ("handle",)
 
     def __init__(self, config, timeout: float = 30.0):

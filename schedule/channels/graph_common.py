@@ -30,6 +30,7 @@ class GraphChannel(Channel):
     default_version = "v21.0"
     default_api_base = "https://graph.facebook.com"
     secret_fields = ("access_token",)
+    client_modules = ("pyfacebook", "requests")
 
     def __init__(self, config, timeout: float = 30.0):
         super().__init__(config, timeout)

@@ -32,6 +32,7 @@ class LinkedInChannel(Channel):
     image_types = IMAGE_TYPES
     max_image_bytes = 36 * 1024 * 1024
     secret_fields = ("access_token",)
+    client_modules = ("requests",)
     required_settings = ("organization",)
     default_api_base = "https://api.linkedin.com"
 

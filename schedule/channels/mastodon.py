@@ -36,6 +36,7 @@ class MastodonChannel(Channel):
     max_image_bytes = 16 * 1024 * 1024
     max_video_bytes = 99 * 1024 * 1024
     secret_fields = ("access_token",)
+    client_modules = ("mastodon",)
     required_settings = ("instance",)
 
     def __init__(self, config, timeout: float = 30.0):

@@ -57,6 +57,7 @@ class XChannel(Channel):
     max_image_bytes = 5 * 1024 * 1024
     max_video_bytes = 512 * 1024 * 1024
     secret_fields = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+    client_modules = ("tweepy", "requests")
     default_api_base = ""                       # the real hosts unless api_base is set
 
     def __init__(self, config, timeout: float = 30.0):

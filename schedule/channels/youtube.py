@@ -37,6 +37,7 @@ class YouTubeChannel(Channel):
     max_video_bytes = 256 * 1024 * 1024 * 1024
     needs_media = "video"
     secret_fields = ("client_id", "client_secret", "refresh_token")
+    client_modules = ("googleapiclient.discovery", "googleapiclient.http", "google_auth_httplib2", "google.oauth2.credentials")
     default_api_base = "https://youtube.googleapis.com"
     lead_time = timedelta(hours=2)
 
