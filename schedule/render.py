@@ -227,8 +227,9 @@ def autothread_split(pieces: list[str], channel: Channel) -> list[str]:
             chunks.append(piece)
             continue
         current = ""
-        for sentence in _sentences(piece, budget, channel):
-            candidate = f"{current} {sentence}".strip() if current else sentence
+        for paragraph_start, sentence in _sentences(piece, budget, channel):
+            joiner = "\n\n" if paragraph_start else " "     # keep paragraph breaks inside a part
+            candidate = f"{current}{joiner}{sentence}" if current else sentence
             if current and channel.count(candidate) > budget:
                 chunks.append(current)
                 current = sentence
@@ -240,18 +241,22 @@ def autothread_split(pieces: list[str], channel: Channel) -> list[str]:
     return [f"{chunk} {number}/{total}" for number, chunk in enumerate(chunks, 1)]
 
 
-def _sentences(text: str, budget: int, channel: Channel) -> list[str]:
-    out = []
-    for sentence in (s.strip() for s in _SENTENCE_END.split(text) if s.strip()):
-        # A single sentence longer than a whole post is cut between words.
-        while channel.count(sentence) > budget:
-            head = truncate_to(sentence, budget, channel.count, ellipsis="")
-            if not head:
-                break
-            out.append(head)
-            sentence = sentence[len(head):].strip()
-        if sentence:
-            out.append(sentence)
+def _sentences(text: str, budget: int, channel: Channel) -> list[tuple[bool, str]]:
+    """(starts a paragraph, sentence) pairs; a sentence longer than a post is cut between words."""
+    out: list[tuple[bool, str]] = []
+    for paragraph in (p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()):
+        first = True
+        for sentence in (s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()):
+            while channel.count(sentence) > budget:
+                head = truncate_to(sentence, budget, channel.count, ellipsis="")
+                if not head:
+                    break
+                out.append((first, head))
+                first = False
+                sentence = sentence[len(head):].strip()
+            if sentence:
+                out.append((first, sentence))
+                first = False
     return out
 
 
