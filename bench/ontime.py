@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.servers import graph, linkedin, mastodon, x  # noqa: E402
+from tests.servers import credentials_env, graph, linkedin, mastodon, x  # noqa: E402
 
 POST_PATHS = {"x": r"^/2/tweets$", "mastodon": r"^/api/v1/statuses$", "linkedin": r"^/rest/posts$",
               "facebook": r"/feed$"}
@@ -73,10 +73,7 @@ api_base = "{servers['facebook'].url}"
             planned[n] = when
             (tmp / "content" / f"notice-{n}.md").write_text(
                 f"---\npublish_at: {when.isoformat()}\n---\nNotice {n}: the library closes early today.\n")
-        env = {**os.environ, "CIVICPOST_MASTODON_ACCESS_TOKEN": mastodon.TOKEN,
-               "CIVICPOST_LINKEDIN_ACCESS_TOKEN": linkedin.TOKEN, "CIVICPOST_FACEBOOK_ACCESS_TOKEN": graph.TOKEN,
-               **{f"CIVICPOST_X_{f.upper()}": f"x-{f}" for f in
-                  ("consumer_key", "consumer_secret", "access_token", "access_token_secret")}}
+        env = {**os.environ, **credentials_env("x", "mastodon", "linkedin", "facebook")}
         proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "--config", str(tmp / "config.toml"), "run"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "daemon.log", "w"))
         expected = args.items * len(servers)

@@ -20,7 +20,7 @@ import pytest
 
 from schedule.ledger import Ledger
 from tests.channels.harness_mastodon import html_to_text
-from tests.servers import mastodon, x
+from tests.servers import credentials_env, mastodon, x
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -41,9 +41,7 @@ def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project)
         due = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
         for n in range(ITEMS):
             project.post(f"item{n}.md", f"publish_at: {due}", f"Notice {n}: part one.\n---8<---\nNotice {n}: part two.")
-        env = {**os.environ, "CIVICPOST_MASTODON_ACCESS_TOKEN": mastodon.TOKEN,
-               **{f"CIVICPOST_X_{f.upper()}": f"x-{f}" for f in
-                  ("consumer_key", "consumer_secret", "access_token", "access_token_secret")}}
+        env = {**os.environ, **credentials_env("x", "mastodon")}
         command = [sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "run"]
         rng = random.Random(20261125)
         kills = 0

@@ -15,7 +15,7 @@ import pytest
 from schedule.ledger import Ledger
 from tests.channels.harness_mastodon import html_to_text
 from tests.helpers import tiny_mp4
-from tests.servers import graph, linkedin, mastodon, pds, x, youtube
+from tests.servers import credentials_env, graph, linkedin, mastodon, pds, x, youtube
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -28,12 +28,8 @@ def test_one_item_to_every_network_through_the_daemon(project):
     for server in servers.values():
         server.start()
     servers["graph"].container_polls_before_finished = 0
-    env = {**os.environ, "CIVICPOST_MASTODON_ACCESS_TOKEN": mastodon.TOKEN,
-           "CIVICPOST_FACEBOOK_ACCESS_TOKEN": graph.TOKEN, "CIVICPOST_INSTAGRAM_ACCESS_TOKEN": graph.TOKEN,
-           "CIVICPOST_THREADS_ACCESS_TOKEN": graph.TOKEN, "CIVICPOST_LINKEDIN_ACCESS_TOKEN": linkedin.TOKEN,
-           **{f"CIVICPOST_YOUTUBE_{k.upper()}": v for k, v in youtube.CLIENT.items()},
-           **{f"CIVICPOST_X_{f.upper()}": f"x-{f}" for f in
-              ("consumer_key", "consumer_secret", "access_token", "access_token_secret")}}
+    env = {**os.environ, **credentials_env("x", "mastodon", "facebook", "instagram", "threads", "linkedin",
+                                           "youtube")}
     channels = f"""
 [channels.x]
 network = "x"

@@ -64,12 +64,7 @@ class FacebookChannel(GraphChannel):
         return Receipt(post_id, url)
 
     def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        posts = self.call("get_connection", str(self.setting("page_id")), "posts",
-                          fields="message,permalink_url,created_time", limit=25)
-        for post in posts.get("data", []):
-            if (post.get("message") or "").strip() == part.text.strip():
-                return Receipt(str(post["id"]), post.get("permalink_url") or f"https://www.facebook.com/{post['id']}")
-        return None
+        return self.find_recent(str(self.setting("page_id")), "posts", "message", "permalink_url", part.text)
 
     def check(self) -> dict[str, Any]:
         page = self.call("get_object", str(self.setting("page_id")), fields="id,name")

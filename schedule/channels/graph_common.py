@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
-from ..model import Media
+from ..model import Media, Receipt
 from ..secrets import mask
 from .base import Channel, retry_at_from_headers
 
@@ -91,6 +91,14 @@ class GraphChannel(Channel):
             if time.monotonic() > deadline:
                 raise Transient(f"{self.name}: media container {container_id} still {code} after waiting")
             time.sleep(interval)
+
+    def find_recent(self, owner: str, edge: str, text_field: str, link_field: str, text: str) -> Receipt | None:
+        """After a crash: the owner's recent post on this edge whose text is exactly ``text``."""
+        recent = self.call("get_connection", owner, edge, fields=f"{text_field},{link_field}", limit=25)
+        for post in recent.get("data", []):
+            if (post.get(text_field) or "").strip() == text.strip():
+                return Receipt(str(post["id"]), post.get(link_field))
+        return None
 
     def token_expiry(self) -> datetime | None:
         """Expiry from debug_token where the token may inspect itself (0 means never)."""

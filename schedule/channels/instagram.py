@@ -62,12 +62,7 @@ class InstagramChannel(GraphChannel):
         return Receipt(media_id, permalink, {"container": container})
 
     def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        media = self.call("get_connection", str(self.setting("ig_user_id")), "media", fields="caption,permalink",
-                          limit=25)
-        for entry in media.get("data", []):
-            if (entry.get("caption") or "").strip() == part.text.strip():
-                return Receipt(str(entry["id"]), entry.get("permalink"))
-        return None
+        return self.find_recent(str(self.setting("ig_user_id")), "media", "caption", "permalink", part.text)
 
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", str(self.setting("ig_user_id")), fields="id,username")

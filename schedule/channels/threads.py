@@ -50,12 +50,7 @@ class ThreadsChannel(GraphChannel):
         return Receipt(published, permalink)
 
     def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        posts = self.call("get_connection", str(self.setting("threads_user_id")), "threads",
-                          fields="text,permalink", limit=25)
-        for post in posts.get("data", []):
-            if (post.get("text") or "").strip() == part.text.strip():
-                return Receipt(str(post["id"]), post.get("permalink"))
-        return None
+        return self.find_recent(str(self.setting("threads_user_id")), "threads", "text", "permalink", part.text)
 
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", "me", fields="id,username")
