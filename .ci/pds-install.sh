@@ -7,6 +7,6 @@ dir="${CIVICPOST_PDS_DIR:-$HOME/.cache/civicpost/bluesky-pds}"
 if [ -d "$dir/node_modules/@atproto/pds" ]; then
   echo "bluesky PDS: already installed in $dir"
 else
-  bash "$here/../shared/bluesky-pds/pds.sh" install "$dir"
+  bash "$here/.ci/bluesky-pds/pds.sh" install "$dir"
   echo "bluesky PDS: installed in $dir"
 fi

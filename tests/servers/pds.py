@@ -1,4 +1,4 @@
-"""The real Bluesky PDS for tests: installed by ../shared/bluesky-pds/pds.sh into a cache
+"""The real Bluesky PDS for tests: installed by .ci/bluesky-pds/pds.sh into a cache
 folder ($CIVICPOST_PDS_DIR, default ~/.cache/civicpost/bluesky-pds), started on free ports.
 
 Locally, a missing PDS skips the Bluesky tests with the reason; under CI (env CI set) it
@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PDS_SH = ROOT.parent / "shared" / "bluesky-pds" / "pds.sh"
+PDS_SH = ROOT / ".ci" / "bluesky-pds" / "pds.sh"
 PDS_DIR = Path(os.environ.get("CIVICPOST_PDS_DIR", Path.home() / ".cache" / "civicpost" / "bluesky-pds"))
 
 
