@@ -49,16 +49,20 @@ def camelcase_tag(tag: str) -> str:
     return "".join(w if any(c.isupper() for c in w) else w[:1].upper() + w[1:] for w in words)
 
 
+# The Unicode blocks that hold pictographs (emoji); a cheap test before splitting a text
+# into grapheme clusters, which costs a Python call per character (most posts have none).
+_PICTOGRAPH_BLOCK = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
+
+
 def is_emoji(cluster: str) -> bool:
     """Pictographic characters (emoji), told apart by Unicode category and block."""
-    for char in cluster:
-        code = ord(char)
-        if 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0x2B00 <= code <= 0x2BFF:
-            return unicodedata.category(char) == "So"
-    return False
+    match = _PICTOGRAPH_BLOCK.search(cluster)
+    return bool(match) and unicodedata.category(match.group(0)) == "So"
 
 
 def emoji_clusters(text: str) -> list[str]:
+    if not _PICTOGRAPH_BLOCK.search(text):
+        return []
     import grapheme
 
     return [g for g in grapheme.graphemes(text) if is_emoji(g)]
