@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.servers import credentials_env, graph, linkedin, mastodon, x  # noqa: E402
+from tests.servers import channel_tables, credentials_env, graph, linkedin, mastodon, x  # noqa: E402
 
 POST_PATHS = {"x": r"^/2/tweets$", "mastodon": r"^/api/v1/statuses$", "linkedin": r"^/rest/posts$",
               "facebook": r"/feed$"}
@@ -45,27 +45,12 @@ def main() -> int:
     try:
         (tmp / "content").mkdir()
         shutil.copytree(ROOT / "templates", tmp / "templates")
-        (tmp / "config.toml").write_text(f"""
+        (tmp / "config.toml").write_text("""
 timezone = "Europe/London"
 default_channels = ["x", "mastodon", "linkedin", "facebook"]
 [content]
 rescan_seconds = 30
-[channels.x]
-network = "x"
-api_base = "{servers['x'].url}"
-[channels.mastodon]
-network = "mastodon"
-instance = "https://mastodon.example"
-api_base = "{servers['mastodon'].url}"
-[channels.linkedin]
-network = "linkedin"
-organization = "{linkedin.ORG}"
-api_base = "{servers['linkedin'].url}"
-[channels.facebook]
-network = "facebook"
-page_id = "{graph.PAGE_ID}"
-api_base = "{servers['facebook'].url}"
-""")
+""" + channel_tables({name: server.url for name, server in servers.items()}))
         start = (datetime.now(timezone.utc) + timedelta(seconds=25)).replace(microsecond=0)
         planned: dict[int, datetime] = {}
         for n in range(args.items):

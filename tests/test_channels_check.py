@@ -6,29 +6,15 @@ import json
 from click.testing import CliRunner
 
 from bot import cli
-from tests.servers import graph, linkedin, mastodon
+from tests.servers import channel_tables, graph, linkedin, mastodon
 
 
 def test_check_reports_accounts_expiry_warnings_and_failures(project, monkeypatch):
     servers = [mastodon.Server().start(), graph.Server().start(), linkedin.Server().start()]
     try:
-        project.write_config(extra="[channels_check]\ntoken_warn_days = 90\n", channels=f"""
-[channels.mastodon]
-network = "mastodon"
-instance = "https://mastodon.example"
-api_base = "{servers[0].url}"
-[channels.facebook]
-network = "facebook"
-page_id = "{graph.PAGE_ID}"
-api_base = "{servers[1].url}"
-[channels.linkedin]
-network = "linkedin"
-organization = "{linkedin.ORG}"
-token_expires = 2020-01-31
-api_base = "{servers[2].url}"
-[channels.x]
-network = "x"
-""", default_channels='["mastodon"]')
+        project.write_config(extra="[channels_check]\ntoken_warn_days = 90\n", channels=channel_tables(
+            {"mastodon": servers[0].url, "facebook": servers[1].url, "linkedin": servers[2].url},
+            linkedin={"token_expires": "2020-01-31"}) + '[channels.x]\nnetwork = "x"\n', default_channels='["mastodon"]')
         monkeypatch.setenv("CIVICPOST_MASTODON_ACCESS_TOKEN", mastodon.TOKEN)
         monkeypatch.setenv("CIVICPOST_FACEBOOK_ACCESS_TOKEN", graph.TOKEN)
         monkeypatch.setenv("CIVICPOST_LINKEDIN_ACCESS_TOKEN", linkedin.TOKEN)

@@ -20,7 +20,7 @@ import pytest
 
 from schedule.ledger import Ledger
 from tests.channels.harness_mastodon import html_to_text
-from tests.servers import credentials_env, mastodon, x
+from tests.servers import channel_tables, credentials_env, mastodon, x
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -33,9 +33,7 @@ def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project)
     servers["x"].reject_duplicates = False
     try:
         project.write_config(
-            channels=f'[channels.x]\nnetwork = "x"\napi_base = "{servers["x"].url}"\n'
-                     f'[channels.mastodon]\nnetwork = "mastodon"\napi_base = "{servers["mastodon"].url}"\n'
-                     'instance = "https://mastodon.example"\n',
+            channels=channel_tables({name: server.url for name, server in servers.items()}),
             default_channels='["x", "mastodon"]',
             extra="[content]\nrescan_seconds = 1\n[schedule]\nretry_base_seconds = 0.2\nretry_max_seconds = 1\n")
         due = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()

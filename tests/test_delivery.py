@@ -12,7 +12,7 @@ from schedule.content import ContentScanner
 from schedule.ledger import Ledger
 from schedule.publisher import Publisher
 from schedule.render import Renderer
-from tests.servers import mastodon, x
+from tests.servers import channel_tables, mastodon, x
 
 
 class World:
@@ -21,9 +21,7 @@ class World:
     def __init__(self, project, monkeypatch, servers: dict, extra: str = ""):
         self.project = project
         self.servers = servers
-        channels = "".join(f'[channels.{name}]\nnetwork = "{name}"\napi_base = "{server.url}"\n'
-                           + ('instance = "https://mastodon.example"\n' if name == "mastodon" else "")
-                           for name, server in servers.items())
+        channels = channel_tables({name: server.url for name, server in servers.items()})
         project.write_config(channels=channels, default_channels=str(list(servers)).replace("'", '"'),
                              extra="[schedule]\nretry_base_seconds = 0.1\nretry_max_seconds = 0.2\n" + extra)
         monkeypatch.setenv("CIVICPOST_MASTODON_ACCESS_TOKEN", mastodon.TOKEN)

@@ -15,7 +15,7 @@ import pytest
 from schedule.ledger import Ledger
 from tests.channels.harness_mastodon import html_to_text
 from tests.helpers import tiny_mp4
-from tests.servers import credentials_env, graph, linkedin, mastodon, pds, x, youtube
+from tests.servers import channel_tables, credentials_env, graph, linkedin, mastodon, pds, x, youtube
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -30,39 +30,10 @@ def test_one_item_to_every_network_through_the_daemon(project):
     servers["graph"].container_polls_before_finished = 0
     env = {**os.environ, **credentials_env("x", "mastodon", "facebook", "instagram", "threads", "linkedin",
                                            "youtube")}
-    channels = f"""
-[channels.x]
-network = "x"
-api_base = "{servers['x'].url}"
-[channels.mastodon]
-network = "mastodon"
-instance = "https://mastodon.example"
-api_base = "{servers['mastodon'].url}"
-[channels.facebook]
-network = "facebook"
-page_id = "{graph.PAGE_ID}"
-api_base = "{servers['graph'].url}"
-[channels.instagram]
-network = "instagram"
-ig_user_id = "{graph.IG_USER}"
-media_base_url = "https://www.example.gov.uk/social"
-container_poll_seconds = 0.1
-api_base = "{servers['graph'].url}"
-[channels.threads]
-network = "threads"
-threads_user_id = "{graph.THREADS_USER}"
-media_base_url = "https://www.example.gov.uk/social"
-container_poll_seconds = 0.1
-api_base = "{servers['graph'].url}"
-[channels.linkedin]
-network = "linkedin"
-organization = "{linkedin.ORG}"
-api_base = "{servers['linkedin'].url}"
-[channels.youtube]
-network = "youtube"
-channel_id = "{youtube.CHANNEL_ID}"
-api_base = "{servers['youtube'].url}"
-"""
+    graph_url = servers["graph"].url
+    channels = channel_tables({"x": servers["x"].url, "mastodon": servers["mastodon"].url, "facebook": graph_url,
+                               "instagram": graph_url, "threads": graph_url, "linkedin": servers["linkedin"].url,
+                               "youtube": servers["youtube"].url})
     names = ["x", "mastodon", "facebook", "instagram", "threads", "linkedin", "youtube"]
     pds_server = None
     if not pds.unavailable():

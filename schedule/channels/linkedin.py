@@ -11,7 +11,7 @@ from datetime import datetime, time, timezone
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import AuthError, ChannelError, Rejected
+from ..errors import AuthError, ChannelError
 from ..model import Part, Receipt, Variant
 from ..secrets import mask
 from .base import Channel, classify_http

@@ -16,7 +16,7 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import mask
-from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, retry_at_from_headers
+from .base import IMAGE_TYPES, VIDEO_TYPES, Channel
 
 
 class MastodonChannel(Channel):

@@ -20,3 +20,30 @@ def credentials_env(*networks: str) -> dict[str, str]:
         elif network == "youtube":
             env.update({f"CIVICPOST_YOUTUBE_{k.upper()}": v for k, v in youtube.CLIENT.items()})
     return env
+
+
+def channel_tables(urls: dict[str, str], **extra: dict[str, object]) -> str:
+    """config.toml `[channels.NAME]` tables (channel named after its network) pointing each
+    network at its test server's URL, with the identifiers the test servers expect.
+    `extra` adds settings per channel, e.g. `linkedin={"token_expires": "2020-01-31"}`."""
+    from . import graph, linkedin, youtube
+
+    identifiers = {
+        "mastodon": {"instance": "https://mastodon.example"},
+        "facebook": {"page_id": graph.PAGE_ID},
+        "instagram": {"ig_user_id": graph.IG_USER, "media_base_url": "https://www.example.gov.uk/social",
+                      "container_poll_seconds": 0.1},
+        "threads": {"threads_user_id": graph.THREADS_USER, "media_base_url": "https://www.example.gov.uk/social",
+                    "container_poll_seconds": 0.1},
+        "linkedin": {"organization": linkedin.ORG},
+        "youtube": {"channel_id": youtube.CHANNEL_ID},
+    }
+    tables = []
+    for network, url in urls.items():
+        settings = {"network": network, **identifiers.get(network, {}), **extra.get(network, {}), "api_base": url}
+        lines = [f"[channels.{network}]"]
+        for key, value in settings.items():
+            text = str(value) if isinstance(value, (int, float)) or key == "token_expires" else f'"{value}"'
+            lines.append(f"{key} = {text}")
+        tables.append("\n".join(lines) + "\n")
+    return "".join(tables)
