@@ -104,9 +104,8 @@ class Daemon:
         self.sync_jobs()
         self._watch()
         notify("READY=1")
-        self._status()
-        log.info("civicpost running%s: %d item(s), ledger %s", " (dry run)" if self.dry_run else "",
-                 len(self.items), self.config.database)
+        log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
+                 len(self.items), self.config.database, self._status())
 
     def _watch(self) -> None:
         """Notice edits at once where the OS lets us; the periodic rescan is the safety net."""
@@ -335,7 +334,7 @@ class Daemon:
         self.last_tick = time.monotonic()
         self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
 
-    def _status(self) -> None:
+    def _status(self) -> str:
         nxt = self.ledger.next_open()
         if nxt:
             when = datetime.fromisoformat(nxt["planned_at"]).astimezone(self.config.timezone)
@@ -345,6 +344,7 @@ class Daemon:
         if self.ledger.get_meta("paused") == "1":
             text = "PAUSED; " + text
         notify(f"STATUS={text}")
+        return text
 
     def loop(self) -> int:
         watchdog = watchdog_interval()

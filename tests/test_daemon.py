@@ -117,6 +117,7 @@ def test_posts_once_on_time_and_notifies_systemd(fast, daemons):
     daemon.wait_for("READY=1")
     assert "next: notice on log" in daemon.wait_for("STATUS=")
     row = wait_state(fast, "notice", "posted")
+    assert "next: notice on log" in daemon.output()          # the start-up log line says what comes next
     lateness = datetime.fromisoformat(row["posted_at"]) - datetime.fromisoformat(planned)
     assert timedelta(0) <= lateness < timedelta(seconds=3)
     time.sleep(2)                                      # several rescans later: still exactly one post

@@ -28,3 +28,13 @@ def test_shipped_config_posts_to_log_only():
 
     config = load_config(ROOT / "config.toml")
     assert {c.network for c in config.channels.values()} == {"log"}
+
+
+def test_files_named_in_the_example_commands_exist():
+    """A newcomer pastes these: every content file they name must be there."""
+    for doc in ("README.md", "docs/content.md"):
+        named = re.findall(r"^    \.venv/bin/python bot\.py \w+ (content/\S+\.md)", (ROOT / doc).read_text(),
+                           re.MULTILINE)
+        assert named, doc
+        for rel in named:
+            assert (ROOT / rel).is_file(), f"{doc} names {rel}, which does not exist"
