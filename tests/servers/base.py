@@ -113,6 +113,9 @@ class TestServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are separate writes: with Nagle's algorithm the body waits for
+            # the client's delayed ACK (40 ms on Linux), which real servers do not add.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
