@@ -17,7 +17,9 @@ class Harness(GraphHarness):
         return len(self.obj(receipt).get("photos", []))
 
     def alt_texts(self, receipt) -> list[str]:
-        return []                               # Page photos take no alt text through the API
+        obj = self.obj(receipt)
+        photos = obj.get("photos", []) if obj["kind"] == "post" else [receipt.remote_id]
+        return [self.server.objects[p]["alt_text_custom"] for p in photos]
 
     def reply_parent(self, receipt) -> str | None:
         return None

@@ -89,7 +89,7 @@ class Server(TestServer):
         if not self._token_ok(request):
             return self._bad_token()
         form = request.form()
-        photo = self._new({"kind": "photo", "bytes": len(form.get("source") or b""), "alt_text": form.get("alt_text")})
+        photo = self._new({"kind": "photo", "bytes": len(form.get("source") or b""), "alt_text_custom": form.get("alt_text_custom")})
         if form.get("published", "true") == "false":
             return Response(200, {"id": photo["id"]})
         post = self._new({"id": f"{PAGE_ID}_{self.next_id()}", "kind": "post", "message": form.get("message", ""),
