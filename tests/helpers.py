@@ -33,9 +33,9 @@ def image(path: Path, alt: str = "A red square, the council's test image") -> Me
                  size=path.stat().st_size)
 
 
-def video(path: Path, alt: str = "") -> Media:
+def video(path: Path, alt: str = "", captions: Path | None = None) -> Media:
     return Media(path=path, rel=f"media/{path.name}", alt=alt, kind="video", mime="video/mp4",
-                 size=path.stat().st_size)
+                 size=path.stat().st_size, captions=captions)
 
 
 def make_variant(channel, texts: list[str], media: tuple[Media, ...] = (), item_id: str = "test-item",

@@ -48,6 +48,9 @@ class Channel:
     max_image_bytes: ClassVar[int] = 5 * MB
     max_video_bytes: ClassVar[int] = 512 * MB
     needs_media: ClassVar[str | None] = None     # "image" (Instagram) or "video" (YouTube)
+    uploads_captions: ClassVar[bool] = False     # sends a video's captions file with it
+    caption_types: ClassVar[frozenset[str]] = frozenset({".vtt", ".srt"})
+    max_caption_bytes: ClassVar[int | None] = None
     title_limit: ClassVar[int | None] = None     # YouTube titles
     secret_fields: ClassVar[tuple[str, ...]] = ()
     required_settings: ClassVar[tuple[str, ...]] = ()
@@ -131,10 +134,22 @@ class Channel:
             if media.size > limit:
                 add("media-size", f"{media.rel} is {media.size / MB:.1f} MB, {self.network} takes at most "
                     f"{limit / MB:.0f} MB", line=mline)
+            if media.kind == "video" and media.captions and self.uploads_captions:
+                self._caption_problems(media, add, mline)
             if media.kind == "image" and self.alt_text and len(media.alt) > self.max_alt_length:
                 add("alt-length", f"{media.rel}: alt text is {len(media.alt)} characters, {self.network} "
                     f"keeps at most {self.max_alt_length}", line=mline)
         return problems
+
+    def _caption_problems(self, media, add, line: int) -> None:
+        suffix = media.captions.suffix.lower()
+        if suffix not in self.caption_types:
+            add("captions-format", f"{media.rel}: {self.network} takes {' or '.join(sorted(self.caption_types))} "
+                f"captions, so {media.captions.name} will not be sent: add a WebVTT (.vtt) version", line=line,
+                level="warning")
+        elif self.max_caption_bytes and media.captions.stat().st_size > self.max_caption_bytes:
+            add("captions-size", f"{media.captions.name} is {media.captions.stat().st_size:,} bytes, "
+                f"{self.network} takes captions up to {self.max_caption_bytes:,} bytes", line=line)
 
     # ----- publishing ------------------------------------------------------------
     def publish(self, variant: Variant, key: str, done: Iterable[Receipt] = (),

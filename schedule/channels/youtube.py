@@ -28,6 +28,7 @@ class YouTubeChannel(Channel):
     max_images = 1                       # the thumbnail
     max_videos = 1
     mix_media = True
+    uploads_captions = True
     alt_text = False
     threads = False
     can_find_existing = True

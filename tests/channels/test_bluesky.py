@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.channels import harness_bluesky
-from tests.helpers import make_variant
+from tests.helpers import make_variant, tiny_mp4, video
 
 pytestmark = pytest.mark.skipif(bool(harness_bluesky.SKIP_REASON), reason=harness_bluesky.SKIP_REASON or "")
 
@@ -47,3 +47,43 @@ def test_expired_access_token_is_refreshed_once(bsky):
     bsky.proxy.fault_response = original
     assert bsky.posted_text(receipt) == "After a token refresh."
     assert len(bsky.proxy.calls("POST", r"refreshSession$")) == 1
+
+
+def test_video_with_alt_text_and_captions(bsky, tmp_path):
+    import requests
+
+    clip = tiny_mp4(tmp_path / "meeting.mp4")
+    vtt = tmp_path / "meeting.vtt"
+    vtt.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nWelcome to full council.\n")
+    variant = make_variant(bsky.channel, ["Highlights of full council."],
+                           media=(video(clip, alt="The council chamber", captions=vtt),))
+    assert [p.code for p in bsky.channel.validate(variant)] == []
+    receipt = bsky.channel.publish(variant, key="k-video")
+    embed = bsky.record(receipt)["embed"]
+    assert embed["$type"] == "app.bsky.embed.video" and embed["alt"] == "The council chamber"
+    assert embed["video"]["mimeType"] == "video/mp4"
+    (caption,) = embed["captions"]
+    assert caption["lang"] == "en"
+    did = bsky.channel._did()
+
+    def blob(ref: dict) -> bytes:
+        answer = requests.get(f"{bsky.pds.url}/xrpc/com.atproto.sync.getBlob",
+                              params={"did": did, "cid": ref["ref"]["$link"]}, timeout=10)
+        answer.raise_for_status()
+        return answer.content
+
+    assert blob(embed["video"]) == clip.read_bytes()
+    assert blob(caption["file"]) == vtt.read_bytes()
+
+
+def test_srt_captions_are_a_warning_and_big_captions_an_error(bsky, tmp_path):
+    clip = tiny_mp4(tmp_path / "meeting.mp4")
+    srt = tmp_path / "meeting.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:02,000\nWelcome.\n")
+    found = bsky.channel.validate(make_variant(bsky.channel, ["Highlights."], media=(video(clip, captions=srt),)))
+    assert [(p.level, p.code) for p in found] == [("warning", "captions-format")]
+    assert "WebVTT (.vtt)" in found[0].message
+    big = tmp_path / "long.vtt"
+    big.write_text("WEBVTT\n\n" + "00:00.000 --> 00:02.000\nWords.\n\n" * 1000)
+    found = bsky.channel.validate(make_variant(bsky.channel, ["Highlights."], media=(video(clip, captions=big),)))
+    assert [(p.level, p.code) for p in found] == [("error", "captions-size")]

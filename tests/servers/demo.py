@@ -32,9 +32,9 @@ if str(ROOT) not in sys.path:
 from tests.servers import channel_tables, credentials_env, graph, linkedin, mastodon, pds, x, youtube  # noqa: E402
 
 # Which networks each kind of item goes to: YouTube needs a video, Instagram a picture,
-# and Bluesky and LinkedIn take no video here (docs/channels.md).
+# and LinkedIn takes no video here (docs/channels.md).
 CHANNELS = {
-    "video": ["youtube", "x", "facebook", "mastodon"],
+    "video": ["youtube", "x", "facebook", "mastodon", "bluesky"],
     "image": ["x", "facebook", "instagram", "threads", "mastodon", "linkedin", "bluesky"],
     "text": ["x", "facebook", "threads", "mastodon", "linkedin", "bluesky"],
 }
