@@ -22,9 +22,9 @@ def test_demo_posts_every_shipped_example_to_every_network():
     received = dict(re.findall(r"^  (\w+): (\d+) ", done.stdout, re.MULTILINE))
     # 7 scheduled examples (the draft never goes out): threads and autothreads post more parts.
     assert {k: int(v) for k, v in received.items()} == {
-        "x": 11, "mastodon": 10, "facebook": 6, "instagram": 2, "threads": 9, "linkedin": 6, "youtube": 1}
+        "x": 11, "mastodon": 10, "facebook": 6, "instagram": 2, "threads": 9, "linkedin": 7, "youtube": 1}
     ledger = re.findall(r"^  (\w+) +(\S+) on (\w+): (\S+)", done.stdout, re.MULTILINE)
-    expected = 36 + (7 if pds.unavailable() is None else 0)          # + bluesky: all 7 items
+    expected = 37 + (7 if pds.unavailable() is None else 0)          # + bluesky: all 7 items
     assert len(ledger) == expected and {state for state, *_ in ledger} == {"posted"}
     assert not any(item == "2027/library-opening-hours" for _, item, _, _ in ledger)
     assert all(url.startswith(("https://", "http://127.0.0.1:")) for *_, url in ledger)

@@ -26,7 +26,7 @@ class Harness:
         monkeypatch.setenv("CIVICPOST_COUNCIL_LINKEDIN_ACCESS_TOKEN", TOKEN)
         self.secrets = [TOKEN]
         self.channel = LinkedInChannel(ChannelConfig(name="council_linkedin", network="linkedin",
-                                                     api_base=self.server.url, settings={"organization": ORG}))
+                                                     api_base=self.server.url, settings={"organization": ORG, "video_poll_seconds": 0.01}))
 
     def close(self) -> None:
         self.server.stop()

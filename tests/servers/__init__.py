@@ -35,7 +35,7 @@ def channel_tables(urls: dict[str, str], **extra: dict[str, object]) -> str:
                       "container_poll_seconds": 0.1},
         "threads": {"threads_user_id": graph.THREADS_USER, "media_base_url": "https://www.example.gov.uk/social",
                     "container_poll_seconds": 0.1},
-        "linkedin": {"organization": linkedin.ORG},
+        "linkedin": {"organization": linkedin.ORG, "video_poll_seconds": 0.1},
         "youtube": {"channel_id": youtube.CHANNEL_ID},
     }
     tables = []

@@ -31,10 +31,9 @@ if str(ROOT) not in sys.path:
 
 from tests.servers import channel_tables, credentials_env, graph, linkedin, mastodon, pds, x, youtube  # noqa: E402
 
-# Which networks each kind of item goes to: YouTube needs a video, Instagram a picture,
-# and LinkedIn takes no video here (docs/channels.md).
+# Which networks each kind of item goes to: YouTube needs a video, Instagram a picture.
 CHANNELS = {
-    "video": ["youtube", "x", "facebook", "mastodon", "bluesky"],
+    "video": ["youtube", "x", "facebook", "mastodon", "bluesky", "linkedin"],
     "image": ["x", "facebook", "instagram", "threads", "mastodon", "linkedin", "bluesky"],
     "text": ["x", "facebook", "threads", "mastodon", "linkedin", "bluesky"],
 }

@@ -1,4 +1,4 @@
-"""A LinkedIn REST API test double: /rest/posts, /rest/images, /rest/organizations.
+"""A LinkedIn REST API test double: /rest/posts, /rest/images, /rest/videos, /rest/organizations.
 
 Shapes follow LinkedIn's Posts and Images API documentation: 201 with the post URN in
 the x-restli-id header and an empty body; errors as {"status", "serviceErrorCode",
@@ -30,6 +30,13 @@ class Server(TestServer):
         self.route("POST", r"/rest/posts", self.create_post)
         self.route("GET", r"/rest/posts", self.find_posts)
         self.route("GET", r"/rest/organizations/(?P<id>\d+)", self.organization)
+        self.videos: dict[str, dict] = {}
+        self.video_part_bytes = 4 * 1024 * 1024          # LinkedIn's parts are 4 MB
+        self.video_polls_before_available = 1
+        self.video_processing_fails = False               # True: PROCESSING_FAILED after finalizeUpload
+        self.route("POST", r"/rest/videos", self.video_action)
+        self.route("PUT", r"/video-upload/(?P<video>[\w:]+)/(?P<part>\d+)", self.video_part)
+        self.route("GET", r"/rest/videos/(?P<video>[\w:%]+)", self.video_status)
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "5xx":
@@ -65,6 +72,58 @@ class Server(TestServer):
         self.images[request.params["image"]]["bytes"] = len(request.body)
         return Response(201)
 
+    # ----- Videos API: initializeUpload, PUT each part (ETag back), finalizeUpload, status ---
+    def video_action(self, request: Request) -> Response:
+        if problem := self._check(request):
+            return problem
+        action = request.query.get("action", [""])[0]
+        if action == "initializeUpload":
+            asked = request.json()["initializeUploadRequest"]
+            size, step = int(asked["fileSizeBytes"]), self.video_part_bytes
+            urn = f"urn:li:video:D4E10AQ{self.next_id()}"
+            ranges = [(first, min(first + step, size) - 1) for first in range(0, size, step)]
+            self.videos[urn] = {"owner": asked["owner"], "size": size, "parts": {}, "status": "WAITING_UPLOAD",
+                                "token": f"token-{urn}", "polls": 0}
+            return Response(200, {"value": {
+                "uploadUrlsExpireAt": int(time.time() * 1000) + 86_400_000, "video": urn, "uploadToken": f"token-{urn}",
+                "uploadInstructions": [{"uploadUrl": f"{self.url}/video-upload/{urn}/{n}", "firstByte": first,
+                                        "lastByte": last} for n, (first, last) in enumerate(ranges)]}})
+        if action == "finalizeUpload":
+            asked = request.json()["finalizeUploadRequest"]
+            video = self.videos.get(asked["video"])
+            if video is None or asked.get("uploadToken") != video["token"]:
+                return li_error(400, "ILLEGAL_ARGUMENT", "unknown video or upload token")
+            if asked.get("uploadedPartIds") != [etag for _, (_, etag) in sorted(video["parts"].items())] or \
+                    sum(len(b) for b, _ in video["parts"].values()) != video["size"]:
+                return li_error(400, "ILLEGAL_ARGUMENT", "uploadedPartIds do not match the uploaded parts")
+            video["status"] = "PROCESSING"
+            return Response(200, b"", {"Content-Type": "application/json"})
+        return li_error(400, "ILLEGAL_ARGUMENT", f"unknown action {action!r}")
+
+    def video_part(self, request: Request) -> Response:
+        video = self.videos[request.params["video"]]
+        etag = f"/ambry-video/signedId/{request.params['video']}-{request.params['part']}"
+        video["parts"][int(request.params["part"])] = (request.body, etag)
+        return Response(200, b"", {"ETag": etag})
+
+    def video_status(self, request: Request) -> Response:
+        if problem := self._check(request):
+            return problem
+        from urllib.parse import unquote
+
+        urn = unquote(request.params["video"])
+        video = self.videos.get(urn)
+        if video is None:
+            return li_error(404, "NOT_FOUND", f"video {urn} not found")
+        if video["status"] == "PROCESSING" and self.video_processing_fails:
+            video["status"] = "PROCESSING_FAILED"
+        if video["status"] == "PROCESSING":
+            video["polls"] += 1
+            if video["polls"] > self.video_polls_before_available:
+                video["status"] = "AVAILABLE"
+        return Response(200, {"id": urn, "owner": video["owner"], "status": video["status"],
+                              "duration": 2000, "aspectRatioWidth": 16.0, "aspectRatioHeight": 9.0})
+
     def create_post(self, request: Request) -> Response:
         if problem := self._check(request):
             return problem
@@ -73,6 +132,9 @@ class Server(TestServer):
             return li_error(422, "UNPROCESSABLE_ENTITY", "/commentary :: length exceeds 3000")
         if any(p["commentary"] == body["commentary"] for p in self.posts.values()):
             return li_error(422, "DUPLICATE_POST", "Content is a duplicate of urn:li:share:7000000000000000001")
+        media = (body.get("content") or {}).get("media", {}).get("id", "")
+        if media.startswith("urn:li:video:") and self.videos.get(media, {}).get("status") != "AVAILABLE":
+            return li_error(422, "UNPROCESSABLE_ENTITY", f"/content/media/id :: {media} is not AVAILABLE")
         urn = f"urn:li:share:{7_000_000_000_000_000_000 + int(self.next_id())}"
         self.posts[urn] = {**body, "id": urn}
         return Response(201, b"", {"x-restli-id": urn, "Content-Type": "application/json"})
