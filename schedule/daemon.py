@@ -20,7 +20,7 @@ from pathlib import Path
 from .alerts import Alerter
 from .config import Config, load_config
 from .content import ContentScanner
-from .errors import BotError, ConfigError
+from .errors import BotError, ConfigError, LedgerError
 from .languages import split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
@@ -39,6 +39,9 @@ def dry_run_config(config: Config) -> Config:
     """A rehearsal writes to its own ledger file, so it never blocks the real run."""
     db = config.database
     return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix))
+
+
+LEDGER_ALERT = "ledger-write"
 
 
 class Daemon:
@@ -66,6 +69,7 @@ class Daemon:
         self.auth_checked: dict[str, float] = {}
         self.git_commits: dict = {}
         self.git_index: dict | None = None
+        self.ledger_failing = False
 
     def _load(self) -> Config:
         config = load_config(self.config_path)
@@ -143,8 +147,14 @@ class Daemon:
             affected = {old for old in touched.values() if old}
             affected |= {e.item.id for path in touched if (e := self.scanner.cache.get(path)) and e.item}
             affected |= duplicates
-        if affected is None or affected:
-            self._apply(result, affected, duplicates)
+        try:
+            if affected is None or affected:
+                self._apply(result, affected, duplicates)
+        except LedgerError:
+            # The scanner has seen these files but the ledger did not take the change (full
+            # disk): compare every item next time, or an edit or deletion would be lost.
+            self.planned_once = False
+            raise
         self.planned_once = True
         self._recheck_credentials()
         self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
@@ -267,6 +277,9 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             self.publisher.run(delivery_id)
+        except LedgerError as exc:
+            self._ledger_trouble(exc)
+            log.error("delivery %s not sent: %s", delivery_id, mask(exc))
         except BotError as exc:
             log.error("delivery %s: %s", delivery_id, mask(exc))
         except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
@@ -332,7 +345,25 @@ class Daemon:
     # ----- the main loop -----------------------------------------------------------------
     def _heartbeat(self) -> None:
         self.last_tick = time.monotonic()
-        self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
+        try:
+            self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
+        except LedgerError as exc:
+            self._ledger_trouble(exc)
+            return
+        if self.ledger_failing:
+            self.ledger_failing = False
+            log.warning("the ledger can be written again: posting resumes")
+            self.alerter.clear(LEDGER_ALERT)
+
+    def _ledger_trouble(self, exc: LedgerError) -> None:
+        """Say once, loudly, that nothing can be posted: a full disk is otherwise silent."""
+        self.ledger_failing = True
+        try:
+            self.alerter.send(LEDGER_ALERT, "civicpost cannot write its ledger: nothing is being posted",
+                              f"{mask(exc)}\nNo post is sent until its record can be written; posting resumes by "
+                              f"itself when it can (check the free space for {self.config.database.parent}).")
+        except LedgerError:
+            pass                                 # the alert went out; only its record could not be kept
 
     def _status(self) -> str:
         nxt = self.ledger.next_open()
@@ -363,6 +394,9 @@ class Daemon:
                 self.rescan_event.clear()
                 try:
                     self.replan()
+                except LedgerError as exc:
+                    self._ledger_trouble(exc)
+                    log.error("rescan failed: %s", mask(exc))
                 except BotError as exc:
                     log.error("rescan failed: %s", mask(exc))
             if watchdog and time.monotonic() - last_ping >= watchdog:

@@ -29,6 +29,11 @@ class ContentError(BotError):
         super().__init__(f"{self.path}:{self.line}: error: {message}")
 
 
+class LedgerError(BotError):
+    """The ledger cannot be opened or written (full disk, permissions).  Nothing is posted
+    while it lasts: a post is only sent once its `publishing` row is committed."""
+
+
 class ChannelError(BotError):
     """A network said no, or could not be reached."""
 

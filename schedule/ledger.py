@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from .errors import BotError
+from .errors import LedgerError
 from .timeutil import to_utc_key, utcnow
 
 SCHEMA_VERSION = 1
@@ -83,7 +83,7 @@ class Ledger:
                 self.db.execute("PRAGMA synchronous = FULL")
                 self.migrate()
         except sqlite3.Error as exc:
-            raise BotError(f"ledger {self.path}: {exc}: check the [paths] database setting and that the folder "
+            raise LedgerError(f"ledger {self.path}: {exc}: check the [paths] database setting and that the folder "
                            "is writable") from None
 
     # ----- schema ----------------------------------------------------------------
@@ -94,7 +94,7 @@ class Ledger:
             else:
                 version = int(self.get_meta("schema_version") or 0)
             if version > len(MIGRATIONS):
-                raise BotError(f"ledger {self.path} was written by a newer civicpost (schema {version}); upgrade")
+                raise LedgerError(f"ledger {self.path} was written by a newer civicpost (schema {version}); upgrade")
             for number in range(version, len(MIGRATIONS)):
                 MIGRATIONS[number](self.db)
                 self._put_meta("schema_version", str(number + 1))
@@ -301,7 +301,7 @@ class _Transaction:
             except sqlite3.Error as exc:
                 ledger.depth.value -= 1
                 ledger.lock.release()
-                raise BotError(f"ledger {ledger.path}: {exc}") from None
+                raise LedgerError(f"ledger {ledger.path}: {exc}") from None
 
     def __exit__(self, kind, exc, tb) -> None:
         ledger = self.ledger
@@ -316,12 +316,12 @@ class _Transaction:
                 except sqlite3.Error as error:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    raise BotError(f"ledger {ledger.path}: cannot commit ({error}): is the disk full?") from None
+                    raise LedgerError(f"ledger {ledger.path}: cannot commit ({error}): is the disk full?") from None
             else:
                 if conn.in_transaction:     # SQLite already rolled back on SQLITE_FULL
                     conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise BotError(f"ledger {ledger.path}: {exc}: is the disk full?") from None
+                    raise LedgerError(f"ledger {ledger.path}: {exc}: is the disk full?") from None
         finally:
             ledger.lock.release()
 

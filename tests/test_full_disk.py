@@ -1,0 +1,90 @@
+"""A full disk under a running daemon: while the ledger cannot record `publishing`, nothing
+is sent and the admin is alerted once; a file deleted meanwhile is not forgotten; when
+space comes back, the post goes out exactly once.
+
+The "full disk" is the daemon process's own file-size limit (RLIMIT_FSIZE, set from
+outside with prlimit): every write that would grow a file fails, as on a full disk.  The
+daemon logs to a pipe, which the limit does not touch."""
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from schedule.ledger import Ledger
+from tests.servers import channel_tables, credentials_env, x
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="needs Linux prlimit")]
+
+
+def state(project) -> dict:
+    ledger = Ledger(project.root / "var" / "civicpost.db")
+    try:
+        return {r["item"]: r for r in ledger.deliveries()}
+    finally:
+        ledger.close()
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_nothing_is_sent_while_the_ledger_cannot_write_and_it_posts_once_after(project):
+    server = x.Server().start()
+    log: list[str] = []
+    proc = None
+    try:
+        project.write_config(channels=channel_tables({"x": server.url}), default_channels='["x"]',
+                             extra="[content]\nrescan_seconds = 1\n")
+        planned = datetime.now(timezone.utc) + timedelta(seconds=6)
+        project.post("notice.md", f"publish_at: {planned.isoformat()}", "The library closes at 4pm today.")
+        later = planned + timedelta(seconds=25)
+        project.post("withdrawn.md", f"publish_at: {later.isoformat()}", "This notice is withdrawn.")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "run"],
+                                env={**os.environ, **credentials_env("x")}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True).start()
+        wait_until(lambda: any("civicpost running" in line for line in log), 30, "the daemon to start")
+        assert state(project)["notice"]["state"] == "scheduled"
+
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (1, hard))        # the disk is full
+        time.sleep(2)
+        (project.root / "content" / "withdrawn.md").unlink()                 # noticed, but cannot be recorded
+        time.sleep(max(0.0, (planned - datetime.now(timezone.utc)).total_seconds()) + 4)
+        assert proc.poll() is None, "".join(log)
+        assert server.calls("POST", r"^/2/tweets$") == []                    # nothing sent...
+        assert state(project)["notice"]["state"] == "scheduled"               # ...and nothing lost
+        assert any("is the disk full?" in line for line in log), "".join(log[-20:])
+        alerts = [line for line in log if "ALERT civicpost cannot write its ledger" in line]
+        assert len(alerts) == 1, "".join(log[-20:])                              # once, not every second
+        assert not any("Traceback" in line for line in log)
+
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (hard, hard))     # space again
+        row = wait_until(lambda: state(project)["notice"]["state"] == "posted" and state(project)["notice"], 30,
+                         "the post after space came back")
+        # Recorded by the planner as soon as the ledger can be written, well before it would be due.
+        wait_until(lambda: state(project)["withdrawn"]["state"] == "cancelled", 8, "the deleted file's cancel")
+        assert datetime.now(timezone.utc) < later - timedelta(seconds=5)
+        assert len(server.calls("POST", r"^/2/tweets$")) == 1                     # the withdrawn one never went
+        assert row["remote_id"] in server.tweets
+        assert any("can be written again" in line for line in log)
+    finally:
+        if proc and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        server.stop()
