@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .config import Config
-from .content import ContentScanner
+from .scanner import ContentScanner
 from .listing import history, queue
 from .timeutil import utcnow
 

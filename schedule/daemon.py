@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .alerts import Alerter
 from .config import Config, load_config
-from .content import ContentScanner
+from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError
 from .languages import split_delivery_item
 from .ledger import OPEN_STATES, Ledger

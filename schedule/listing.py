@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .config import Config
-from .content import ContentScanner
+from .scanner import ContentScanner
 from .ledger import OPEN_STATES, open_ledger, public_row
 from .plan import blackout_for, wanted
 from .timeutil import to_utc_key, utcnow

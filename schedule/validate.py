@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .config import Config, load_config
-from .content import ContentScanner, ScanResult, content_files
+from .scanner import ContentScanner, ScanResult, content_files
 from .accessibility import unique
 from .errors import ConfigError, Problem
 from .languages import languages, problems as language_problems

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schedule.alerts import Alerter
-from schedule.content import ContentScanner
+from schedule.scanner import ContentScanner
 from schedule.ledger import Ledger
 from schedule.publisher import Publisher
 from schedule.render import Renderer

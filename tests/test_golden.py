@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from schedule.content import scan
+from schedule.scanner import scan
 from schedule.render import Renderer
 from tests.helpers import ALL_NETWORK_CHANNELS
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from bot import cli
 from schedule.alerts import Alerter
-from schedule.content import ContentScanner
+from schedule.scanner import ContentScanner
 from schedule.ledger import Ledger
 from schedule.plan import reconcile, wanted
 from schedule.publisher import Publisher
