@@ -10,6 +10,7 @@ import hashlib
 import mimetypes
 import os
 import re
+import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,9 @@ def load_bytes(path: Path, rel: str, config: Config) -> bytes:
     return data
 
 
-def parse_item(data: bytes, path: Path, rel: str, config: Config) -> Item:
-    digest = hashlib.sha256(data).hexdigest()
+def parse_item(data: bytes, path: Path, rel: str, config: Config, digest: str | None = None) -> Item:
+    """`digest` is the sha256 of `data` when the caller has it already (the scanner does)."""
+    digest = digest or hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8-sig")    # -sig: editors on Windows add a byte-order mark
     except UnicodeDecodeError as exc:
@@ -141,7 +143,9 @@ def _split(text: str, rel: str) -> tuple[dict[str, Any], str, int, dict[str, int
     if not isinstance(meta, dict):
         raise ContentError(rel, fm_line, f"front matter must be 'key: value' lines, not a {type(meta).__name__}",
                            "schema")
-    lines = {m.group(1): fm_line + fm.count("\n", 0, m.start()) for m in _TOP_KEY.finditer(fm)}
+    # Interned keys: the daemon keeps 20,000 items, whose front matter shares a few key names.
+    lines = {sys.intern(m.group(1)): fm_line + fm.count("\n", 0, m.start()) for m in _TOP_KEY.finditer(fm)}
+    meta = {sys.intern(k) if isinstance(k, str) else k: v for k, v in meta.items()}
     body = body.lstrip("\n")
     if body:
         body_line = text.count("\n", 0, text.find(body, head + len(fm))) + 1

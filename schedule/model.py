@@ -10,7 +10,7 @@ from typing import Any
 from .errors import Problem
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Media:
     path: Path          # absolute, resolved, inside content/
     rel: str            # as written in the content file (shown to users)
@@ -24,7 +24,7 @@ class Media:
         return {"path": self.rel, "alt": self.alt, "kind": self.kind, "mime": self.mime, "size": self.size}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)       # slots: 20,000 items stay small in the daemon
 class Item:
     id: str
     path: Path

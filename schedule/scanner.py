@@ -76,7 +76,7 @@ def _walk(root: Path, paths: Iterable[str | Path] | None = None) -> list[tuple[s
     return found
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cached:
     stamp: tuple[int, int]
     digest: str
@@ -139,7 +139,7 @@ class ContentScanner:
                 cached.stamp = stamp
                 return cached
             try:
-                entry = _Cached(stamp, digest, parse_item(data, file, rel, self.config), None)
+                entry = _Cached(stamp, digest, parse_item(data, file, rel, self.config, digest), None)
             except ContentError as exc:
                 entry = _Cached(stamp, digest, None, exc)
         self.cache[path] = entry

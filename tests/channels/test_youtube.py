@@ -24,8 +24,7 @@ def test_future_video_is_uploaded_private_with_publish_at(yt, tmp_path):
     clip.write_bytes(clip.read_bytes() * 5000)             # ~450 kB: several resumable chunks
     captions = tmp_path / "meeting.vtt"
     captions.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nWelcome.\n")
-    clip_media = video(clip)
-    clip_media = type(clip_media)(**{**clip_media.__dict__, "captions": captions})
+    clip_media = video(clip, captions=captions)
     thumb = image(tiny_png(tmp_path / "thumb.png"))
     variant = make_variant(yt.channel, ["Highlights of the full council meeting."], media=(clip_media, thumb),
                            title="Full council highlights")
