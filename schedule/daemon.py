@@ -76,12 +76,13 @@ class Daemon:
         return dry_run_config(config) if self.dry_run else config
 
     def _publisher(self) -> Publisher:
-        bad = self.publisher.bad_auth if getattr(self, "publisher", None) else {}
+        old = getattr(self, "publisher", None)
+        bad = old.bad_auth if old else {}
         # A lookup through self, not a bound dict method: each rescan swaps in a new dict.
         return Publisher(self.config, self.ledger, self.renderer, self.alerter,
                          lambda i: self.items.get(split_delivery_item(i)[0]),
                          self.dry_run,
-                         bad_auth=bad)
+                         bad_auth=bad, unrecorded=old.unrecorded if old else {})
 
     # ----- start-up ------------------------------------------------------------------
     def start(self) -> None:
@@ -279,7 +280,7 @@ class Daemon:
             self.publisher.run(delivery_id)
         except LedgerError as exc:
             self._ledger_trouble(exc)
-            log.error("delivery %s not sent: %s", delivery_id, mask(exc))
+            log.error("delivery %s: %s", delivery_id, mask(exc))
         except BotError as exc:
             log.error("delivery %s: %s", delivery_id, mask(exc))
         except Exception as exc:  # noqa: BLE001 - keep the scheduler alive
@@ -347,6 +348,7 @@ class Daemon:
         self.last_tick = time.monotonic()
         try:
             self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
+            self.publisher.record_unrecorded()
         except LedgerError as exc:
             self._ledger_trouble(exc)
             return
@@ -428,7 +430,13 @@ class Daemon:
         deadline = time.monotonic() + float(self.config.section("schedule").get("stop_timeout_seconds", 30))
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.1)
-        self.ledger.set_meta(daemon_pid=None, heartbeat_at=None, stopped_at=to_utc_key(utcnow()))
+        try:
+            self.publisher.record_unrecorded()
+            self.ledger.set_meta(daemon_pid=None, heartbeat_at=None, stopped_at=to_utc_key(utcnow()))
+        except LedgerError as exc:
+            left = ", ".join(f"{i} as {r.remote_id}" for i, (r, *_) in self.publisher.unrecorded.items())
+            log.error("stopping with a ledger that cannot be written (%s)%s", mask(exc),
+                      f"; sent but not recorded: {left} (checked on the network at next start)" if left else "")
         if self.in_flight:
             log.error("%d post(s) still in progress at shutdown; they are checked at next start", self.in_flight)
             logging.shutdown()

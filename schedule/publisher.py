@@ -18,7 +18,7 @@ from typing import Callable
 from .alerts import Alerter, delivery_alert
 from .channels.base import Channel
 from .config import Config
-from .errors import AuthError, ChannelError, RateLimited, Transient
+from .errors import AuthError, ChannelError, LedgerError, RateLimited, Transient
 from .languages import languages, split_delivery_item
 from .ledger import Ledger
 from .model import Item, Media, Part, Receipt, Variant
@@ -41,6 +41,9 @@ class Publisher:
     dry_run: bool = False
     bad_auth: dict[str, str] = field(default_factory=dict)      # channel -> error, while its token fails
     locks: dict[str, threading.Semaphore] = field(default_factory=dict)
+    # Sent, but the ledger could not record it (full disk): delivery id -> (receipt, posted_at),
+    # recorded by record_unrecorded() as soon as the ledger can be written again.
+    unrecorded: dict[int, tuple[Receipt, str, dict]] = field(default_factory=dict)
 
     # ----- the due path ------------------------------------------------------------
     def run(self, delivery_id: int, now: datetime | None = None) -> str:
@@ -87,12 +90,16 @@ class Publisher:
             return "failed"
         retry_until = row["retry_until"] or to_utc_key(
             datetime.fromisoformat(row["planned_at"]) + (grace_for(item, self.config) if item else self.config.grace))
-        if not self.ledger.transition(
+        try:
+            moved = self.ledger.transition(
                 row["id"], "publishing", expect=DUE_STATES, attempts=row["attempts"] + 1,
                 text="\n\n".join(p.text for p in variant.parts), text_hash=variant.digest,
                 parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
                 media=json.dumps([_media_json(m) for m in variant.media]), retry_until=retry_until,
-                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None):
+                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None)
+        except LedgerError as exc:
+            raise LedgerError(f"not sent, because {exc}") from None
+        if not moved:
             return self.ledger.get(row["id"])["state"]            # someone (an operator) got there first
         row = self.ledger.get(row["id"])
         return self.send(row, channel, variant, now)
@@ -101,9 +108,16 @@ class Publisher:
         """The network call, with the row already in `publishing`."""
         done = [Receipt(p["remote_id"], p["url"], p["extra"]) for p in self.ledger.parts(row["id"])]
 
+        held_parts: dict[int, tuple[Receipt, str | None]] = {}
+
         def on_part(index: int, receipt: Receipt) -> None:
-            self.ledger.record_part(row["id"], index, receipt.remote_id, receipt.url, receipt.extra,
-                                    variant.parts[index].digest if index < len(variant.parts) else None)
+            digest = variant.parts[index].digest if index < len(variant.parts) else None
+            try:
+                self.ledger.record_part(row["id"], index, receipt.remote_id, receipt.url, receipt.extra, digest)
+            except LedgerError:
+                # Out, but not on disk (full disk): kept here and recorded with the post.  The
+                # thread carries on, rather than leave a half-posted thread on the account.
+                held_parts[index] = (receipt, digest)
 
         lock = self.locks.setdefault(channel.name, threading.Semaphore(int(self.config.section("schedule").get(
             "per_channel_concurrency", 25))))
@@ -124,12 +138,33 @@ class Publisher:
         except Exception as exc:  # noqa: BLE001 - a bug after the call may have posted: never guess
             log.exception("unexpected error publishing %s", row["id"])
             return self._fail(row, "uncertain", exc)
-        self.ledger.transition(row["id"], "posted", expect=["publishing"], remote_id=receipt.remote_id,
-                               url=receipt.url, posted_at=to_utc_key(utcnow()), error=None,
-                               dry_run=1 if self.dry_run else 0)
+        posted_at = to_utc_key(utcnow())
         log.info("POSTED %s on %s: %s%s", row["item"], row["channel"], receipt.remote_id,
                  f" {receipt.url}" if receipt.url else "")
+        try:
+            self._record_posted(row["id"], receipt, posted_at, held_parts)
+        except LedgerError as exc:
+            self.unrecorded[row["id"]] = (receipt, posted_at, held_parts)
+            raise LedgerError(f"sent as {receipt.remote_id}, but {exc}: it is recorded as soon as the ledger can "
+                              "be written, and never sent again") from None
         return "posted"
+
+    def _record_posted(self, delivery_id: int, receipt: Receipt, posted_at: str,
+                       held_parts: dict[int, tuple[Receipt, str | None]]) -> None:
+        with self.ledger.transaction():
+            for index, (part, digest) in sorted(held_parts.items()):
+                self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
+            self.ledger.transition(delivery_id, "posted", expect=["publishing"], remote_id=receipt.remote_id,
+                                   url=receipt.url, posted_at=posted_at, error=None, dry_run=1 if self.dry_run else 0)
+
+    def record_unrecorded(self) -> int:
+        """Record the posts that went out while the ledger could not be written; how many are left."""
+        for delivery_id, (receipt, posted_at, held_parts) in list(self.unrecorded.items()):
+            self._record_posted(delivery_id, receipt, posted_at, held_parts)   # LedgerError: try again later
+            del self.unrecorded[delivery_id]
+            log.warning("recorded delivery %s as posted (%s), now that the ledger can be written", delivery_id,
+                        receipt.remote_id)
+        return len(self.unrecorded)
 
     def _rehearse(self, row: dict, variant: Variant, done: list[Receipt], on_part) -> Receipt:
         count = len(variant.parts) if self.renderer.channel(row["channel"]).threads else 1

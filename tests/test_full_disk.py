@@ -88,3 +88,46 @@ def test_nothing_is_sent_while_the_ledger_cannot_write_and_it_posts_once_after(p
             proc.terminate()
             proc.wait(timeout=30)
         server.stop()
+
+
+def test_a_post_sent_just_before_the_disk_fills_is_recorded_later_and_never_resent(project):
+    server = x.Server().start()
+    log: list[str] = []
+    proc = None
+    try:
+        project.write_config(channels=channel_tables({"x": server.url}), default_channels='["x"]',
+                             extra="[content]\nrescan_seconds = 1\n")
+        planned = datetime.now(timezone.utc) + timedelta(seconds=5)
+        project.post("notice.md", f"publish_at: {planned.isoformat()}", "The library closes at 4pm today.")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "run"],
+                                env={**os.environ, **credentials_env("x")}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True).start()
+        wait_until(lambda: any("civicpost running" in line for line in log), 30, "the daemon to start")
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+        def fill_the_disk(request) -> None:        # while the tweet is on its way
+            if request.method == "POST" and request.path == "/2/tweets":
+                resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (1, hard))
+
+        server.on_request.append(fill_the_disk)
+        wait_until(lambda: any("it is recorded as soon as the ledger can be written" in line for line in log), 30,
+                   "the post whose record failed")
+        server.on_request.clear()
+        assert state(project)["notice"]["state"] == "publishing"              # the ledger could not say more
+        time.sleep(3)
+        assert len(server.calls("POST", r"^/2/tweets$")) == 1                  # and nothing was resent
+
+        resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
+        row = wait_until(lambda: state(project)["notice"]["state"] == "posted" and state(project)["notice"], 30,
+                         "the record once the ledger can be written")
+        assert row["remote_id"] in server.tweets and len(server.tweets) == 1
+        ledger = Ledger(project.root / "var" / "civicpost.db")
+        assert [p["remote_id"] for p in ledger.parts(row["id"])] == [row["remote_id"]]     # the part, kept in memory
+        ledger.close()
+        assert any("recorded delivery" in line for line in log)
+    finally:
+        if proc and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        server.stop()

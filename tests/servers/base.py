@@ -106,6 +106,7 @@ class TestServer:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self.latency = latency
+        self.on_request: list = []
         self.lock = threading.RLock()
         self._ids = 1_000_000
         self.setup_routes()
@@ -220,6 +221,8 @@ class TestServer:
                           dict(h.headers.items()), body)
         with self.lock:
             self.requests.append(request)
+        for hook in list(self.on_request):      # tests act at the moment a request arrives
+            hook(request)
         if self.latency:
             time.sleep(self.latency)
         fault = self._take_fault(request)
