@@ -243,6 +243,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         _dump(result)
         return
     state = "running" if result["running"] else "NOT running"
+    if result["stalled"]:
+        state = (f"STALLED: process {result['pid']} is there but has not written its ledger since "
+                 f"{result['heartbeat_at']} (is the disk full? see its log)")
     if result["paused"]:
         state += f", PAUSED by {result['paused_by']}: {result['paused_reason']}"
     click.echo(f"civicpost: {state}; last rescan {result['last_rescan'] or 'never'}")

@@ -111,21 +111,24 @@ def status(config: Config, now: datetime | None = None) -> dict:
     now = now or utcnow()
     ledger = open_ledger(config.database, config.timezone, readonly=True)
     if ledger is None:
-        return {"running": False, "paused": False, "last_rescan": None, "next": [], "attention": [],
+        return {"running": False, "stalled": False, "paused": False, "last_rescan": None, "next": [], "attention": [],
                 "bad_credentials": [], "ledger": str(config.database)}
     try:
         meta = {k: ledger.get_meta(k) for k in ("daemon_pid", "heartbeat_at", "last_rescan", "paused", "paused_by",
                                                  "paused_reason", "paused_at", "dry_run")}
         beat = meta["heartbeat_at"]
-        running = bool(beat) and _alive(meta["daemon_pid"]) and \
-            now - datetime.fromisoformat(beat) < timedelta(seconds=60)
+        alive = bool(beat) and _alive(meta["daemon_pid"])
+        running = alive and now - datetime.fromisoformat(beat) < timedelta(seconds=60)
+        # The process is there but its heartbeat (every 5 s) is not: a full disk or a hang.
+        stalled = alive and not running
         upcoming = [public_row(r, config.timezone) for r in ledger.deliveries(states=["scheduled", "retrying"])][:10]
         week_ago = now - timedelta(days=7)
         attention = [public_row(r, config.timezone) for r in ledger.deliveries(states=ATTENTION_STATES)
                      if r["updated_at"] and r["updated_at"] >= to_utc_key(week_ago)]
         bad = {row[0].split(":", 1)[1]: row[1] for row in ledger.db.execute(
             "SELECT key, value FROM meta WHERE key LIKE 'auth_failed:%' AND value IS NOT NULL")}
-        return {"running": running, "pid": int(meta["daemon_pid"]) if running else None,
+        return {"running": running, "pid": int(meta["daemon_pid"]) if alive else None, "stalled": stalled,
+                "heartbeat_at": _local(beat, config),
                 "paused": meta["paused"] == "1",
                 "paused_by": meta["paused_by"], "paused_reason": meta["paused_reason"],
                 "last_rescan": _local(meta["last_rescan"], config), "next": upcoming, "attention": attention,

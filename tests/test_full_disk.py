@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from schedule.ledger import Ledger
+from schedule.operator import status
 from tests.servers import channel_tables, credentials_env, x
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,9 @@ def test_nothing_is_sent_while_the_ledger_cannot_write_and_it_posts_once_after(p
         alerts = [line for line in log if "ALERT civicpost cannot write its ledger" in line]
         assert len(alerts) == 1, "".join(log[-20:])                              # once, not every second
         assert not any("Traceback" in line for line in log)
+        # `status` a couple of minutes into such an episode: the process is there, its heartbeat is not.
+        seen = status(project.config(), now=datetime.now(timezone.utc) + timedelta(minutes=2))
+        assert seen["stalled"] and not seen["running"] and seen["pid"] == proc.pid
 
         resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (hard, hard))     # space again
         row = wait_until(lambda: state(project)["notice"]["state"] == "posted" and state(project)["notice"], 30,
