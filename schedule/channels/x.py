@@ -1,15 +1,20 @@
-"""X (Twitter), through tweepy: ``Client.create_tweet`` (API v2) for posts and
-``API.media_upload`` / ``create_media_metadata`` (v1.1 upload host) for images, alt
-text and video.
+"""X (Twitter), through tweepy's ``Client`` (API v2): ``create_tweet`` for posts, and the
+v2 media endpoints for pictures, alt text and video.
 
-tweepy hard-codes https://api.twitter.com and https://upload.twitter.com, so instead of
-forking it we mount a requests transport adapter on its sessions that sends those hosts
-to ``api_base`` (a test server or a proxy) and gives every request a timeout (tweepy's
-Client has no timeout setting).
+tweepy 4.17 still uploads media through the v1.1 endpoints, which X retired in 2025
+(tweepy issue #2217, open).  The v2 ones (``/2/media/upload/initialize``, ``.../append``,
+``.../finalize``, ``/2/media/metadata``) are called here through tweepy's own
+``Client.request``, so the OAuth 1.0a signing and tweepy's error classes are tweepy's;
+only the multipart ``append`` goes straight to the Client's session with tweepy's auth.
+
+tweepy hard-codes https://api.twitter.com, so instead of forking it we mount a requests
+transport adapter on its session that sends that host to ``api_base`` (a test server or
+a proxy) and gives every request a timeout (tweepy's Client has no timeout setting).
 """
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,7 +24,8 @@ from ..model import Part, Receipt, Variant
 from ..secrets import mask
 from .base import IMAGE_TYPES, Channel, retry_at_from_headers
 
-HOSTS = ("https://api.twitter.com", "https://upload.twitter.com")
+HOSTS = ("https://api.twitter.com",)
+CHUNK_BYTES = 4 * 1024 * 1024              # X takes append segments of up to 5 MB
 _URL = re.compile(r"https?://\S+")
 
 
@@ -63,7 +69,6 @@ class XChannel(Channel):
     def __init__(self, config, timeout: float = 30.0):
         super().__init__(config, timeout)
         self._client = None
-        self._api = None
         self._me: dict[str, str] | None = None
 
     def _credentials(self) -> tuple[str, str, str, str]:
@@ -78,15 +83,6 @@ class XChannel(Channel):
                                          access_token_secret=token_secret, wait_on_rate_limit=False)
         self._mount(self._client.session)
         return self._client
-
-    def api(self):
-        import tweepy
-
-        if self._api is None:
-            self._api = tweepy.API(tweepy.OAuth1UserHandler(*self._credentials()), timeout=self.timeout)
-        self._api.timeout = self.timeout
-        self._mount(self._api.session)
-        return self._api
 
     def _mount(self, session) -> None:
         adapter = rerouting_adapter(self.api_base or None, self.timeout)
@@ -126,16 +122,49 @@ class XChannel(Channel):
 
     # ----- posting -----------------------------------------------------------------
     def _upload(self, variant: Variant) -> list[str]:
-        api = self.api()
-        ids = []
-        for media in variant.media:
-            uploaded = self._call(api.media_upload, str(media.path),
-                                  media_category="tweet_video" if media.kind == "video" else "tweet_image")
-            media_id = str(uploaded.media_id_string if hasattr(uploaded, "media_id_string") else uploaded.media_id)
-            if media.kind == "image" and media.alt:
-                self._call(api.create_media_metadata, media_id, media.alt)
-            ids.append(media_id)
-        return ids
+        return [self._upload_one(media) for media in variant.media]
+
+    def _upload_one(self, media) -> str:
+        """initialize, append each chunk, finalize, wait while X processes it, then alt text."""
+        client = self.client()
+        category = "tweet_video" if media.kind == "video" else "tweet_image"
+        started = self._call(client.request, "POST", "/2/media/upload/initialize", user_auth=True, json={
+            "media_type": media.mime, "total_bytes": media.path.stat().st_size, "media_category": category})
+        media_id = str(started.json()["data"]["id"])
+        with open(media.path, "rb") as handle:
+            for index, chunk in enumerate(iter(lambda: handle.read(CHUNK_BYTES), b"")):
+                self._call(self._append, media_id, index, chunk, media.mime)
+        done = self._call(client.request, "POST", f"/2/media/upload/{media_id}/finalize", user_auth=True)
+        self._wait_for_processing(media_id, done.json()["data"].get("processing_info"))
+        if media.kind == "image" and media.alt:
+            self._call(client.request, "POST", "/2/media/metadata", user_auth=True,
+                       json={"id": media_id, "metadata": {"alt_text": {"text": media.alt}}})
+        return media_id
+
+    def _append(self, media_id: str, index: int, chunk: bytes, mime: str) -> None:
+        """The one multipart call: tweepy's Client.request only sends JSON bodies."""
+        import tweepy
+
+        client = self.client()
+        auth = tweepy.OAuth1UserHandler(*self._credentials()).apply_auth()
+        with client.session.post(f"{HOSTS[0]}/2/media/upload/{media_id}/append", auth=auth,
+                                 headers={"User-Agent": client.user_agent}, data={"segment_index": str(index)},
+                                 files={"media": ("chunk", chunk, mime)}) as response:
+            if response.status_code >= 400:
+                raise _tweepy_error(response)
+
+    def _wait_for_processing(self, media_id: str, info: dict | None) -> None:
+        deadline = time.monotonic() + float(self.setting("media_timeout_seconds", 300))
+        while info and info.get("state") in ("pending", "in_progress"):
+            if time.monotonic() > deadline:
+                raise Transient(f"{self.name}: X is still processing media {media_id}")
+            time.sleep(min(float(info.get("check_after_secs", 1)), float(self.setting("media_poll_seconds", 5))))
+            status = self._call(self.client().request, "GET", "/2/media/upload", user_auth=True,
+                                params={"media_id": media_id, "command": "STATUS"})
+            info = status.json()["data"].get("processing_info")
+        if info and info.get("state") == "failed":
+            error = info.get("error") or {}
+            raise Rejected(f"{self.name}: X could not process the media: {error.get('message', 'failed')}")
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
@@ -171,6 +200,17 @@ class XChannel(Channel):
         me = self.me()
         return {"account": f"@{me['username']}", "expires_at": None,
                 "checked_at": datetime.now(timezone.utc)}
+
+
+def _tweepy_error(response):
+    """tweepy's exception for a failed response, as its Client.request raises them."""
+    from tweepy import errors
+
+    classes = {400: errors.BadRequest, 401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound,
+               429: errors.TooManyRequests}
+    if response.status_code >= 500:
+        return errors.TwitterServerError(response)
+    return classes.get(response.status_code, errors.HTTPException)(response)
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -1,10 +1,13 @@
-"""An X (Twitter) test double: API v2 tweets and users, and the v1.1 media upload host.
+"""An X (Twitter) test double: API v2 tweets, users and media (upload and metadata).
 
 Shapes follow X's API reference and the responses recorded in tweepy's cassettes
 (create_tweet -> 201 {"data": {"id", "text", "edit_history_tweet_ids"}}; errors as
 {"title", "detail", "type", "status"}; 429 with x-rate-limit-* headers).  It rejects a
 tweet whose text duplicates an earlier one (403), as X does, and shortens links in
-what it returns to t.co, as X does.
+what it returns to t.co, as X does.  Media follows the v2 upload flow of X's docs and
+sample code: initialize (JSON) -> {"data": {"id", "media_key", "expires_after_secs"}},
+append (multipart: media, segment_index), finalize -> processing_info for video, STATUS
+polls, and /2/media/metadata for alt text.
 """
 from __future__ import annotations
 
@@ -32,9 +35,13 @@ class Server(TestServer):
         self.route("POST", r"/2/tweets", self.create_tweet)
         self.route("GET", r"/2/users/me", self.get_me)
         self.route("GET", r"/2/users/(?P<id>\d+)/tweets", self.users_tweets)
-        self.route("POST", r"/1\.1/media/upload\.json", self.upload)
-        self.route("GET", r"/1\.1/media/upload\.json", self.upload_status)
-        self.route("POST", r"/1\.1/media/metadata/create\.json", self.metadata)
+        self.video_status_polls = 1             # STATUS answers "in_progress" this many times for a video
+        self.processing_error: str | None = None  # set: STATUS says the media failed, with this message
+        self.route("POST", r"/2/media/upload/initialize", self.media_initialize)
+        self.route("POST", r"/2/media/upload/(?P<id>\d+)/append", self.media_append)
+        self.route("POST", r"/2/media/upload/(?P<id>\d+)/finalize", self.media_finalize)
+        self.route("GET", r"/2/media/upload", self.media_status)
+        self.route("POST", r"/2/media/metadata", self.metadata)
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "5xx":
@@ -86,35 +93,54 @@ class Server(TestServer):
             meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
         return Response(200, {"data": data, "meta": meta} if data else {"meta": meta})
 
-    def upload(self, request: Request) -> Response:
+    def media_initialize(self, request: Request) -> Response:
         if not self._signed(request):
-            return Response(401, {"errors": [{"code": 32, "message": "Could not authenticate you."}]})
-        form = request.form()
-        command = form.get("command")
-        if command == "INIT":
-            media_id = self.next_id()
-            self.media[media_id] = {"type": form.get("media_type"), "bytes": b"", "total": int(form["total_bytes"])}
-            return Response(202, {"media_id": int(media_id), "media_id_string": media_id, "expires_after_secs": 86400})
-        if command == "APPEND":
-            self.media[form["media_id"]]["bytes"] += form["media"]
-            return Response(204)
-        if command == "FINALIZE":
-            media_id = form["media_id"]
-            return Response(201, {"media_id": int(media_id), "media_id_string": media_id,
-                                  "size": len(self.media[media_id]["bytes"]), "expires_after_secs": 86400,
-                                  "processing_info": {"state": "succeeded", "progress_percent": 100}})
+            return problem(401, "Unauthorized", "Unauthorized")
+        body = request.json()
         media_id = self.next_id()
-        data = form.get("media") or b""
-        self.media[media_id] = {"type": "image", "bytes": data}
-        return Response(200, {"media_id": int(media_id), "media_id_string": media_id, "size": len(data),
-                              "expires_after_secs": 86400, "image": {"image_type": "image/png", "w": 2, "h": 2}})
+        self.media[media_id] = {"type": body["media_type"], "category": body["media_category"], "segments": {},
+                                "total": int(body["total_bytes"]), "polls": 0}
+        return Response(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}})
 
-    def upload_status(self, request: Request) -> Response:
+    def media_append(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        media = self.media.get(request.params["id"])
+        if media is None:
+            return problem(400, "Invalid Request", "media id not found")
+        form = request.form()
+        media["segments"][int(form["segment_index"])] = form["media"]
+        return Response(200, {"data": {"expires_at": int(time.time()) + 86400}})
+
+    def media_finalize(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        media_id = request.params["id"]
+        media = self.media[media_id]
+        media["bytes"] = b"".join(media["segments"][n] for n in sorted(media["segments"]))
+        if len(media["bytes"]) != media["total"]:
+            return problem(400, "Invalid Request", f"expected {media['total']} bytes, got {len(media['bytes'])}")
+        data = {"id": media_id, "media_key": f"3_{media_id}", "size": media["total"], "expires_after_secs": 86400}
+        if media["category"] == "tweet_video":
+            data["processing_info"] = {"state": "pending", "check_after_secs": 1}
+        return Response(200, {"data": data})
+
+    def media_status(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
         media_id = request.query["media_id"][0]
-        return Response(200, {"media_id": int(media_id), "media_id_string": media_id,
-                              "processing_info": {"state": "succeeded", "progress_percent": 100}})
+        media = self.media[media_id]
+        media["polls"] += 1
+        done = media["polls"] > self.video_status_polls
+        info = {"state": "succeeded", "progress_percent": 100} if done else \
+            {"state": "in_progress", "check_after_secs": 1, "progress_percent": 50}
+        if self.processing_error:
+            info = {"state": "failed", "error": {"code": 1, "name": "InvalidMedia", "message": self.processing_error}}
+        return Response(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "processing_info": info}})
 
     def metadata(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
         body = request.json()
-        self.alt_text[str(body["media_id"])] = body["alt_text"]["text"]
-        return Response(200)
+        self.alt_text[str(body["id"])] = body["metadata"]["alt_text"]["text"]
+        return Response(200, {"data": {"id": body["id"], "associated_metadata": body["metadata"]}})
