@@ -32,3 +32,24 @@ def test_check_reports_accounts_expiry_warnings_and_failures(project, monkeypatc
     finally:
         for server in servers:
             server.stop()
+
+
+def test_an_old_linkedin_version_is_a_warning_and_a_malformed_one_an_error(project, monkeypatch):
+    server = linkedin.Server().start()
+    try:
+        project.write_config(channels=channel_tables({"linkedin": server.url},
+                                                     linkedin={"api_version": "202501"}),
+                             default_channels='["linkedin"]')
+        monkeypatch.setenv("CIVICPOST_LINKEDIN_ACCESS_TOKEN", linkedin.TOKEN)
+        result = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check", "--json"])
+        (found,) = json.loads(result.stdout)
+        assert result.exit_code == 0 and found["ok"]
+        assert "LinkedIn-Version 202501 is" in found["warning"] and "set api_version" in found["warning"]
+        assert server.calls("GET")[0].header("LinkedIn-Version") == "202501"
+
+        project.write_config(channels=channel_tables({"linkedin": server.url}, linkedin={"api_version": "2025-01"}),
+                             default_channels='["linkedin"]')
+        checked = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate"])
+        assert checked.exit_code == 1 and "api_version = '2025-01' is not a LinkedIn version" in checked.output
+    finally:
+        server.stop()

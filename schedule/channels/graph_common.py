@@ -27,7 +27,7 @@ class GraphChannel(Channel):
     """Base for the Graph networks: client, calls and errors; subclasses post."""
 
     api_class = "GraphAPI"
-    default_version = "v21.0"
+    default_version = "v25.0"            # Meta keeps each version for at least two years; `api_version` overrides
     default_api_base = "https://graph.facebook.com"
     secret_fields = ("access_token",)
     client_modules = ("pyfacebook", "requests")

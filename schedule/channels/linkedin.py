@@ -9,6 +9,7 @@ the parts' ETags, then wait until the video is AVAILABLE before the post names i
 """
 from __future__ import annotations
 
+import re
 import time as clock
 from datetime import datetime, time, timezone
 from typing import Any
@@ -20,6 +21,10 @@ from ..secrets import mask
 from .base import Channel, classify_http
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
+# LinkedIn-Version (YYYYMM).  LinkedIn retires each version about a year after it came
+# out, so `channels check` warns when the one in use is 11 months old or more.
+DEFAULT_VERSION = "202605"
+VERSION_WARN_MONTHS = 11
 
 
 class LinkedInChannel(Channel):
@@ -52,10 +57,28 @@ class LinkedInChannel(Channel):
             self._session = requests.Session()
         self._session.headers.update({
             "Authorization": f"Bearer {self.secret('access_token')}",
-            "LinkedIn-Version": str(self.setting("api_version", "202411")),
+            "LinkedIn-Version": self.version(),
             "X-Restli-Protocol-Version": "2.0.0",
         })
         return self._session
+
+    def version(self) -> str:
+        return str(self.setting("api_version", DEFAULT_VERSION))
+
+    def config_problems(self) -> list[str]:
+        problems = super().config_problems()
+        if not re.fullmatch(r"20\d\d(0[1-9]|1[0-2])", self.version()):
+            problems.append(f"[channels.{self.name}] api_version = {self.version()!r} is not a LinkedIn version: "
+                            "write it as YYYYMM, e.g. \"202605\"")
+        return problems
+
+    def version_warning(self, now: datetime) -> str | None:
+        version = self.version()
+        age = (now.year * 12 + now.month) - (int(version[:4]) * 12 + int(version[4:]))
+        if age >= VERSION_WARN_MONTHS:
+            return (f"LinkedIn-Version {version} is {age} months old and LinkedIn retires versions after about a "
+                    f"year: set api_version in [channels.{self.name}] to a recent YYYYMM")
+        return None
 
     def request(self, method: str, url: str, **kwargs: Any):
         with self.network_errors():
@@ -158,7 +181,7 @@ class LinkedInChannel(Channel):
             day = datetime.fromisoformat(str(expires))
             expires_at = day if day.tzinfo else datetime.combine(day.date(), time(0), timezone.utc)
         name = found.get("localizedName") or organization
-        return {"account": name, "expires_at": expires_at}
+        return {"account": name, "expires_at": expires_at, "warning": self.version_warning(datetime.now(timezone.utc))}
 
 
 def _escape(text: str) -> str:
