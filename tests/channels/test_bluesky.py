@@ -10,10 +10,8 @@ pytestmark = pytest.mark.skipif(bool(harness_bluesky.SKIP_REASON), reason=harnes
 
 
 @pytest.fixture
-def bsky(tmp_path, monkeypatch):
-    harness = harness_bluesky.Harness(tmp_path, monkeypatch)
-    yield harness
-    harness.close()
+def bsky(open_harness):
+    return open_harness("bluesky")
 
 
 def test_link_and_tag_facets_are_utf8_byte_ranges(bsky):

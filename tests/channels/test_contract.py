@@ -5,7 +5,6 @@ network is added.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import pkgutil
 from datetime import datetime, timedelta, timezone
@@ -21,13 +20,8 @@ NETWORKS = sorted(m.name.removeprefix("harness_") for m in pkgutil.iter_modules(
 
 
 @pytest.fixture(params=NETWORKS)
-def harness(request, tmp_path, monkeypatch):
-    module = importlib.import_module(f"tests.channels.harness_{request.param}")
-    if getattr(module, "SKIP_REASON", None):
-        pytest.skip(module.SKIP_REASON)
-    h = module.Harness(tmp_path, monkeypatch)
-    yield h
-    h.close()
+def harness(request, open_harness):
+    return open_harness(request.param)
 
 
 def unique(text: str) -> str:

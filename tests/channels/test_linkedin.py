@@ -4,15 +4,12 @@ from __future__ import annotations
 import pytest
 
 from schedule.errors import Rejected
-from tests.channels import harness_linkedin
 from tests.helpers import make_variant, tiny_mp4, video
 
 
 @pytest.fixture
-def linkedin(tmp_path, monkeypatch):
-    harness = harness_linkedin.Harness(tmp_path, monkeypatch)
-    yield harness
-    harness.close()
+def linkedin(open_harness):
+    return open_harness("linkedin")
 
 
 def test_video_is_uploaded_in_parts_finalised_and_waited_for(linkedin, tmp_path):

@@ -5,15 +5,12 @@ import pytest
 
 from schedule.channels import x as x_channel
 from schedule.errors import Rejected
-from tests.channels import harness_x
 from tests.helpers import image, make_variant, tiny_mp4, tiny_png, video
 
 
 @pytest.fixture
-def xh(tmp_path, monkeypatch):
-    harness = harness_x.Harness(tmp_path, monkeypatch)
-    yield harness
-    harness.close()
+def xh(open_harness):
+    return open_harness("x")
 
 
 def test_video_goes_up_in_chunks_and_waits_for_processing(xh, tmp_path, monkeypatch):

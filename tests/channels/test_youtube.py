@@ -12,10 +12,8 @@ from tests.helpers import image, make_variant, tiny_mp4, tiny_png, video
 
 
 @pytest.fixture
-def yt(tmp_path, monkeypatch):
-    harness = harness_youtube.Harness(tmp_path, monkeypatch)
-    yield harness
-    harness.close()
+def yt(open_harness):
+    return open_harness("youtube")
 
 
 def test_future_video_is_uploaded_private_with_publish_at(yt, tmp_path):
