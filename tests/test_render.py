@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from schedule.content import read_item
+from schedule.errors import ContentError
 from schedule.render import Renderer, autothread_split
 from tests.helpers import ALL_NETWORK_CHANNELS
 
@@ -126,3 +128,34 @@ def test_fit_filter_counts_the_network_way(all_networks):
 def test_camelcase_tags_filter(project):
     project.post("c.md", "tags: ['#blackburn leisure', bin-day, NHS]", "Body")
     assert render(project, "c.md").text.endswith("#BlackburnLeisure #BinDay #NHS")
+
+
+_WORDS = st.sampled_from(["Bins", "go", "out", "#BinDay", "#bin_day", "@council.example", "https://example.gov.uk/a",
+                          "bit.ly/x", "café", "🗑️", "👨‍👩‍👧", "ﷺ", "\u200d", "{{ item.title }}", "{%", "---8<---",
+                          "**bold**", "[link](https://example.gov.uk)", "\n", "\n\n", ".", "!", "あ" * 20])
+
+
+_PRINTABLE = st.characters(blacklist_categories=("Cs", "Cc"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.lists(_WORDS, max_size=120).map(" ".join), title=st.text(_PRINTABLE, max_size=60),
+       autothread=st.booleans(), tags=st.lists(st.text(_PRINTABLE, min_size=1, max_size=15), max_size=4))
+def test_any_item_renders_on_every_network_or_says_why(all_networks, body, title, autothread, tags):
+    """The renderer never raises on content that parsed: each channel gives a variant whose
+    parts are counted, or problems that name the file and a line."""
+    import json
+
+    front = {"title": title, "autothread": autothread, "tags": tags,
+             "channels": ["log", "x", "facebook", "instagram", "threads", "youtube", "mastodon", "bluesky",
+                          "linkedin"], "publish_at": "2027-01-04T09:00"}
+    path = all_networks.write("fuzz.md", "---\n" + json.dumps(front, ensure_ascii=False) + "\n---\n" + body)
+    config = all_networks.config()
+    try:
+        item = read_item(path, config)
+    except ContentError:
+        return
+    for variant in Renderer(config).variants(item):
+        assert variant.parts or variant.problems
+        assert all(part.length == Renderer(config).channel(variant.channel).count(part.text) for part in variant.parts)
+        assert all(p.path and p.line >= 1 and p.message for p in variant.problems)
