@@ -92,7 +92,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}; pass --config PATH or create config.toml") from None
+        raise ConfigError("config file not found: pass --config PATH or create config.toml", str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file: {exc}", str(path)) from None
     try:
