@@ -119,8 +119,9 @@ def load_config(path: str | Path = "config.toml") -> Config:
             raise ConfigError(f"[channels.{name}] must be a table", str(path), line)
         network = table.get("network")
         if network not in NETWORKS:
-            raise ConfigError(f"[channels.{name}] network = {network!r} is not one of: {', '.join(NETWORKS)}",
-                              str(path), line)
+            hint = _network_hint(network)
+            raise ConfigError(f"[channels.{name}] network = {network!r} is not one of: {', '.join(NETWORKS)}"
+                              + (f" (did you mean network = \"{hint}\"?)" if hint else ""), str(path), line)
         leaked = sorted(k for k in table if k.lower() in SECRET_KEYS)
         if leaked:
             raise ConfigError(f"[channels.{name}] has secret key(s) {', '.join(leaked)}: remove them and set "
@@ -161,3 +162,21 @@ def load_config(path: str | Path = "config.toml") -> Config:
         token_warn_days=int((data.get("channels_check") or {}).get("token_warn_days", 14)),
         raw=data,
     )
+
+
+# Names people write for the networks; difflib catches typos ("mastadon").
+_NETWORK_ALIASES = {"twitter": "x", "fb": "facebook", "meta": "facebook", "ig": "instagram", "yt": "youtube",
+                    "bsky": "bluesky", "toot": "mastodon", "li": "linkedin"}
+
+
+def _network_hint(network: object) -> str | None:
+    import difflib
+
+    if not isinstance(network, str):
+        return None
+    word = network.strip().lower()
+    if word in _NETWORK_ALIASES:
+        return _NETWORK_ALIASES[word]
+    close = difflib.get_close_matches(word, NETWORKS, n=1, cutoff=0.7)
+    return close[0] if close else None
+

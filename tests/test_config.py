@@ -37,6 +37,8 @@ def test_secrets_in_config_are_refused_naming_the_env_var(tmp_path):
 @pytest.mark.parametrize("text, words, line", [
     ('timezone = "Mars/Olympus"\n', "unknown timezone", 1),
     ('[channels.a]\nnetwork = "myspace"\n', "not one of", 1),
+    ('[channels.a]\nnetwork = "twitter"\n', 'did you mean network = "x"?', 1),
+    ('[channels.a]\nnetwork = "mastadon"\n', 'did you mean network = "mastodon"?', 1),
     ('default_channels = ["nope"]\n[channels.a]\nnetwork = "log"\n', "no [channels.nope]", 1),
     ('x = \n', "not valid TOML", 1),
     ('[channels.a]\nnetwork = "log"\n[[blackout]]\nstart = "soon"\nend = 2027-05-07T22:00:00\n', "not a date-time", 4),
