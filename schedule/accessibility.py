@@ -94,6 +94,12 @@ def check_item(item: Item, settings: dict | None = None) -> list[Problem]:
             if media.captions is None and rules["require_captions"]:
                 add("media", "error", "captions-missing", f"{media.rel} has no captions: add captions: "
                     "media/NAME.vtt (or .srt) next to it, or set require_captions = false in [accessibility]")
+            elif media.captions is not None:
+                from .captions import check as captions_problem
+
+                problem = captions_problem(media.captions)
+                if problem:
+                    add("media", "error", "captions-invalid", f"{media.rel}: {problem}")
     for tag in item.tags:
         fixed = _tag_fix(tag)
         if fixed:

@@ -54,6 +54,16 @@ def test_video_needs_captions_unless_configured(project):
     assert check_item(bare, {"require_captions": False}) == []
 
 
+def test_captions_that_cannot_be_read_are_an_error(project):
+    tiny_mp4(project.content / "media" / "clip.mp4")
+    (project.content / "media" / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:02,000\nWelcome.\n")
+    assert check_item(item_with(project, "media: [{path: media/clip.mp4, captions: media/clip.srt}]")) == []
+    (project.content / "media" / "bad.vtt").write_text("this is a letter, not captions\n")
+    found = check_item(item_with(project, "media: [{path: media/clip.mp4, captions: media/bad.vtt}]"))
+    assert codes(found) == ["captions-invalid"] and found[0].level == "error"
+    assert "save it as WebVTT (.vtt) or SubRip (.srt)" in found[0].message
+
+
 def test_hashtags(project):
     assert codes(check_item(item_with(project, "tags: [BlackburnLeisure, NHS]"))) == []
     found = check_item(item_with(project, "tags: [blackburnleisure]"))

@@ -49,7 +49,7 @@ class Channel:
     max_video_bytes: ClassVar[int] = 512 * MB
     needs_media: ClassVar[str | None] = None     # "image" (Instagram) or "video" (YouTube)
     uploads_captions: ClassVar[bool] = False     # sends a video's captions file with it
-    caption_types: ClassVar[frozenset[str]] = frozenset({".vtt", ".srt"})
+    caption_format: ClassVar[str | None] = None  # "vtt" / "srt": converted to it (schedule/captions.py)
     max_caption_bytes: ClassVar[int | None] = None
     title_limit: ClassVar[int | None] = None     # YouTube titles
     secret_fields: ClassVar[tuple[str, ...]] = ()
@@ -142,14 +142,19 @@ class Channel:
         return problems
 
     def _caption_problems(self, media, add, line: int) -> None:
-        suffix = media.captions.suffix.lower()
-        if suffix not in self.caption_types:
-            add("captions-format", f"{media.rel}: {self.network} takes {' or '.join(sorted(self.caption_types))} "
-                f"captions, so {media.captions.name} will not be sent: add a WebVTT (.vtt) version", line=line,
-                level="warning")
-        elif self.max_caption_bytes and media.captions.stat().st_size > self.max_caption_bytes:
-            add("captions-size", f"{media.captions.name} is {media.captions.stat().st_size:,} bytes, "
-                f"{self.network} takes captions up to {self.max_caption_bytes:,} bytes", line=line)
+        if not self.max_caption_bytes:
+            return
+        from ..captions import captions_as
+        from ..errors import ContentError
+
+        try:
+            size = len(captions_as(media.captions, self.caption_format)) if self.caption_format else \
+                media.captions.stat().st_size
+        except ContentError:
+            return                               # unreadable captions: reported once, by the accessibility check
+        if size > self.max_caption_bytes:
+            add("captions-size", f"{media.captions.name} is {size:,} bytes as {self.network} takes it, "
+                f"which is over its limit of {self.max_caption_bytes:,} bytes", line=line)
 
     # ----- publishing ------------------------------------------------------------
     def publish(self, variant: Variant, key: str, done: Iterable[Receipt] = (),

@@ -6,7 +6,8 @@ UTF-8 byte offsets, computed here: atproto's TextBuilder builds text piece by pi
 does not find links in text we already have.  Link cards are not made.
 
 A video goes up as Bluesky's documentation calls the "simple method": uploadBlob to the
-PDS and an app.bsky.embed.video embed, with alt text and WebVTT captions.  Bluesky's
+PDS and an app.bsky.embed.video embed, with alt text and WebVTT captions (an .srt file
+is converted).  Bluesky's
 video service processes it once the post appears, so it may show as loading for a few
 seconds (the service's own pre-processing upload needs service auth to video.bsky.app,
 which is not used here).
@@ -40,7 +41,7 @@ class BlueskyChannel(Channel):
     video_types = frozenset({"video/mp4"})
     max_video_bytes = 100 * 1024 * 1024
     uploads_captions = True
-    caption_types = frozenset({".vtt"})  # app.bsky.embed.video#caption: WebVTT, up to 20 kB
+    caption_format = "vtt"               # app.bsky.embed.video#caption: WebVTT, up to 20 kB
     max_caption_bytes = 20_000
     alt_text = True
     max_alt_length = 2000
@@ -183,8 +184,10 @@ class BlueskyChannel(Channel):
 
         blob = self._upload(video.path.read_bytes(), video.mime)
         captions = None
-        if video.captions and video.captions.suffix.lower() in self.caption_types:
-            uploaded = self._upload(video.captions.read_bytes(), "text/vtt")
+        if video.captions:
+            from ..captions import captions_as
+
+            uploaded = self._upload(captions_as(video.captions, "vtt"), "text/vtt")
             captions = [models.AppBskyEmbedVideo.Caption(file=uploaded, lang=lang or "en")]
         return models.AppBskyEmbedVideo.Main(video=blob, alt=video.alt or None, captions=captions)
 

@@ -5,7 +5,8 @@ There is no well-kept Python SDK for LinkedIn's current versioned REST API (/res
 ``X-Restli-Protocol-Version`` headers, posts as the organisation URN, images through the
 Images API (initializeUpload, then PUT the bytes to the upload URL), a video through the
 Videos API (initializeUpload, PUT each byte range LinkedIn asks for, finalizeUpload with
-the parts' ETags, then wait until the video is AVAILABLE before the post names it).
+the parts' ETags, then wait until the video is AVAILABLE before the post names it); the
+video's captions go up as SRT (converted from WebVTT when needed).
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class LinkedInChannel(Channel):
     max_videos = 1
     video_types = frozenset({"video/mp4"})
     max_video_bytes = 200 * 1024 * 1024   # the Videos API's limit for organisation posts
+    uploads_captions = True
+    caption_format = "srt"                # the Videos API takes SubRip captions
     alt_text = True
     max_alt_length = 4086
     threads = False
@@ -108,7 +111,8 @@ class LinkedInChannel(Channel):
         organization = self.setting("organization")
         size = media.path.stat().st_size
         init = self.request("POST", "/rest/videos", params={"action": "initializeUpload"}, json={
-            "initializeUploadRequest": {"owner": organization, "fileSizeBytes": size, "uploadCaptions": False,
+            "initializeUploadRequest": {"owner": organization, "fileSizeBytes": size,
+                                        "uploadCaptions": media.captions is not None,
                                         "uploadThumbnail": False}}).json()["value"]
         etags = []
         with open(media.path, "rb") as handle:
@@ -121,6 +125,11 @@ class LinkedInChannel(Channel):
                 if not etag:
                     raise Transient(f"{self.name}: LinkedIn gave no ETag for a video part; the upload is retried")
                 etags.append(etag)
+        if media.captions is not None:
+            from ..captions import captions_as
+
+            self.request("PUT", init["captionsUploadUrl"], data=captions_as(media.captions, "srt"),
+                         headers={"Content-Type": "application/octet-stream"})
         self.request("POST", "/rest/videos", params={"action": "finalizeUpload"}, json={
             "finalizeUploadRequest": {"video": init["video"], "uploadToken": init.get("uploadToken", ""),
                                       "uploadedPartIds": etags}})

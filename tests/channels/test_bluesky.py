@@ -74,14 +74,21 @@ def test_video_with_alt_text_and_captions(bsky, tmp_path):
     assert blob(caption["file"]) == vtt.read_bytes()
 
 
-def test_srt_captions_are_a_warning_and_big_captions_an_error(bsky, tmp_path):
+def test_srt_captions_are_sent_as_webvtt_and_big_captions_are_an_error(bsky, tmp_path):
+    import requests
+
     clip = tiny_mp4(tmp_path / "meeting.mp4")
     srt = tmp_path / "meeting.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:02,000\nWelcome.\n")
-    found = bsky.channel.validate(make_variant(bsky.channel, ["Highlights."], media=(video(clip, captions=srt),)))
-    assert [(p.level, p.code) for p in found] == [("warning", "captions-format")]
-    assert "WebVTT (.vtt)" in found[0].message
+    variant = make_variant(bsky.channel, ["Highlights."], media=(video(clip, captions=srt),))
+    assert bsky.channel.validate(variant) == []
+    embed = bsky.record(bsky.channel.publish(variant, key="k-srt"))["embed"]
+    (caption,) = embed["captions"]
+    sent = requests.get(f"{bsky.pds.url}/xrpc/com.atproto.sync.getBlob",
+                        params={"did": bsky.channel._did(), "cid": caption["file"]["ref"]["$link"]}, timeout=10)
+    assert sent.text == "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nWelcome.\n"
     big = tmp_path / "long.vtt"
-    big.write_text("WEBVTT\n\n" + "00:00.000 --> 00:02.000\nWords.\n\n" * 1000)
+    big.write_text("WEBVTT\n\n" + "".join(f"00:{n // 60:02d}:{n % 60:02d}.000 --> 00:{n // 60:02d}:{n % 60:02d}.500\n"
+                                           f"Words number {n}.\n\n" for n in range(1000)))
     found = bsky.channel.validate(make_variant(bsky.channel, ["Highlights."], media=(video(clip, captions=big),)))
     assert [(p.level, p.code) for p in found] == [("error", "captions-size")]

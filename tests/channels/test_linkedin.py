@@ -37,3 +37,20 @@ def test_video_that_fails_processing_is_rejected_and_not_posted(linkedin, tmp_pa
     with pytest.raises(Rejected, match="could not process the video"):
         linkedin.channel.publish(make_variant(linkedin.channel, ["Highlights."], media=(video(clip),)), key="k")
     assert server.posts == {}
+
+
+def test_webvtt_captions_go_up_as_srt(linkedin, tmp_path):
+    clip = tiny_mp4(tmp_path / "meeting.mp4")
+    vtt = tmp_path / "meeting.vtt"
+    vtt.write_text("WEBVTT\n\n00:00.000 --> 00:02.500\nWelcome to full council.\n")
+    linkedin.channel.publish(make_variant(linkedin.channel, ["Highlights."], media=(video(clip, captions=vtt),)),
+                             key="k")
+    (stored,) = linkedin.server.videos.values()
+    assert stored["captions"].decode() == "1\n00:00:00,000 --> 00:00:02,500\nWelcome to full council.\n"
+
+
+def test_no_captions_no_captions_upload(linkedin, tmp_path):
+    clip = tiny_mp4(tmp_path / "meeting.mp4")
+    linkedin.channel.publish(make_variant(linkedin.channel, ["Highlights."], media=(video(clip),)), key="k")
+    (stored,) = linkedin.server.videos.values()
+    assert stored["captions"] is None and linkedin.server.calls("PUT", r"^/captions-upload/") == []

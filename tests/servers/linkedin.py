@@ -36,6 +36,7 @@ class Server(TestServer):
         self.video_processing_fails = False               # True: PROCESSING_FAILED after finalizeUpload
         self.route("POST", r"/rest/videos", self.video_action)
         self.route("PUT", r"/video-upload/(?P<video>[\w:]+)/(?P<part>\d+)", self.video_part)
+        self.route("PUT", r"/captions-upload/(?P<video>[\w:]+)", self.video_captions)
         self.route("GET", r"/rest/videos/(?P<video>[\w:%]+)", self.video_status)
 
     def fault_response(self, kind: str, request: Request) -> Response:
@@ -83,11 +84,14 @@ class Server(TestServer):
             urn = f"urn:li:video:D4E10AQ{self.next_id()}"
             ranges = [(first, min(first + step, size) - 1) for first in range(0, size, step)]
             self.videos[urn] = {"owner": asked["owner"], "size": size, "parts": {}, "status": "WAITING_UPLOAD",
-                                "token": f"token-{urn}", "polls": 0}
-            return Response(200, {"value": {
-                "uploadUrlsExpireAt": int(time.time() * 1000) + 86_400_000, "video": urn, "uploadToken": f"token-{urn}",
-                "uploadInstructions": [{"uploadUrl": f"{self.url}/video-upload/{urn}/{n}", "firstByte": first,
-                                        "lastByte": last} for n, (first, last) in enumerate(ranges)]}})
+                                "token": f"token-{urn}", "polls": 0, "captions": None}
+            value = {"uploadUrlsExpireAt": int(time.time() * 1000) + 86_400_000, "video": urn,
+                     "uploadToken": f"token-{urn}",
+                     "uploadInstructions": [{"uploadUrl": f"{self.url}/video-upload/{urn}/{n}", "firstByte": first,
+                                             "lastByte": last} for n, (first, last) in enumerate(ranges)]}
+            if asked.get("uploadCaptions"):
+                value["captionsUploadUrl"] = f"{self.url}/captions-upload/{urn}"
+            return Response(200, {"value": value})
         if action == "finalizeUpload":
             asked = request.json()["finalizeUploadRequest"]
             video = self.videos.get(asked["video"])
@@ -105,6 +109,10 @@ class Server(TestServer):
         etag = f"/ambry-video/signedId/{request.params['video']}-{request.params['part']}"
         video["parts"][int(request.params["part"])] = (request.body, etag)
         return Response(200, b"", {"ETag": etag})
+
+    def video_captions(self, request: Request) -> Response:
+        self.videos[request.params["video"]]["captions"] = request.body
+        return Response(201)
 
     def video_status(self, request: Request) -> Response:
         if problem := self._check(request):
