@@ -41,7 +41,7 @@ class Publisher:
     dry_run: bool = False
     bad_auth: dict[str, str] = field(default_factory=dict)      # channel -> error, while its token fails
     locks: dict[str, threading.Semaphore] = field(default_factory=dict)
-    # Sent, but the ledger could not record it (full disk): delivery id -> (receipt, posted_at),
+    # Sent, but the ledger could not record it (full disk): delivery id -> (receipt, posted_at, parts),
     # recorded by record_unrecorded() as soon as the ledger can be written again.
     unrecorded: dict[int, tuple[Receipt, str, dict]] = field(default_factory=dict)
 

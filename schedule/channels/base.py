@@ -134,7 +134,7 @@ class Channel:
             if media.size > limit:
                 add("media-size", f"{media.rel} is {media.size / MB:.1f} MB, {self.network} takes at most "
                     f"{limit / MB:.0f} MB", line=mline)
-            if media.kind == "video" and media.captions and self.uploads_captions:
+            if media.kind == "video" and media.captions and self.uploads_captions and self.max_caption_bytes:
                 self._caption_problems(media, add, mline)
             if media.kind == "image" and self.alt_text and len(media.alt) > self.max_alt_length:
                 add("alt-length", f"{media.rel}: alt text is {len(media.alt)} characters, {self.network} "
@@ -142,8 +142,6 @@ class Channel:
         return problems
 
     def _caption_problems(self, media, add, line: int) -> None:
-        if not self.max_caption_bytes:
-            return
         from ..captions import captions_as
         from ..errors import ContentError
 

@@ -132,7 +132,8 @@ class XChannel(Channel):
             "media_type": media.mime, "total_bytes": media.path.stat().st_size, "media_category": category})
         media_id = str(started.json()["data"]["id"])
         with open(media.path, "rb") as handle:
-            for index, chunk in enumerate(iter(lambda: handle.read(CHUNK_BYTES), b"")):
+            size = int(self.setting("media_chunk_bytes", CHUNK_BYTES))
+            for index, chunk in enumerate(iter(lambda: handle.read(size), b"")):
                 self._call(self._append, media_id, index, chunk, media.mime)
         done = self._call(client.request, "POST", f"/2/media/upload/{media_id}/finalize", user_auth=True)
         self._wait_for_processing(media_id, done.json()["data"].get("processing_info"))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from schedule.channels import x as x_channel
 from schedule.errors import Rejected
 from tests.helpers import image, make_variant, tiny_mp4, tiny_png, video
 
@@ -13,8 +12,8 @@ def xh(open_harness):
     return open_harness("x")
 
 
-def test_video_goes_up_in_chunks_and_waits_for_processing(xh, tmp_path, monkeypatch):
-    monkeypatch.setattr(x_channel, "CHUNK_BYTES", 32)             # the 88-byte test video in three segments
+def test_video_goes_up_in_chunks_and_waits_for_processing(xh, tmp_path):
+    xh.channel.config.settings["media_chunk_bytes"] = 32          # the 88-byte test video in three segments
     clip = tiny_mp4(tmp_path / "meeting.mp4")
     receipt = xh.channel.publish(make_variant(xh.channel, ["Full council highlights."], media=(video(clip),)), key="k")
     (media_id,) = xh.server.tweets[receipt.remote_id]["media_ids"]
