@@ -8,6 +8,7 @@ signals, operator commands (noticed through SQLite's data_version) and the watch
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import logging
 import os
 import signal
@@ -44,11 +45,49 @@ def dry_run_config(config: Config) -> Config:
 LEDGER_ALERT = "ledger-write"
 
 
+class LedgerLock:
+    """One daemon per ledger: an OS lock (flock) on ``<ledger>.lock``, held for the process's life.
+
+    The kernel drops it when the process ends, however it ends (kill -9 included), so it
+    never goes stale the way a PID in the ledger can.  The file also holds the PID, only to
+    name the running daemon in the refusal.
+    """
+
+    def __init__(self, database: Path):
+        self.path = database.with_name(database.name + ".lock")
+        self.file = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            handle.close()
+            raise BotError(f"another civicpost daemon (PID {pid}) is already running on the ledger {self.path.stem}"
+                           f": stop it first (systemctl stop civicpost, or kill {pid}); two daemons on one ledger "
+                           "would post twice") from None
+        except OSError as exc:
+            handle.close()
+            raise LedgerError(f"cannot lock {self.path}: {exc.strerror}: check that its folder is writable") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self.file = handle                       # kept open: closing it would drop the lock
+
+
 class Daemon:
     def __init__(self, config_path: str | Path, dry_run: bool = False):
         self.config_path = config_path
         self.dry_run = dry_run
         self.config = self._load()
+        # Before the ledger is even opened: a second daemon must not migrate, plan or
+        # "recover" the first one's in-flight `publishing` rows.
+        self.lock = LedgerLock(self.config.database)
+        self.lock.acquire()
         self.ledger = Ledger(self.config.database, self.config.timezone)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
         self.scanner = ContentScanner(self.config)
@@ -414,6 +453,12 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload refused, keeping the old config: %s", exc)
             return
+        if config.database != self.config.database:
+            # The lock and the open ledger are for the old file: moving them live could let a
+            # second daemon in between.  Say so, and keep the ledger this daemon locked.
+            log.error("reload: [paths] database changed to %s; keeping %s until a restart", config.database,
+                      self.config.database)
+            config = dataclasses.replace(config, database=self.config.database)
         self.config = config
         self.alerter.urls = config.alert_urls
         self.scanner = ContentScanner(config)
@@ -432,7 +477,10 @@ class Daemon:
             time.sleep(0.1)
         try:
             self.publisher.record_unrecorded()
-            self.ledger.set_meta(daemon_pid=None, heartbeat_at=None, stopped_at=to_utc_key(utcnow()))
+            with self.ledger.transaction():      # clear the PID only if it is ours
+                if self.ledger.get_meta("daemon_pid") == str(os.getpid()):
+                    self.ledger.set_meta(daemon_pid=None, heartbeat_at=None)
+                self.ledger.set_meta(stopped_at=to_utc_key(utcnow()))
         except LedgerError as exc:
             left = ", ".join(f"{i} as {r.remote_id}" for i, (r, *_) in self.publisher.unrecorded.items())
             log.error("stopping with a ledger that cannot be written (%s)%s", mask(exc),

@@ -28,12 +28,15 @@ class Daemon:
 
     def __init__(self, project, *args: str, env: dict | None = None):
         self.project = project
-        self.sock_path = project.root / "notify.sock"
+        # A second daemon in the same project gets its own socket and log.
+        suffix = "" if not (project.root / "notify.sock").exists() else f"-{len(list(project.root.glob('notify*.sock')))}"
+        self.sock_path = project.root / f"notify{suffix}.sock"
+        self.log_path = project.root / f"daemon{suffix}.log"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.sock_path))
         self.sock.settimeout(0.2)
         self.messages: list[str] = []
-        self.log = open(project.root / "daemon.log", "w+")
+        self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "run", *args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=project.root,
@@ -54,7 +57,7 @@ class Daemon:
 
     def output(self) -> str:
         self.log.flush()
-        return (self.project.root / "daemon.log").read_text()
+        return self.log_path.read_text()
 
     def stop(self, sig=signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -274,3 +277,47 @@ def test_git_pull_brings_new_items_and_records_commit_and_author(fast, daemons, 
     time.sleep(4)
     assert daemon.output().count("ALERT civicpost: git pull failed") == 1
     assert daemon.proc.poll() is None
+
+
+def test_a_second_daemon_on_the_same_ledger_is_refused(fast, daemons):
+    """Issue 9.2 / 10 §5: the second `run` must not plan, recover or post; it names the first's PID."""
+    first = daemons(fast)
+    first.wait_for("READY=1")
+    # An in-flight post of the first daemon (as it is between its two ledger writes).
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    in_flight = ledger.add("inflight", "log", "log", datetime.now(timezone.utc), state="publishing",
+                           parts_text='["Bins"]', text="Bins")
+    ledger.close()
+    second = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--config", str(fast.config_path), "run"],
+                            capture_output=True, text=True, timeout=60, cwd=fast.root)
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"PID {first.proc.pid}" in lines[0] and "already running" in lines[0]
+    assert rows(fast)["inflight"]["state"] == "publishing"          # not "recovered" by the second
+    events = [e["kind"] for e in Ledger(fast.root / "var" / "civicpost.db").events(in_flight)]
+    assert events == ["planned"]
+    status = json.loads(bot(fast, "status", "--json").stdout)
+    assert status["running"] and status["pid"] == first.proc.pid
+
+
+def test_the_lock_dies_with_a_killed_daemon_and_the_rehearsal_has_its_own(fast, daemons):
+    first = daemons(fast)
+    first.wait_for("READY=1")
+    rehearsal = daemons(fast, "--dry-run")                       # its own ledger, its own lock
+    rehearsal.wait_for("READY=1")
+    first.proc.kill()                                            # SIGKILL: no clean-up runs
+    first.proc.wait()
+    again = daemons(fast)
+    again.wait_for("READY=1")
+    assert again.proc.poll() is None
+
+
+def test_stopping_leaves_another_process_daemon_pid_alone(fast, daemons):
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    ledger.set_meta(daemon_pid=os.getpid())                       # as if another process owned the ledger now
+    assert daemon.stop() == 0
+    assert ledger.get_meta("daemon_pid") == str(os.getpid())
+    assert ledger.get_meta("stopped_at")
+    ledger.close()
