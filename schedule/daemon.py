@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import logging
 import os
 import signal
@@ -21,11 +22,11 @@ from pathlib import Path
 from .alerts import Alerter
 from .config import Config, load_config
 from .scanner import ContentScanner
-from .errors import BotError, ConfigError, LedgerError
+from .errors import BotError, ConfigError, LedgerError, Problem
 from .languages import split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
-from .plan import reconcile, wanted
+from .plan import blocked_decision, blocked_reason, errors_for, grace_for, reconcile, wanted
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -33,6 +34,8 @@ from .systemd import notify, watchdog_interval
 from .timeutil import to_utc_key, utcnow
 
 log = logging.getLogger("civicpost.daemon")
+# Reading errors that leave an item without its times: its deliveries are blocked, not cancelled.
+TIME_ERRORS = ("time", "time-gap", "time-ambiguous", "repeat")
 HEARTBEAT_SECONDS = 5
 
 
@@ -92,6 +95,7 @@ class Daemon:
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
         self.scanner = ContentScanner(self.config)
         self.items: dict[str, Item] = {}
+        self.item_errors: dict[str, list[Problem]] = {}     # item id -> its errors (the gate's answer)
         self.planned_once = False
         self.renderer = Renderer(self.config)
         self.publisher = self._publisher()
@@ -196,6 +200,7 @@ class Daemon:
             self.planned_once = False
             raise
         self.planned_once = True
+        self._check_blocked()
         self._recheck_credentials()
         self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
                              content_errors=len(result.errors))
@@ -206,20 +211,56 @@ class Daemon:
     def _apply(self, result, affected: set[str] | None, duplicates: set[str]) -> None:
         now = utcnow()
         items = list(self.items.values()) if affected is None else [self.items[i] for i in affected if i in self.items]
-        want = wanted(items, self.config, now)
+        failures: dict[str, str] = {}
+        want = wanted(items, self.config, now, failures)
         rows = self.ledger.deliveries(items=affected) if affected is not None and len(affected) < 500 \
             else self.ledger.deliveries()
         if affected is not None and len(affected) >= 500:
             rows = [r for r in rows if r["item"] in affected]
-        broken = {e.path: e.message for e in result.errors}
-        broken.update({r["source"]: f"id {r['item']!r} is used by two files" for r in rows if r["item"] in duplicates})
-        actions = reconcile(want, rows, self.config, now, broken)
+        # Files whose deliveries are blocked (not cancelled) because they cannot be read or planned.
+        broken: dict[str, list[Problem]] = {e.path: [Problem(e.path, e.line, "error", e.code, e.message)]
+                                             for e in result.errors}
+        for problem in result.problems:
+            if problem.code == "duplicate-id":
+                broken[problem.path] = [problem]
+        for path, why in failures.items():
+            log.error("%s: %s", path, why)
+            broken[path] = [Problem(path, 1, "error", "plan", why)]
+        if affected is None:
+            self.item_errors = {}
+        for ident in affected or ():
+            self.item_errors.pop(ident, None)
+        for item in items:
+            found = self._gate(item, now)
+            if found:
+                self.item_errors[item.id] = found
+                if any(p.code in TIME_ERRORS for p in found):
+                    # Its times cannot be read: block what it had rather than cancel it.
+                    broken[item.rel] = found
+        wanted_keys = {w.key for w in want}
+        cancelled = [r["id"] for r in rows if r["state"] == "cancelled"
+                     and (r["item"], r["channel"], r["planned_at"]) in wanted_keys]
+        reasons = {path: blocked_reason(found).split(": ", 1)[1] for path, found in broken.items()}
+        actions = reconcile(want, rows, self.config, now, reasons, self.ledger.cancelled_by(cancelled),
+                            self.item_errors)
         alerts: list = []
         self.git_index = None
         with self.ledger.transaction():          # one commit (one fsync) for a whole first plan
             self._apply_actions(actions, alerts)
-        for row, what, reason in alerts:         # sent after the commit: no network call holds the ledger
-            self.publisher.alert(row, what, reason)
+        self._send_alerts(alerts, broken)         # after the commit: no network call holds the ledger
+
+    def _gate(self, item: Item, now: datetime) -> list[Problem]:
+        """The item's errors, item-level (channel None) and per channel: any one of them
+        stops the deliveries it applies to."""
+        from .validate import item_problems
+
+        found = [p for p in item_problems(item, self.config, now, set()) if p.level == "error"]
+        if item.draft:
+            return found
+        for variant in self.renderer.variants(item):
+            found += [p if p.channel else dataclasses.replace(p, channel=variant.channel)
+                      for p in variant.problems if p.level == "error"]
+        return found
 
     def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:
@@ -228,26 +269,125 @@ class Daemon:
                                           item_digest=w.item.digest, source=w.item.rel, commit_sha=commit,
                                           author=author or w.item.extra.get("author"),
                                           approved_by=w.item.extra.get("approved_by"),
-                                          error=reason if state == "missed" else None)
-            if state == "missed":
-                alerts.append((self.ledger.get(delivery_id), "missed", reason))
+                                          hold_reason=reason if state == "blocked" else None,
+                                          error=reason if state in ("missed", "blocked") else None)
+            if state in ("missed", "blocked"):
+                alerts.append((self.ledger.get(delivery_id), state, reason))
+        for row, state, reason in actions.reopen:
+            if self.ledger.transition(row["id"], state, expect=["cancelled"], actor="planner", kind="replanned",
+                                      reason=reason, hold_reason=reason if state == "blocked" else None,
+                                      error=reason if state != "scheduled" else None, next_attempt_at=None):
+                log.info("REPLANNED %s on %s: %s (%s)", row["item"], row["channel"], state, reason)
+                if state != "scheduled":
+                    alerts.append((row, state, reason))
         for row, reason in actions.cancel:
             self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
-        for row, reason in actions.hold:
-            if self.ledger.transition(row["id"], "held", expect=OPEN_STATES, actor="planner", reason=reason,
-                                      hold_reason=reason):
-                alerts.append((row, "held", reason))
         for row, item in actions.edited:
             commit, author = self._git_info(item)
             self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
                                item_digest=item.digest, commit_sha=commit, approved_by=item.extra.get("approved_by"))
             if row["state"] == "held" and (row["hold_reason"] or "").startswith("content file has an error"):
+                # A row held by an older civicpost for a broken file (now `blocked`).
                 self.ledger.transition(row["id"], "scheduled", expect=["held"], actor="planner", kind="released",
                                        reason="content file fixed", hold_reason=None)
+        for row, reason in actions.block:
+            if self.ledger.transition(row["id"], "blocked", expect=OPEN_STATES, actor="planner", reason=reason,
+                                      hold_reason=reason, error=reason, next_attempt_at=None):
+                log.warning("BLOCKED %s on %s: %s", row["item"], row["channel"], reason)
+                alerts.append((row, "blocked", reason))
+        for row, state, reason in actions.unblock:
+            if self.ledger.transition(row["id"], state, expect=["blocked"], actor="planner", kind="unblocked",
+                                      reason=reason, hold_reason=None, error=reason if state == "missed" else None):
+                log.info("UNBLOCKED %s on %s: %s", row["item"], row["channel"], state)
+                alerts.append((row, "unblocked" if state == "scheduled" else state, reason))
         for row, item in actions.edited_after_post:
             self.ledger.update(row["id"], kind="edited-after-posting", actor="planner",
                                reason="content file changed after it was posted; not reposted",
                                item_digest=item.digest)
+
+    # ----- alerts, one per item and problem (not one per channel) ------------------------
+    def _send_alerts(self, alerts: list, broken: dict[str, list[Problem]]) -> None:
+        blocked: dict[str, list[dict]] = {}
+        grouped: dict[tuple, list[dict]] = {}
+        for row, what, reason in alerts:
+            base = split_delivery_item(row["item"])[0]
+            if what == "blocked":
+                blocked.setdefault(base, []).append(row)
+            elif what == "unblocked":
+                self._clear_block_alerts(base)
+            else:
+                grouped.setdefault((base, what, reason), []).append(row)
+        for (_, what, reason), group in grouped.items():
+            self._group_alert(group, what, reason)
+        for base, group in blocked.items():
+            source = group[0]["source"] or ""
+            problems = self.item_errors.get(base) or broken.get(source) or [
+                Problem(source, 1, "error", "content", group[0]["hold_reason"] or "content file has an error")]
+            self._block_alerts(base, group, problems)
+
+    def _group_alert(self, group: list[dict], what: str, reason: str | None) -> None:
+        from .alerts import delivery_alert
+
+        first = group[0]
+        title, body = delivery_alert(first, what, reason, self.config.timezone)
+        if len(group) > 1:
+            title += f" (and {len(group) - 1} more channel(s))"
+            body += "\nAlso: " + ", ".join(f"{r['channel']} (id {r['id']})" for r in group[1:])
+        self.alerter.send(f"delivery:{first['id']}:{what}", title, body, first["id"], first["item"], first["channel"])
+
+    def _block_alerts(self, base: str, rows: list[dict], problems: list[Problem]) -> None:
+        """One alert per problem, naming the file, the line and the fix, and what it stops."""
+        by_problem: dict[tuple, list[Problem]] = {}
+        for problem in problems:
+            by_problem.setdefault((problem.path, problem.line, problem.code, problem.message), []).append(problem)
+        tz = self.config.timezone
+        first = min(datetime.fromisoformat(r["planned_at"]) for r in rows).astimezone(tz)
+        for (path, line, code, message), same in by_problem.items():
+            channels = sorted({p.channel for p in same if p.channel}) or sorted({r["channel"] for r in rows})
+            digest = hashlib.sha256(f"{path}:{line}:{code}:{message}".encode()).hexdigest()[:16]
+            self.alerter.send(
+                f"blocked:{base}:{digest}", f"civicpost: {base} is blocked: {path}:{line}",
+                f"{path}:{line}: error: {message}\nItem: {base}\nChannels: {', '.join(channels)}\n"
+                f"First planned: {first:%a %d %b %Y %H:%M %Z}\nNothing from this item is posted on these channels "
+                "until the file is fixed; then it goes back to scheduled by itself (no command needed).",
+                rows[0]["id"], base, None)
+
+    def _clear_block_alerts(self, base: str) -> None:
+        for key in self.ledger.alert_keys(f"blocked:{base}:") + self.ledger.alert_keys(f"blocked-reminder:{base}:"):
+            self.alerter.clear(key)
+
+    def _check_blocked(self) -> None:
+        """Deliveries still blocked near their time: remind once; past grace: missed."""
+        now = utcnow()
+        try:
+            hours = float(self.config.section("schedule").get("blocked_reminder_hours", 24))
+        except (TypeError, ValueError):
+            hours = 24.0
+        missed: dict[tuple, list[dict]] = {}
+        remind: dict[tuple, list[dict]] = {}
+        for row in self.ledger.deliveries(states=["blocked"]):
+            base = split_delivery_item(row["item"])[0]
+            item = self.items.get(base)
+            grace = grace_for(item, self.config) if item else self.config.grace
+            decision = blocked_decision(datetime.fromisoformat(row["planned_at"]), grace, now,
+                                        timedelta(hours=hours))
+            if decision == "missed":
+                reason = f"its content file still had errors at its planned time ({row['hold_reason']})"
+                if self.ledger.transition(row["id"], "missed", expect=["blocked"], actor="planner", reason=reason,
+                                          error=reason):
+                    missed.setdefault((base, reason), []).append(row)
+            elif decision == "remind":
+                remind.setdefault((base, row["planned_at"]), []).append(row)
+        for (_, reason), group in missed.items():
+            self._group_alert(group, "missed", reason)
+        tz = self.config.timezone
+        for (base, planned), group in remind.items():
+            when = datetime.fromisoformat(planned).astimezone(tz)
+            self.alerter.send(
+                f"blocked-reminder:{base}:{planned}", f"civicpost: reminder: {base} is still blocked",
+                f"{base} is planned for {when:%a %d %b %Y %H:%M %Z} on {', '.join(r['channel'] for r in group)} and "
+                f"its content file still has errors: {group[0]['hold_reason']}\nFix the file (python bot.py validate "
+                f"{group[0]['source'] or ''}) or it will not be posted.", group[0]["id"], base, None)
 
     def _recheck_credentials(self) -> None:
         """A channel whose token failed is checked again (at most every 5 minutes); when it
@@ -316,6 +456,8 @@ class Daemon:
         try:
             if self.stop_event.is_set():
                 return
+            if self._blocked_now(delivery_id):
+                return
             self.publisher.run(delivery_id)
         except LedgerError as exc:
             self._ledger_trouble(exc)
@@ -336,6 +478,22 @@ class Daemon:
                 self.running.discard(delivery_id)
                 self.job_times.pop(delivery_id, None)
             self.sync_event.set()                # e.g. a retry needs its next job
+
+    def _blocked_now(self, delivery_id: int) -> bool:
+        """The last rule before a post: never send a delivery whose item has an error, item-level
+        or for its channel (the rescan blocks them at once; this covers the moment between)."""
+        row = self.ledger.get(delivery_id)
+        if row is None or row["state"] != "scheduled":
+            return False
+        problems = errors_for(self.item_errors, split_delivery_item(row["item"])[0], row["channel"])
+        if not problems:
+            return False
+        reason = blocked_reason(problems)
+        if self.ledger.transition(delivery_id, "blocked", expect=["scheduled"], actor="daemon", reason=reason,
+                                  hold_reason=reason, error=reason):
+            log.warning("BLOCKED %s on %s at its time: %s", row["item"], row["channel"], reason)
+            self._block_alerts(split_delivery_item(row["item"])[0], [row], problems)
+        return True
 
     # ----- git -------------------------------------------------------------------------
     def _git_pull(self) -> None:
