@@ -13,7 +13,7 @@ from .errors import BotError
 from .ledger import Ledger, OPEN_STATES, operator, public_row
 from .timeutil import to_utc_key, utcnow
 
-ATTENTION_STATES = ("failed", "missed", "uncertain", "held")
+ATTENTION_STATES = ("failed", "missed", "uncertain", "held", "blocked")
 
 
 def _ledger(config: Config) -> Ledger:

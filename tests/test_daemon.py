@@ -321,3 +321,145 @@ def test_stopping_leaves_another_process_daemon_pid_alone(fast, daemons):
     assert ledger.get_meta("daemon_pid") == str(os.getpid())
     assert ledger.get_meta("stopped_at")
     ledger.close()
+
+
+def events_of(project, delivery_id):
+    ledger = Ledger(project.root / "var" / "civicpost.db")
+    try:
+        return ledger.events(delivery_id)
+    finally:
+        ledger.close()
+
+
+def test_cancelled_by_the_content_comes_back_when_the_content_asks_again(fast, daemons):
+    """Issue 9.3: draft -> undraft, a file briefly gone, a time changed and changed back."""
+    later = soon(3600)
+    drafted = fast.post("drafted.md", f"publish_at: {later}")
+    gone = fast.post("gone.md", f"publish_at: {later}")
+    moved = fast.post("moved.md", f"publish_at: {later}")
+    kept = fast.post("kept.md", f"publish_at: {later}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    for name in ("drafted", "gone", "moved", "kept"):
+        wait_state(fast, name, "scheduled")
+    assert bot(fast, "cancel", str(rows(fast)["kept"]["id"]), "--reason", "Event called off").returncode == 0
+    drafted.write_text(f"---\npublish_at: {later}\ndraft: true\n---\nBins go out on Tuesday this week.\n")
+    text = gone.read_text()
+    gone.unlink()                                       # an editor's delete-and-recreate, a branch switch
+    moved.write_text(f"---\npublish_at: {soon(7200)}\n---\nBins go out on Tuesday this week.\n")
+    for name in ("drafted", "gone"):
+        wait_state(fast, name, "cancelled")
+    deadline = time.monotonic() + 20
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    while len(ledger.deliveries(item="moved")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    drafted.write_text(f"---\npublish_at: {later}\n---\nBins go out on Tuesday this week.\n")
+    gone.write_text(text)
+    moved.write_text(f"---\npublish_at: {later}\n---\nBins go out on Tuesday this week.\n")
+    kept.write_text(f"---\npublish_at: {later}\n---\nEdited after the operator cancelled it.\n")
+    for name in ("drafted", "gone"):
+        row = wait_state(fast, name, "scheduled")
+        assert [e["kind"] for e in events_of(fast, row["id"])][-1] == "replanned"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        states = {r["planned_at"]: r["state"] for r in ledger.deliveries(item="moved")}
+        if sorted(states.values()) == ["cancelled", "scheduled"] and states[min(states)] == "scheduled":
+            break
+        time.sleep(0.2)
+    assert states[min(states)] == "scheduled" and states[max(states)] == "cancelled", states
+    ledger.close()
+    time.sleep(2)
+    assert rows(fast)["kept"]["state"] == "cancelled"          # an operator's cancel sticks
+    assert daemon.proc.poll() is None
+
+
+def test_repeats_missed_in_an_outage_are_missed_and_alert_like_one_offs(fast, daemons):
+    """Issue 9.5: the daemon was down for two hours; last hours' repeats and a one-off were due."""
+    from schedule.content import read_item
+
+    start = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    fast.post("hourly.md", f'publish_at: {start.isoformat()}\nrepeat: "0 * * * *"\n'
+                           f'until: {(start + timedelta(days=1)).date()}')
+    fast.post("oneoff.md", f"publish_at: {(start + timedelta(hours=2)).isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # what the ledger held when the outage began
+    for name, hours in (("hourly", 1), ("hourly", 2), ("oneoff", 2)):
+        planned = read_item(fast.content / f"{name}.md", config)
+        ledger.add(name, "log", "log", start + timedelta(hours=hours), item_digest=planned.digest, source=planned.rel)
+    ledger.close()
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ledger = Ledger(config.database)
+        states = {(r["item"], r["planned_at"]): r for r in ledger.deliveries() if r["planned_at"] < soon(-60)}
+        ledger.close()
+        if all(r["state"] == "missed" for r in states.values()):
+            break
+        time.sleep(0.2)
+    assert sorted((k[0], r["state"]) for k, r in states.items()) == [
+        ("hourly", "missed"), ("hourly", "missed"), ("oneoff", "missed")]
+    assert all("changed" not in (r["error"] or "") for r in states.values())
+    time.sleep(1)
+    assert daemon.output().count("ALERT civicpost: hourly on log missed") == 2
+    assert daemon.output().count("ALERT civicpost: oneoff on log missed") == 1
+
+
+TWO_LOGS = '[channels.log]\nnetwork = "log"\n[channels.archive]\nnetwork = "log"\n'
+
+
+def test_a_file_with_errors_is_blocked_at_once_and_a_fix_unblocks_it(fast, daemons):
+    """Issue 10 §2: blocked when the file lands, one alert per problem (not per channel),
+    naming file, line and fix; fixed -> scheduled with no command; then it posts once."""
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n", channels=TWO_LOGS, default_channels='["log", "archive"]')
+    fast.image("pool.png")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    planned = soon(3600)
+    broken = f"publish_at: {planned}\nmedia:\n  - {{path: media/pool.png}}"
+    fast.post("pool.md", broken, "The new pool opens on Saturday.")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "ALERT civicpost: pool is blocked" not in daemon.output():
+        time.sleep(0.2)
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    states = sorted((r["channel"], r["state"]) for r in ledger.deliveries(item="pool"))
+    assert states == [("archive", "blocked"), ("log", "blocked")]
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: pool is blocked" in line]
+    assert len(alerts) == 1                                  # one problem, two channels: one alert
+    assert "content/pool.md:3: error: media/pool.png has no alt text" in alerts[0] and "alt" in alerts[0] and "archive, log" in alerts[0]
+    status = json.loads(bot(fast, "status", "--json").stdout)
+    assert sorted(a["state"] for a in status["attention"] if a["item"] == "pool") == ["blocked", "blocked"]
+    time.sleep(2)                                            # rescans later: still one alert
+    assert daemon.output().count("ALERT civicpost: pool is blocked") == 1
+    fast.post("pool.md", f"publish_at: {soon(3)}\nmedia:\n  - {{path: media/pool.png, alt: \"The new pool\"}}",
+              "The new pool opens on Saturday.")
+    for channel in ("log", "archive"):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = [r for r in ledger.deliveries(item="pool", states=["posted"]) if r["channel"] == channel]
+            if found:
+                break
+            time.sleep(0.2)
+        assert found, ledger.deliveries(item="pool")
+    blocked_rows = [r for r in ledger.deliveries(item="pool") if r["planned_at"] != found[0]["planned_at"]]
+    assert {r["state"] for r in blocked_rows} == {"cancelled"}           # the old time, moved
+    ledger.close()
+    assert daemon.output().count("POST pool [") == 2
+
+
+def test_a_blocked_item_reminds_once_before_it_is_due_and_is_never_sent(fast, daemons):
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n[schedule]\nblocked_reminder_hours = 1\n")
+    fast.image("pool.png")
+    fast.post("later.md", f"publish_at: {soon(3 * 3600)}\nmedia: [{{path: media/pool.png}}]")
+    fast.post("soon.md", f"publish_at: {soon(1800)}\nmedia: [{{path: media/pool.png}}]")
+    fast.post("now.md", f"publish_at: {soon(3)}\nmedia: [{{path: media/pool.png}}]\ngrace_minutes: 0.05")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "now", "missed", timeout=30)
+    time.sleep(2)
+    out = daemon.output()
+    assert out.count("ALERT civicpost: reminder: soon is still blocked") == 1
+    assert "reminder: later" not in out
+    assert "POST " not in out
+    assert rows(fast)["soon"]["state"] == rows(fast)["later"]["state"] == "blocked"
+    assert "still had errors" in rows(fast)["now"]["error"]
