@@ -34,8 +34,6 @@ from .systemd import notify, watchdog_interval
 from .timeutil import to_utc_key, utcnow
 
 log = logging.getLogger("civicpost.daemon")
-# Reading errors that leave an item without its times: its deliveries are blocked, not cancelled.
-TIME_ERRORS = ("time", "time-gap", "time-ambiguous", "repeat")
 HEARTBEAT_SECONDS = 5
 
 
@@ -234,8 +232,9 @@ class Daemon:
             found = self._gate(item, now)
             if found:
                 self.item_errors[item.id] = found
-                if any(p.code in TIME_ERRORS for p in found):
-                    # Its times cannot be read: block what it had rather than cancel it.
+                if any(p.level == "error" for p in item.problems):
+                    # Part of the file cannot be read (a time, the channels...): block what it
+                    # had rather than cancel it, as for a file that cannot be read at all.
                     broken[item.rel] = found
         wanted_keys = {w.key for w in want}
         cancelled = [r["id"] for r in rows if r["state"] == "cancelled"
@@ -483,13 +482,13 @@ class Daemon:
         """The last rule before a post: never send a delivery whose item has an error, item-level
         or for its channel (the rescan blocks them at once; this covers the moment between)."""
         row = self.ledger.get(delivery_id)
-        if row is None or row["state"] != "scheduled":
+        if row is None or row["state"] not in ("scheduled", "retrying"):
             return False
         problems = errors_for(self.item_errors, split_delivery_item(row["item"])[0], row["channel"])
         if not problems:
             return False
         reason = blocked_reason(problems)
-        if self.ledger.transition(delivery_id, "blocked", expect=["scheduled"], actor="daemon", reason=reason,
+        if self.ledger.transition(delivery_id, "blocked", expect=["scheduled", "retrying"], actor="daemon", reason=reason,
                                   hold_reason=reason, error=reason):
             log.warning("BLOCKED %s on %s at its time: %s", row["item"], row["channel"], reason)
             self._block_alerts(split_delivery_item(row["item"])[0], [row], problems)

@@ -190,8 +190,7 @@ def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetim
                 actions.edited.append((row, w.item))
             elif row["state"] == "posted":
                 actions.edited_after_post.append((row, w.item))
-        # A `retrying` row is mid-delivery with the text recorded while it was valid: left alone.
-        if problems and row["state"] in ("scheduled", "held"):
+        if problems and row["state"] in ("scheduled", "held", "retrying"):
             actions.block.append((row, blocked_reason(problems)))
         elif not problems and row["state"] == "blocked":
             if late:

@@ -58,7 +58,12 @@ def _walk(root: Path, paths: Iterable[str | Path] | None = None) -> list[tuple[s
         for entry in entries:
             if entry.name.startswith("."):       # .git and editors' hidden files
                 continue
-            if entry.is_dir():
+            try:
+                is_dir = entry.is_dir()
+            except OSError:                      # a symlink loop (ELOOP): reported when read; the scan goes on
+                found.append((entry.path, (0, -1)))
+                continue
+            if is_dir:
                 if entry.path != media:          # content/media holds images and video
                     walk(entry.path)
             elif entry.name.endswith(SUFFIXES):
@@ -139,7 +144,7 @@ class ContentScanner:
                 cached.stamp = stamp
                 return cached
             try:
-                entry = _Cached(stamp, digest, parse_item(data, file, rel, self.config, digest), None)
+                entry = _Cached(stamp, digest, parse_item(data, file, rel, self.config, digest, lenient=True), None)
             except ContentError as exc:
                 entry = _Cached(stamp, digest, None, exc)
         self.cache[path] = entry
