@@ -111,6 +111,7 @@ class Daemon:
         self.git_commits: dict = {}
         self.git_index: dict | None = None
         self.ledger_failing = False
+        self.replan_failed = False
 
     def _load(self) -> Config:
         config = load_config(self.config_path)
@@ -135,9 +136,9 @@ class Daemon:
             self.renderer.channel(name).warm_up()
         self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
                              dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
-        self.replan(sync=False)
+        self._replan_safely(sync=False)
         for row in self.ledger.deliveries(states=["publishing"]):
-            state = self.publisher.recover(row)
+            state = self._recover(row)
             log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
                         row["channel"], state)
         self.scheduler = BackgroundScheduler(
@@ -152,6 +153,46 @@ class Daemon:
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
                  len(self.items), self.config.database, self._status())
+
+    def _recover(self, row: dict) -> str:
+        """One interrupted delivery; whatever is wrong with it is its own problem, not start-up's."""
+        if row["channel"] not in self.config.channels:
+            reason = (f"interrupted while posting, and channel {row['channel']!r} is no longer in config.toml, so "
+                      f"civicpost cannot ask the network: check the account by hand, then put the channel back and "
+                      f"`python bot.py retry {row['id']}`, or `cancel {row['id']}`")
+        else:
+            try:
+                return self.publisher.recover(row)
+            except LedgerError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one odd row must not stop the daemon (systemd would loop)
+                log.exception("delivery %s: could not be checked after an interruption", row["id"])
+                reason = (f"interrupted while posting and could not be checked ({type(exc).__name__}: {mask(exc)}): "
+                          f"check the account by hand, then `python bot.py retry {row['id']}` or `cancel {row['id']}`")
+        if self.ledger.transition(row["id"], "uncertain", expect=["publishing"], kind="recovered", reason=reason,
+                                  error=reason):
+            self.publisher.alert(row, "uncertain", reason)
+        return "uncertain"
+
+    def _replan_safely(self, sync: bool = True) -> None:
+        """A re-plan whose failure is reported, never fatal: systemd would restart the daemon
+        into the same failure, and nothing else would be posted meanwhile."""
+        try:
+            self.replan(sync)
+            if self.replan_failed:
+                self.replan_failed = False
+                self.alerter.clear("replan")
+        except LedgerError as exc:
+            self._ledger_trouble(exc)
+            log.error("rescan failed: %s", mask(exc))
+        except BotError as exc:
+            log.error("rescan failed: %s", mask(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug or an input nobody foresaw
+            log.exception("rescan failed")
+            self.replan_failed = True
+            self.alerter.send("replan", "civicpost: re-planning failed", f"{type(exc).__name__}: {mask(exc)}\n"
+                              "Deliveries already planned still go out; new edits are not picked up until this is "
+                              "fixed (see the log).")
 
     def _watch(self) -> None:
         """Notice edits at once where the OS lets us; the periodic rescan is the safety net."""
@@ -590,13 +631,7 @@ class Daemon:
                 self.sync_jobs()
             if self.rescan_event.is_set():
                 self.rescan_event.clear()
-                try:
-                    self.replan()
-                except LedgerError as exc:
-                    self._ledger_trouble(exc)
-                    log.error("rescan failed: %s", mask(exc))
-                except BotError as exc:
-                    log.error("rescan failed: %s", mask(exc))
+                self._replan_safely()
             if watchdog and time.monotonic() - last_ping >= watchdog:
                 # Only while the scheduler thread is ticking: a stuck scheduler gets restarted.
                 if time.monotonic() - self.last_tick < 3 * HEARTBEAT_SECONDS:
@@ -623,7 +658,7 @@ class Daemon:
         self.renderer = Renderer(config)
         self.publisher = self._publisher()
         log.info("config reloaded from %s", config.path)
-        self.replan()
+        self._replan_safely()
 
     def shutdown(self) -> int:
         notify("STOPPING=1")

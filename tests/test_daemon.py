@@ -463,3 +463,28 @@ def test_a_blocked_item_reminds_once_before_it_is_due_and_is_never_sent(fast, da
     assert "POST " not in out
     assert rows(fast)["soon"]["state"] == rows(fast)["later"]["state"] == "blocked"
     assert "still had errors" in rows(fast)["now"]["error"]
+
+
+def test_bad_inputs_are_reported_and_held_and_everything_else_goes_on(fast, daemons):
+    """Issue 9.7: each of these stopped the daemon (systemd would restart it into the same crash)."""
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    stranded = ledger.add("old-news", "retired", "mastodon", datetime.now(timezone.utc) - timedelta(minutes=2),
+                          state="publishing", parts_text='["Old news"]', text="Old news", attempts=1)
+    ledger.close()
+    os.symlink("loop.md", fast.content / "loop.md")
+    fast.post("forever.md", f"publish_at: {soon(3600)}\ngrace_minutes: .inf")
+    fast.post("never.md", f"publish_at: {soon(3600)}\ngrace_minutes: .nan")
+    fast.post("ok.md", f"publish_at: {soon(4)}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "ok", "posted")
+    row = rows(fast)["old-news"]
+    assert row["id"] == stranded and row["state"] == "uncertain"
+    assert "'retired' is no longer in config.toml" in row["error"] and f"retry {stranded}" in row["error"]
+    out = daemon.output()
+    assert "ALERT civicpost: old-news on retired uncertain" in out
+    assert "content/loop.md:1: error: symlink loop" in out
+    assert "content/forever.md:3: error: grace_minutes: must be a number of minutes" in out
+    assert "content/never.md:3: error: grace_minutes" in out
+    assert "forever" not in rows(fast) or rows(fast)["forever"]["state"] == "blocked"
+    assert "Traceback" not in out and daemon.proc.poll() is None
