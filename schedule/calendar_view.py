@@ -17,7 +17,7 @@ from .scanner import ContentScanner
 from .listing import history, queue
 from .timeutil import utcnow
 
-ATTENTION = {"held", "failed", "missed", "uncertain"}
+ATTENTION = {"held", "failed", "missed", "uncertain", "blocked"}
 
 
 @dataclass
@@ -40,7 +40,7 @@ def entries(config: Config, now: datetime | None = None, days_back: int = 14) ->
         key = (row["item"], row["planned_at"])
         when = datetime.fromisoformat(row["planned_at"]).astimezone(config.timezone)
         entry = grouped.setdefault(key, Entry(row["item"], titles.get(row["item"]) or row["item"], when))
-        entry.channels[row["channel"]] = row["state"]
+        entry.channels[row["channel"]] = "blocked" if row.get("blocked") else row["state"]   # the gate says no
     return sorted(grouped.values(), key=lambda e: (e.when, e.item))
 
 

@@ -197,3 +197,31 @@ def test_the_gate_names_the_channel_an_error_belongs_to(project):
     verdict = decide(item, config, Renderer(config), datetime(2029, 1, 1, tzinfo=timezone.utc))
     assert verdict.blocks("notes") and not verdict.blocks("log")
     assert {p.channel for p in verdict.errors()} == {"notes"}
+
+
+def test_queue_preview_and_calendar_show_what_the_gate_stops(project, tmp_path):
+    """The same verdict in every view: a picture without alt text is marked in `queue`, as an
+    error in `preview`, and as blocked (needing attention) in the calendar."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot import cli
+
+    project.image()
+    project.post("pool.md", "publish_at: 2030-01-20T09:00\nmedia: [{path: media/pool.png}]", "Pool opens.")
+    project.post("bins.md", "publish_at: 2030-01-21T09:00", "Bins go out on Tuesday.")
+    runner = CliRunner()
+    base = ["--config", str(project.config_path)]
+    rows = {r["item"]: r for r in json.loads(runner.invoke(cli, [*base, "queue", "--json"]).output)}
+    assert "has no alt text" in rows["pool"]["blocked"] and rows["bins"]["blocked"] is None
+    preview = runner.invoke(cli, [*base, "preview", "--json"])
+    assert preview.exit_code == 1
+    codes = {p["code"] for i in json.loads(preview.output) for p in i["problems"] if p["level"] == "error"}
+    assert codes == {"alt-missing"}
+    page = tmp_path / "cal.html"
+    assert runner.invoke(cli, [*base, "calendar", "--html", str(page)]).exit_code == 0
+    from schedule.calendar_view import entries
+
+    states = {e.item: (e.channels, e.attention) for e in entries(project.config())}
+    assert states["pool"] == ({"log": "blocked"}, True) and states["bins"] == ({"log": "scheduled"}, False)
