@@ -70,7 +70,10 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     def add(key: str, level: str, code: str, message: str) -> None:
         problems.append(Problem(item.rel, item.line(key), level, code, message))
 
-    if not item.times and not item.draft:
+    if not item.times and item.repeat and not item.draft:
+        add("repeat", "error", "repeat-never", f"repeat: {item.repeat!r} never fires between publish_at and until: "
+            "check the day and month (e.g. there is no 31 February) and the until: date")
+    elif not item.times and not item.draft:
         add("publish_at", "error", "no-time", "no publish_at: add publish_at: 2027-03-01T09:00 (or draft: true)")
     if not item.channels:
         add("channels", "error", "no-channel", "no channels: add channels: [...] or default_channels in config.toml")
@@ -97,10 +100,37 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
             add("publish_at", "warning", "blackout", f"planned {when:%Y-%m-%d %H:%M} is inside the blackout "
                 f"'{window.reason}': it will be held unless tagged {', '.join(window.allow_tags) or '(no tag allowed)'}")
             break
+    problems.extend(planner_problems(item, config, now))
     problems.extend(check_item(item, config.section("accessibility")))
     langs = languages(config)
     if langs:
         problems.extend(language_problems(item, langs))
+    return problems
+
+
+def planner_problems(item: Item, config: Config, now: datetime) -> list[Problem]:
+    """Run the daemon's planner on the item, so what would break planning is reported by
+    validate, not found by the daemon at the planned time."""
+    from .languages import split_delivery_item
+    from .plan import due_decision, reconcile, wanted
+
+    problems = []
+    base, lang = split_delivery_item(item.id)
+    if lang:
+        # The ledger names one language of a bilingual pair "<id>#<lang>": this id would be
+        # taken for the {lang} post of item {base}.
+        problems.append(Problem(item.rel, item.line("id"), "error", "id-collides",
+                                f"id {item.id!r} would collide with the {lang!r} post of item {base!r}: "
+                                f"choose an id without '#{lang}' at the end, e.g. {base}-{lang}"))
+    try:
+        want = wanted([item], config, now)
+        reconcile(want, [], config, now)
+        for entry in want[:1] + want[-1:]:
+            due_decision(item, entry.when, entry.when, config, False)
+    except (ArithmeticError, ValueError, TypeError) as exc:      # OverflowError: a grace too large
+        problems.append(Problem(item.rel, item.line("grace_minutes"), "error", "plan",
+                                f"the planner cannot plan this item ({exc}): check grace_minutes:, "
+                                "publish_at: and repeat:"))
     return problems
 
 
@@ -110,4 +140,4 @@ def variant_rules(variant: Variant, config: Config) -> list[Problem]:
     return check_variant(variant, config.section("accessibility"))
 
 
-__all__ = ["Verdict", "decide", "item_problems", "variant_rules"]
+__all__ = ["Verdict", "decide", "item_problems", "planner_problems", "variant_rules"]

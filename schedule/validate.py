@@ -59,6 +59,8 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
     result = _scan(config, scanner or ContentScanner(config), paths, progress)
     problems.extend(Problem(e.path, e.line, "error", e.code, e.message) for e in result.errors)
     problems.extend(result.problems)
+    if paths:
+        problems.extend(_collisions(config, result))
     ledger_rows = _posted_keys(config)
     for item in result.items:
         checked.items.append(item)
@@ -77,6 +79,16 @@ def _scan(config: Config, scanner: ContentScanner, paths, progress: bool) -> Sca
             task = bar.add_task("Checking content", total=len(files))
             return scanner.scan(paths, progress=lambda: bar.advance(task))
     return scanner.scan(paths)
+
+
+def _collisions(config: Config, result: ScanResult) -> list[Problem]:
+    """Files named on the command line (pre-commit) whose id another file in content/ already
+    has: the daemon sees the whole folder, so the check must too."""
+    from .scanner import duplicate_ids
+
+    named = {item.rel for item in result.items}
+    others = [i for i in ContentScanner(config).scan().items if i.rel not in named]
+    return [p for p in duplicate_ids(others + result.items) if p.path in named]
 
 
 def _posted_keys(config: Config) -> set[tuple[str, str]]:
