@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from .config import NETWORKS, Config
+from .config import MAX_GRACE_MINUTES, NETWORKS, Config
 from .errors import ContentError, Problem
 from .model import Item, Media
 from .timeutil import AmbiguousTime, NonExistentTime, localize
@@ -27,7 +27,6 @@ THREAD_MARKER = "---8<---"
 THREAD_SPLIT = re.compile(r"^[ \t]*---8<---[ \t]*$", re.MULTILINE)
 SUFFIXES = (".md", ".markdown")
 MAX_REPEATS = 2000
-MAX_GRACE_MINUTES = 525_600     # a year: later than that is history, not news
 CAPTION_SUFFIXES = (".srt", ".vtt")
 KNOWN_FIELDS = {
     "id", "title", "publish_at", "channels", "media", "link", "tags", "draft", "expires", "not_after",
