@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .config import Config
 from .scanner import ContentScanner
@@ -44,6 +44,12 @@ def entries(config: Config, now: datetime | None = None, days_back: int = 14) ->
     return sorted(grouped.values(), key=lambda e: (e.when, e.item))
 
 
+def ics_uid(entry: Entry) -> str:
+    """Stable per item and planned instant: the time in UTC, so the "Z" (RFC 5545 §3.3.5,
+    UTC time) is true whatever the machine's own zone."""
+    return f"{entry.item}-{entry.when.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}@civicpost"
+
+
 def to_ics(config: Config, now: datetime | None = None) -> bytes:
     from icalendar import Calendar, Event
 
@@ -55,7 +61,7 @@ def to_ics(config: Config, now: datetime | None = None) -> bytes:
     for entry in entries(config, now):
         event = Event()
         states = ", ".join(f"{c}: {s}" for c, s in sorted(entry.channels.items()))
-        event.add("uid", f"{entry.item}-{entry.when.astimezone().strftime('%Y%m%dT%H%M%SZ')}@civicpost")
+        event.add("uid", ics_uid(entry))
         event.add("summary", f"{'⚠ ' if entry.attention else ''}{entry.title} ({', '.join(sorted(entry.channels))})")
         event.add("description", f"Item: {entry.item}\nChannels: {states}")
         event.add("dtstart", entry.when)

@@ -90,7 +90,7 @@ class Publisher:
                 self.alert(row, "failed", f"content is not valid: {message}")
             return "failed"
         retry_until = row["retry_until"] or to_utc_key(
-            datetime.fromisoformat(row["planned_at"]) + (grace_for(item, self.config) if item else self.config.grace))
+            datetime.fromisoformat(row["planned_at"]) + grace_for(item, self.config))
         try:
             moved = self.ledger.transition(
                 row["id"], "publishing", expect=DUE_STATES, attempts=row["attempts"] + 1,
