@@ -211,6 +211,22 @@ def load_config(path: str | Path = "config.toml") -> Config:
             raise ConfigError(f"[[blackout]] needs {exc.args[0]!r}", str(path), _line_of(text, r"^\s*\[\[blackout\]\]")) from None
         blackouts.append(Blackout(start, end, str(entry.get("reason", "blackout")),
                                   tuple(read.strings(entry, "allow_tags", [], '["ElectionInfo"]'))))
+    # Lists and numbers other modules read from their sections: checked here, once, so a text
+    # is never read as its letters ("cy" as c, y) and a word never reaches int().
+    read.strings(read.table(data, "languages"), "required", [], '["cy", "en"]')
+    approval = read.table(data, "approval")
+    read.flag(approval, "required", False)
+    read.strings(approval, "approvers", [], '["Tom Hughes"]')
+    access = read.table(data, "accessibility")
+    read.strings(access, "shorteners", [], '["bit.ly", "tinyurl.com"]')
+    for key, example in (("max_emoji", "3"), ("max_grade", "9"), ("min_words_for_grade", "30"),
+                         ("max_alt_length", "1000")):
+        read.number(access, key, 0, example)
+    read.flag(access, "require_captions", True)
+    for key, example in (("retry_base_seconds", "30"), ("retry_max_seconds", "900"),
+                         ("per_channel_concurrency", "25"), ("workers", "100"), ("job_horizon_hours", "6"),
+                         ("stop_timeout_seconds", "30")):
+        read.number(sched, key, 1, example)
     if alerts.get("urls", []) != []:         # a text is refused too (not read as characters); never echoed
         # Apprise URLs carry passwords and webhook tokens (often in the path, where no check
         # can tell them from an address), so every one is a secret: none in config.toml.
