@@ -225,3 +225,30 @@ def test_queue_preview_and_calendar_show_what_the_gate_stops(project, tmp_path):
 
     states = {e.item: (e.channels, e.attention) for e in entries(project.config())}
     assert states["pool"] == ({"log": "blocked"}, True) and states["bins"] == ({"log": "scheduled"}, False)
+
+
+def test_the_running_daemon_never_posts_a_picture_without_alt_text(project):
+    """End to end (issue 10: "validate reports it, and the daemon posts it anyway"): the
+    daemon as a child process posts the described picture and not the undescribed one."""
+    import time
+
+    from tests.test_daemon import Daemon, rows, soon, wait_state
+
+    project.write_config(extra="[content]\nrescan_seconds = 1\n")
+    project.image()
+    project.post("bare.md", f"publish_at: {soon(3)}\nmedia: [{{path: media/pool.png, alt: \"\"}}]", "Pool opens.")
+    project.post("described.md", f"publish_at: {soon(3)}\nmedia: [{{path: media/pool.png, {GOOD_ALT}}}]",
+                 "Pool opens.")
+    daemon = Daemon(project)
+    try:
+        daemon.wait_for("READY=1")
+        wait_state(project, "described", "posted")
+        deadline = time.monotonic() + 20
+        while rows(project)["bare"]["state"] in ("scheduled", "publishing") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        bare = rows(project)["bare"]
+        assert bare["state"] in ("failed", "blocked", "held")     # not sent, whichever state says so
+        assert "POST described [log]" in daemon.output() and "POST bare" not in daemon.output()
+        assert "content/bare.md:" in f"{bare['error']} {bare['hold_reason']}"
+    finally:
+        daemon.stop()
