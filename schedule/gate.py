@@ -56,6 +56,10 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
         verdict.problems.extend(variant.problems)
         rules.extend(variant_rules(variant, config))
     verdict.problems.extend(unique(rules))
+    for name in dict.fromkeys(v.channel for v in verdict.variants):
+        # A channel missing a setting (e.g. its account id) cannot post anything.
+        verdict.problems.extend(Problem(config.path.name, 1, "error", "config", message, name)
+                                for message in renderer.channel(name).config_problems())
     return verdict
 
 

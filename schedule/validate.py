@@ -67,6 +67,7 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
         verdict = decide(item, config, renderer, now, ledger_rows, channel=only_channel)
         checked.variants[item.id] = verdict.variants
         problems.extend(verdict.problems)
+    problems[:] = dict.fromkeys(problems)      # a channel's config error is reported once, not per item
     return checked
 
 

@@ -186,6 +186,51 @@ def test_x_receives_nothing_the_gate_refuses(project, monkeypatch, x_server, cod
     assert x_server.calls("POST") == []
 
 
+def test_a_channel_missing_a_setting_sends_nothing(project, monkeypatch):
+    """validate says `[channels.mastodon] needs instance = ...`; the publisher agrees."""
+    from tests.servers import mastodon
+
+    server = mastodon.Server().start()
+    try:
+        monkeypatch.setenv("CIVICPOST_MASTODON_ACCESS_TOKEN", mastodon.TOKEN)
+        world = World(project, channels=f'[channels.mastodon]\nnetwork = "mastodon"\napi_base = "{server.url}"\n',
+                      default='["mastodon"]')
+        when = _when()
+        project.post("case.md", f"publish_at: {when.isoformat()}", "Library hours change next week.")
+        found = [p for p in check(project.config_path).problems if p.code == "config"]
+        assert len(found) == 1 and "needs instance" in found[0].message and found[0].level == "error"
+        delivery = world.plan("case", "mastodon", when)
+        assert world.publisher.run(delivery, now=when - timedelta(minutes=1)) == "failed"
+        assert "needs instance" in world.ledger.get(delivery)["error"]
+        assert server.calls("POST") == []
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("code,media,files", [
+    ("media-needed", None, 0),                                     # Instagram posts need a picture or video
+    ("media-count", "[" + ", ".join(f"{{path: media/p{n}.png, alt: \"Picture {n} of the pool\"}}"
+                                    for n in range(11)) + "]", 11),   # a carousel takes at most 10
+])
+def test_instagram_receives_nothing_the_gate_refuses(project, monkeypatch, code, media, files):
+    from tests.servers import channel_tables, graph
+
+    server = graph.Server().start()
+    try:
+        monkeypatch.setenv("CIVICPOST_INSTAGRAM_ACCESS_TOKEN", graph.TOKEN)
+        _images(project, files)
+        world = World(project, channels=channel_tables({"instagram": server.url}), default='["instagram"]')
+        when = _when()
+        project.post("case.md", f"publish_at: {when.isoformat()}" + (f"\nmedia: {media}" if media else ""),
+                     "Pool opens on Monday.")
+        assert code in {p.code for p in check(project.config_path).problems if p.level == "error"}
+        delivery = world.plan("case", "instagram", when)
+        assert world.publisher.run(delivery, now=when - timedelta(minutes=1)) == "failed"
+        assert server.calls("POST") == []
+    finally:
+        server.stop()
+
+
 def test_the_gate_names_the_channel_an_error_belongs_to(project):
     """Per-channel errors stop only their channel; item-level errors stop every channel."""
     project.write_config(channels='[channels.log]\nnetwork = "log"\n[channels.notes]\nnetwork = "log"\n',
