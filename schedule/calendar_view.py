@@ -10,14 +10,14 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .config import Config
 from .scanner import ContentScanner
 from .listing import history, queue
 from .timeutil import utcnow
 
-ATTENTION = {"held", "failed", "missed", "uncertain"}
+ATTENTION = {"held", "failed", "missed", "uncertain", "blocked"}
 
 
 @dataclass
@@ -40,8 +40,14 @@ def entries(config: Config, now: datetime | None = None, days_back: int = 14) ->
         key = (row["item"], row["planned_at"])
         when = datetime.fromisoformat(row["planned_at"]).astimezone(config.timezone)
         entry = grouped.setdefault(key, Entry(row["item"], titles.get(row["item"]) or row["item"], when))
-        entry.channels[row["channel"]] = row["state"]
+        entry.channels[row["channel"]] = "blocked" if row.get("blocked") else row["state"]   # the gate says no
     return sorted(grouped.values(), key=lambda e: (e.when, e.item))
+
+
+def ics_uid(entry: Entry) -> str:
+    """Stable per item and planned instant: the time in UTC, so the "Z" (RFC 5545 §3.3.5,
+    UTC time) is true whatever the machine's own zone."""
+    return f"{entry.item}-{entry.when.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}@civicpost"
 
 
 def to_ics(config: Config, now: datetime | None = None) -> bytes:
@@ -55,7 +61,7 @@ def to_ics(config: Config, now: datetime | None = None) -> bytes:
     for entry in entries(config, now):
         event = Event()
         states = ", ".join(f"{c}: {s}" for c, s in sorted(entry.channels.items()))
-        event.add("uid", f"{entry.item}-{entry.when.astimezone().strftime('%Y%m%dT%H%M%SZ')}@civicpost")
+        event.add("uid", ics_uid(entry))
         event.add("summary", f"{'⚠ ' if entry.attention else ''}{entry.title} ({', '.join(sorted(entry.channels))})")
         event.add("description", f"Item: {entry.item}\nChannels: {states}")
         event.add("dtstart", entry.when)

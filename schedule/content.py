@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from .config import NETWORKS, Config
+from .config import MAX_GRACE_MINUTES, NETWORKS, Config
 from .errors import ContentError, Problem
 from .model import Item, Media
 from .timeutil import AmbiguousTime, NonExistentTime, TooManyTimes, localize, wall_clock_times
@@ -28,7 +28,6 @@ THREAD_MARKER = "---8<---"
 THREAD_SPLIT = re.compile(r"^[ \t]*---8<---[ \t]*$", re.MULTILINE)
 SUFFIXES = (".md", ".markdown")
 MAX_REPEATS = 2000
-MAX_GRACE_MINUTES = 525_600        # a year: beyond it a late post is not news, and timedelta overflows
 CAPTION_SUFFIXES = (".srt", ".vtt")
 KNOWN_FIELDS = {
     "id", "title", "publish_at", "channels", "media", "link", "tags", "draft", "expires", "not_after",
@@ -83,7 +82,7 @@ def read_item(path: Path, config: Config) -> Item:
 
 def load_bytes(path: Path, rel: str, config: Config) -> bytes:
     try:
-        if path.is_symlink() and not _inside(path.resolve(), config.content_dir):
+        if not _inside(path.resolve(), config.content_dir):     # a symlinked file, or a file in a symlinked folder
             raise ContentError(rel, 1, "symlink points outside content/: copy the file into content/ instead",
                                "outside")
         size = path.stat().st_size
@@ -210,7 +209,7 @@ class _Reader:
             # '#' could be taken for one (budget#faq would be the 'faq' post of 'budget').
             where = "" if "id" in meta else " (it comes from the file name: rename the file or add an id: line)"
             raise self.fail("id", f"id: {ident.strip()!r} contains '#', which civicpost keeps for the languages of "
-                            f"bilingual posts: use id: {ident.strip().replace('#', '-')} instead{where}", "id-hash")
+                            f"bilingual posts: use id: {ident.strip().replace('#', '-')} instead{where}", "id-collides")
         thread = meta.get("thread")
         if thread is not None:
             if not isinstance(thread, list) or not all(isinstance(p, (str, int, float)) for p in thread):
@@ -327,6 +326,7 @@ class _Reader:
 
     def moment(self, key: str, value: Any) -> datetime:
         tz = self.config.timezone
+        value = quoted_date(value)
         if isinstance(value, datetime):
             moment = value
         elif isinstance(value, date):
@@ -360,7 +360,7 @@ class _Reader:
             raise self.fail("repeat", "repeat: must be a cron expression in quotes, e.g. \"0 9 * * MON\"")
         if meta.get("until") is None:
             raise self.fail("repeat", "repeat: needs until: (the last date), e.g. until: 2027-03-31")
-        until_value = meta["until"]
+        until_value = quoted_date(meta["until"])
         if isinstance(until_value, date) and not isinstance(until_value, datetime):
             until_value = datetime.combine(until_value, time(23, 59, 59))
         until = self.moment("until", until_value)
@@ -372,7 +372,7 @@ class _Reader:
             raise self.fail("expires", "use not_after: or expires:, not both (they mean the same)")
         if not keys:
             return None
-        value = self.meta[keys[0]]
+        value = quoted_date(self.meta[keys[0]])
         if isinstance(value, date) and not isinstance(value, datetime):
             value = datetime.combine(value, time(23, 59, 59))   # a date means "until the end of that day"
         return self.moment(keys[0], value)
@@ -426,6 +426,17 @@ class _Reader:
             raise self.fail(key, f"{key}: {what} {rel} not found (paths are relative to content/, e.g. "
                             "media/pool.jpg)", "media-missing")
         return candidate
+
+
+def quoted_date(value: Any) -> Any:
+    """A quoted "2030-01-20" means what the unquoted date means (YAML reads only the latter
+    as a date), so it is not silently midnight."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    return value
 
 
 def expand_repeat(expression: str, start: datetime | None, until: datetime, tz, reader: _Reader) -> tuple[datetime, ...]:

@@ -26,7 +26,7 @@ from .errors import BotError, ConfigError, LedgerError, Problem
 from .languages import split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
-from .plan import blocked_decision, blocked_reason, errors_for, grace_for, reconcile, wanted
+from .plan import blocked_decision, blocked_reason, errors_for, grace_for, reconcile, too_late, wanted
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -290,17 +290,11 @@ class Daemon:
         self._send_alerts(alerts, broken)         # after the commit: no network call holds the ledger
 
     def _gate(self, item: Item, now: datetime) -> list[Problem]:
-        """The item's errors, item-level (channel None) and per channel: any one of them
-        stops the deliveries it applies to."""
-        from .validate import item_problems
+        """The item's errors from the gate (the same check as validate and the publisher):
+        item-level ones (channel None) stop every channel, the others their channel."""
+        from .gate import decide
 
-        found = [p for p in item_problems(item, self.config, now, set()) if p.level == "error"]
-        if item.draft:
-            return found
-        for variant in self.renderer.variants(item):
-            found += [p if p.channel else dataclasses.replace(p, channel=variant.channel)
-                      for p in variant.problems if p.level == "error"]
-        return found
+        return decide(item, self.config, self.renderer, now).errors()
 
     def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:
@@ -447,8 +441,9 @@ class Daemon:
             self.ledger.set_meta(**{f"auth_failed:{name}": None})
             self.alerter.clear(f"auth:{name}")
             for row in self.ledger.deliveries(states=["held"]):
-                if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and \
-                        utcnow() - datetime.fromisoformat(row["planned_at"]) <= self.config.grace:
+                if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and not too_late(
+                        self.publisher.items(row["item"]), datetime.fromisoformat(row["planned_at"]), utcnow(),
+                        self.config):
                     self.ledger.transition(row["id"], "scheduled", expect=["held"], kind="released",
                                            reason="credentials work again")
 

@@ -251,10 +251,10 @@ def test_grace_minutes_must_be_a_real_number_of_minutes(project, value):
 def test_an_id_with_a_hash_is_refused_with_the_fix(project):
     project.post("b.md", "id: budget#faq\npublish_at: 2027-01-14T10:00")
     err = error_of(project, "b.md")
-    assert err.code == "id-hash" and err.line == 2 and "id: budget-faq" in err.message
+    assert err.code == "id-collides" and err.line == 2 and "id: budget-faq" in err.message
     project.post("budget#cy.md", "publish_at: 2027-01-14T10:00")      # the id would come from the name
     err = error_of(project, "budget#cy.md")
-    assert err.code == "id-hash" and "rename the file" in err.message
+    assert err.code == "id-collides" and "rename the file" in err.message
 
 
 # ----- issue 9.8: repeats on the two clock-change nights ------------------------------------
