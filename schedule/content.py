@@ -12,7 +12,7 @@ import mimetypes
 import os
 import re
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 

@@ -8,25 +8,26 @@ signals, operator commands (noticed through SQLite's data_version) and the watch
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import hashlib
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from .alerts import Alerter
+from .blocked import Attention
+from .gitinfo import GitIndex, git_pull
+from .lock import LedgerLock
 from .config import Config, load_config
 from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError, Problem
+from .gate import decide
 from .languages import split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
-from .plan import blocked_decision, blocked_reason, errors_for, grace_for, reconcile, too_late, wanted
+from .plan import blocked_reason, reconcile, too_late, wanted
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -46,40 +47,6 @@ def dry_run_config(config: Config) -> Config:
 LEDGER_ALERT = "ledger-write"
 
 
-class LedgerLock:
-    """One daemon per ledger: an OS lock (flock) on ``<ledger>.lock``, held for the process's life.
-
-    The kernel drops it when the process ends, however it ends (kill -9 included), so it
-    never goes stale the way a PID in the ledger can.  The file also holds the PID, only to
-    name the running daemon in the refusal.
-    """
-
-    def __init__(self, database: Path):
-        self.path = database.with_name(database.name + ".lock")
-        self.file = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip() or "unknown"
-            handle.close()
-            raise BotError(f"another civicpost daemon (PID {pid}) is already running on the ledger {self.path.stem}"
-                           f": stop it first (systemctl stop civicpost, or kill {pid}); two daemons on one ledger "
-                           "would post twice") from None
-        except OSError as exc:
-            handle.close()
-            raise LedgerError(f"cannot lock {self.path}: {exc.strerror}: check that its folder is writable") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self.file = handle                       # kept open: closing it would drop the lock
-
-
 class Daemon:
     def __init__(self, config_path: str | Path, dry_run: bool = False):
         self.config_path = config_path
@@ -91,6 +58,7 @@ class Daemon:
         self.lock.acquire()
         self.ledger = Ledger(self.config.database, self.config.timezone)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
+        self.attention = Attention(self.config, self.ledger, self.alerter)
         self.scanner = ContentScanner(self.config)
         self.items: dict[str, Item] = {}
         self.item_errors: dict[str, list[Problem]] = {}     # item id -> its errors (the gate's answer)
@@ -108,7 +76,7 @@ class Daemon:
         self.running: set[int] = set()
         self.last_tick = time.monotonic()
         self.auth_checked: dict[str, float] = {}
-        self.git_commits: dict = {}
+        self.git = GitIndex()
         self.git_index: dict | None = None
         self.ledger_failing = False
         self.replan_failed = False
@@ -138,7 +106,7 @@ class Daemon:
                              dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
         self._replan_safely(sync=False)
         for row in self.ledger.deliveries(states=["publishing"]):
-            state = self._recover(row)
+            state = self.attention.recover(row, self.publisher)
             log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
                         row["channel"], state)
         self.scheduler = BackgroundScheduler(
@@ -153,26 +121,6 @@ class Daemon:
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
                  len(self.items), self.config.database, self._status())
-
-    def _recover(self, row: dict) -> str:
-        """One interrupted delivery; whatever is wrong with it is its own problem, not start-up's."""
-        if row["channel"] not in self.config.channels:
-            reason = (f"interrupted while posting, and channel {row['channel']!r} is no longer in config.toml, so "
-                      f"civicpost cannot ask the network: check the account by hand, then put the channel back and "
-                      f"`python bot.py retry {row['id']}`, or `cancel {row['id']}`")
-        else:
-            try:
-                return self.publisher.recover(row)
-            except LedgerError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one odd row must not stop the daemon (systemd would loop)
-                log.exception("delivery %s: could not be checked after an interruption", row["id"])
-                reason = (f"interrupted while posting and could not be checked ({type(exc).__name__}: {mask(exc)}): "
-                          f"check the account by hand, then `python bot.py retry {row['id']}` or `cancel {row['id']}`")
-        if self.ledger.transition(row["id"], "uncertain", expect=["publishing"], kind="recovered", reason=reason,
-                                  error=reason):
-            self.publisher.alert(row, "uncertain", reason)
-        return "uncertain"
 
     def _replan_safely(self, sync: bool = True) -> None:
         """A re-plan whose failure is reported, never fatal: systemd would restart the daemon
@@ -214,7 +162,7 @@ class Daemon:
         files changed are compared, so an idle 20,000-file queue costs a directory scan."""
         started = time.perf_counter()
         if self.config.git_pull:
-            self._git_pull()
+            git_pull(self.config.content_dir, self.alerter)
         result = self.scanner.scan()
         touched = {**result.changed, **result.removed}
         for error in result.errors:
@@ -239,7 +187,7 @@ class Daemon:
             self.planned_once = False
             raise
         self.planned_once = True
-        self._check_blocked()
+        self.attention.check_blocked(self.items)
         self._recheck_credentials()
         self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
                              content_errors=len(result.errors))
@@ -270,7 +218,9 @@ class Daemon:
         for ident in affected or ():
             self.item_errors.pop(ident, None)
         for item in items:
-            found = self._gate(item, now)
+            # The gate's verdict (the same check as validate and the publisher): item-level
+            # errors (channel None) stop every channel, the others their own channel.
+            found = decide(item, self.config, self.renderer, now).errors()
             if found:
                 self.item_errors[item.id] = found
                 if any(p.level == "error" for p in item.problems):
@@ -287,14 +237,7 @@ class Daemon:
         self.git_index = None
         with self.ledger.transaction():          # one commit (one fsync) for a whole first plan
             self._apply_actions(actions, alerts)
-        self._send_alerts(alerts, broken)         # after the commit: no network call holds the ledger
-
-    def _gate(self, item: Item, now: datetime) -> list[Problem]:
-        """The item's errors from the gate (the same check as validate and the publisher):
-        item-level ones (channel None) stop every channel, the others their channel."""
-        from .gate import decide
-
-        return decide(item, self.config, self.renderer, now).errors()
+        self.attention.send(alerts, broken, self.item_errors)   # after the commit: no network call holds the ledger
 
     def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:
@@ -338,90 +281,6 @@ class Daemon:
             self.ledger.update(row["id"], kind="edited-after-posting", actor="planner",
                                reason="content file changed after it was posted; not reposted",
                                item_digest=item.digest)
-
-    # ----- alerts, one per item and problem (not one per channel) ------------------------
-    def _send_alerts(self, alerts: list, broken: dict[str, list[Problem]]) -> None:
-        blocked: dict[str, list[dict]] = {}
-        grouped: dict[tuple, list[dict]] = {}
-        for row, what, reason in alerts:
-            base = split_delivery_item(row["item"])[0]
-            if what == "blocked":
-                blocked.setdefault(base, []).append(row)
-            elif what == "unblocked":
-                self._clear_block_alerts(base)
-            else:
-                grouped.setdefault((base, what, reason), []).append(row)
-        for (_, what, reason), group in grouped.items():
-            self._group_alert(group, what, reason)
-        for base, group in blocked.items():
-            source = group[0]["source"] or ""
-            problems = self.item_errors.get(base) or broken.get(source) or [
-                Problem(source, 1, "error", "content", group[0]["hold_reason"] or "content file has an error")]
-            self._block_alerts(base, group, problems)
-
-    def _group_alert(self, group: list[dict], what: str, reason: str | None) -> None:
-        from .alerts import delivery_alert
-
-        first = group[0]
-        title, body = delivery_alert(first, what, reason, self.config.timezone)
-        if len(group) > 1:
-            title += f" (and {len(group) - 1} more channel(s))"
-            body += "\nAlso: " + ", ".join(f"{r['channel']} (id {r['id']})" for r in group[1:])
-        self.alerter.send(f"delivery:{first['id']}:{what}", title, body, first["id"], first["item"], first["channel"])
-
-    def _block_alerts(self, base: str, rows: list[dict], problems: list[Problem]) -> None:
-        """One alert per problem, naming the file, the line and the fix, and what it stops."""
-        by_problem: dict[tuple, list[Problem]] = {}
-        for problem in problems:
-            by_problem.setdefault((problem.path, problem.line, problem.code, problem.message), []).append(problem)
-        tz = self.config.timezone
-        first = min(datetime.fromisoformat(r["planned_at"]) for r in rows).astimezone(tz)
-        for (path, line, code, message), same in by_problem.items():
-            channels = sorted({p.channel for p in same if p.channel}) or sorted({r["channel"] for r in rows})
-            digest = hashlib.sha256(f"{path}:{line}:{code}:{message}".encode()).hexdigest()[:16]
-            self.alerter.send(
-                f"blocked:{base}:{digest}", f"civicpost: {base} is blocked: {path}:{line}",
-                f"{path}:{line}: error: {message}\nItem: {base}\nChannels: {', '.join(channels)}\n"
-                f"First planned: {first:%a %d %b %Y %H:%M %Z}\nNothing from this item is posted on these channels "
-                "until the file is fixed; then it goes back to scheduled by itself (no command needed).",
-                rows[0]["id"], base, None)
-
-    def _clear_block_alerts(self, base: str) -> None:
-        for key in self.ledger.alert_keys(f"blocked:{base}:") + self.ledger.alert_keys(f"blocked-reminder:{base}:"):
-            self.alerter.clear(key)
-
-    def _check_blocked(self) -> None:
-        """Deliveries still blocked near their time: remind once; past grace: missed."""
-        now = utcnow()
-        try:
-            hours = float(self.config.section("schedule").get("blocked_reminder_hours", 24))
-        except (TypeError, ValueError):
-            hours = 24.0
-        missed: dict[tuple, list[dict]] = {}
-        remind: dict[tuple, list[dict]] = {}
-        for row in self.ledger.deliveries(states=["blocked"]):
-            base = split_delivery_item(row["item"])[0]
-            item = self.items.get(base)
-            grace = grace_for(item, self.config) if item else self.config.grace
-            decision = blocked_decision(datetime.fromisoformat(row["planned_at"]), grace, now,
-                                        timedelta(hours=hours))
-            if decision == "missed":
-                reason = f"its content file still had errors at its planned time ({row['hold_reason']})"
-                if self.ledger.transition(row["id"], "missed", expect=["blocked"], actor="planner", reason=reason,
-                                          error=reason):
-                    missed.setdefault((base, reason), []).append(row)
-            elif decision == "remind":
-                remind.setdefault((base, row["planned_at"]), []).append(row)
-        for (_, reason), group in missed.items():
-            self._group_alert(group, "missed", reason)
-        tz = self.config.timezone
-        for (base, planned), group in remind.items():
-            when = datetime.fromisoformat(planned).astimezone(tz)
-            self.alerter.send(
-                f"blocked-reminder:{base}:{planned}", f"civicpost: reminder: {base} is still blocked",
-                f"{base} is planned for {when:%a %d %b %Y %H:%M %Z} on {', '.join(r['channel'] for r in group)} and "
-                f"its content file still has errors: {group[0]['hold_reason']}\nFix the file (python bot.py validate "
-                f"{group[0]['source'] or ''}) or it will not be posted.", group[0]["id"], base, None)
 
     def _recheck_credentials(self) -> None:
         """A channel whose token failed is checked again (at most every 5 minutes); when it
@@ -491,7 +350,7 @@ class Daemon:
         try:
             if self.stop_event.is_set():
                 return
-            if self._blocked_now(delivery_id):
+            if self.attention.block_if_errors(delivery_id, self.item_errors):
                 return
             self.publisher.run(delivery_id)
         except LedgerError as exc:
@@ -514,66 +373,11 @@ class Daemon:
                 self.job_times.pop(delivery_id, None)
             self.sync_event.set()                # e.g. a retry needs its next job
 
-    def _blocked_now(self, delivery_id: int) -> bool:
-        """The last rule before a post: never send a delivery whose item has an error, item-level
-        or for its channel (the rescan blocks them at once; this covers the moment between)."""
-        row = self.ledger.get(delivery_id)
-        if row is None or row["state"] not in ("scheduled", "retrying"):
-            return False
-        problems = errors_for(self.item_errors, split_delivery_item(row["item"])[0], row["channel"])
-        if not problems:
-            return False
-        reason = blocked_reason(problems)
-        if self.ledger.transition(delivery_id, "blocked", expect=["scheduled", "retrying"], actor="daemon", reason=reason,
-                                  hold_reason=reason, error=reason):
-            log.warning("BLOCKED %s on %s at its time: %s", row["item"], row["channel"], reason)
-            self._block_alerts(split_delivery_item(row["item"])[0], [row], problems)
-        return True
-
-    # ----- git -------------------------------------------------------------------------
-    def _git_pull(self) -> None:
-        try:
-            done = subprocess.run(["git", "-C", str(self.config.content_dir), "pull", "--ff-only", "--quiet"],
-                                  capture_output=True, text=True, timeout=120)
-            error = done.stderr.strip() if done.returncode else None
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            error = str(exc)
-        if error:
-            log.error("git pull failed: %s", mask(error))
-            self.alerter.send("git-pull", "civicpost: git pull failed", f"{mask(error)}\nPosting continues from "
-                              "the content already checked out.")
-        else:
-            self.alerter.clear("git-pull")
-
     def _git_info(self, item: Item) -> tuple[str | None, str | None]:
         """The commit and author that last changed the item's file (for the audit trail)."""
         if self.git_index is None:               # once per re-plan, and only when needed
-            self.git_index = self._git_index()
+            self.git_index = self.git.index(self.config.content_dir)
         return self.git_index.get(str(item.path), (None, None))
-
-    def _git_index(self) -> dict[str, tuple[str, str]]:
-        """file -> (commit, author) of its latest change, from one `git log` per new HEAD."""
-        folder = str(self.config.content_dir)
-        try:
-            head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD", "--show-toplevel"], capture_output=True,
-                                  text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return {}
-        if head.returncode != 0:
-            return {}                            # content/ is not a git checkout
-        sha, top = head.stdout.split()[:2]
-        if self.git_commits.get("head") != sha:
-            log_out = subprocess.run(["git", "-C", folder, "log", "--format=%x1e%H%x1f%an <%ae>", "--name-only",
-                                      "--", "."], capture_output=True, text=True, timeout=300).stdout
-            index: dict[str, tuple[str, str]] = {}
-            for record in log_out.split("\x1e")[1:]:
-                header, _, names = record.partition("\n")
-                commit, _, author = header.partition("\x1f")
-                for name in names.split("\n"):
-                    if name.strip():
-                        index.setdefault(str(Path(top) / name.strip()), (commit, author))
-            self.git_commits = {"head": sha, "index": index}
-        return self.git_commits["index"]
 
     # ----- the main loop -----------------------------------------------------------------
     def _heartbeat(self) -> None:
@@ -648,6 +452,7 @@ class Daemon:
             config = dataclasses.replace(config, database=self.config.database)
         self.config = config
         self.alerter.urls = config.alert_urls
+        self.attention.config = config
         self.scanner = ContentScanner(config)
         self.planned_once = False
         self.renderer = Renderer(config)
