@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from .alerts import Alerter, delivery_alert
 from .config import Config
-from .errors import LedgerError, Problem
+from .errors import ContentError, LedgerError, Problem
 from .languages import split_delivery_item
 from .ledger import Ledger
 from .model import Item
@@ -25,7 +25,20 @@ class Attention:
     def __init__(self, config: Config, ledger: Ledger, alerter: Alerter):
         self.config, self.ledger, self.alerter = config, ledger, alerter
 
-    def send(self, alerts: list, broken: dict[str, list[Problem]], item_errors: dict[str, list[Problem]]) -> None:
+    def file_errors(self, errors: list[ContentError], readable: list[str]) -> None:
+        """A file that cannot be read at all: one alert when it lands (nothing in it can be
+        planned, so no delivery would say so); cleared when it reads again."""
+        for error in errors:
+            self.alerter.send(f"file-error:{error.path}:{_digest(error.line, error.code, error.message)}",
+                              f"civicpost: {error.path} cannot be read",
+                              f"{error}\nNothing in this file is posted until it is fixed; deliveries already "
+                              "planned from it are blocked and go back to scheduled by themselves when it is.")
+        for path in readable:
+            for key in self.ledger.alert_keys(f"file-error:{path}:"):
+                self.alerter.clear(key)
+
+    def send(self, alerts: list, broken: dict[str, list[Problem]], item_errors: dict[str, list[Problem]],
+             unreadable: set[str] = frozenset()) -> None:
         """After a re-plan: alerts grouped per item (and per problem for blocked items)."""
         blocked: dict[str, list[dict]] = {}
         grouped: dict[tuple, list[dict]] = {}
@@ -41,6 +54,8 @@ class Attention:
             self.group_alert(group, what, reason)
         for base, group in blocked.items():
             source = group[0]["source"] or ""
+            if base not in item_errors and source in unreadable:
+                continue                         # the file's own alert (file_errors) says it
             problems = item_errors.get(base) or broken.get(source) or [
                 Problem(source, 1, "error", "content", group[0]["hold_reason"] or "content file has an error")]
             self.block_alerts(base, group, problems)
@@ -62,7 +77,7 @@ class Attention:
         first = min(datetime.fromisoformat(r["planned_at"]) for r in rows).astimezone(tz)
         for (path, line, code, message), same in by_problem.items():
             channels = sorted({p.channel for p in same if p.channel}) or sorted({r["channel"] for r in rows})
-            digest = hashlib.sha256(f"{path}:{line}:{code}:{message}".encode()).hexdigest()[:16]
+            digest = _digest(line, code, message)
             self.alerter.send(
                 f"blocked:{base}:{digest}", f"civicpost: {base} is blocked: {path}:{line}",
                 f"{path}:{line}: error: {message}\nItem: {base}\nChannels: {', '.join(channels)}\n"
@@ -118,8 +133,8 @@ class Attention:
         if not problems:
             return False
         reason = blocked_reason(problems)
-        if self.ledger.transition(delivery_id, "blocked", expect=["scheduled", "retrying"], actor="daemon", reason=reason,
-                                  hold_reason=reason, error=reason):
+        if self.ledger.transition(delivery_id, "blocked", expect=["scheduled", "retrying"], actor="daemon",
+                                  reason=reason, hold_reason=reason, error=reason):
             log.warning("BLOCKED %s on %s at its time: %s", row["item"], row["channel"], reason)
             self.block_alerts(split_delivery_item(row["item"])[0], [row], problems)
         return True
@@ -143,3 +158,8 @@ class Attention:
                                   error=reason):
             publisher.alert(row, "uncertain", reason)
         return "uncertain"
+
+
+def _digest(*parts) -> str:
+    """A short, stable name for one problem, so it is alerted once (and again if it changes)."""
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:16]

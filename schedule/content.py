@@ -445,8 +445,8 @@ def expand_repeat(expression: str, start: datetime | None, until: datetime, tz, 
     autumn overlap it fires once, at the first of the two times (summer time); in the spring
     gap that day's time does not exist, so that day is skipped, with a warning."""
     try:
-        times, skipped = wall_clock_times(expression.strip(), start or datetime.now(tz).replace(second=0, microsecond=0),
-                                          until, tz, MAX_REPEATS)
+        first = start or datetime.now(tz).replace(second=0, microsecond=0)
+        times, skipped = wall_clock_times(expression.strip(), first, until, tz, MAX_REPEATS)
     except TooManyTimes:
         raise reader.fail("until", f"repeat: fires more than {MAX_REPEATS} times before until: choose an "
                           "earlier until: date", "repeat") from None

@@ -21,10 +21,11 @@ from .blocked import Attention
 from .gitinfo import GitIndex, git_pull
 from .lock import LedgerLock
 from .config import Config, load_config
+from .content import display_path
 from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError, Problem
 from .gate import decide
-from .languages import split_delivery_item
+from .languages import language_codes, split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
 from .plan import blocked_reason, reconcile, too_late, wanted
@@ -90,7 +91,7 @@ class Daemon:
         bad = old.bad_auth if old else {}
         # A lookup through self, not a bound dict method: each rescan swaps in a new dict.
         return Publisher(self.config, self.ledger, self.renderer, self.alerter,
-                         lambda i: self.items.get(split_delivery_item(i)[0]),
+                         lambda i: self.items.get(split_delivery_item(i, language_codes(self.config))[0]),
                          self.dry_run,
                          bad_auth=bad, unrecorded=old.unrecorded if old else {})
 
@@ -138,9 +139,8 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - a bug or an input nobody foresaw
             log.exception("rescan failed")
             self.replan_failed = True
-            self.alerter.send("replan", "civicpost: re-planning failed", f"{type(exc).__name__}: {mask(exc)}\n"
-                              "Deliveries already planned still go out; new edits are not picked up until this is "
-                              "fixed (see the log).")
+            self.alerter.send("replan", "civicpost: re-planning failed", f"{type(exc).__name__}: {mask(exc)}\nPlanned "
+                              "deliveries still go out; edits are not picked up until this is fixed (see the log).")
 
     def _watch(self) -> None:
         """Notice edits at once where the OS lets us; the periodic rescan is the safety net."""
@@ -165,9 +165,12 @@ class Daemon:
             git_pull(self.config.content_dir, self.alerter)
         result = self.scanner.scan()
         touched = {**result.changed, **result.removed}
-        for error in result.errors:
-            if self.planned_once is False or str(self.config.path.parent / error.path) in touched:
-                log.error("%s", error)
+        landed = [e for e in result.errors
+                  if self.planned_once is False or str(self.config.path.parent / e.path) in touched]
+        for error in landed:
+            log.error("%s", error)
+        readable = [display_path(Path(path), self.config) for path in touched
+                    if not (entry := self.scanner.cache.get(path)) or entry.item]
         duplicates = {p.message.split("'")[1] for p in result.problems if p.code == "duplicate-id"}
         for problem in result.problems:
             log.error("%s", problem)
@@ -187,6 +190,7 @@ class Daemon:
             self.planned_once = False
             raise
         self.planned_once = True
+        self.attention.file_errors(landed, readable)
         self.attention.check_blocked(self.items)
         self._recheck_credentials()
         self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
@@ -213,10 +217,7 @@ class Daemon:
         for path, why in failures.items():
             log.error("%s: %s", path, why)
             broken[path] = [Problem(path, 1, "error", "plan", why)]
-        if affected is None:
-            self.item_errors = {}
-        for ident in affected or ():
-            self.item_errors.pop(ident, None)
+        self.item_errors = {} if affected is None else {k: v for k, v in self.item_errors.items() if k not in affected}
         for item in items:
             # The gate's verdict (the same check as validate and the publisher): item-level
             # errors (channel None) stop every channel, the others their own channel.
@@ -237,7 +238,8 @@ class Daemon:
         self.git_index = None
         with self.ledger.transaction():          # one commit (one fsync) for a whole first plan
             self._apply_actions(actions, alerts)
-        self.attention.send(alerts, broken, self.item_errors)   # after the commit: no network call holds the ledger
+        # After the commit: no network call holds the ledger.
+        self.attention.send(alerts, broken, self.item_errors, {e.path for e in result.errors})
 
     def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:

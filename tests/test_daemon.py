@@ -488,3 +488,23 @@ def test_bad_inputs_are_reported_and_held_and_everything_else_goes_on(fast, daem
     assert "content/never.md:3: error: grace_minutes" in out
     assert "forever" not in rows(fast) or rows(fast)["forever"]["state"] == "blocked"
     assert "Traceback" not in out and daemon.proc.poll() is None
+
+
+def test_a_file_that_cannot_be_read_alerts_once_when_it_lands_and_its_deliveries_wait(fast, daemons):
+    """Issue 10 §2 and 9.9: a file with an id like budget#faq (read as a language pair before)
+    is an error the moment it lands, alerted once with the fix; its planned delivery waits."""
+    planned = soon(3600)
+    fast.post("faq.md", f"id: budget-faq\npublish_at: {planned}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "budget-faq", "scheduled")
+    fast.post("faq.md", f"id: budget#faq\npublish_at: {planned}")
+    row = wait_state(fast, "budget-faq", "blocked")
+    assert "use id: budget-faq" in row["error"]
+    time.sleep(2)
+    out = daemon.output()
+    assert out.count("ALERT civicpost: content/faq.md cannot be read") == 1
+    assert "content/faq.md:2: error: id: 'budget#faq' contains '#'" in out
+    assert "ALERT civicpost: budget-faq is blocked" not in out             # one alert for one problem
+    fast.post("faq.md", f"id: budget-faq\npublish_at: {planned}")
+    wait_state(fast, "budget-faq", "scheduled")
