@@ -508,3 +508,17 @@ def test_a_file_that_cannot_be_read_alerts_once_when_it_lands_and_its_deliveries
     assert "ALERT civicpost: budget-faq is blocked" not in out             # one alert for one problem
     fast.post("faq.md", f"id: budget-faq\npublish_at: {planned}")
     wait_state(fast, "budget-faq", "scheduled")
+
+
+def test_a_past_date_on_several_channels_is_one_alert(fast, daemons):
+    """Issue 10 §2: alerts are one per item and problem, not one per channel (a past date gave five)."""
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n", channels=TWO_LOGS, default_channels='["log", "archive"]')
+    fast.post("stale.md", f"publish_at: {soon(-60 * 60)}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    assert sorted(r["state"] for r in ledger.deliveries(item="stale")) == ["missed", "missed"]
+    ledger.close()
+    time.sleep(1)
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: stale on" in line]
+    assert len(alerts) == 1 and "(and 1 more channel(s))" in alerts[0]
