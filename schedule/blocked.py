@@ -93,10 +93,7 @@ class Attention:
     def check_blocked(self, items: dict[str, Item]) -> None:
         """Deliveries still blocked near their time: remind once; past grace: missed."""
         now = utcnow()
-        try:
-            hours = float(self.config.section("schedule").get("blocked_reminder_hours", 24))
-        except (TypeError, ValueError):
-            hours = 24.0
+        hours = float(self.config.section("schedule").get("blocked_reminder_hours", 24))   # checked by config.py
         missed: dict[tuple, list[dict]] = {}
         remind: dict[tuple, list[dict]] = {}
         for row in self.ledger.deliveries(states=["blocked"]):
