@@ -78,7 +78,6 @@ class Daemon:
         self.last_tick = time.monotonic()
         self.auth_checked: dict[str, float] = {}
         self.git = GitIndex()
-        self.git_index: dict | None = None
         self.ledger_failing = False
         self.replan_failed = False
 
@@ -105,6 +104,8 @@ class Daemon:
             self.renderer.channel(name).warm_up()
         self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
                              dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
+        # The first plan gates every file (~40 s for 20,000): more than TimeoutStartSec's default.
+        notify("EXTEND_TIMEOUT_USEC=300000000")
         self._replan_safely(sync=False)
         for row in self.ledger.deliveries(states=["publishing"]):
             state = self.attention.recover(row, self.publisher)
@@ -165,8 +166,7 @@ class Daemon:
             git_pull(self.config.content_dir, self.alerter)
         result = self.scanner.scan()
         touched = {**result.changed, **result.removed}
-        landed = [e for e in result.errors
-                  if self.planned_once is False or str(self.config.path.parent / e.path) in touched]
+        landed = [e for e in result.errors if not self.planned_once or str(self.config.path.parent / e.path) in touched]
         for error in landed:
             log.error("%s", error)
         readable = [display_path(Path(path), self.config) for path in touched
@@ -235,7 +235,7 @@ class Daemon:
         actions = reconcile(want, rows, self.config, now, reasons, self.ledger.cancelled_by(cancelled),
                             self.item_errors)
         alerts: list = []
-        self.git_index = None
+        self.git.forget()                        # look again once per re-plan, and only when needed
         with self.ledger.transaction():          # one commit (one fsync) for a whole first plan
             self._apply_actions(actions, alerts)
         # After the commit: no network call holds the ledger.
@@ -243,7 +243,7 @@ class Daemon:
 
     def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:
-            commit, author = self._git_info(w.item)
+            commit, author = self.git.lookup(self.config.content_dir, w.item)
             delivery_id = self.ledger.add(w.delivery_item, w.channel, w.network, w.when, state=state, reason=reason,
                                           item_digest=w.item.digest, source=w.item.rel, commit_sha=commit,
                                           author=author or w.item.extra.get("author"),
@@ -262,7 +262,7 @@ class Daemon:
         for row, reason in actions.cancel:
             self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
         for row, item in actions.edited:
-            commit, author = self._git_info(item)
+            commit, author = self.git.lookup(self.config.content_dir, item)
             self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
                                item_digest=item.digest, commit_sha=commit, approved_by=item.extra.get("approved_by"))
             if row["state"] == "held" and (row["hold_reason"] or "").startswith("content file has an error"):
@@ -374,12 +374,6 @@ class Daemon:
                 self.running.discard(delivery_id)
                 self.job_times.pop(delivery_id, None)
             self.sync_event.set()                # e.g. a retry needs its next job
-
-    def _git_info(self, item: Item) -> tuple[str | None, str | None]:
-        """The commit and author that last changed the item's file (for the audit trail)."""
-        if self.git_index is None:               # once per re-plan, and only when needed
-            self.git_index = self.git.index(self.config.content_dir)
-        return self.git_index.get(str(item.path), (None, None))
 
     # ----- the main loop -----------------------------------------------------------------
     def _heartbeat(self) -> None:

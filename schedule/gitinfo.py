@@ -31,6 +31,16 @@ class GitIndex:
 
     def __init__(self) -> None:
         self.commits: dict = {}
+        self.current: dict[str, tuple[str, str]] | None = None
+
+    def forget(self) -> None:
+        self.current = None
+
+    def lookup(self, folder: Path, item) -> tuple[str | None, str | None]:
+        """The commit and author that last changed the item's file (for the audit trail)."""
+        if self.current is None:
+            self.current = self.index(folder)
+        return self.current.get(str(item.path), (None, None))
 
     def index(self, folder: Path) -> dict[str, tuple[str, str]]:
         try:
