@@ -211,9 +211,10 @@ class Daemon:
         # Files whose deliveries are blocked (not cancelled) because they cannot be read or planned.
         broken: dict[str, list[Problem]] = {e.path: [Problem(e.path, e.line, "error", e.code, e.message)]
                                              for e in result.errors}
-        for problem in result.problems:
-            if problem.code == "duplicate-id":
-                broken[problem.path] = [problem]
+        for problem in (p for p in result.problems if p.code == "duplicate-id"):
+            ident = problem.message.split("'")[1]   # both files: neither may cancel the other's posts
+            for source in {r["source"] for r in rows if split_delivery_item(r["item"])[0] == ident} | {problem.path}:
+                broken[source] = [problem]
         for path, why in failures.items():
             log.error("%s: %s", path, why)
             broken[path] = [Problem(path, 1, "error", "plan", why)]

@@ -522,3 +522,17 @@ def test_a_past_date_on_several_channels_is_one_alert(fast, daemons):
     time.sleep(1)
     alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: stale on" in line]
     assert len(alerts) == 1 and "(and 1 more channel(s))" in alerts[0]
+
+
+def test_a_second_file_with_the_same_id_blocks_and_cancels_nothing(fast, daemons):
+    planned = soon(3600)
+    fast.post("first.md", f"id: budget\npublish_at: {planned}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "budget", "scheduled")
+    second = fast.post("second.md", f"id: budget\npublish_at: {planned}")
+    row = wait_state(fast, "budget", "blocked")
+    assert "already used by content/first.md" in row["error"]
+    second.unlink()
+    wait_state(fast, "budget", "scheduled")
+    assert [e["to_state"] for e in events_of(fast, row["id"]) if e["to_state"] == "cancelled"] == []
