@@ -78,8 +78,7 @@ class Daemon:
         self.last_tick = time.monotonic()
         self.auth_checked: dict[str, float] = {}
         self.git = GitIndex()
-        self.ledger_failing = False
-        self.replan_failed = False
+        self.ledger_failing, self.replan_failed, self.works_lock = False, False, threading.Lock()
 
     def _load(self) -> Config:
         config = load_config(self.config_path)
@@ -125,10 +124,11 @@ class Daemon:
                  len(self.items), self.config.database, self._status())
 
     def _replan_safely(self, sync: bool = True) -> None:
-        """A re-plan whose failure is reported, never fatal: systemd would restart the daemon
-        into the same failure, and nothing else would be posted meanwhile."""
+        """A re-plan whose failure is reported, never fatal (systemd would restart into it)."""
         try:
             self.replan(sync)
+            if self.ledger_failing:
+                self._ledger_works()
             if self.replan_failed:
                 self.replan_failed = False
                 self.alerter.clear("replan")
@@ -379,16 +379,21 @@ class Daemon:
     # ----- the main loop -----------------------------------------------------------------
     def _heartbeat(self) -> None:
         self.last_tick = time.monotonic()
-        try:
-            self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
-            self.publisher.record_unrecorded()
-        except LedgerError as exc:
-            self._ledger_trouble(exc)
-            return
-        if self.ledger_failing:
-            self.ledger_failing = False
-            log.warning("the ledger can be written again: posting resumes")
-            self.alerter.clear(LEDGER_ALERT)
+        self._ledger_works(lambda: self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow())))
+
+    def _ledger_works(self, write=None) -> None:
+        """A write worked (heartbeat, re-plan): record the posts that waited; say once posting resumes."""
+        with self.works_lock:                    # the scheduler's thread and the main loop
+            try:
+                if write:
+                    write()
+                self.publisher.record_unrecorded()
+            except LedgerError as exc:
+                return self._ledger_trouble(exc)
+            if self.ledger_failing:
+                self.ledger_failing = False
+                log.warning("the ledger can be written again: posting resumes")
+                self.alerter.clear(LEDGER_ALERT)
 
     def _ledger_trouble(self, exc: LedgerError) -> None:
         """Say once, loudly, that nothing can be posted: a full disk is otherwise silent."""
