@@ -39,8 +39,9 @@ class Verdict:
 def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tuple[str, str]] | None = None,
            channel: str | None = None, variants: Iterable[Variant] | None = None) -> Verdict:
     """The item's problems: item-level (reading, time, approval, not_after, blackout,
-    accessibility, languages) and, per channel, the rendered variant's (length, media,
-    network rules, accessibility of the text).
+    the planner's own checks, accessibility, languages) and, per channel, the rendered
+    variant's (template, length, media, network rules, accessibility of the text) and the
+    channel's missing settings.
 
     ``variants`` are the exact variants to judge (the publisher passes the one it is about
     to send); by default every channel's variant is rendered (only ``channel``'s if given).
