@@ -117,7 +117,7 @@ def planner_problems(item: Item, config: Config, now: datetime) -> list[Problem]
     """Run the daemon's planner on the item, so what would break planning is reported by
     validate, not found by the daemon at the planned time."""
     from .languages import split_delivery_item
-    from .plan import due_decision, reconcile, wanted
+    from .plan import due_decision, grace_for, wanted
 
     problems = []
     base, lang = split_delivery_item(item.id)
@@ -129,9 +129,10 @@ def planner_problems(item: Item, config: Config, now: datetime) -> list[Problem]
                                 f"choose an id without '#{lang}' at the end, e.g. {base}-{lang}"))
     try:
         want = wanted([item], config, now)
-        reconcile(want, [], config, now)
         for entry in want[:1] + want[-1:]:
-            due_decision(item, entry.when, entry.when, config, False)
+            # The first and last times at the end of their grace (the publisher's retry_until):
+            # where a grace too large for a date overflows.
+            due_decision(item, entry.when, entry.when + grace_for(item, config), config, False)
     except (ArithmeticError, ValueError, TypeError) as exc:      # OverflowError: a grace too large
         problems.append(Problem(item.rel, item.line("grace_minutes"), "error", "plan",
                                 f"the planner cannot plan this item ({exc}): check grace_minutes:, "
