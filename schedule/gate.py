@@ -9,7 +9,7 @@ A finding is a `Problem` (path, line, level, code, message with the fix, channel
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Iterable
 
@@ -54,7 +54,9 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
     verdict.variants = list(variants) if variants is not None else renderer.variants(item, only=channel)
     rules: list[Problem] = []
     for variant in verdict.variants:
-        verdict.problems.extend(variant.problems)
+        # A variant's findings belong to its channel (a broken template file is cached
+        # without one, and must not stop the item's other channels).
+        verdict.problems.extend(p if p.channel else replace(p, channel=variant.channel) for p in variant.problems)
         rules.extend(variant_rules(variant, config))
     verdict.problems.extend(unique(rules))
     for name in dict.fromkeys(v.channel for v in verdict.variants):

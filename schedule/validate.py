@@ -70,7 +70,15 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
         verdict = decide(item, config, renderer, now, ledger_rows, channel=only_channel)
         checked.variants[item.id] = verdict.variants
         problems.extend(verdict.problems)
-    problems[:] = dict.fromkeys(problems)      # a channel's config error is reported once, not per item
+    # A channel's config error once, not per item; a template's syntax error once, not per channel.
+    seen: set = set()
+    kept = []
+    for problem in problems:
+        key = (problem.path, problem.line, problem.code, problem.message) if problem.code == "template" else problem
+        if key not in seen:
+            seen.add(key)
+            kept.append(problem)
+    problems[:] = kept
     return checked
 
 

@@ -326,13 +326,14 @@ def test_the_gate_names_the_channel_an_error_belongs_to(project):
     """Per-channel errors stop only their channel; item-level errors stop every channel."""
     project.write_config(channels='[channels.log]\nnetwork = "log"\n[channels.notes]\nnetwork = "log"\n',
                          default_channels='["log", "notes"]')
-    (project.root / "templates" / "notes.txt.j2").write_text("{{ item.no_such_field }}\n", encoding="utf-8")
+    (project.root / "templates" / "notes.txt.j2").write_text("{% if %}\n", encoding="utf-8")   # a syntax error
     project.post("case.md", "publish_at: 2030-01-20T09:00", "Bins go out on Tuesday.")
     config = project.config()
     item = ContentScanner(config).scan().items[0]
     verdict = decide(item, config, Renderer(config), datetime(2029, 1, 1, tzinfo=timezone.utc))
     assert verdict.blocks("notes") and not verdict.blocks("log")
     assert {p.channel for p in verdict.errors()} == {"notes"}
+    assert [p.code for p in check(project.config_path).problems] == ["template"]     # reported once
 
 
 def test_queue_preview_and_calendar_show_what_the_gate_stops(project, tmp_path):
