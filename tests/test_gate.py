@@ -358,6 +358,7 @@ def test_queue_preview_and_calendar_show_what_the_gate_stops(project, tmp_path):
     assert codes == {"alt-missing"}
     page = tmp_path / "cal.html"
     assert runner.invoke(cli, [*base, "calendar", "--html", str(page)]).exit_code == 0
+    assert '<span class="state attention">blocked</span>' in page.read_text()
     from schedule.calendar_view import entries
 
     states = {e.item: (e.channels, e.attention) for e in entries(project.config())}
