@@ -18,13 +18,13 @@ from typing import Callable
 from .alerts import Alerter, delivery_alert
 from .channels.base import Channel
 from .config import Config
-from .gate import decide
 from .errors import AuthError, ChannelError, LedgerError, RateLimited, Transient
 from .languages import languages, split_delivery_item
 from .ledger import Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .plan import due_decision, grace_for
 from .render import Renderer
+from .gate import decide
 from .secrets import mask
 from .timeutil import to_utc_key, utcnow
 
