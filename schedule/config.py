@@ -217,7 +217,12 @@ def load_config(path: str | Path = "config.toml") -> Config:
                                   tuple(read.strings(entry, "allow_tags", [], '["ElectionInfo"]'))))
     # Lists and numbers other modules read from their sections: checked here, once, so a text
     # is never read as its letters ("cy" as c, y) and a word never reaches int().
-    read.strings(read.table(data, "languages"), "required", [], '["cy", "en"]')
+    langs = read.table(data, "languages")
+    read.strings(langs, "required", [], '["cy", "en"]')
+    if langs.get("mode", "combined") not in ("combined", "paired"):
+        raise read.fail("mode", f"[languages] mode = {langs['mode']!r} must be \"combined\" (one post with every "
+                                "language) or \"paired\" (one post per language)")
+    read.flag(read.table(data, "utm"), "enabled", True)
     approval = read.table(data, "approval")
     read.flag(approval, "required", False)
     read.strings(approval, "approvers", [], '["Tom Hughes"]')

@@ -86,6 +86,8 @@ LOG = '[channels.log]\nnetwork = "log"\n'
     (LOG + '[alerts]\nurls = "mailto://a:pw1234@mail.example.org"\n', "[alerts] urls are secrets", 4),
     (LOG + '[channels_check]\ntoken_warn_days = "two weeks"\n', "token_warn_days = 'two weeks'", 4),
     (LOG + '[[blackout]]\nstart = 2027-05-07T00:00:00\nend = 2027-04-12T00:00:00\n', "is not after its start", 5),
+    (LOG + '[languages]\nrequired = ["cy", "en"]\nmode = "pairs"\n', "mode = 'pairs' must be", 5),
+    (LOG + '[utm]\nenabled = "no"\n', "enabled = 'no' must be true or false", 4),
     (LOG + '[languages]\nrequired = "cy"\n', "required = 'cy' must be a list of texts", 4),
     (LOG + '[approval]\napprovers = "Tom Hughes"\n', "approvers = 'Tom Hughes' must be a list", 4),
     (LOG + '[schedule]\nretry_max_seconds = "15 minutes"\n', "retry_max_seconds = '15 minutes' must be", 4),
