@@ -6,8 +6,8 @@ the file, a line and the fix; one bad file never stops the others (``scanner.sca
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
+import functools
 import mimetypes
 import os
 import re
