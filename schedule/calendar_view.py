@@ -117,7 +117,7 @@ def to_html(config: Config, now: datetime | None = None) -> str:
         '<a class="skip" href="#schedule">Skip to the schedule</a>',
         "<header>", "<h1>What goes out when</h1>",
         f'<p class="summary">{len(items)} planned or recent posts; {needing} need attention '
-        f"(held, failed, missed or uncertain). Times are {esc(config.timezone.key)}. "
+        f"(blocked, held, failed, missed or uncertain). Times are {esc(config.timezone.key)}. "
         f"Made {now.astimezone(config.timezone):%d %B %Y at %H:%M}.</p>",
         '<nav aria-label="Weeks"><ul>',
         *[f'<li><a href="#day-{day}">Week of {datetime.fromisoformat(day):%d %b}</a></li>' for day in weeks.values()],

@@ -209,11 +209,20 @@ def load_config(path: str | Path = "config.toml") -> Config:
             end = _parse_time(entry["end"], tz, path, text, "[[blackout]] end")
         except KeyError as exc:
             raise ConfigError(f"[[blackout]] needs {exc.args[0]!r}", str(path), _line_of(text, r"^\s*\[\[blackout\]\]")) from None
+        if end <= start:
+            raise ConfigError(f"[[blackout]] end {end:%Y-%m-%d %H:%M} is not after its start {start:%Y-%m-%d %H:%M}: "
+                              "it would hold nothing; swap them or fix the date", str(path),
+                              _line_of(text, r"^\s*end\s*="))
         blackouts.append(Blackout(start, end, str(entry.get("reason", "blackout")),
                                   tuple(read.strings(entry, "allow_tags", [], '["ElectionInfo"]'))))
     # Lists and numbers other modules read from their sections: checked here, once, so a text
     # is never read as its letters ("cy" as c, y) and a word never reaches int().
-    read.strings(read.table(data, "languages"), "required", [], '["cy", "en"]')
+    langs = read.table(data, "languages")
+    read.strings(langs, "required", [], '["cy", "en"]')
+    if langs.get("mode", "combined") not in ("combined", "paired"):
+        raise read.fail("mode", f"[languages] mode = {langs['mode']!r} must be \"combined\" (one post with every "
+                                "language) or \"paired\" (one post per language)")
+    read.flag(read.table(data, "utm"), "enabled", True)
     approval = read.table(data, "approval")
     read.flag(approval, "required", False)
     read.strings(approval, "approvers", [], '["Tom Hughes"]')

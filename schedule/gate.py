@@ -9,7 +9,7 @@ A finding is a `Problem` (path, line, level, code, message with the fix, channel
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Iterable
 
@@ -37,15 +37,18 @@ class Verdict:
 
 
 def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tuple[str, str]] | None = None,
-           channel: str | None = None, variants: Iterable[Variant] | None = None) -> Verdict:
+           channel: str | None = None, variants: Iterable[Variant] | None = None, advice: bool = True) -> Verdict:
     """The item's problems: item-level (reading, time, approval, not_after, blackout,
-    accessibility, languages) and, per channel, the rendered variant's (length, media,
-    network rules, accessibility of the text).
+    the planner's own checks, accessibility, languages) and, per channel, the rendered
+    variant's (template, length, media, network rules, accessibility of the text) and the
+    channel's missing settings.
 
     ``variants`` are the exact variants to judge (the publisher passes the one it is about
     to send); by default every channel's variant is rendered (only ``channel``'s if given).
     ``posted`` is the set of (item, planned_at) already out, for the "past" warning; None
-    skips that warning (the daemon knows a due delivery is due).
+    skips that warning (the daemon knows a due delivery is due).  ``advice=False`` skips the
+    rules that can only warn (the rendered text's accessibility advice), for callers that act
+    on errors alone (the publisher, queue, calendar); the errors are the same either way.
     """
     from .accessibility import unique
 
@@ -53,8 +56,11 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
     verdict.variants = list(variants) if variants is not None else renderer.variants(item, only=channel)
     rules: list[Problem] = []
     for variant in verdict.variants:
-        verdict.problems.extend(variant.problems)
-        rules.extend(variant_rules(variant, config))
+        # A variant's findings belong to its channel (a broken template file is cached
+        # without one, and must not stop the item's other channels).
+        verdict.problems.extend(p if p.channel else replace(p, channel=variant.channel) for p in variant.problems)
+        if advice:
+            rules.extend(variant_rules(variant, config))
     verdict.problems.extend(unique(rules))
     for name in dict.fromkeys(v.channel for v in verdict.variants):
         # A channel missing a setting (e.g. its account id) cannot post anything.
@@ -116,7 +122,7 @@ def planner_problems(item: Item, config: Config, now: datetime) -> list[Problem]
     """Run the daemon's planner on the item, so what would break planning is reported by
     validate, not found by the daemon at the planned time."""
     from .languages import split_delivery_item
-    from .plan import due_decision, reconcile, wanted
+    from .plan import due_decision, grace_for, wanted
 
     problems = []
     base, lang = split_delivery_item(item.id)
@@ -128,9 +134,10 @@ def planner_problems(item: Item, config: Config, now: datetime) -> list[Problem]
                                 f"choose an id without '#{lang}' at the end, e.g. {base}-{lang}"))
     try:
         want = wanted([item], config, now)
-        reconcile(want, [], config, now)
         for entry in want[:1] + want[-1:]:
-            due_decision(item, entry.when, entry.when, config, False)
+            # The first and last times at the end of their grace (the publisher's retry_until):
+            # where a grace too large for a date overflows.
+            due_decision(item, entry.when, entry.when + grace_for(item, config), config, False)
     except (ArithmeticError, ValueError, TypeError) as exc:      # OverflowError: a grace too large
         problems.append(Problem(item.rel, item.line("grace_minutes"), "error", "plan",
                                 f"the planner cannot plan this item ({exc}): check grace_minutes:, "

@@ -7,6 +7,7 @@ from .config import Config
 from .scanner import ContentScanner
 from .ledger import OPEN_STATES, open_ledger, public_row
 from .gate import decide
+from .render import Renderer
 from .plan import blackout_for, wanted
 from .timeutil import to_utc_key, utcnow
 
@@ -26,11 +27,9 @@ def queue(config: Config, now: datetime | None = None) -> list[dict]:
                 rows[(row["item"], row["channel"], row["planned_at"])] = row
         finally:
             ledger.close()
+    renderer, verdicts = Renderer(config), {}          # the gate's verdict, once per item
     tz = config.timezone
     out: dict[tuple, dict] = {}
-    from .render import Renderer
-
-    renderer, verdicts = Renderer(config), {}
     for want in wanted(ContentScanner(config).scan().items, config, now):
         row = rows.get(want.key)
         if want.when < now and (row is None or row["state"] not in OPEN_STATES):
@@ -43,7 +42,7 @@ def queue(config: Config, now: datetime | None = None) -> list[dict]:
         entry["note"] = f"inside blackout '{window.reason}': will be held" if window else None
         # The gate (the daemon's own check): an error here means this delivery will not be sent.
         if want.item.id not in verdicts:
-            verdicts[want.item.id] = decide(want.item, config, renderer, now)
+            verdicts[want.item.id] = decide(want.item, config, renderer, now, advice=False)
         errors = verdicts[want.item.id].errors(want.channel)
         entry["blocked"] = str(errors[0]) if errors else None
         if errors:

@@ -12,7 +12,7 @@ from .validate import Checked, check
 def preview(config_path: str | Path, paths: Iterable[str] | None = None, channel: str | None = None,
             now: datetime | None = None) -> tuple[list[dict], list[Problem]]:
     """One dict per item (the `preview --json` shape) and the problems not tied to an item."""
-    checked = check(config_path, paths, only_channel=channel, now=now)
+    checked = check(config_path, paths, only_channel=channel, now=now, every_id=False)
     return preview_items(checked), _unattached(checked)
 
 

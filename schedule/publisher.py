@@ -18,13 +18,13 @@ from typing import Callable
 from .alerts import Alerter, delivery_alert
 from .channels.base import Channel
 from .config import Config
-from .gate import decide
 from .errors import AuthError, ChannelError, LedgerError, RateLimited, Transient
 from .languages import languages, split_delivery_item
 from .ledger import Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .plan import due_decision, grace_for
 from .render import Renderer
+from .gate import decide
 from .secrets import mask
 from .timeutil import to_utc_key, utcnow
 
@@ -112,7 +112,7 @@ class Publisher:
             return []
         if item is None:
             return [p for p in variant.problems if p.level == "error"]
-        return decide(item, self.config, self.renderer, now, variants=[variant]).errors(row["channel"])
+        return decide(item, self.config, self.renderer, now, variants=[variant], advice=False).errors(row["channel"])
 
     def send(self, row: dict, channel: Channel, variant: Variant, now: datetime) -> str:
         """The network call, with the row already in `publishing`."""

@@ -38,7 +38,10 @@ def config_problem(exc: ConfigError) -> Problem:
 
 
 def check(config_path: str | Path, paths: Iterable[str] | None = None, only_channel: str | None = None,
-          now: datetime | None = None, progress: bool = False, scanner: ContentScanner | None = None) -> Checked:
+          now: datetime | None = None, progress: bool = False, scanner: ContentScanner | None = None,
+          every_id: bool = True) -> Checked:
+    """``every_id``: with ``paths``, still compare their ids with every file in content/ (a
+    full read of the folder; `preview`, which shows a file's posts, skips it)."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -59,7 +62,7 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
     result = _scan(config, scanner or ContentScanner(config), paths, progress)
     problems.extend(Problem(e.path, e.line, "error", e.code, e.message) for e in result.errors)
     problems.extend(result.problems)
-    if paths:
+    if paths and every_id:
         problems.extend(_collisions(config, result))
     ledger_rows = _posted_keys(config)
     for item in result.items:
@@ -67,7 +70,15 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
         verdict = decide(item, config, renderer, now, ledger_rows, channel=only_channel)
         checked.variants[item.id] = verdict.variants
         problems.extend(verdict.problems)
-    problems[:] = dict.fromkeys(problems)      # a channel's config error is reported once, not per item
+    # A channel's config error once, not per item; a template's syntax error once, not per channel.
+    seen: set = set()
+    kept = []
+    for problem in problems:
+        key = (problem.path, problem.line, problem.code, problem.message) if problem.code == "template" else problem
+        if key not in seen:
+            seen.add(key)
+            kept.append(problem)
+    problems[:] = kept
     return checked
 
 

@@ -8,6 +8,7 @@ file through `validate` must report the same code as an error, so the two cannot
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -111,6 +112,9 @@ CASES = [
      lambda p: p.write("media/notes.txt", "minutes of the meeting")),
     ("media-size", f"publish_at: {{when}}\nmedia: [{{{{path: media/big.png, {GOOD_ALT}}}}}]", "Pool opens.", "",
      lambda p: _big_png(p, "big.png")),
+    ("id-collides", "id: case#cy\npublish_at: {when}", "Bins go out on Tuesday.", "", None),
+    ("repeat-never", 'publish_at: {when}\nrepeat: "0 9 31 2 *"\nuntil: 2031-12-31', "Never.", "", None),
+    ("plan", "publish_at: 9999-12-31T09:00\ngrace_minutes: 525600", "The end of time.", "", None),
     ("template", "publish_at: {when}", "Bins go out on Tuesday.", "", _broken_template),
     ("template-missing", "publish_at: {when}", "Bins go out on Tuesday.", "", _no_templates),
 ]
@@ -127,7 +131,11 @@ def test_an_error_the_gate_finds_is_never_sent(project, caplog, code, front, bod
                  body)
     found = [p for p in check(project.config_path).problems if p.code == code]
     assert found and all(p.level == "error" for p in found), f"validate must report {code} as an error"
-    delivery = world.plan("case", "log", when)
+    (item,) = world.scanner.scan().items
+    renderer, now = Renderer(world.config), datetime.now(timezone.utc)
+    assert decide(item, world.config, renderer, now).errors() == \
+        decide(item, world.config, renderer, now, advice=False).errors()      # advice never hides an error
+    delivery = world.plan(item.id, "log", when)
     with caplog.at_level(logging.INFO, logger="civicpost"):
         state = world.publisher.run(delivery, now=when - timedelta(minutes=1))
     assert state == "failed"
@@ -172,11 +180,15 @@ def _x_world(project, monkeypatch, server) -> World:
 
 @pytest.mark.parametrize("code,media,count", [
     ("alt-missing", "[{path: media/p0.png}]", 1),                 # seen on X through the test server (issue 10)
+    ("media-mix", "[{path: media/p0.png, alt: \"The pool\"}, {path: media/talk.mp4, captions: media/talk.vtt}]",
+     1),                                                          # X: pictures or one video, not both
     ("media-count", "[" + ", ".join(f"{{path: media/p{n}.png, alt: \"Picture {n} of the pool\"}}"
                                     for n in range(5)) + "]", 5),   # X takes at most 4 images
 ])
 def test_x_receives_nothing_the_gate_refuses(project, monkeypatch, x_server, code, media, count):
     _images(project, count)
+    tiny_mp4(project.content / "media" / "talk.mp4")
+    project.write("media/talk.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\nWelcome.\n")
     world = _x_world(project, monkeypatch, x_server)
     when = _when()
     project.post("case.md", f"publish_at: {when.isoformat()}\nmedia: {media}", "Pool opens on Monday.")
@@ -231,17 +243,100 @@ def test_instagram_receives_nothing_the_gate_refuses(project, monkeypatch, code,
         server.stop()
 
 
+def test_youtube_receives_nothing_without_a_title(project, monkeypatch):
+    from tests.servers import channel_tables, youtube
+
+    server = youtube.Server().start()
+    try:
+        for field, value in youtube.CLIENT.items():
+            monkeypatch.setenv(f"CIVICPOST_YOUTUBE_{field.upper()}", value)
+        tiny_mp4(project.content / "media" / "talk.mp4")
+        project.write("media/talk.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\nWelcome.\n")
+        world = World(project, channels=channel_tables({"youtube": server.url}), default='["youtube"]')
+        when = _when()
+        project.post("case.md", f"publish_at: {when.isoformat()}\nmedia: [{{path: media/talk.mp4, captions: "
+                                "media/talk.vtt}]", "The council meeting, in full.")
+        found = [p for p in check(project.config_path).problems if p.level == "error"]
+        assert [p.code for p in found] == ["no-title"], found       # YouTube videos need a title
+        delivery = world.plan("case", "youtube", when)
+        assert world.publisher.run(delivery, now=when - timedelta(minutes=1)) == "failed"
+        assert server.calls("POST") == [] and server.calls("PUT") == []
+    finally:
+        server.stop()
+
+
+def test_bluesky_receives_nothing_the_gate_refuses(project, monkeypatch):
+    """Against the real PDS (behind the recording proxy): captions over the 20 kB that
+    app.bsky.embed.video#caption allows, and a picture without alt text."""
+    from tests.servers import pds
+
+    if pds.unavailable():
+        pytest.skip(f"real Bluesky PDS not installed: {pds.unavailable()}")
+    from tests.servers.proxy import Server
+
+    server = pds.shared_pds()
+    handle, password = f"gate{os.getpid()}.test", f"app-pass-{os.getpid()}-g8"
+    server.account(handle, password)
+    proxy = Server(server.url).start()
+    try:
+        monkeypatch.setenv("CIVICPOST_BLUESKY_APP_PASSWORD", password)
+        project.image()
+        tiny_mp4(project.content / "media" / "talk.mp4")
+        cues = "".join(f"00:{n // 60:02d}:{n % 60:02d}.000 --> 00:{n // 60:02d}:{n % 60:02d}.900\nCue number {n} of "
+                       "the council meeting captions.\n\n" for n in range(400))
+        project.write("media/talk.vtt", "WEBVTT\n\n" + cues)
+        assert len(("WEBVTT\n\n" + cues).encode()) > 20_000
+        world = World(project, channels=f'[channels.bluesky]\nnetwork = "bluesky"\nhandle = "{handle}"\n'
+                                        f'api_base = "{proxy.url}"\n', default='["bluesky"]')
+        when = _when()
+        project.post("video.md", f"publish_at: {when.isoformat()}\nmedia: [{{path: media/talk.mp4, "
+                                 "captions: media/talk.vtt}]", "The council meeting.")
+        project.post("picture.md", f"publish_at: {when.isoformat()}\nmedia: [{{path: media/pool.png}}]",
+                     "Pool opens.")
+        codes = {(p.path, p.code) for p in check(project.config_path).problems if p.level == "error"}
+        assert {("content/video.md", "captions-size"), ("content/picture.md", "alt-missing")} <= codes
+        for item in ("video", "picture"):
+            delivery = world.plan(item, "bluesky", when)
+            assert world.publisher.run(delivery, now=when - timedelta(minutes=1)) == "failed"
+        assert proxy.calls("POST") == []
+    finally:
+        proxy.stop()
+
+
+# Error codes that are not the gate's: cross-file (scanner), or about the command line.
+NOT_ITEM_CODES = {"duplicate-id": "the daemon holds duplicate ids itself (daemon.replan)",
+                  "unknown-channel": "validate --channel names no channel", "events": "export.py, not a Problem"}
+
+
+def test_every_error_code_the_gate_can_produce_has_a_case_here():
+    """grep schedule/ for error-level Problem codes; each must be proved unsendable above."""
+    import re
+    from pathlib import Path
+
+    found = set()
+    for path in (Path(__file__).resolve().parent.parent / "schedule").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'"error",\s*"([a-z][a-z-]*)"', source))
+        if path.name == "base.py":                  # Channel.validate's add(code, message, level="error")
+            found |= {m.group(1) for m in re.finditer(r'\badd\("([a-z][a-z-]*)",(.*?)\)\n', source, re.DOTALL)
+                      if '"warning"' not in m.group(2)}
+    covered = {c[0] for c in CASES} | {"alt-missing", "media-count", "media-mix", "config", "media-needed",
+                                       "no-title", "captions-size"}     # the network tests above
+    assert found - set(NOT_ITEM_CODES) <= covered, sorted(found - set(NOT_ITEM_CODES) - covered)
+
+
 def test_the_gate_names_the_channel_an_error_belongs_to(project):
     """Per-channel errors stop only their channel; item-level errors stop every channel."""
     project.write_config(channels='[channels.log]\nnetwork = "log"\n[channels.notes]\nnetwork = "log"\n',
                          default_channels='["log", "notes"]')
-    (project.root / "templates" / "notes.txt.j2").write_text("{{ item.no_such_field }}\n", encoding="utf-8")
+    (project.root / "templates" / "notes.txt.j2").write_text("{% if %}\n", encoding="utf-8")   # a syntax error
     project.post("case.md", "publish_at: 2030-01-20T09:00", "Bins go out on Tuesday.")
     config = project.config()
     item = ContentScanner(config).scan().items[0]
     verdict = decide(item, config, Renderer(config), datetime(2029, 1, 1, tzinfo=timezone.utc))
     assert verdict.blocks("notes") and not verdict.blocks("log")
     assert {p.channel for p in verdict.errors()} == {"notes"}
+    assert [p.code for p in check(project.config_path).problems] == ["template"]     # reported once
 
 
 def test_queue_preview_and_calendar_show_what_the_gate_stops(project, tmp_path):
@@ -266,6 +361,7 @@ def test_queue_preview_and_calendar_show_what_the_gate_stops(project, tmp_path):
     assert codes == {"alt-missing"}
     page = tmp_path / "cal.html"
     assert runner.invoke(cli, [*base, "calendar", "--html", str(page)]).exit_code == 0
+    assert '<span class="state attention">blocked</span>' in page.read_text()
     from schedule.calendar_view import entries
 
     states = {e.item: (e.channels, e.attention) for e in entries(project.config())}
