@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from .alerts import Alerter, delivery_alert
 from .config import Config
 from .errors import ContentError, LedgerError, Problem
-from .languages import split_delivery_item
+from .languages import language_codes, split_delivery_item
 from .ledger import Ledger
 from .model import Item
 from .plan import blocked_decision, blocked_reason, errors_for, grace_for
@@ -24,6 +24,9 @@ class Attention:
 
     def __init__(self, config: Config, ledger: Ledger, alerter: Alerter):
         self.config, self.ledger, self.alerter = config, ledger, alerter
+
+    def base(self, delivery_item: str) -> str:
+        return split_delivery_item(delivery_item, language_codes(self.config))[0]
 
     def file_errors(self, errors: list[ContentError], readable: list[str]) -> None:
         """A file that cannot be read at all: one alert when it lands (nothing in it can be
@@ -43,11 +46,11 @@ class Attention:
         blocked: dict[str, list[dict]] = {}
         grouped: dict[tuple, list[dict]] = {}
         for row, what, reason in alerts:
-            base = split_delivery_item(row["item"])[0]
+            base = self.base(row["item"])
             if what == "blocked":
                 blocked.setdefault(base, []).append(row)
             elif what == "unblocked":
-                self.clear(base)
+                self.clear(base, row["source"] or "")
             else:
                 grouped.setdefault((base, what, reason), []).append(row)
         for (_, what, reason), group in grouped.items():
@@ -56,9 +59,11 @@ class Attention:
             source = group[0]["source"] or ""
             if base not in item_errors and source in unreadable:
                 continue                         # the file's own alert (file_errors) says it
-            problems = item_errors.get(base) or broken.get(source) or [
-                Problem(source, 1, "error", "content", group[0]["hold_reason"] or "content file has an error")]
-            self.block_alerts(base, group, problems)
+            problems = item_errors.get(base) or broken.get(source)
+            if problems:
+                self.block_alerts(base, group, problems)
+            else:                                # not expected: still say it, with the reason recorded
+                self.group_alert(group, "blocked", group[0]["hold_reason"])
 
     def group_alert(self, group: list[dict], what: str, reason: str | None) -> None:
         first = group[0]
@@ -79,15 +84,15 @@ class Attention:
             channels = sorted({p.channel for p in same if p.channel}) or sorted({r["channel"] for r in rows})
             digest = _digest(line, code, message)
             self.alerter.send(
-                f"blocked:{base}:{digest}", f"civicpost: {base} is blocked: {path}:{line}",
+                f"blocked:{path}:{digest}", f"civicpost: {base} is blocked: {path}:{line}",
                 f"{path}:{line}: error: {message}\nItem: {base}\nChannels: {', '.join(channels)}\n"
                 f"First planned: {first:%a %d %b %Y %H:%M %Z}\nNothing from this item is posted on these channels "
                 "until the file is fixed; then it goes back to scheduled by itself (no command needed).",
                 rows[0]["id"], base, None)
 
-    def clear(self, base: str) -> None:
+    def clear(self, base: str, source: str) -> None:
         """The item is fixed: a problem that comes back later alerts again."""
-        for key in self.ledger.alert_keys(f"blocked:{base}:") + self.ledger.alert_keys(f"blocked-reminder:{base}:"):
+        for key in self.ledger.alert_keys(f"blocked:{source}:") + self.ledger.alert_keys(f"blocked-reminder:{base}:"):
             self.alerter.clear(key)
 
     def check_blocked(self, items: dict[str, Item]) -> None:
@@ -97,7 +102,7 @@ class Attention:
         missed: dict[tuple, list[dict]] = {}
         remind: dict[tuple, list[dict]] = {}
         for row in self.ledger.deliveries(states=["blocked"]):
-            base = split_delivery_item(row["item"])[0]
+            base = self.base(row["item"])
             item = items.get(base)
             grace = grace_for(item, self.config) if item else self.config.grace
             decision = blocked_decision(datetime.fromisoformat(row["planned_at"]), grace, now,
@@ -126,14 +131,14 @@ class Attention:
         row = self.ledger.get(delivery_id)
         if row is None or row["state"] not in ("scheduled", "retrying"):
             return False
-        problems = errors_for(item_errors, split_delivery_item(row["item"])[0], row["channel"])
+        problems = errors_for(item_errors, self.base(row["item"]), row["channel"])
         if not problems:
             return False
         reason = blocked_reason(problems)
         if self.ledger.transition(delivery_id, "blocked", expect=["scheduled", "retrying"], actor="daemon",
                                   reason=reason, hold_reason=reason, error=reason):
             log.warning("BLOCKED %s on %s at its time: %s", row["item"], row["channel"], reason)
-            self.block_alerts(split_delivery_item(row["item"])[0], [row], problems)
+            self.block_alerts(self.base(row["item"]), [row], problems)
         return True
 
     def recover(self, row: dict, publisher) -> str:

@@ -215,9 +215,12 @@ class _Reader:
         if "#" in ident:
             # "<id>#<lang>" names one language of a bilingual pair in the ledger: an id with
             # '#' could be taken for one (budget#faq would be the 'faq' post of 'budget').
+            # Recorded, not raised: an older ledger's deliveries for such an id are then
+            # blocked with this message instead of cancelled.
             where = "" if "id" in meta else " (it comes from the file name: rename the file or add an id: line)"
-            raise self.fail("id", f"id: {ident.strip()!r} contains '#', which civicpost keeps for the languages of "
-                            f"bilingual posts: use id: {ident.strip().replace('#', '-')} instead{where}", "id-collides")
+            self.errors.append(self.fail("id", f"id: {ident.strip()!r} contains '#', which civicpost keeps for the "
+                                         f"languages of bilingual posts: use id: {ident.strip().replace('#', '-')} "
+                                         f"instead{where}", "id-collides"))
         thread = meta.get("thread")
         if thread is not None:
             if not isinstance(thread, list) or not all(isinstance(p, (str, int, float)) for p in thread):

@@ -103,7 +103,7 @@ class Daemon:
             self.renderer.channel(name).warm_up()
         self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
                              dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
-        # The first plan gates every file (~40 s for 20,000): more than TimeoutStartSec's default.
+        # The first plan gates every file (~30 s for 20,000 on a busy machine): ask for the time.
         notify("EXTEND_TIMEOUT_USEC=300000000")
         self._replan_safely(sync=False)
         for row in self.ledger.deliveries(states=["publishing"]):
@@ -213,7 +213,7 @@ class Daemon:
                                              for e in result.errors}
         for problem in (p for p in result.problems if p.code == "duplicate-id"):
             ident = problem.message.split("'")[1]   # both files: neither may cancel the other's posts
-            for source in {r["source"] for r in rows if split_delivery_item(r["item"])[0] == ident} | {problem.path}:
+            for source in {r["source"] for r in rows if self.attention.base(r["item"]) == ident} | {problem.path}:
                 broken[source] = [problem]
         for path, why in failures.items():
             log.error("%s: %s", path, why)
@@ -222,7 +222,7 @@ class Daemon:
         for item in items:
             # The gate's verdict (the same check as validate and the publisher): item-level
             # errors (channel None) stop every channel, the others their own channel.
-            found = decide(item, self.config, self.renderer, now).errors()
+            found = decide(item, self.config, self.renderer, now, advice=False).errors()
             if found:
                 self.item_errors[item.id] = found
                 if any(p.level == "error" for p in item.problems):

@@ -126,7 +126,7 @@ def planner_problems(item: Item, config: Config, now: datetime) -> list[Problem]
 
     problems = []
     base, lang = split_delivery_item(item.id)
-    if lang:
+    if lang and not any(p.code == "id-collides" for p in item.problems):     # content.py said it already
         # The ledger names one language of a bilingual pair "<id>#<lang>": this id would be
         # taken for the {lang} post of item {base}.
         problems.append(Problem(item.rel, item.line("id"), "error", "id-collides",

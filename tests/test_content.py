@@ -255,6 +255,9 @@ def test_an_id_with_a_hash_is_refused_with_the_fix(project):
     project.post("budget#cy.md", "publish_at: 2027-01-14T10:00")      # the id would come from the name
     err = error_of(project, "budget#cy.md")
     assert err.code == "id-collides" and "rename the file" in err.message
+    scanned = scan(project.config()).items                    # the service's reading: kept as an error
+    assert {(i.id, p.code, p.level) for i in scanned for p in i.problems if p.code == "id-collides"} == {
+        ("budget#faq", "id-collides", "error"), ("budget#cy", "id-collides", "error")}
 
 
 # ----- issue 9.8: repeats on the two clock-change nights ------------------------------------
