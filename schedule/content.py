@@ -94,11 +94,8 @@ def load_bytes(path: Path, rel: str, config: Config) -> bytes:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ContentError(rel, 1, "file not found: check the path", "missing") from None
-    except RuntimeError:                    # Path.resolve() on a symlink loop (Python < 3.13)
-        raise ContentError(rel, 1, "symlink loop (the link points back at itself): remove the link or point it "
-                           "at a real file", "symlink-loop") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
+    except (RuntimeError, OSError) as exc:  # RuntimeError: Path.resolve() on a symlink loop (Python < 3.13)
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
             raise ContentError(rel, 1, "symlink loop (the link points back at itself): remove the link or point "
                                "it at a real file", "symlink-loop") from None
         raise ContentError(rel, 1, f"cannot read file: {exc.strerror}; check its permissions", "unreadable") from None
