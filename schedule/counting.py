@@ -60,10 +60,9 @@ def x_refuses(text: str) -> str:
     """Why X would refuse the text beyond its length, or "".
 
     twitter-text's ``parse_tweet(text).valid`` is false for a text that is empty, too long,
-    or holds a character X forbids (U+FFFE, U+FEFF, U+FFFF and the directional overrides
-    U+202A-U+202E, twitter-text's ``invalid_chars_group``; conformance suite
-    validate.yml, UnicodeDirectionalMarkerCounterTest).  Empty and too long have their own
-    messages, so this names the forbidden characters.
+    or holds a character X forbids (U+FFFE, U+FEFF, U+FFFF: twitter-text's
+    INVALID_CHARACTERS; conformance validate.yml, UnicodeDirectionalMarkerCounterTest).
+    Empty and too long have their own messages, so this names the forbidden characters.
     """
     from twitter_text import parse_tweet
     from twitter_text.regexp.invalid_chars import invalid_chars
