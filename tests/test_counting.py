@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings, strategies as st
 
 from schedule import counting
 from schedule.channels import make_channel
@@ -205,3 +206,19 @@ def test_youtube_description_is_5000_utf8_bytes_without_angle_brackets(channels)
     assert [p.code for p in problems(youtube, "é" * 2501)] == ["too-long"]
     assert [p.code for p in problems(youtube, "Bins <today>")] == ["text-refused"]
     assert [p.code for p in problems(youtube, "Bins", title="Bins > recycling")] == ["text-refused"]
+
+
+_ASCII_WORDS = ["Bins", "go", "out", " ", "\r\n", "\n", ".", "https://example.gov.uk/a?b=1", "example.com", "t.co/abc",
+                "http://t.co/" + "a" * 50, "#BinDay", "@council", "*", "#", "0", "1", "(c)", "www.example.org/x.", ":", "/",
+                "Ffordd ŵyr", "e\u0301", "Привіт", "नमस्ते", "مرحبا", "\u00a9", "\u00ae", "\u20e3", "\ufe0f", "🗑️", "日本",
+                "\u10ff", "\u1100", "https://café.example/ŵ"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_ASCII_WORDS), max_size=80).map("".join))
+def test_x_shortcut_agrees_with_parse_tweet(text):
+    """x_weighted skips parse_tweet's emoji search for text below U+1100 without (c) or
+    (r) (no emoji there); it must give exactly parse_tweet's weightedLength, for any text."""
+    from twitter_text import parse_tweet
+
+    assert counting.x_weighted(text) == parse_tweet(text).weightedLength
