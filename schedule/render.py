@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from itertools import accumulate
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -231,12 +232,16 @@ def autothread_split(pieces: list[str], channel: Channel) -> list[str]:
     per cutting level it reaches), parts are packed with additive estimates, and each
     finished part is measured once exactly (bench/autothread.py).
     """
-    digits = 1                                   # widened below when the thread runs to 10, 100... parts
+    limits = _Limits(channel, " 9/9")
+    measured = [(piece, limits.measure(piece)) for piece in pieces]
+    # A first guess at the number's width from the sizes; widened below if the thread is longer.
+    guess = sum(max(-(-size // max(budget, 1)) for size, budget in zip(sizes, limits.budgets))
+                for _, sizes in measured)
+    digits = len(str(max(guess, 1)))
     while True:
         limits = _Limits(channel, f" {'9' * digits}/{'9' * digits}")
         chunks: list[str] = []
-        for piece in pieces:
-            sizes = limits.measure(piece)
+        for piece, sizes in measured:            # a piece's size does not depend on the reserve
             chunks.extend([piece] if limits.within(sizes) else _pack_piece(piece, sizes, limits))
         if len(str(len(chunks))) <= digits:
             break
@@ -335,14 +340,14 @@ def _cut_word(word: str, sizes, limits: _Limits, joiner: str):
     """A word longer than a post, cut between grapheme clusters.  Each cut looks at a
     window a few posts long and guesses the cut from the sizes before searching, so a huge
     word costs time in proportion to its length."""
-    window_start = max(min(limits.budgets) * 2, 64)
+    window_start = min(limits.budgets) + 64       # grows (doubling) while it still fits
     start = 0
     while start < len(word):
         window = window_start
         while start + window < len(word) and limits.fits(word[start:start + window]):
             window *= 2                          # cheap characters (a long URL): look further
         chunk = word[start:start + window]
-        ends = [m.end() for m in _GRAPHEME.finditer(chunk)]
+        ends = list(accumulate(map(len, _GRAPHEME.findall(chunk))))
 
         def fits(k: int) -> bool:                # the first k clusters fit
             return limits.fits(chunk[: ends[k - 1]])

@@ -57,6 +57,15 @@ def test_graphemes_follow_unicode_17_except_where_unicode_18_changed_gb9c():
     assert len(differ) == 4 and all("094D" in line for line in differ)
 
 
+def test_graphemes_shortcut_below_u0300_agrees_with_segmentation():
+    """counting.graphemes counts characters below U+0300 without segmenting: each is its
+    own cluster except CR LF.  Check every one of them, in and out of CR LF, against \\X."""
+    import regex
+
+    text = "".join(chr(c) for c in range(0x300)) + "\r\n\r\n\n\r\re\u00e9"
+    assert counting.graphemes(text) == len(regex.findall(r"\X", text))
+
+
 @pytest.mark.parametrize("word, script", [("क्षि", "Devanagari"), ("ক্ষ", "Bengali"), ("ક્ષ", "Gujarati"),
                                           ("स्त्री", "Devanagari")])
 def test_indic_conjuncts_are_one_grapheme(word, script):
