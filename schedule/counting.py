@@ -69,13 +69,16 @@ def x_weighted(text: str) -> int:
         from twitter_text.parse_tweet import convert_line_ending
 
         normalized = convert_line_ending(unicodedata.normalize("NFC", text))
-        total = len(normalized)
         if not _DOT_LETTER.search(normalized):  # every domain twitter-text knows has "." then a letter
-            return total
+            return len(normalized)
+        total, position = 0, 0
         for entity in extract_urls_with_indices(normalized):
-            start, end = entity["indices"]
-            total += 23 - (end - start)
-        return total
+            start = entity["indices"][0]
+            if start < position:                 # parse_tweet skips a URL that starts inside the last
+                continue
+            total += start - position + 23
+            position = start + len(entity["url"])   # parse_tweet steps over len(url), not the indices
+        return total + max(0, len(normalized) - position)
     return parse_tweet(text).weightedLength
 
 
