@@ -216,9 +216,6 @@ def mastodon_length(text: str) -> int:
     return graphemes(mastodon_countable_text(text))
 
 
-# Kept for templates and callers that used the old name.
-urls_as_23 = mastodon_length
-
 
 # ----- Threads --------------------------------------------------------------------
 _EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\u20E3]")

@@ -231,3 +231,36 @@ def test_x_shortcut_agrees_with_parse_tweet(text):
     from twitter_text import parse_tweet
 
     assert counting.x_weighted(text) == parse_tweet(text).weightedLength
+
+
+@pytest.mark.pds
+def test_the_real_pds_refuses_exactly_what_bluesky_counting_refuses(tmp_path, monkeypatch):
+    """The Bluesky PDS validates app.bsky.feed.post on createRecord: for texts at each side
+    of both limits (bytes, and graphemes with flags and Devanagari conjuncts), what
+    `validate` says must be what the real server does."""
+    from schedule.errors import ChannelError
+    from tests.channels.harness_bluesky import SKIP_REASON, Harness
+
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
+    harness = Harness(tmp_path, monkeypatch)
+    try:
+        channel = harness.channel
+        pair = "👨‍👩‍👧👨‍👩‍👧 "                       # 3 graphemes, 37 bytes
+        cases = {"2,996 bytes": (pair * 81).strip(), "3,033 bytes": (pair * 82).strip(),
+                 "300 flags": "🇬🇧" * 300, "301 flags": "🇬🇧" * 301,
+                 "300 conjuncts": "क्ष" * 300, "301 conjuncts": "क्ष" * 301}
+        verdicts = {}
+        for name, text in cases.items():
+            ours = problems(channel, text) == []
+            variant = Variant(item_id="i", channel=channel.name, network="bluesky",
+                              parts=(Part(text, channel.count(text)),), limit=300, source="content/i.md")
+            try:
+                channel.publish(variant, f"count-{name}")
+                server = True
+            except ChannelError:
+                server = False
+            verdicts[name] = (ours, server)
+        assert verdicts == {name: (name in ("2,996 bytes", "300 flags", "300 conjuncts"),) * 2 for name in cases}
+    finally:
+        harness.close()
