@@ -12,9 +12,37 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import threading
+from types import SimpleNamespace
+
 import regex
 
 _GRAPHEME = regex.compile(r"\X")
+_IMPORT_LOCK = threading.Lock()
+_TWITTER_TEXT: SimpleNamespace | None = None
+
+
+def _twitter_text() -> SimpleNamespace:
+    """twitter-text's functions and patterns, imported once, under a lock.  Imported late
+    (its emoji tables take ~0.2 s, and validate/preview start fast); the lock because the
+    package imports its own modules in a cycle, and two daemon worker threads importing it
+    at once can get a half-built module (ImportError: partially initialized module)."""
+    global _TWITTER_TEXT
+    if _TWITTER_TEXT is None:
+        with _IMPORT_LOCK:
+            if _TWITTER_TEXT is None:
+                from twitter_text.extract_urls import extract_urls_with_indices, is_valid_url
+                from twitter_text.parse_tweet import convert_line_ending, parse_tweet
+                from twitter_text.regexp.invalid_chars import invalid_chars
+                from twitter_text.regexp.latin_accent_chars import latin_accent_chars
+                from twitter_text.regexp.valid_domain import valid_domain
+                from twitter_text.regexp.valid_port_number import valid_port_number
+                from twitter_text.regexp.valid_tco_url import valid_tco_url
+                from twitter_text.regexp.valid_url_preceding_chars import valid_url_preceding_chars
+
+                _TWITTER_TEXT = SimpleNamespace(**{name: value for name, value in locals().items()
+                                                   if not name.startswith("_")})
+    return _TWITTER_TEXT
 _DOT_LETTER = regex.compile(r"\.\p{L}")
 
 
@@ -55,8 +83,7 @@ def utf16_units(text: str) -> int:
 def x_weighted(text: str) -> int:
     """X's weighted length from twitter-text (parse_tweet, config v3): CJK and emoji weigh
     2, every URL 23, other text 1."""
-    from twitter_text import parse_tweet   # lazy: its emoji tables take ~0.2 s to import
-
+    tt = _twitter_text()
     if not text or (max(text) < "\u1100" and "\u00a9" not in text and "\u00ae" not in text):
         # parse_tweet spends four fifths of its time looking for emoji.  Below U+1100 the
         # only emoji are (c) and (r) (keycaps need U+20E3), and every character weighs 1
@@ -65,21 +92,18 @@ def x_weighted(text: str) -> int:
         # the normalised text) without the search; a test checks this against parse_tweet.
         import unicodedata
 
-        from twitter_text.extract_urls import extract_urls_with_indices
-        from twitter_text.parse_tweet import convert_line_ending
-
-        normalized = convert_line_ending(unicodedata.normalize("NFC", text))
+        normalized = tt.convert_line_ending(unicodedata.normalize("NFC", text))
         if not _DOT_LETTER.search(normalized):  # every domain twitter-text knows has "." then a letter
             return len(normalized)
         total, position = 0, 0
-        for entity in extract_urls_with_indices(normalized):
+        for entity in tt.extract_urls_with_indices(normalized):
             start = entity["indices"][0]
             if start < position:                 # parse_tweet skips a URL that starts inside the last
                 continue
             total += start - position + 23
             position = start + len(entity["url"])   # parse_tweet steps over len(url), not the indices
         return total + max(0, len(normalized) - position)
-    return parse_tweet(text).weightedLength
+    return tt.parse_tweet(text).weightedLength
 
 
 def x_refuses(text: str) -> str:
@@ -90,13 +114,11 @@ def x_refuses(text: str) -> str:
     INVALID_CHARACTERS; conformance validate.yml, UnicodeDirectionalMarkerCounterTest).
     Empty and too long have their own messages, so this names the forbidden characters.
     """
-    from twitter_text import parse_tweet
-    from twitter_text.regexp.invalid_chars import invalid_chars
-
-    result = parse_tweet(text)
+    tt = _twitter_text()
+    result = tt.parse_tweet(text)
     if result.valid or not 0 < result.weightedLength <= 280:
         return ""
-    found = sorted({f"U+{ord(c):04X}" for c in invalid_chars.findall(text)})
+    found = sorted({f"U+{ord(c):04X}" for c in tt.invalid_chars.findall(text)})
     return f"contains {', '.join(found) or 'a character'} which X refuses; delete it (often pasted from a PDF or Word)"
 
 
@@ -122,10 +144,7 @@ _UCHARS = (r"\u00A0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF\U00010000-\U0001FFFD\U00020
 def _mastodon_patterns():
     """Mastodon's valid_url and MENTION_RE, built from twitter-text's own pieces (domain,
     port, preceding characters) with Mastodon's overrides, compiled once on first use."""
-    from twitter_text.regexp.latin_accent_chars import latin_accent_chars
-    from twitter_text.regexp.valid_domain import valid_domain
-    from twitter_text.regexp.valid_port_number import valid_port_number
-    from twitter_text.regexp.valid_url_preceding_chars import valid_url_preceding_chars
+    tt = _twitter_text()
 
     general = r"[^\p{White_Space}<>()?]"
     parens = rf"\((?:{general}+|(?:{general}*\({general}+\){general}*))\)"
@@ -133,9 +152,9 @@ def _mastodon_patterns():
     path = rf"(?:(?:{general}*(?:{parens}{general}*)*{ending})|(?:{general}+/))"
     query = rf"[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@\^{_UCHARS}]"
     query_end = rf"[a-z0-9_&=#/\-{_UCHARS}]"
-    url = (rf"(?P<before>{valid_url_preceding_chars.pattern})"
+    url = (rf"(?P<before>{tt.valid_url_preceding_chars.pattern})"
            rf"(?P<url>(?P<protocol>(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://)?"
-           rf"(?P<domain>{valid_domain.pattern})(?::{valid_port_number.pattern})?"
+           rf"(?P<domain>{tt.valid_domain.pattern})(?::{tt.valid_port_number.pattern})?"
            rf"(?:/{path}*)?(?:\?{query}*{query_end})?)")
     # app/models/account.rb: USERNAME_RE = /[a-z0-9_]+([.-]+[a-z0-9_]+)*/i and
     # MENTION_RE = %r{(?<![=/[:word:]])@((#{USERNAME_RE})(?:@[[:word:]]+([.-]+[[:word:]]+)*)?)};
@@ -143,7 +162,7 @@ def _mastodon_patterns():
     word = r"[\p{L}\p{M}\p{Nd}\p{Pc}]"
     mention = rf"(?<![=/]|{word})@(?P<name>(?i:[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@{word}+(?:[.-]+{word}+)*)?)"
     # twitter-text's end_mention_match: a mention followed by @, a Latin accent or :// is not one.
-    end_mention = rf"(?:[@＠{latin_accent_chars.pattern}]|://)"
+    end_mention = rf"(?:[@＠{tt.latin_accent_chars.pattern}]|://)"
     return (regex.compile(url, regex.IGNORECASE | regex.VERSION0),
             regex.compile(mention, regex.VERSION0), regex.compile(end_mention, regex.VERSION0))
 
@@ -166,17 +185,15 @@ def _urls_with_scheme(url_re, text: str):
 
 def _mastodon_entities(text: str) -> list[tuple[int, int, str]]:
     """(start, end, replacement) for each URL and mention Mastodon's extractor finds."""
-    from twitter_text.extract_urls import is_valid_url
-    from twitter_text.regexp.valid_tco_url import valid_tco_url
-
+    tt = _twitter_text()
     url_re, mention_re, end_mention_re = _mastodon_patterns()
     entities = []
     for match in _urls_with_scheme(url_re, text):
         url = match.group("url")
-        if not is_valid_url(url, match.group("protocol"), match.group("domain")):
+        if not tt.is_valid_url(url, match.group("protocol"), match.group("domain")):
             continue
         start = match.start("url")
-        tco = valid_tco_url.match(url)
+        tco = tt.valid_tco_url.match(url)
         if tco:                                  # twitter-text: a t.co URL takes no more path
             if len(tco.group(1)) > 40:
                 continue

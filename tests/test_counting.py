@@ -264,3 +264,32 @@ def test_the_real_pds_refuses_exactly_what_bluesky_counting_refuses(tmp_path, mo
         assert verdicts == {name: (name in ("2,996 bytes", "300 flags", "300 conjuncts"),) * 2 for name in cases}
     finally:
         harness.close()
+
+
+def test_first_counts_in_many_threads_at_once_import_twitter_text_safely():
+    """The daemon's worker threads may count X and Mastodon texts for the first time
+    together; twitter-text imports its modules in a cycle, so an unguarded lazy import
+    could hand a thread a half-built module (seen as ImportError in test_crash)."""
+    import subprocess
+    import sys
+
+    program = """
+import threading
+from schedule import counting
+barrier = threading.Barrier(16)
+errors = []
+def work(n):
+    barrier.wait()
+    try:
+        (counting.x_weighted if n % 2 else counting.mastodon_length)("Notice %d: see https://example.gov.uk. 👍" % n)
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=work, args=(n,)) for n in range(16)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors)
+"""
+    for _ in range(3):
+        run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).resolve().parent.parent)
+        assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr
