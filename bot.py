@@ -424,7 +424,7 @@ def _table(rows: list[dict], title: str, columns: tuple[str, ...], tz) -> None:
     table = Table(title=title)
     table.add_column("id")
     for column in columns:
-        table.add_column(column.replace("_", " "), overflow="fold")
+        table.add_column(column.replace("_", " "), overflow="fold", no_wrap=column.endswith("_at"))
     for row in rows:
         # Text, not markup: ids, titles and errors are shown as written ("[draft]" stays).
         table.add_row(str(row.get("id") or "-"), *[Text(_cell(row.get(c), c, tz)) for c in columns])

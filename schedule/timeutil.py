@@ -44,16 +44,17 @@ def nearest_real_time(naive: datetime, tz: ZoneInfo) -> datetime:
     raise NonExistentTime(f"no real time within a day after {naive:%Y-%m-%d %H:%M} in {tz.key}")
 
 
-def human(moment: datetime | str | None, tz: ZoneInfo | None = None) -> str:
+def human(moment: datetime | str | None, tz: ZoneInfo | None = None, date: bool = True) -> str:
     """How a person reads a time: local, with the zone's abbreviation, e.g. "Sun 28 Mar 2027
-    03:30 BST".  One helper for every view (preview, queue, status, history, alerts, calendar)."""
+    03:30 BST" ("03:30 BST" with date=False, under a day's heading).  One helper for every
+    view (preview, queue, status, history, alerts, calendar)."""
     if moment is None:
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     if tz is not None:
         moment = moment.astimezone(tz)
-    return f"{moment:%a %d %b %Y %H:%M} {moment.tzname()}"
+    return f"{moment:%a %d %b %Y %H:%M} {moment.tzname()}" if date else f"{moment:%H:%M} {moment.tzname()}"
 
 
 def iso_seconds(moment: datetime | str | None, tz: ZoneInfo | None = None) -> str | None:

@@ -12,7 +12,7 @@ from .config import Config, load_config
 from .scanner import ContentScanner, ScanResult, content_files
 from .accessibility import unique
 from .errors import ConfigError, Problem
-from .languages import languages, problems as language_problems
+from .languages import languages, problems as language_problems, unused_language_fields
 from .model import Item, Variant
 from .plan import approval_missing, blackout_for
 from .render import Renderer
@@ -141,6 +141,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     langs = languages(config)
     if langs:
         problems.extend(language_problems(item, langs))
+    problems.extend(unused_language_fields(item, config))
     return problems
 
 
