@@ -447,10 +447,10 @@ def _queue_table(entries: list[dict], tz) -> None:
     if not entries:
         console.print("Queue: nothing planned")
         return
-    table = Table(title="Queue", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title="Queue", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("when", no_wrap=True)
-    table.add_column("item", overflow="fold", ratio=1)
-    table.add_column("channel", overflow="fold")
+    table.add_column("item", overflow="fold")
+    table.add_column("channel", no_wrap=True)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("state", no_wrap=True)
     unplanned = False
