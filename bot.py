@@ -222,7 +222,8 @@ def resume(ctx: click.Context, reason: str, yes: bool, dry_run: bool) -> None:
         try:
             agreed = click.confirm("Resume posting?", default=False)
         except click.Abort:
-            click.echo("\nerror: resume asks first and there is no one to answer: run it in a terminal, or "
+            click.echo()                 # end the unanswered prompt's line
+            click.echo("error: resume asks first and there is no one to answer: run it in a terminal, or "
                        "add --yes once you have read the list above", err=True)
             sys.exit(1)
         if not agreed:
