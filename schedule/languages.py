@@ -78,7 +78,9 @@ def display_title(item: Item, config: Config) -> str:
     langs = languages(config)
     if langs is None:
         return item.title
-    return " / ".join(dict.fromkeys(t for t in titles(item, langs).values() if t)) or item.title
+    found = titles(item, langs)
+    ordered = [found[lang] for lang in langs.order if found.get(lang)]
+    return " / ".join(dict.fromkeys(ordered)) or item.title
 
 
 LANGUAGE_FIELD = re.compile(r"(body|title)_([a-z]{2,3})")
