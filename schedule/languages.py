@@ -100,8 +100,8 @@ def unused_language_fields(item: Item, config: Config) -> list[Problem]:
         pair = ", ".join(f'"{code}"' for code in dict.fromkeys((lang, own if own != lang else "en")))
         out.append(Problem(item.rel, item.line(key), "warning", "languages-off",
                            f"{key}: is not posted: bilingual posting is off. To post {NAMES.get(lang, lang)} too, "
-                           f"add to config.toml: [languages] required = [{pair}] (docs/content.md, "Welsh and "
-                           f"English"); or remove {key}:"))
+                           f"add to config.toml: [languages] required = [{pair}] (docs/content.md, 'Welsh and "
+                           f"English'); or remove {key}:"))
     return out
 
 
