@@ -29,7 +29,7 @@ from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
 from .systemd import notify, watchdog_interval
-from .timeutil import to_utc_key, utcnow
+from .timeutil import human, to_utc_key, utcnow
 
 log = logging.getLogger("civicpost.daemon")
 HEARTBEAT_SECONDS = 5
@@ -374,8 +374,7 @@ class Daemon:
     def _status(self) -> str:
         nxt = self.ledger.next_open()
         if nxt:
-            when = datetime.fromisoformat(nxt["planned_at"]).astimezone(self.config.timezone)
-            text = f"next: {nxt['item']} on {nxt['channel']} at {when:%Y-%m-%d %H:%M %Z}"
+            text = f"next: {nxt['item']} on {nxt['channel']} at {human(nxt['planned_at'], self.config.timezone)}"
         else:
             text = "nothing scheduled"
         if self.ledger.get_meta("paused") == "1":
