@@ -125,14 +125,14 @@ def queue(ctx: click.Context, as_json: bool, item: str | None, channel: str | No
           dry_run: bool) -> None:
     """Everything planned from now on, in time order: one row per item and time, with its
     channels, their states and the delivery ids `cancel` takes."""
-    from schedule.listing import by_item, queue as run_queue
+    from schedule.listing import by_item, print_queue, queue as run_queue
 
     config = _config(ctx, dry_run)
     rows = run_queue(config, item=item, channel=channel, until=_date(until, config.timezone))
     if as_json:
         _dump(rows)
         return
-    _queue_table(by_item(rows), config.timezone)
+    print_queue(by_item(rows), config.timezone, _narrow_console())
 
 
 @cli.command()
@@ -436,40 +436,6 @@ def _cell(value, column: str, tz) -> str:
     if value is None:
         return ""
     return human(value, tz) if column.endswith("_at") else str(value)
-
-
-def _queue_table(entries: list[dict], tz) -> None:
-    """One row per item and time; its channels, delivery ids and states one line each."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    console = _narrow_console()
-    if not entries:
-        console.print("Queue: nothing planned")
-        return
-    table = Table(title="Queue", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("when", no_wrap=True)
-    table.add_column("item", overflow="fold")
-    table.add_column("channel", no_wrap=True)
-    table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    unplanned = False
-    for entry in entries:
-        channels = entry["channels"]
-        unplanned = unplanned or any(c["id"] is None for c in channels)
-        item = Text(entry["item"])
-        for note in entry["notes"]:
-            item.append(f"\n! {note}", style="yellow")
-        table.add_row(human(entry["planned_at"], tz), item,
-                      Text("\n".join(c["channel"] + (f" ({c['lang']})" if c["lang"] else "") for c in channels)),
-                      Text("\n".join(str(c["id"] or "") for c in channels)),
-                      Text("\n".join(c["state"] for c in channels)))
-    console.print(table)
-    if unplanned:
-        console.print(Text("A blank id: not in the ledger yet (the daemon adds it when it runs: `python bot.py "
-                           "run`). `cancel ID` takes the ids shown; until there is one, set draft: true in the "
-                           "file or remove the channel from it."))
 
 
 if __name__ == "__main__":

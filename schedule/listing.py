@@ -9,7 +9,7 @@ from .scanner import ContentScanner
 from .ledger import OPEN_STATES, open_ledger, public_row
 from .languages import split_delivery_item
 from .plan import blackout_for, wanted
-from .timeutil import iso_seconds, to_utc_key, utcnow
+from .timeutil import human, iso_seconds, to_utc_key, utcnow
 
 # Deliveries that may still go out, or wait for a person: "blocked" waits for its file's fix.
 SHOWN_STATES = tuple(dict.fromkeys(OPEN_STATES + ("blocked",)))
@@ -99,3 +99,35 @@ def history(config: Config, since: datetime | None = None, include_dry_run: bool
     finally:
         ledger.close()
 
+
+def print_queue(entries: list[dict], tz, console) -> None:
+    """One row per item and time; its channels, delivery ids and states one line each."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if not entries:
+        console.print("Queue: nothing planned")
+        return
+    table = Table(title="Queue", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("when", no_wrap=True)
+    table.add_column("item", overflow="fold")
+    table.add_column("channel", no_wrap=True)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    unplanned = False
+    for entry in entries:
+        channels = entry["channels"]
+        unplanned = unplanned or any(c["id"] is None for c in channels)
+        item = Text(entry["item"])
+        for note in entry["notes"]:
+            item.append(f"\n! {note}", style="yellow")
+        table.add_row(human(entry["planned_at"], tz), item,
+                      Text("\n".join(c["channel"] + (f" ({c['lang']})" if c["lang"] else "") for c in channels)),
+                      Text("\n".join(str(c["id"] or "") for c in channels)),
+                      Text("\n".join(c["state"] for c in channels)))
+    console.print(table)
+    if unplanned:
+        console.print(Text("A blank id: not in the ledger yet (the daemon adds it when it runs: `python bot.py "
+                           "run`). `cancel ID` takes the ids shown; until there is one, set draft: true in the "
+                           "file or remove the channel from it."))
