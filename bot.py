@@ -212,6 +212,7 @@ def resume(ctx: click.Context, reason: str, yes: bool, dry_run: bool) -> None:
         click.echo(f"Paused by {plan['paused_by']} since {human(plan['paused_at'], tz)}: {plan['paused_reason']}")
     elif not plan["at_once"]:
         click.echo("Posting is not paused: nothing to resume.")
+        _rehearsal_still_paused(plan)
         return
     else:
         click.echo("Posting is not paused, but some deliveries are held.")
@@ -234,6 +235,13 @@ def resume(ctx: click.Context, reason: str, yes: bool, dry_run: bool) -> None:
     for row in result["still_held"]:
         click.echo(f"  still held: {row['id']} {row['item']} on {row['channel']} (planned "
                    f"{human(row['planned_at'], tz)}): release with `python bot.py release {row['id']}`")
+    _rehearsal_still_paused(plan)
+
+
+def _rehearsal_still_paused(plan: dict) -> None:
+    if plan.get("rehearsal") and plan["rehearsal"]["paused"]:
+        click.echo(f"The running rehearsal (process {plan['rehearsal']['pid']}) is still paused: "
+                   "`python bot.py resume --dry-run` lifts that.")
 
 
 @cli.command()

@@ -51,9 +51,10 @@ def resume_plan(config: Config, now: datetime | None = None) -> dict:
     Shown before asking, so that a cheerful post does not slip out after a grave pause."""
     now = now or utcnow()
     ledger = open_ledger(config.database, config.timezone, readonly=True)
+    practice = None if is_rehearsal(config) else rehearsal(config, now)
     if ledger is None:
         return {"paused": False, "paused_by": None, "paused_reason": None, "paused_at": None, "at_once": [],
-                "still_held": [], "next_day": []}
+                "still_held": [], "next_day": [], "rehearsal": practice}
     try:
         at_once, waiting = [], []
         for row in ledger.deliveries(states=["held"]):
@@ -63,7 +64,7 @@ def resume_plan(config: Config, now: datetime | None = None) -> dict:
         return {"paused": ledger.get_meta("paused") == "1", "paused_by": ledger.get_meta("paused_by"),
                 "paused_reason": ledger.get_meta("paused_reason"),
                 "paused_at": _local(ledger.get_meta("paused_at"), config),
-                "at_once": at_once, "still_held": waiting, "next_day": soon}
+                "at_once": at_once, "still_held": waiting, "next_day": soon, "rehearsal": practice}
     finally:
         ledger.close()
 

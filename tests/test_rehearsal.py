@@ -86,6 +86,8 @@ def test_the_kill_switch_works_in_a_rehearsal(fast, daemons, draining):
     status = json.loads(bot(fast, "status", "--dry-run", "--json").stdout)
     assert status["paused"] and status["paused_reason"] == "Practice: major incident"
     assert [a["item"] for a in status["attention"]] == ["cheerful"]
+    real = bot(fast, "resume", "--yes")                      # lifts the real pause only, and says so
+    assert real.returncode == 0 and "rehearsal" in real.stdout and "still paused" in real.stdout, real.stdout
     asked = bot(fast, "resume", "--dry-run")                 # no one to answer: refused, still paused
     assert asked.returncode == 1 and "cheerful" in asked.stdout and "--yes" in asked.stderr
     resumed = bot(fast, "resume", "--dry-run", "--yes")
