@@ -27,7 +27,8 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime:
         if back != naive:
             raise NonExistentTime(f"{naive:%Y-%m-%d %H:%M} does not exist in {tz.key} (the clocks go forward); "
                                   f"the nearest real time is {human(nearest_real_time(naive, tz), tz)}")
-        raise AmbiguousTime(f"{naive:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back)")
+        raise AmbiguousTime(f"{naive:%Y-%m-%d %H:%M} happens twice in {tz.key} (the clocks go back): first "
+                            f"{human(first)}, then {human(second)}")
     return first
 
 

@@ -37,6 +37,14 @@ def test_clock_change_gap_error_suggests_the_nearest_real_time(project):
     assert "the nearest real time is Sun 28 Mar 2027 02:00 BST" in problem["message"]
 
 
+def test_clock_change_overlap_error_names_both_times(project):
+    # 01:30 on 31 October 2027 happens twice in London: at 01:30 BST, and an hour later at 01:30 GMT.
+    project.post("twice.md", "publish_at: 2027-10-31T01:30")
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", "--json"])
+    (problem,) = [p for p in json.loads(result.stdout) if p["code"] == "time-ambiguous"]
+    assert "first Sun 31 Oct 2027 01:30 BST, then Sun 31 Oct 2027 01:30 GMT" in problem["message"]
+
+
 def test_preview_shows_local_time_with_zone(project):
     project.post("summer.md", "publish_at: 2030-07-01T09:30", "The summer fair is on.")
     result = CliRunner().invoke(cli, ["--config", str(project.config_path), "preview"], env={"COLUMNS": "120"})
