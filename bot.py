@@ -333,6 +333,24 @@ def calendar(ctx: click.Context, ics_path: str | None, html_path: str | None) ->
         click.echo(f"wrote {html_path}", err=True)
 
 
+
+@cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Where to listen, instead of [web] listen (default 127.0.0.1:8080).")
+@click.pass_context
+@handled
+def serve(ctx: click.Context, listen: str | None) -> None:
+    """Run the team's web page (Now, Calendar, previews, post history, pause/resume/release/cancel).
+
+    Put it behind the council's single sign-on proxy: it believes the user named in
+    [web] user_header only from [web] trusted_proxies.  Needs CIVICPOST_WEB_SECRET.
+    """
+    import logging
+    from schedule.logs import setup_logging
+    from schedule.web.server import serve as run_server
+
+    setup_logging(logging.INFO)
+    run_server(ctx.obj["config"], listen)
+
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 

@@ -1,0 +1,134 @@
+"""What each page shows, gathered only through the functions behind the CLI commands:
+`status` (operator.py), `queue`/`history` (listing.py), `preview` (preview.py) and the
+ledger's own reads.  Nothing here decides anything the CLI does not already say."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from ..config import Config
+from ..ledger import open_ledger
+from ..listing import history, queue
+from ..operator import status
+from ..preview import preview
+from ..scanner import ContentScanner
+from ..timeutil import localize, utcnow
+
+ATTENTION = {"blocked", "failed", "missed", "uncertain", "held"}
+
+
+def local_time(value: str | datetime | None, config: Config, with_date: bool = True) -> str:
+    """`Tue 14 Jan 2030 10:00 GMT`: local time with the zone's abbreviation, so a reader
+    never wonders whether a time is UTC or British Summer Time."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    moment = moment.astimezone(config.timezone)
+    return moment.strftime("%a %d %b %Y %H:%M %Z" if with_date else "%H:%M %Z")
+
+
+def now_page(config: Config, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    state = status(config, now)
+    horizon = now + timedelta(hours=24)
+    upcoming = [row for row in queue(config, now) if datetime.fromisoformat(row["planned_at"]) < horizon]
+    blackouts = [{"start": b.start, "end": b.end, "reason": b.reason, "allow_tags": b.allow_tags,
+                  "active": b.covers(now)} for b in config.blackouts if b.end > now]
+    return {"status": state, "next": upcoming, "blackouts": blackouts, "now": now, "horizon": horizon}
+
+
+@dataclass
+class Entry:
+    item: str
+    title: str
+    when: datetime
+    channels: dict[str, dict] = field(default_factory=dict)     # channel -> delivery row
+
+    @property
+    def attention(self) -> bool:
+        return any(row["state"] in ATTENTION for row in self.channels.values())
+
+
+def window(config: Config, view: str, start: str | None, now: datetime) -> tuple[datetime, datetime, date, date]:
+    """[start, end) of the week (from Monday) or month holding ``start`` (default today),
+    as aware local midnights, and the first days of the previous and next windows."""
+    today = now.astimezone(config.timezone).date()
+    try:
+        day = date.fromisoformat(start) if start else today
+    except ValueError:
+        day = today
+    if view == "month":
+        first = day.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+        before = (first - timedelta(days=1)).replace(day=1)
+    else:
+        first = day - timedelta(days=day.weekday())
+        after, before = first + timedelta(days=7), first - timedelta(days=7)
+    # Midnight is never skipped or repeated in Europe/London; localize says so if a zone differs.
+    return (localize(datetime.combine(first, time()), config.timezone),
+            localize(datetime.combine(after, time()), config.timezone), before, after)
+
+
+def calendar_page(config: Config, view: str = "week", start: str | None = None, channel: str | None = None,
+                  now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    view = "month" if view == "month" else "week"
+    begin, end, before, after = window(config, view, start, now)
+    titles = {item.id: item.title for item in ContentScanner(config).scan().items}
+    grouped: dict[tuple[str, str], Entry] = {}
+    rows = history(config, since=begin) + (queue(config, now) if end > now else [])
+    for row in rows:
+        when = datetime.fromisoformat(row["planned_at"])
+        if not begin <= when < end or (channel and row["channel"] != channel):
+            continue
+        entry = grouped.setdefault((row["item"], row["planned_at"]),
+                                   Entry(row["item"], titles.get(row["item"]) or row["item"], when))
+        entry.channels[row["channel"]] = row
+    days: dict[date, list[Entry]] = defaultdict(list)
+    for entry in sorted(grouped.values(), key=lambda e: (e.when, e.item)):
+        days[entry.when.astimezone(config.timezone).date()].append(entry)
+    return {"view": view, "begin": begin, "end": end - timedelta(days=1), "before": before, "after": after,
+            "channel": channel, "channels": list(config.channels), "days": dict(sorted(days.items())),
+            "count": len(grouped)}
+
+
+def find_item(config: Config, item_id: str):
+    for item in ContentScanner(config).scan().items:
+        if item.id == item_id:
+            return item
+    return None
+
+
+def preview_page(config: Config, item_id: str, now: datetime | None = None) -> dict | None:
+    """The item's `preview --json` entry, exactly as the CLI computes it."""
+    item = find_item(config, item_id)
+    if item is None:
+        return None
+    items, loose = preview(config.path, [str(item.path)], now=now)
+    found = next((entry for entry in items if entry["id"] == item_id), None)
+    if found is None:
+        return None
+    return {"item": found, "loose": [p.as_dict() for p in loose]}
+
+
+def post_page(config: Config, item_id: str) -> dict | None:
+    """One item's deliveries, each with its events (who, when, why) and posted parts."""
+    item = find_item(config, item_id)
+    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    deliveries = []
+    if ledger is not None:
+        try:
+            for row in ledger.deliveries(item=item_id):
+                deliveries.append({**ledger.as_public(row), "commit_sha": row["commit_sha"], "author": row["author"],
+                                   "approved_by": row["approved_by"], "source": row["source"],
+                                   "hold_reason": row["hold_reason"], "events": ledger.events(delivery_id=row["id"]),
+                                   "parts": ledger.parts(row["id"])})
+        finally:
+            ledger.close()
+    if item is None and not deliveries:
+        return None
+    planned = [] if item is None else [row for row in queue(config) if row["item"] == item_id and row["id"] is None]
+    return {"id": item_id, "title": item.title if item else item_id, "source": item.rel if item else None,
+            "approved_by": item.extra.get("approved_by") if item else None,
+            "deliveries": deliveries, "planned": planned}
