@@ -1,0 +1,292 @@
+"""`bot.py serve`: the team's web page, tested through real HTTP against the running server.
+
+Who may do what (issue 13): identity only from the trusted proxy's header, roles from
+config, state changes only by POST with a one-use signed form, every action a ledger
+event naming the signed-in user.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.web_helpers import OUTSIDER, ROOT, SECRET, WebSite
+
+
+@pytest.fixture
+def site(project):
+    website = WebSite(project).start()
+    yield website
+    website.stop()
+
+
+# ----- identity -------------------------------------------------------------------------
+def test_missing_user_header_is_refused_and_shows_nothing(site):
+    reply = site.get("/", user=None)
+    assert reply.status == 401
+    assert "not signed in" in reply.text()
+    assert "Pool opens" not in reply.body and "pool" not in reply.text().lower()
+
+
+def test_user_header_from_an_untrusted_address_is_refused(site):
+    # 127.0.0.1 is not in trusted_proxies (only 127.0.0.2, the "proxy"): anyone there could
+    # type the header, so it must not be believed, even for an admin's name.
+    reply = site.get("/", user="alice", source=OUTSIDER)
+    assert reply.status == 403
+    assert "did not come through" in reply.text()
+    token = site.get("/actions/pause").token()
+    refused = site.post("/actions/pause", {"form_token": token, "reason": "x"}, user="alice", source=OUTSIDER)
+    assert refused.status == 403
+    ledger = site.ledger()
+    assert ledger.get_meta("paused") != "1"
+    ledger.close()
+
+
+def test_user_with_no_role_is_refused(site):
+    reply = site.get("/", user="mallory")
+    assert reply.status == 403 and "no role" in reply.text()
+
+
+def test_blank_header_counts_as_missing(site):
+    assert site.get("/", user="   ").status == 401
+
+
+# ----- roles ----------------------------------------------------------------------------
+def test_viewer_sees_pages_but_no_action_buttons(site):
+    reply = site.get("/", user="bob")
+    assert reply.status == 200
+    assert "Pause all posting" not in reply.text() and "Release" not in reply.text()
+
+
+def test_a_role_without_the_right_cannot_pause_even_with_a_valid_form(site):
+    from schedule.web import forms
+
+    assert site.get("/actions/pause", user="bob").status == 403
+    assert site.get("/actions/pause", user="carol").status == 403      # approver: sign-off, not operate
+    # A correctly signed form made out to bob still does not give bob the admin's right.
+    token = forms.issue(SECRET, "bob", "pause")
+    reply = site.post("/actions/pause", {"form_token": token, "reason": "trying"}, user="bob")
+    assert reply.status == 403 and "needs the role admin" in reply.text()
+    ledger = site.ledger()
+    assert ledger.get_meta("paused") != "1" and ledger.events(kind="paused") == []
+    ledger.close()
+
+
+# ----- actions: POST, one-use signed forms, events with who -------------------------------
+def test_admin_pause_is_an_event_with_who_and_why(site):
+    confirm = site.get("/actions/pause")
+    assert confirm.status == 200 and 'method="post"' in confirm.body
+    reply = site.post("/actions/pause", {"form_token": confirm.token(), "reason": "Flood warning"})
+    assert reply.status == 200 and "Posting is paused" in reply.text()
+    ledger = site.ledger()
+    assert ledger.get_meta("paused") == "1" and ledger.get_meta("paused_by") == "web:alice"
+    [event] = ledger.events(kind="paused")
+    assert (event["actor"], event["reason"]) == ("web:alice", "Flood warning")
+    ledger.close()
+    now = site.get("/", user="bob").text()
+    assert "Paused by web:alice: Flood warning" in now
+
+
+def test_a_replayed_form_is_refused(site):
+    token = site.get("/actions/pause").token()
+    assert site.post("/actions/pause", {"form_token": token, "reason": "first"}).status == 200
+    resume = site.get("/actions/resume").token()
+    assert site.post("/actions/resume", {"form_token": resume}).status == 200
+    replay = site.post("/actions/pause", {"form_token": token, "reason": "first"})
+    assert replay.status == 403 and "already been used" in replay.text()
+    ledger = site.ledger()
+    assert len(ledger.events(kind="paused")) == 1 and ledger.get_meta("paused") == "0"
+    ledger.close()
+
+
+def test_a_form_for_one_delivery_cannot_act_on_another(site):
+    token = site.get(f"/deliveries/{site.ids['failed']}/cancel").token()
+    reply = site.post(f"/deliveries/{site.ids['held']}/cancel", {"form_token": token})
+    assert reply.status == 403 and "another action" in reply.text()
+    ledger = site.ledger()
+    assert ledger.get(site.ids["held"])["state"] == "held"
+    ledger.close()
+
+
+def test_a_form_issued_to_someone_else_or_forged_is_refused(site):
+    from schedule.web import forms
+
+    stolen = forms.issue(SECRET, "bob", "pause")                 # made out to bob, sent by alice
+    assert site.post("/actions/pause", {"form_token": stolen, "reason": "x"}).status == 403
+    forged = forms.issue("another-secret-" + "x" * 32, "alice", "pause")
+    reply = site.post("/actions/pause", {"form_token": forged, "reason": "x"})
+    assert reply.status == 403 and "not issued by this site" in reply.text()
+    assert site.post("/actions/pause", {"reason": "no token"}).status == 403
+
+
+def test_state_changes_need_post(site):
+    # A GET only shows the confirmation; it changes nothing.
+    site.get("/actions/pause")
+    site.get(f"/deliveries/{site.ids['held']}/cancel")
+    ledger = site.ledger()
+    assert ledger.get_meta("paused") != "1" and ledger.get(site.ids["held"])["state"] == "held"
+    ledger.close()
+
+
+def test_release_and_cancel_go_through_the_operator_functions(site):
+    held, failed = site.ids["held"], site.ids["failed"]
+    page = site.get(f"/deliveries/{held}/release")
+    assert "pool on log" in page.text()
+    done = site.post(f"/deliveries/{held}/release", {"form_token": page.token(), "reason": "late but needed"})
+    assert done.status == 200 and "is released" in done.text()
+    page = site.get(f"/deliveries/{failed}/cancel")
+    assert site.post(f"/deliveries/{failed}/cancel", {"form_token": page.token()}).status == 200
+    ledger = site.ledger()
+    released = ledger.get(held)
+    assert released["state"] == "scheduled" and released["released"] == 1
+    assert ledger.get(failed)["state"] == "cancelled"
+    kinds = {(e["kind"], e["actor"]) for e in ledger.events(delivery_id=held) + ledger.events(delivery_id=failed)}
+    assert ("released", "web:alice") in kinds and ("cancelled", "web:alice") in kinds
+    ledger.close()
+
+
+def test_an_action_the_operator_refuses_is_one_clear_message(site):
+    posted = site.ids["posted"]
+    token = site.get(f"/deliveries/{posted}/cancel").token()
+    reply = site.post(f"/deliveries/{posted}/cancel", {"form_token": token})
+    assert reply.status == 409 and "it cannot be cancelled" in reply.text()
+    assert "Traceback" not in reply.body
+
+
+def test_pause_without_a_reason_is_refused_like_the_cli(site):
+    token = site.get("/actions/pause").token()
+    reply = site.post("/actions/pause", {"form_token": token, "reason": "  "})
+    assert reply.status == 409 and "needs" in reply.text()
+
+
+# ----- pages ----------------------------------------------------------------------------
+def test_now_page_shows_state_blackouts_attention_and_next_24_hours(site):
+    text = site.get("/").text()
+    assert "Not running" in text and "Not paused" in text
+    assert "Pre-election period" in text
+    assert "403 duplicate content" in text                # the failed one needs attention
+    assert "paused" in text                                # the held one, with its reason
+    # The pool post on x is planned 3 hours from now: it is in the next 24 hours.
+    assert f"{site.soon:%H:%M}" in text
+
+
+def test_times_are_local_with_the_zone_abbreviation(site):
+    # Europe/London is UTC+1 (BST) from the last Sunday of March to the last Sunday of
+    # October, UTC+0 (GMT) otherwise (the Summer Time Order 2002; tz database "GB-Eire").
+    july = site.get("/calendar?view=month&start=2030-07-01").text()
+    assert "10:00 BST" in july and "Summer fair" in july
+    january = site.get("/items/winter").text()
+    assert "Tue 15 Jan 2030 10:00 GMT" in january
+
+
+def test_calendar_week_month_and_per_channel(site):
+    week = site.get(f"/calendar?start={site.soon:%Y-%m-%d}")
+    assert week.status == 200 and "Pool opens" in week.text()
+    assert '/preview/pool#channel-x' in week.body and '/preview/pool#channel-log' in week.body
+    only_log = site.get(f"/calendar?start={site.soon:%Y-%m-%d}&channel=log").body
+    assert '/preview/pool#channel-log' in only_log and '/preview/pool#channel-x' not in only_log
+    month = site.get("/calendar?view=month&start=2030-01-20").text()
+    assert "January 2030" in month and "Winter fair" in month and "Summer fair" not in month
+    assert site.get("/calendar?channel=nope").status == 404
+
+
+def test_preview_page_shows_what_the_cli_preview_shows(site):
+    from schedule.preview import preview
+
+    page = site.get("/preview/pool").text()
+    [item], _ = preview(site.project.config_path, [str(site.project.content / "pool.md")])
+    for variant in item["variants"]:
+        for part in variant["parts"]:
+            assert " ".join(part["text"].split()) in page
+            assert f"{part['length']} of {variant['limit']} characters" in page
+    # X counts every URL as 23 characters, whatever its length (developer.x.com,
+    # "Counting characters": t.co wrapping); the body is 32 characters of text plus one link.
+    body = "The pool opens on Monday. Book at https://www.example.gov.uk/pool/booking"
+    assert f"{len('The pool opens on Monday. Book at ') + 23} of 280 characters" in page
+    assert "Alt text: The new pool with six lanes" in page
+    assert 'alt="The new pool with six lanes"' in site.get("/preview/pool").body
+    assert site.get("/media/pool.png").status == 200
+    assert site.get("/media/../config.toml").status == 404
+    assert body
+
+
+def test_post_page_shows_deliveries_history_links_commit_and_author(site):
+    reply = site.get("/items/winter")
+    text = reply.text()
+    assert "https://social.example/posts/1" in text and 'href="https://social.example/posts/1"' in reply.body
+    assert "feedbeef" * 5 in text and "Priya Shah" in text
+    assert "publishing" in text and "posted" in text and "planner" in text   # events: what and who
+    pool = site.get("/items/pool").text()
+    assert "paused by operator" in pool and "network refused it" in pool    # why
+
+
+def test_unknown_item_is_404_not_a_traceback(site):
+    reply = site.get("/items/nope")
+    assert reply.status == 404 and "Traceback" not in reply.body
+
+
+def test_pages_carry_no_scripts_and_forbid_framing(site):
+    reply = site.get("/")
+    assert "<script" not in reply.body
+    assert "frame-ancestors 'none'" in reply.headers["content-security-policy"]
+    assert "script-src" not in reply.headers["content-security-policy"]   # default-src 'none' covers it
+
+
+# ----- the command ------------------------------------------------------------------------
+def run_serve(project, env=None):
+    import os
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CIVICPOST_")}
+    return subprocess.run([sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "serve"],
+                          capture_output=True, text=True, timeout=60, env={**environ, **(env or {})})
+
+
+def test_serve_without_a_secret_says_so_in_one_line(project):
+    done = run_serve(project)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "CIVICPOST_WEB_SECRET" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_with_a_bad_listen_names_the_key(project):
+    project.write_config(extra='[web]\nlisten = "everywhere"\n')
+    done = run_serve(project, {"CIVICPOST_WEB_SECRET": SECRET})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "config.toml:4" in done.stderr and "[web] listen" in done.stderr
+
+
+def test_serve_on_a_port_in_use_says_so(project):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        project.write_config(extra=f'[web]\nlisten = "127.0.0.1:{busy.getsockname()[1]}"\n')
+        done = run_serve(project, {"CIVICPOST_WEB_SECRET": SECRET})
+    assert done.returncode == 1 and "cannot listen on" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_listens_on_loopback_unless_told(project):
+    from schedule.web.settings import web_settings
+
+    settings = web_settings(project.config())
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.trusts("127.0.0.1") and not settings.trusts("10.0.0.5")
+
+
+def test_roles_are_not_ranked_and_star_means_anyone_signed_in(project):
+    from schedule.web.settings import web_settings
+
+    project.write_config(extra='[web.roles]\nviewer = ["*"]\napprover = ["carol"]\nadmin = ["alice"]\n')
+    settings = web_settings(project.config())
+    assert settings.rights_of("anyone") == {"view"}
+    assert "operate" not in settings.rights_of("carol") and "signoff" in settings.rights_of("carol")
+    assert "operate" in settings.rights_of("alice")
+
+
+def test_unknown_role_is_one_line_naming_it(project):
+    from schedule.errors import ConfigError
+    from schedule.web.settings import web_settings
+
+    project.write_config(extra='[web.roles]\nsuperuser = ["eve"]\n')
+    with pytest.raises(ConfigError, match=r"\[web.roles\] superuser: unknown role"):
+        web_settings(project.config())
