@@ -52,6 +52,15 @@ def test_blank_header_counts_as_missing(site):
     assert site.get("/", user="   ").status == 401
 
 
+def test_lookalike_or_doubled_headers_are_not_believed(site):
+    # WSGI turns dashes into underscores, so X_Remote_User would alias X-Remote-User if the
+    # server kept it (a proxy that strips only the dashed name would let it through).
+    assert site.get("/", user=None, headers={"X_Remote_User": "alice"}).status == 401
+    # A proxy that appends instead of replacing yields "mallory, alice": not a user name.
+    conn_reply = site.get("/", user="mallory, alice")
+    assert conn_reply.status == 400 and "more than one user name" in conn_reply.text()
+
+
 # ----- roles ----------------------------------------------------------------------------
 def test_viewer_sees_pages_but_no_action_buttons(site):
     reply = site.get("/", user="bob")
@@ -290,3 +299,16 @@ def test_unknown_role_is_one_line_naming_it(project):
     project.write_config(extra='[web.roles]\nsuperuser = ["eve"]\n')
     with pytest.raises(ConfigError, match=r"\[web.roles\] superuser: unknown role"):
         web_settings(project.config())
+
+
+def test_the_systemd_unit_runs_serve_with_the_secret_as_a_credential():
+    import configparser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read(ROOT / "deploy" / "civicpost-web.service")
+    service = unit["Service"]
+    assert service["ExecStart"].split()[-1] == "serve" and "--config /etc/civicpost/config.toml" in service["ExecStart"]
+    assert service["LoadCredential"].startswith("web_secret:")       # secrets.get_secret("web", "secret")
+    assert "/var/lib/civicpost" in service["ReadWritePaths"]          # actions and used forms go in the ledger
+    assert service["User"] == "civicpost" and service["NoNewPrivileges"] == "yes"

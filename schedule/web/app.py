@@ -37,6 +37,9 @@ def create_app(config: Config, settings: WebSettings, secret: str) -> Flask:
         user = (request.headers.get(settings.user_header) or "").strip()
         if not user:
             abort(401, "You are not signed in: the sign-in service did not say who you are.")
+        if "," in user:
+            # Two headers joined: the proxy passed on one the browser sent instead of replacing it.
+            abort(400, "The sign-in service sent more than one user name; ask the administrator to check it.")
         g.user = user
         g.roles = settings.roles_of(user)
         g.rights = settings.rights_of(user)
