@@ -89,16 +89,21 @@ def validate(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--channel", help="Only this channel (a [channels.NAME] in config.toml).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the formatted preview.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: for a pull-request comment (docs/content-ci.yml).")
 @click.pass_context
 @handled
-def preview(ctx: click.Context, paths: tuple[str, ...], channel: str | None, as_json: bool) -> None:
+def preview(ctx: click.Context, paths: tuple[str, ...], channel: str | None, as_json: bool, fmt: str) -> None:
     """Show exactly what each channel will get: time, every part's text and length, media
     with alt text, and problems.  Exits 1 if any error.  Needs no credentials."""
     from schedule.preview import preview as run_preview, print_preview
 
     items, loose = run_preview(ctx.obj["config"], paths or None, channel)
-    if as_json:
+    if as_json or fmt == "json":
         _dump(items)
+    elif fmt == "markdown":
+        from schedule.preview_markdown import to_markdown, zone_of
+        click.echo(to_markdown(items, loose, zone_of(ctx.obj["config"])), nl=False)
     else:
         print_preview(items, loose, _console())
     failed = any(p.level == "error" for p in loose) or any(
