@@ -10,7 +10,7 @@ from .plan import blackout_for, wanted
 from .timeutil import to_utc_key, utcnow
 
 
-def queue(config: Config, now: datetime | None = None) -> list[dict]:
+def queue(config: Config, now: datetime | None = None, items: list | None = None) -> list[dict]:
     """Every planned delivery from now on, in time order, with its state.
 
     The content files say what is planned; the ledger (if the daemon has run) says what
@@ -27,7 +27,8 @@ def queue(config: Config, now: datetime | None = None) -> list[dict]:
             ledger.close()
     tz = config.timezone
     out: dict[tuple, dict] = {}
-    for want in wanted(ContentScanner(config).scan().items, config, now):
+    # items: a caller that keeps its own scanner (the web page) passes what it read.
+    for want in wanted(ContentScanner(config).scan().items if items is None else items, config, now):
         row = rows.get(want.key)
         if want.when < now and (row is None or row["state"] not in OPEN_STATES):
             continue

@@ -17,12 +17,14 @@ from ..errors import BotError
 from ..ledger import open_ledger
 from ..secrets import mask
 from . import forms, pages
+from .content import Content
 from .settings import RIGHTS, WebSettings
 
 HERE = Path(__file__).parent
 
 
-def create_app(config: Config, settings: WebSettings, secret: str) -> Flask:
+def create_app(config: Config, settings: WebSettings, secret: str, content: Content | None = None) -> Flask:
+    content = content or Content(config)
     app = Flask(__name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024)
     app.jinja_env.filters["local"] = lambda value: pages.local_time(value, config)
@@ -80,26 +82,26 @@ def create_app(config: Config, settings: WebSettings, secret: str) -> Flask:
 
     @app.get("/")
     def now():
-        return render_template("now.html", page="now", **pages.now_page(config))
+        return render_template("now.html", page="now", **pages.now_page(config, content))
 
     @app.get("/calendar")
     def calendar():
         channel = request.args.get("channel") or None
         if channel and channel not in config.channels:
             abort(404, f"There is no channel called {channel}.")
-        data = pages.calendar_page(config, request.args.get("view", "week"), request.args.get("start"), channel)
+        data = pages.calendar_page(config, content, request.args.get("view", "week"), request.args.get("start"), channel)
         return render_template("calendar.html", page="calendar", **data)
 
     @app.get("/items/<path:item_id>")
     def post(item_id: str):
-        data = pages.post_page(config, item_id)
+        data = pages.post_page(config, content, item_id)
         if data is None:
             abort(404, f"There is no item {item_id} in the content folder or the ledger.")
         return render_template("post.html", page="post", **data)
 
     @app.get("/preview/<path:item_id>")
     def item_preview(item_id: str):
-        data = pages.preview_page(config, item_id)
+        data = pages.preview_page(config, content, item_id)
         if data is None:
             abort(404, f"There is no item {item_id} in the content folder.")
         return render_template("preview.html", page="preview", **data)

@@ -12,7 +12,7 @@ from ..ledger import open_ledger
 from ..listing import history, queue
 from ..operator import status
 from ..preview import preview
-from ..scanner import ContentScanner
+from .content import Content
 from ..timeutil import localize, utcnow
 
 ATTENTION = {"blocked", "failed", "missed", "uncertain", "held"}
@@ -28,11 +28,11 @@ def local_time(value: str | datetime | None, config: Config, with_date: bool = T
     return moment.strftime("%a %d %b %Y %H:%M %Z" if with_date else "%H:%M %Z")
 
 
-def now_page(config: Config, now: datetime | None = None) -> dict:
+def now_page(config: Config, content: Content, now: datetime | None = None) -> dict:
     now = now or utcnow()
     state = status(config, now)
     horizon = now + timedelta(hours=24)
-    upcoming = [row for row in queue(config, now) if datetime.fromisoformat(row["planned_at"]) < horizon]
+    upcoming = [row for row in queue(config, now, content.items) if datetime.fromisoformat(row["planned_at"]) < horizon]
     blackouts = [{"start": b.start, "end": b.end, "reason": b.reason, "allow_tags": b.allow_tags,
                   "active": b.covers(now)} for b in config.blackouts if b.end > now]
     return {"status": state, "next": upcoming, "blackouts": blackouts, "now": now, "horizon": horizon}
@@ -70,14 +70,14 @@ def window(config: Config, view: str, start: str | None, now: datetime) -> tuple
             localize(datetime.combine(after, time()), config.timezone), before, after)
 
 
-def calendar_page(config: Config, view: str = "week", start: str | None = None, channel: str | None = None,
-                  now: datetime | None = None) -> dict:
+def calendar_page(config: Config, content: Content, view: str = "week", start: str | None = None,
+                  channel: str | None = None, now: datetime | None = None) -> dict:
     now = now or utcnow()
     view = "month" if view == "month" else "week"
     begin, end, before, after = window(config, view, start, now)
-    titles = {item.id: item.title for item in ContentScanner(config).scan().items}
+    titles = {item.id: item.title for item in content.items}
     grouped: dict[tuple[str, str], Entry] = {}
-    rows = history(config, since=begin) + (queue(config, now) if end > now else [])
+    rows = history(config, since=begin) + (queue(config, now, content.items) if end > now else [])
     for row in rows:
         when = datetime.fromisoformat(row["planned_at"])
         if not begin <= when < end or (channel and row["channel"] != channel):
@@ -93,16 +93,9 @@ def calendar_page(config: Config, view: str = "week", start: str | None = None, 
             "count": len(grouped)}
 
 
-def find_item(config: Config, item_id: str):
-    for item in ContentScanner(config).scan().items:
-        if item.id == item_id:
-            return item
-    return None
-
-
-def preview_page(config: Config, item_id: str, now: datetime | None = None) -> dict | None:
+def preview_page(config: Config, content: Content, item_id: str, now: datetime | None = None) -> dict | None:
     """The item's `preview --json` entry, exactly as the CLI computes it."""
-    item = find_item(config, item_id)
+    item = content.by_id.get(item_id)
     if item is None:
         return None
     items, loose = preview(config.path, [str(item.path)], now=now)
@@ -112,9 +105,9 @@ def preview_page(config: Config, item_id: str, now: datetime | None = None) -> d
     return {"item": found, "loose": [p.as_dict() for p in loose]}
 
 
-def post_page(config: Config, item_id: str) -> dict | None:
+def post_page(config: Config, content: Content, item_id: str) -> dict | None:
     """One item's deliveries, each with its events (who, when, why) and posted parts."""
-    item = find_item(config, item_id)
+    item = content.by_id.get(item_id)
     ledger = open_ledger(config.database, config.timezone, readonly=True)
     deliveries = []
     if ledger is not None:
@@ -128,7 +121,8 @@ def post_page(config: Config, item_id: str) -> dict | None:
             ledger.close()
     if item is None and not deliveries:
         return None
-    planned = [] if item is None else [row for row in queue(config) if row["item"] == item_id and row["id"] is None]
+    planned = [] if item is None else [row for row in queue(config, items=[item])
+                                       if row["item"] == item_id and row["id"] is None]
     return {"id": item_id, "title": item.title if item else item_id, "source": item.rel if item else None,
             "approved_by": item.extra.get("approved_by") if item else None,
             "deliveries": deliveries, "planned": planned}
