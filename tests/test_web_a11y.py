@@ -58,6 +58,12 @@ def test_every_page_meets_wcag_2_2_aa(browser, site):
     assert "Posting is paused" in browser.evaluate("document.body.innerText")
     problems += [f"pause done page: {v['id']}: {v['help']}: {v['nodes']}" for v in browser.axe()]
     problems += check(browser, site, "/")                          # the Now page while paused
+    # Sign-off: the preview with its form, the result, and the post page showing it.
+    problems += check(browser, site, "/preview/pool", user="carol")
+    browser.submit_first_form()
+    assert "Signed off" in browser.evaluate("document.body.innerText")
+    problems += [f"signed-off page: {v['id']}: {v['help']}: {v['nodes']}" for v in browser.axe()]
+    problems += check(browser, site, "/items/pool", user="carol")
     assert not problems, "\n".join(problems)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Flask, abort, g, redirect, render_template, request, send_from_directory, url_for
 
-from .. import operator
+from .. import operator, signoff
 from ..config import Config
 from ..errors import BotError
 from ..ledger import open_ledger
@@ -104,7 +104,8 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
         data = pages.preview_page(config, content, item_id)
         if data is None:
             abort(404, f"There is no item {item_id} in the content folder.")
-        return render_template("preview.html", page="preview", **data)
+        token = forms.issue(secret, g.user, f"signoff:{item_id}:{data['digest']}") if "signoff" in g.rights else None
+        return render_template("preview.html", page="preview", token=token, **data)
 
     @app.get("/media/<path:name>")
     def media(name: str):
@@ -183,6 +184,24 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
         if action not in ("release", "cancel"):
             abort(404, "There is no such action.")
         return act(action, delivery_id)
+
+    @app.post("/signoff/<path:item_id>")
+    def sign_off(item_id: str):
+        need("signoff")
+        digest = request.form.get("digest", "")
+        try:
+            forms.redeem(secret, request.form.get("form_token", ""), g.user, f"signoff:{item_id}:{digest}", config)
+        except forms.FormRefused as refusal:
+            abort(403, str(refusal))
+        item = content.fresh(item_id)
+        if item is None:
+            abort(404, f"There is no item {item_id} in the content folder.")
+        try:
+            record = signoff.sign_off(config, item, digest, f"web:{g.user}",
+                                      (request.form.get("reason") or "").strip()[:500])
+        except BotError as exc:
+            return render_template("error.html", code=409, title="Not signed off", message=mask(exc)), 409
+        return render_template("signed.html", page="action", item=item, record=record)
 
     @app.get("/deliveries/<int:delivery_id>")
     def delivery_page(delivery_id: int):

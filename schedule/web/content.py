@@ -36,6 +36,13 @@ class Content:
         self.by_id = {item.id: item for item in items}
         self.items = items
 
+    def fresh(self, item_id: str) -> Item | None:
+        """The item read from its file now (for anything that shows or signs its text)."""
+        known = self.by_id.get(item_id)
+        if known is None:
+            return None
+        return next((i for i in ContentScanner(self.scanner.config).scan([known.path]).items if i.id == item_id), None)
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:

@@ -11,7 +11,9 @@ from ..config import Config
 from ..ledger import open_ledger
 from ..listing import history, queue
 from ..operator import status
-from ..preview import preview
+from ..preview import preview_items
+from ..signoff import approved_by_page, history as signoff_history, signoffs
+from ..validate import check
 from .content import Content
 from ..timeutil import localize, utcnow
 
@@ -98,16 +100,22 @@ def preview_page(config: Config, content: Content, item_id: str, now: datetime |
     item = content.by_id.get(item_id)
     if item is None:
         return None
-    items, loose = preview(config.path, [str(item.path)], now=now)
-    found = next((entry for entry in items if entry["id"] == item_id), None)
-    if found is None:
+    # preview()'s own two steps, so the digest the sign-off form carries is that of the
+    # very read whose text is shown (one read, no window for an edit in between).
+    checked = check(config.path, [str(item.path)], now=now)
+    fresh = next((i for i in checked.items if i.id == item_id), None)
+    if fresh is None:
         return None
-    return {"item": found, "loose": [p.as_dict() for p in loose]}
+    found = next(entry for entry in preview_items(checked) if entry["id"] == item_id)
+    loose = [p.as_dict() for p in checked.problems if p.path not in {i.rel for i in checked.items}]
+    records = signoffs(config)
+    return {"item": found, "loose": loose, "digest": fresh.digest, "signed_by": approved_by_page(fresh, records),
+            "last_signoff": records.get(item_id)}
 
 
 def post_page(config: Config, content: Content, item_id: str) -> dict | None:
     """One item's deliveries, each with its events (who, when, why) and posted parts."""
-    item = content.by_id.get(item_id)
+    item = content.fresh(item_id)
     ledger = open_ledger(config.database, config.timezone, readonly=True)
     deliveries = []
     if ledger is not None:
@@ -123,6 +131,9 @@ def post_page(config: Config, content: Content, item_id: str) -> dict | None:
         return None
     planned = [] if item is None else [row for row in queue(config, items=[item])
                                        if row["item"] == item_id and row["id"] is None]
+    records = signoffs(config)
     return {"id": item_id, "title": item.title if item else item_id, "source": item.rel if item else None,
             "approved_by": item.extra.get("approved_by") if item else None,
+            "signed_by": approved_by_page(item, records) if item else None, "last_signoff": records.get(item_id),
+            "signoffs": signoff_history(config, item_id), "digest": item.digest if item else None,
             "deliveries": deliveries, "planned": planned}
