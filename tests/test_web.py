@@ -312,3 +312,29 @@ def test_the_systemd_unit_runs_serve_with_the_secret_as_a_credential():
     assert service["LoadCredential"].startswith("web_secret:")       # secrets.get_secret("web", "secret")
     assert "/var/lib/civicpost" in service["ReadWritePaths"]          # actions and used forms go in the ledger
     assert service["User"] == "civicpost" and service["NoNewPrivileges"] == "yes"
+
+
+def test_reports_count_posts_per_channel_per_month(site):
+    from datetime import datetime, timedelta, timezone
+
+    from schedule.timeutil import to_utc_key
+
+    ledger = site.ledger()
+    now = datetime.now(timezone.utc)
+    last_month = now.astimezone(site.config.timezone).replace(day=1) - timedelta(days=3)
+    for n, (channel, when) in enumerate([("x", now), ("x", now), ("log", now), ("x", last_month)]):
+        row = ledger.add(f"old-{n}", channel, channel, when - timedelta(hours=1))
+        ledger.transition(row, "posted", posted_at=to_utc_key(when))
+    ledger.close()
+    reply = site.get("/reports", user="bob")
+    assert reply.status == 200
+    this_label = f"{now.astimezone(site.config.timezone):%b %Y}"
+    last_label = f"{last_month:%b %Y}"
+    import re
+    tables = {m.group(1): m.group(2) for m in re.finditer(r'aria-label="Posts per month on (\w+)".*?<tbody>(.*?)</tbody>',
+                                                          reply.body, re.S)}
+    heads = re.findall(r'<th scope="col">([^<]+)</th>', reply.body.split('aria-label="Posts per month on x"')[1])[:12]
+    x_counts = dict(zip(heads, re.findall(r"<td>(\d+)</td>", tables["x"])))
+    log_counts = dict(zip(heads, re.findall(r"<td>(\d+)</td>", tables["log"])))
+    assert x_counts[this_label] == "2" and x_counts[last_label] == "1" and log_counts[this_label] == "1"
+    assert '<svg role="img"' in reply.body

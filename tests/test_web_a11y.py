@@ -34,7 +34,7 @@ def site(project):
 
 
 def pages(site) -> list[str]:
-    return ["/", "/calendar", f"/calendar?start={site.soon:%Y-%m-%d}", "/calendar?view=month&start=2030-01-01",
+    return ["/", "/reports", "/calendar", f"/calendar?start={site.soon:%Y-%m-%d}", "/calendar?view=month&start=2030-01-01",
             "/calendar?view=month&start=2030-07-01&channel=log", "/items/pool", "/items/winter",
             "/preview/pool", "/preview/winter", "/actions/pause", f"/deliveries/{site.ids['held']}/release",
             f"/deliveries/{site.ids['failed']}/cancel", "/items/no-such-item"]

@@ -92,6 +92,10 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
         data = pages.calendar_page(config, content, request.args.get("view", "week"), request.args.get("start"), channel)
         return render_template("calendar.html", page="calendar", **data)
 
+    @app.get("/reports")
+    def reports():
+        return render_template("reports.html", page="reports", **pages.reports_page(config))
+
     @app.get("/items/<path:item_id>")
     def post(item_id: str):
         data = pages.post_page(config, content, item_id)

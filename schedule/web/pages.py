@@ -137,3 +137,28 @@ def post_page(config: Config, content: Content, item_id: str) -> dict | None:
             "signed_by": approved_by_page(item, records) if item else None, "last_signoff": records.get(item_id),
             "signoffs": signoff_history(config, item_id), "digest": item.digest if item else None,
             "deliveries": deliveries, "planned": planned}
+
+
+def reports_page(config: Config, months: int = 12, now: datetime | None = None) -> dict:
+    """Posts per channel per month (the local month each went out), from `history`.
+
+    Inbox response times join this page when the inbox lands."""
+    now = now or utcnow()
+    today = now.astimezone(config.timezone).date()
+    firsts = [today.replace(day=1)]
+    while len(firsts) < months:
+        firsts.append((firsts[-1] - timedelta(days=1)).replace(day=1))
+    firsts.reverse()
+    since = localize(datetime.combine(firsts[0], time()), config.timezone)
+    counts: dict[str, dict[str, int]] = {name: {f"{d:%Y-%m}": 0 for d in firsts} for name in config.channels}
+    for row in history(config, since=since):
+        if row["state"] != "posted" or not row["posted_at"]:
+            continue
+        month = datetime.fromisoformat(row["posted_at"]).astimezone(config.timezone).strftime("%Y-%m")
+        per_channel = counts.setdefault(row["channel"], {f"{d:%Y-%m}": 0 for d in firsts})
+        if month in per_channel:
+            per_channel[month] += 1
+    labels = [(f"{d:%Y-%m}", f"{d:%b %Y}") for d in firsts]
+    top = max([n for per in counts.values() for n in per.values()] + [1])
+    return {"months": labels, "counts": counts, "top": top,
+            "total": sum(n for per in counts.values() for n in per.values())}
