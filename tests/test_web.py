@@ -180,6 +180,19 @@ def test_now_page_shows_state_blackouts_attention_and_next_24_hours(site):
     assert f"{site.soon:%H:%M}" in text
 
 
+def test_now_page_lists_tokens_that_expire_soon(site):
+    from datetime import datetime, timedelta, timezone
+
+    from schedule.tokens import remember
+
+    soon = datetime.now(timezone.utc) + timedelta(days=3)
+    remember(site.config, [{"channel": "x", "expires_at": soon.isoformat(), "warning": None, "error": None},
+                           {"channel": "log", "expires_at": None, "warning": None, "error": None}])
+    text = site.get("/").text()
+    assert "x : its token expires on" in text and "(3 days): renew it soon" in text
+    assert "log : " not in text
+
+
 def test_times_are_local_with_the_zone_abbreviation(site):
     # Europe/London is UTC+1 (BST) from the last Sunday of March to the last Sunday of
     # October, UTC+0 (GMT) otherwise (the Summer Time Order 2002; tz database "GB-Eire").

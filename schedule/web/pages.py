@@ -12,6 +12,7 @@ from ..ledger import open_ledger
 from ..listing import history, queue
 from ..operator import status
 from ..preview import preview_items
+from .. import tokens
 from ..signoff import approved_by_page, history as signoff_history, signoffs
 from ..validate import check
 from .content import Content
@@ -37,7 +38,8 @@ def now_page(config: Config, content: Content, now: datetime | None = None) -> d
     upcoming = [row for row in queue(config, now, content.items) if datetime.fromisoformat(row["planned_at"]) < horizon]
     blackouts = [{"start": b.start, "end": b.end, "reason": b.reason, "allow_tags": b.allow_tags,
                   "active": b.covers(now)} for b in config.blackouts if b.end > now]
-    return {"status": state, "next": upcoming, "blackouts": blackouts, "now": now, "horizon": horizon}
+    return {"status": state, "next": upcoming, "blackouts": blackouts, "now": now, "horizon": horizon,
+            "tokens": tokens.needing_attention(config, now)}
 
 
 @dataclass
