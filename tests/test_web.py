@@ -351,3 +351,32 @@ def test_reports_count_posts_per_channel_per_month(site):
     log_counts = dict(zip(heads, re.findall(r"<td>(\d+)</td>", tables["log"])))
     assert x_counts[this_label] == "2" and x_counts[last_label] == "1" and log_counts[this_label] == "1"
     assert '<svg role="img"' in reply.body
+
+
+def test_a_bilingual_pair_is_one_calendar_entry_and_one_post_page(project):
+    # Paired mode: one post per language, "<id>#<lang>" in the ledger (docs/content.md).
+    from datetime import datetime, timedelta, timezone
+
+    from schedule.ledger import Ledger
+
+    website = WebSite(project)
+    text = project.config_path.read_text()
+    project.config_path.write_text(text.replace("[web]", '[languages]\nrequired = ["cy", "en"]\nfirst = "cy"\n'
+                                                'mode = "paired"\n[web]', 1))
+    when = (datetime.now(timezone.utc) + timedelta(hours=5)).replace(second=0, microsecond=0)
+    project.post("market.md", f"id: market\npublish_at: {when.isoformat()}\ntitle: Market\ntitle_cy: Marchnad\n"
+                              "approved_by: Tom Hughes\nlang: en\nbody_cy: Mae'r farchnad yn ôl.", "The market is back.")
+    config = project.config()
+    ledger = Ledger(config.database, config.timezone)
+    ledger.add("market#cy", "log", "log", when)
+    ledger.add("market#en", "log", "log", when + timedelta(seconds=2))
+    ledger.close()
+    website.config = config
+    website.start()
+    try:
+        week = website.get(f"/calendar?start={when.astimezone(config.timezone):%Y-%m-%d}&channel=log").text()
+        assert week.count("Market (preview)") == 1 and "log (cy)" in week and "log (en)" in week
+        post = website.get("/items/market").text()
+        assert post.count("History of delivery") == 2
+    finally:
+        website.stop()

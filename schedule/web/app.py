@@ -14,6 +14,7 @@ from flask import Flask, abort, g, redirect, render_template, request, send_from
 from .. import operator, signoff
 from ..config import Config
 from ..errors import BotError
+from ..languages import split_delivery_item
 from ..ledger import open_ledger
 from ..secrets import mask
 from . import forms, pages
@@ -29,6 +30,8 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024)
     app.jinja_env.filters["local"] = lambda value: pages.local_time(value, config)
     app.jinja_env.filters["clock"] = lambda value: pages.local_time(value, config, with_date=False)
+    # A bilingual pair's deliveries are "<id>#<lang>" in the ledger; pages are per item.
+    app.jinja_env.filters["item_of"] = lambda delivery_item: split_delivery_item(delivery_item)[0]
 
     @app.before_request
     def identify():

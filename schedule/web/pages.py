@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ..config import Config
+from ..languages import PAIR_SEPARATOR, languages, split_delivery_item
 from ..ledger import open_ledger
 from ..listing import history, queue
 from ..operator import status
@@ -86,9 +87,9 @@ def calendar_page(config: Config, content: Content, view: str = "week", start: s
         when = datetime.fromisoformat(row["planned_at"])
         if not begin <= when < end or (channel and row["channel"] != channel):
             continue
-        entry = grouped.setdefault((row["item"], row["planned_at"]),
-                                   Entry(row["item"], titles.get(row["item"]) or row["item"], when))
-        entry.channels[row["channel"]] = row
+        base, lang = split_delivery_item(row["item"])      # one post per language of a pair: one entry
+        entry = grouped.setdefault((base, row["planned_at"][:16]), Entry(base, titles.get(base) or base, when))
+        entry.channels[row["channel"] + (f" ({lang})" if lang else "")] = row
     days: dict[date, list[Entry]] = defaultdict(list)
     for entry in sorted(grouped.values(), key=lambda e: (e.when, e.item)):
         days[entry.when.astimezone(config.timezone).date()].append(entry)
@@ -122,7 +123,9 @@ def post_page(config: Config, content: Content, item_id: str) -> dict | None:
     deliveries = []
     if ledger is not None:
         try:
-            for row in ledger.deliveries(item=item_id):
+            langs = languages(config)
+            ids = [item_id] + [f"{item_id}{PAIR_SEPARATOR}{lang}" for lang in (langs.order if langs else ())]
+            for row in ledger.deliveries(items=ids):
                 deliveries.append({**ledger.as_public(row), "commit_sha": row["commit_sha"], "author": row["author"],
                                    "approved_by": row["approved_by"], "source": row["source"],
                                    "hold_reason": row["hold_reason"], "events": ledger.events(delivery_id=row["id"]),
@@ -132,7 +135,7 @@ def post_page(config: Config, content: Content, item_id: str) -> dict | None:
     if item is None and not deliveries:
         return None
     planned = [] if item is None else [row for row in queue(config, items=[item])
-                                       if row["item"] == item_id and row["id"] is None]
+                                       if split_delivery_item(row["item"])[0] == item_id and row["id"] is None]
     records = signoffs(config)
     return {"id": item_id, "title": item.title if item else item_id, "source": item.rel if item else None,
             "approved_by": item.extra.get("approved_by") if item else None,
