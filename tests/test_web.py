@@ -380,3 +380,17 @@ def test_a_bilingual_pair_is_one_calendar_entry_and_one_post_page(project):
         assert post.count("History of delivery") == 2
     finally:
         website.stop()
+
+
+def test_calendar_in_a_zone_whose_midnight_is_skipped(project):
+    # America/Santiago springs forward at 24:00 on Saturday 7 September 2030 (tz database,
+    # "Chile" rules: -04 to -03), so Sunday 8 September starts at 01:00 -03, 04:00 UTC.
+    from datetime import date, datetime, timezone
+
+    from schedule.web.pages import _day_start, window
+
+    project.write_config(timezone="America/Santiago")
+    config = project.config()
+    assert _day_start(date(2030, 9, 8), config).astimezone(timezone.utc) == datetime(2030, 9, 8, 4, tzinfo=timezone.utc)
+    begin, end, _, _ = window(config, "week", "2030-09-08", datetime(2030, 9, 1, tzinfo=timezone.utc))
+    assert (begin.date().isoformat(), end.date().isoformat()) == ("2030-09-02", "2030-09-09")

@@ -17,7 +17,7 @@ from .. import tokens
 from ..signoff import approved_by_page, history as signoff_history, signoffs
 from ..validate import check
 from .content import Content
-from ..timeutil import localize, utcnow
+from ..timeutil import AmbiguousTime, NonExistentTime, localize, utcnow
 
 ATTENTION = {"blocked", "failed", "missed", "uncertain", "held"}
 
@@ -49,6 +49,7 @@ class Entry:
     title: str
     when: datetime
     channels: dict[str, dict] = field(default_factory=dict)     # channel -> delivery row
+    has_file: bool = True                                       # False: only the ledger remembers it
 
     @property
     def attention(self) -> bool:
@@ -70,9 +71,17 @@ def window(config: Config, view: str, start: str | None, now: datetime) -> tuple
     else:
         first = day - timedelta(days=day.weekday())
         after, before = first + timedelta(days=7), first - timedelta(days=7)
-    # Midnight is never skipped or repeated in Europe/London; localize says so if a zone differs.
-    return (localize(datetime.combine(first, time()), config.timezone),
-            localize(datetime.combine(after, time()), config.timezone), before, after)
+    return _day_start(first, config), _day_start(after, config), before, after
+
+
+def _day_start(day: date, config: Config) -> datetime:
+    """The first instant of a local day.  In a zone whose clocks jump at midnight (Cuba,
+    Chile...) midnight is skipped or repeated; the window then starts at the earlier
+    reading, explicitly, rather than guessing silently."""
+    try:
+        return localize(datetime.combine(day, time()), config.timezone)
+    except (NonExistentTime, AmbiguousTime):
+        return datetime.combine(day, time(), tzinfo=config.timezone).replace(fold=0)
 
 
 def calendar_page(config: Config, content: Content, view: str = "week", start: str | None = None,
@@ -88,7 +97,8 @@ def calendar_page(config: Config, content: Content, view: str = "week", start: s
         if not begin <= when < end or (channel and row["channel"] != channel):
             continue
         base, lang = split_delivery_item(row["item"])      # one post per language of a pair: one entry
-        entry = grouped.setdefault((base, row["planned_at"][:16]), Entry(base, titles.get(base) or base, when))
+        entry = grouped.setdefault((base, row["planned_at"][:16]), Entry(base, titles.get(base) or base, when,
+                                                                          has_file=base in titles))
         entry.channels[row["channel"] + (f" ({lang})" if lang else "")] = row
     days: dict[date, list[Entry]] = defaultdict(list)
     for entry in sorted(grouped.values(), key=lambda e: (e.when, e.item)):
@@ -154,7 +164,7 @@ def reports_page(config: Config, months: int = 12, now: datetime | None = None) 
     while len(firsts) < months:
         firsts.append((firsts[-1] - timedelta(days=1)).replace(day=1))
     firsts.reverse()
-    since = localize(datetime.combine(firsts[0], time()), config.timezone)
+    since = _day_start(firsts[0], config)
     counts: dict[str, dict[str, int]] = {name: {f"{d:%Y-%m}": 0 for d in firsts} for name in config.channels}
     for row in history(config, since=since):
         if row["state"] != "posted" or not row["posted_at"]:
