@@ -394,3 +394,16 @@ def test_calendar_in_a_zone_whose_midnight_is_skipped(project):
     assert _day_start(date(2030, 9, 8), config).astimezone(timezone.utc) == datetime(2030, 9, 8, 4, tzinfo=timezone.utc)
     begin, end, _, _ = window(config, "week", "2030-09-08", datetime(2030, 9, 1, tzinfo=timezone.utc))
     assert (begin.date().isoformat(), end.date().isoformat()) == ("2030-09-02", "2030-09-09")
+
+
+def test_an_edit_reaches_the_calendar_without_a_restart(site):
+    import time
+
+    start = f"/calendar?start={site.soon:%Y-%m-%d}"
+    assert "Pool opens" in site.get(start).text()
+    path = site.project.content / "pool.md"
+    path.write_text(path.read_text().replace("title: Pool opens", "title: Pool reopens"))
+    deadline = time.monotonic() + 15        # the folder watch debounces 0.5 s
+    while "Pool reopens" not in site.get(start).text():
+        assert time.monotonic() < deadline, "the calendar never showed the edit"
+        time.sleep(0.2)

@@ -7,6 +7,7 @@ schedule/operator.py with the signed-in user as the actor of its ledger event.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask, abort, g, redirect, render_template, request, send_from_directory, url_for
@@ -22,6 +23,7 @@ from .content import Content
 from .settings import RIGHTS, WebSettings
 
 HERE = Path(__file__).parent
+log = logging.getLogger("civicpost.web")
 
 
 def create_app(config: Config, settings: WebSettings, secret: str, content: Content | None = None) -> Flask:
@@ -165,6 +167,8 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
                 result = operator.cancel(config, delivery_id, reason, actor=actor)
         except BotError as exc:
             return render_template("error.html", code=409, title="Not done", message=mask(exc)), 409
+        log.info("%s%s by %s: %s", action, f" {delivery_id}" if delivery_id is not None else "", actor,
+                 mask(reason) or "(no reason)")
         return render_template("done.html", page="action", action=action, heading=ACTIONS[action], result=result,
                                delivery=delivery(delivery_id))
 
@@ -208,6 +212,7 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
                                       (request.form.get("reason") or "").strip()[:500])
         except BotError as exc:
             return render_template("error.html", code=409, title="Not signed off", message=mask(exc)), 409
+        log.info("signed off %s (digest %s) by %s", item_id, record["digest"][:12], record["by"])
         return render_template("signed.html", page="action", item=item, record=record)
 
     @app.get("/deliveries/<int:delivery_id>")
