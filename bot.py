@@ -293,6 +293,24 @@ def channels_check(ctx: click.Context, channel: str | None, as_json: bool) -> No
 
 
 @cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Where to listen, instead of [web] listen (default 127.0.0.1:8080).")
+@click.pass_context
+@handled
+def serve(ctx: click.Context, listen: str | None) -> None:
+    """Run the team's web page (Now, Calendar, previews, post history, pause/resume/release/cancel).
+
+    Put it behind the council's single sign-on proxy: it believes the user named in
+    [web] user_header only from [web] trusted_proxies.  Needs CIVICPOST_WEB_SECRET.
+    """
+    import logging
+    from schedule.logs import setup_logging
+    from schedule.web.server import serve as run_server
+
+    setup_logging(logging.INFO)
+    run_server(ctx.obj["config"], listen)
+
+
+@cli.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
               help="csv for spreadsheets, json for archives.")
 @click.option("--since", help="Only deliveries planned on or after this date (2027-01-01).")
@@ -337,24 +355,6 @@ def calendar(ctx: click.Context, ics_path: str | None, html_path: str | None) ->
             handle.write(to_html(config))
         click.echo(f"wrote {html_path}", err=True)
 
-
-
-@cli.command()
-@click.option("--listen", metavar="HOST:PORT", help="Where to listen, instead of [web] listen (default 127.0.0.1:8080).")
-@click.pass_context
-@handled
-def serve(ctx: click.Context, listen: str | None) -> None:
-    """Run the team's web page (Now, Calendar, previews, post history, pause/resume/release/cancel).
-
-    Put it behind the council's single sign-on proxy: it believes the user named in
-    [web] user_header only from [web] trusted_proxies.  Needs CIVICPOST_WEB_SECRET.
-    """
-    import logging
-    from schedule.logs import setup_logging
-    from schedule.web.server import serve as run_server
-
-    setup_logging(logging.INFO)
-    run_server(ctx.obj["config"], listen)
 
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
     from rich.table import Table
