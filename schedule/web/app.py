@@ -16,7 +16,7 @@ from .. import operator, signoff
 from ..config import Config
 from ..errors import BotError
 from ..languages import split_delivery_item
-from ..ledger import open_ledger
+from ..ledger import open_ledger, public_row
 from ..secrets import mask
 from . import forms, pages
 from .content import Content
@@ -126,6 +126,7 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
                "release": "Release this delivery", "cancel": "Cancel this delivery"}
 
     def delivery(delivery_id: int | None) -> dict | None:
+        """One delivery in the public shape plus why it is held, or a 404 page."""
         if delivery_id is None:
             return None
         ledger = open_ledger(config.database, config.timezone, readonly=True)
@@ -134,10 +135,6 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
             ledger.close()
         if row is None:
             abort(404, f"There is no delivery {delivery_id}.")
-        return {**pages_row(row)}
-
-    def pages_row(row: dict) -> dict:
-        from ..ledger import public_row
         return {**public_row(row, config.timezone), "hold_reason": row["hold_reason"]}
 
     def confirm(action: str, delivery_id: int | None = None):
