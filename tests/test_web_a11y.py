@@ -51,6 +51,9 @@ def test_every_page_meets_wcag_2_2_aa(browser, site):
         problems += check(browser, site, path)
     problems += check(browser, site, "/", user="bob")              # a viewer's page has no buttons
     problems += check(browser, site, "/actions/pause", user="bob")  # the refusal page
+    browser.open(site.base + "/", {})                               # no sign-in header: the 401 page
+    assert "not signed in" in browser.evaluate("document.body.innerText")
+    problems += [f"401 page: {v['id']}: {v['help']}: {v['nodes']}" for v in browser.axe()]
     # The result of an action, reached by submitting its form like a person would.
     browser.open(site.base + "/actions/pause", {"X-Remote-User": "alice"})
     browser.evaluate("document.getElementById('reason').value = 'Flood warning'")
