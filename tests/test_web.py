@@ -287,6 +287,13 @@ def test_serve_on_a_port_in_use_says_so(project):
     assert done.returncode == 1 and "cannot listen on" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_sigterm_stops_the_server_cleanly(project):
+    website = WebSite(project).start()
+    assert website.get("/").status == 200
+    website.stop()
+    assert website.process.returncode == 0, website.process.stdout.read()
+
+
 def test_listens_on_loopback_unless_told(project):
     from schedule.web.settings import web_settings
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 from pathlib import Path
 
 from ..config import load_config
@@ -23,6 +25,9 @@ def serve(config_path: str | Path, listen: str | None = None, threads: int = 4) 
              settings.port, settings.user_header, ", ".join(map(str, settings.trusted_proxies)) or "nobody")
     # clear_untrusted_proxy_headers: waitress drops X-Forwarded-* it was not told to trust;
     # our own header is checked against trusted_proxies in app.identify.
+    # SIGTERM (systemctl stop) ends the loop the way Ctrl-C does: waitress closes its
+    # sockets and serve returns, so the process exits 0 instead of dying by the signal.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         waitress_serve(app, host=settings.host, port=settings.port, threads=threads, ident="civicpost",
                        clear_untrusted_proxy_headers=True)
