@@ -96,16 +96,21 @@ def validate(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--channel", help="Only this channel (a [channels.NAME] in config.toml).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the formatted preview.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: for a pull-request comment (docs/content-ci.yml).")
 @click.pass_context
 @handled
-def preview(ctx: click.Context, paths: tuple[str, ...], channel: str | None, as_json: bool) -> None:
+def preview(ctx: click.Context, paths: tuple[str, ...], channel: str | None, as_json: bool, fmt: str) -> None:
     """Show exactly what each channel will get: time, every part's text and length, media
     with alt text, and problems.  Exits 1 if any error.  Needs no credentials."""
     from schedule.preview import preview as run_preview, print_preview
 
     items, loose = run_preview(ctx.obj["config"], paths or None, channel)
-    if as_json:
+    if as_json or fmt == "json":
         _dump(items)
+    elif fmt == "markdown":
+        from schedule.preview_markdown import to_markdown, zone_of
+        click.echo(to_markdown(items, loose, zone_of(ctx.obj["config"])), nl=False)
     else:
         print_preview(items, loose, _console())
     failed = any(p.level == "error" for p in loose) or any(
@@ -357,6 +362,24 @@ def channels_check(ctx: click.Context, channel: str | None, as_json: bool) -> No
                 click.echo(f"{r['channel']} ({r['network']}): ok, {r['account']}{expiry}"
                            + (f"; WARNING: {r['warning']}" if r["warning"] else ""))
     sys.exit(1 if any(r["error"] for r in results) else 0)
+
+
+@cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Where to listen, instead of [web] listen (default 127.0.0.1:8080).")
+@click.pass_context
+@handled
+def serve(ctx: click.Context, listen: str | None) -> None:
+    """Run the team's web page (Now, Calendar, previews, post history, pause/resume/release/cancel).
+
+    Put it behind the council's single sign-on proxy: it believes the user named in
+    [web] user_header only from [web] trusted_proxies.  Needs CIVICPOST_WEB_SECRET.
+    """
+    import logging
+    from schedule.logs import setup_logging
+    from schedule.web.server import serve as run_server
+
+    setup_logging(logging.INFO)
+    run_server(ctx.obj["config"], listen)
 
 
 @cli.command()

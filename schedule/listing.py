@@ -18,7 +18,7 @@ SHOWN_STATES = tuple(dict.fromkeys(OPEN_STATES + ("blocked",)))
 
 
 def queue(config: Config, now: datetime | None = None, item: str | None = None, channel: str | None = None,
-          until: datetime | None = None) -> list[dict]:
+          until: datetime | None = None, items: list | None = None) -> list[dict]:
     """Every planned delivery from now on, in time order, with its state.
 
     The content files say what is planned; the ledger (if the daemon has run) says what
@@ -26,7 +26,7 @@ def queue(config: Config, now: datetime | None = None, item: str | None = None, 
     overdue (retrying, held, blocked) are included.  ``item`` (an id or a pattern such as
     "bins/*"), ``channel`` and ``until`` (exclusive) narrow it.
     """
-    rows = _queue(config, now or utcnow())
+    rows = _queue(config, now or utcnow(), items)
     return [r for r in rows if _matches(r, item, channel, until)]
 
 
@@ -56,7 +56,7 @@ def by_item(rows: list[dict]) -> list[dict]:
     return list(grouped.values())
 
 
-def _queue(config: Config, now: datetime) -> list[dict]:
+def _queue(config: Config, now: datetime, items: list | None = None) -> list[dict]:
     ledger = open_ledger(config.database, config.timezone, readonly=True)
     rows = {}
     if ledger is not None:
@@ -68,7 +68,8 @@ def _queue(config: Config, now: datetime) -> list[dict]:
     renderer, verdicts = Renderer(config), {}          # the gate's verdict, once per item
     tz = config.timezone
     out: dict[tuple, dict] = {}
-    for want in wanted(ContentScanner(config).scan().items, config, now):
+    # items: a caller that keeps its own scanner (the web page) passes what it read.
+    for want in wanted(ContentScanner(config).scan().items if items is None else items, config, now):
         row = rows.get(want.key)
         if want.when < now and (row is None or row["state"] not in SHOWN_STATES):
             continue

@@ -34,12 +34,12 @@ def _ledger(config: Config) -> Ledger:
     return Ledger(config.database, config.timezone)
 
 
-def pause(config: Config, reason: str) -> dict:
+def pause(config: Config, reason: str, actor: str | None = None) -> dict:
     """The kill switch.  On the real ledger it also pauses a running rehearsal (stopping
     more is the safe side), so practising it in a rehearsal is the same command."""
     if not reason.strip():
         raise BotError("pause needs --reason TEXT (it is recorded and shown in status)")
-    who = operator()
+    who = actor or operator()
     _pause_ledger(_ledger(config), who, reason)
     practice = None if is_rehearsal(config) else rehearsal(config)
     if practice:
@@ -91,10 +91,10 @@ def _shown(row: dict, config: Config) -> dict:
     return {**public_row(row, config.timezone), "title": row.get("title"), "hold_reason": row.get("hold_reason")}
 
 
-def resume(config: Config, reason: str = "") -> dict:
+def resume(config: Config, reason: str = "", actor: str | None = None) -> dict:
     """Lift the pause; release held deliveries still within grace and list the rest."""
     ledger = _ledger(config)
-    who = operator()
+    who = actor or operator()
     now = utcnow()
     ledger.set_meta(paused="0", paused_by=None, paused_reason=None, paused_at=None)
     ledger.event("resumed", actor=who, reason=reason or None)
@@ -110,10 +110,10 @@ def resume(config: Config, reason: str = "") -> dict:
     return {"paused": False, "by": who, "released": released, "still_held": waiting}
 
 
-def release(config: Config, ids: list[int], reason: str = "") -> list[dict]:
+def release(config: Config, ids: list[int], reason: str = "", actor: str | None = None) -> list[dict]:
     """Let held or missed deliveries go out now, even though they are late."""
     ledger = _ledger(config)
-    who = operator()
+    who = actor or operator()
     out = []
     item_of = _item_of(config)
     for delivery_id in ids:
@@ -140,12 +140,12 @@ def retry(config: Config, delivery_id: int, reason: str = "") -> dict:
     return public_row(ledger.get(delivery_id), config.timezone)
 
 
-def cancel(config: Config, delivery_id: int, reason: str = "") -> dict:
+def cancel(config: Config, delivery_id: int, reason: str = "", actor: str | None = None) -> dict:
     ledger = _ledger(config)
     row = _row(ledger, delivery_id)
     if row["state"] not in OPEN_STATES + ("failed", "missed", "uncertain"):
         raise BotError(f"delivery {delivery_id} is {row['state']}; it cannot be cancelled")
-    ledger.transition(delivery_id, "cancelled", expect=[row["state"]], actor=operator(),
+    ledger.transition(delivery_id, "cancelled", expect=[row["state"]], actor=actor or operator(),
                       reason=reason or "cancelled by operator")
     return public_row(ledger.get(delivery_id), config.timezone)
 
