@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import Problem
+from .timeutil import human, iso_seconds
 from .validate import Checked, check
 
 
 def preview(config_path: str | Path, paths: Iterable[str] | None = None, channel: str | None = None,
             now: datetime | None = None) -> tuple[list[dict], list[Problem]]:
     """One dict per item (the `preview --json` shape) and the problems not tied to an item."""
-    checked = check(config_path, paths, only_channel=channel, now=now)
+    checked = check(config_path, paths, only_channel=channel, now=now, every_id=False)
     return preview_items(checked), _unattached(checked)
 
 
@@ -22,8 +23,9 @@ def preview_items(checked: Checked) -> list[dict]:
         item_problems = [p.as_dict() for p in checked.problems if p.path == item.rel and p.channel is None]
         out.append({
             "id": item.id, "path": item.rel, "title": item.title,
-            "publish_at": item.times[0].isoformat() if item.times else None,
-            "times": [t.isoformat() for t in item.times[:20]], "repeat": item.repeat, "draft": item.draft,
+            "publish_at": iso_seconds(item.times[0]) if item.times else None,
+            "publish_at_local": human(item.times[0]) if item.times else None,
+            "times": [iso_seconds(t) for t in item.times[:20]], "repeat": item.repeat, "draft": item.draft,
             "problems": item_problems,
             "variants": [_variant(v, checked.problems) for v in checked.variants.get(item.id, [])],
         })
@@ -43,6 +45,7 @@ def _unattached(checked: Checked) -> list[Problem]:
 
 def print_preview(items: list[dict], loose: list[Problem], console) -> None:
     """Human output with rich: one panel per item and channel."""
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -50,10 +53,11 @@ def print_preview(items: list[dict], loose: list[Problem], console) -> None:
     for problem in loose:
         console.print(Text(str(problem), style="red" if problem.level == "error" else "yellow"))
     for item in items:
-        when = datetime.fromisoformat(item["publish_at"]).strftime("%a %d %b %Y %H:%M %Z") if item["publish_at"] else "no time"
-        header = f"[bold]{item['id']}[/] ({item['path']}) - {when}"
+        when = item.get("publish_at_local") or "no time"
+        # Ids, paths and titles are the comms team's text, never rich markup ("[draft]", "[/b]").
+        header = f"[bold]{escape(item['id'])}[/] ({escape(item['path'])}) - {when}"
         if item["repeat"]:
-            header += f", repeats {item['repeat']} ({len(item['times'])}+ times)"
+            header += f", repeats {escape(item['repeat'])} ({len(item['times'])}+ times)"
         if item["draft"]:
             header += " [yellow]DRAFT: never scheduled[/]"
         console.rule(header)
@@ -73,7 +77,7 @@ def print_preview(items: list[dict], loose: list[Problem], console) -> None:
             for problem in variant["problems"]:
                 table.add_row(problem["level"], Text(problem["message"],
                                                      style="red" if problem["level"] == "error" else "yellow"))
-            title = f"{variant['channel']} ({variant['network']})"
+            title = escape(f"{variant['channel']} ({variant['network']})")
             if variant.get("title"):
-                title += f" - {variant['title']}"
+                title += f" - {escape(variant['title'])}"
             console.print(Panel(table, title=title, title_align="left"))

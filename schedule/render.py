@@ -21,7 +21,7 @@ from .config import Config
 from .content import THREAD_SPLIT, display_path, split_parts
 from .counting import _GRAPHEME, truncate_to
 from .errors import Problem
-from .languages import combine, languages, mode_for, texts, titles
+from .languages import combine, display_title, languages, mode_for, texts, titles
 from .model import Item, Part, Variant
 from .channels import make_channel
 from .channels.base import Channel
@@ -156,6 +156,8 @@ class Renderer:
             if lang:
                 override.setdefault("title", titles(item, langs).get(lang, item.title))
                 override["lang"] = lang
+            else:                                # one post in every language: every title too
+                override.setdefault("title", display_title(item, self.config))
         media = override.get("media", item.media)
         tags = override.get("tags", item.tags)
         link = override.get("link", item.link)
