@@ -14,7 +14,7 @@ from .ledger import Ledger
 from .model import Item
 from .plan import blocked_decision, blocked_reason, errors_for, grace_for
 from .secrets import mask
-from .timeutil import utcnow
+from .timeutil import human, utcnow
 
 log = logging.getLogger("civicpost.daemon")
 
@@ -86,7 +86,7 @@ class Attention:
             self.alerter.send(
                 f"blocked:{path}:{digest}", f"civicpost: {base} is blocked: {path}:{line}",
                 f"{path}:{line}: error: {message}\nItem: {base}\nChannels: {', '.join(channels)}\n"
-                f"First planned: {first:%a %d %b %Y %H:%M %Z}\nNothing from this item is posted on these channels "
+                f"First planned: {human(first)}\nNothing from this item is posted on these channels "
                 "until the file is fixed; then it goes back to scheduled by itself (no command needed).",
                 rows[0]["id"], base, None)
 
@@ -121,7 +121,7 @@ class Attention:
             when = datetime.fromisoformat(planned).astimezone(tz)
             self.alerter.send(
                 f"blocked-reminder:{base}:{planned}", f"civicpost: reminder: {base} is still blocked",
-                f"{base} is planned for {when:%a %d %b %Y %H:%M %Z} on {', '.join(r['channel'] for r in group)} and "
+                f"{base} is planned for {human(when)} on {', '.join(r['channel'] for r in group)} and "
                 f"its content file still has errors: {group[0]['hold_reason']}\nFix the file (python bot.py validate "
                 f"{group[0]['source'] or ''}) or it will not be posted.", group[0]["id"], base, None)
 

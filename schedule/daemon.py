@@ -28,12 +28,12 @@ from .gate import decide
 from .languages import language_codes, split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
-from .plan import blocked_reason, reconcile, too_late, wanted
+from .plan import blocked_reason, reconcile, too_late, wanted, wanted_but_cancelled
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
 from .systemd import notify, watchdog_interval
-from .timeutil import to_utc_key, utcnow
+from .timeutil import human, to_utc_key, utcnow
 
 log = logging.getLogger("civicpost.daemon")
 HEARTBEAT_SECONDS = 5
@@ -49,9 +49,10 @@ LEDGER_ALERT = "ledger-write"
 
 
 class Daemon:
-    def __init__(self, config_path: str | Path, dry_run: bool = False):
+    def __init__(self, config_path: str | Path, dry_run: bool = False, play_next: int = 0):
         self.config_path = config_path
         self.dry_run = dry_run
+        self.play_next = play_next           # rehearsal only: play the next N deliveries now
         self.config = self._load()
         # Before the ledger is even opened: a second daemon must not migrate, plan or
         # "recover" the first one's in-flight `publishing` rows.
@@ -110,6 +111,9 @@ class Daemon:
             state = self.attention.recover(row, self.publisher)
             log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
                         row["channel"], state)
+        if self.dry_run and self.play_next:
+            from .rehearsal import play_next
+            play_next(self.ledger, self.config, self.play_next)
         self.scheduler = BackgroundScheduler(
             timezone=self.config.timezone, executors={"default": ThreadPoolExecutor(int(self.config.section("schedule").get("workers", 100)))},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
@@ -132,11 +136,10 @@ class Daemon:
             if self.replan_failed:
                 self.replan_failed = False
                 self.alerter.clear("replan")
-        except LedgerError as exc:
-            self._ledger_trouble(exc)
-            log.error("rescan failed: %s", mask(exc))
         except BotError as exc:
             log.error("rescan failed: %s", mask(exc))
+            if isinstance(exc, LedgerError):
+                self._ledger_trouble(exc)
         except Exception as exc:  # noqa: BLE001 - a bug or an input nobody foresaw
             log.exception("rescan failed")
             self.replan_failed = True
@@ -229,9 +232,7 @@ class Daemon:
                     # Part of the file cannot be read (a time, the channels...): block what it
                     # had rather than cancel it, as for a file that cannot be read at all.
                     broken[item.rel] = found
-        wanted_keys = {w.key for w in want}
-        cancelled = [r["id"] for r in rows if r["state"] == "cancelled"
-                     and (r["item"], r["channel"], r["planned_at"]) in wanted_keys]
+        cancelled = wanted_but_cancelled(want, rows)
         reasons = {path: blocked_reason(found).split(": ", 1)[1] for path, found in broken.items()}
         actions = reconcile(want, rows, self.config, now, reasons, self.ledger.cancelled_by(cancelled),
                             self.item_errors)
@@ -408,8 +409,7 @@ class Daemon:
     def _status(self) -> str:
         nxt = self.ledger.next_open()
         if nxt:
-            when = datetime.fromisoformat(nxt["planned_at"]).astimezone(self.config.timezone)
-            text = f"next: {nxt['item']} on {nxt['channel']} at {when:%Y-%m-%d %H:%M %Z}"
+            text = f"next: {nxt['item']} on {nxt['channel']} at {human(nxt['planned_at'], self.config.timezone)}"
         else:
             text = "nothing scheduled"
         if self.ledger.get_meta("paused") == "1":
@@ -487,13 +487,13 @@ class Daemon:
         return 0
 
 
-def run(config_path: str | Path, dry_run: bool = False) -> int:
+def run(config_path: str | Path, dry_run: bool = False, play_next: int = 0) -> int:
     # Signals first: a SIGTERM during start-up must stop cleanly, not kill half-way.
     stop, reload = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
-    daemon = Daemon(config_path, dry_run)
+    daemon = Daemon(config_path, dry_run, play_next)
     daemon.stop_event, daemon.reload_event = stop, reload
     daemon.start()
     return daemon.loop()

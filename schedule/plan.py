@@ -220,6 +220,12 @@ def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetim
     return actions
 
 
+def wanted_but_cancelled(want: list[Wanted], rows: list[dict]) -> list[int]:
+    """Cancelled rows the content asks for again (reconcile needs to know who cancelled them)."""
+    keys = {w.key for w in want}
+    return [r["id"] for r in rows if r["state"] == "cancelled" and (r["item"], r["channel"], r["planned_at"]) in keys]
+
+
 def blocked_decision(planned_at: datetime, grace: timedelta, now: datetime, remind_before: timedelta) -> str | None:
     """What a delivery still blocked by its file's errors needs now: "missed" once its
     planned time is past grace, "remind" once it is within ``remind_before``, else None."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import counting
 from ..model import Part, Receipt, Variant
 from .base import IMAGE_TYPES, VIDEO_TYPES
 from .graph_common import GraphChannel
@@ -18,6 +19,7 @@ class FacebookChannel(GraphChannel):
     network = "facebook"
     label = "Facebook Page"
     max_length = 63206
+    count = staticmethod(counting.utf16_units)         # docs say "characters" without a unit: the strictest
     max_images = 10
     max_videos = 1
     alt_text = True
