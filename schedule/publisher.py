@@ -152,7 +152,7 @@ class Publisher:
                 return self._ambiguous(row, channel, variant, exc, now, held, keep)
             except Rejected as exc:
                 if exc.duplicate and channel.can_find_existing:
-                    return self._duplicate(row, channel, variant, exc, held, keep, warnings)
+                    return self._duplicate(row, channel, variant, exc, held, keep, warnings, now)
                 return self._fail(row, "failed", exc, held=held)
             except (Transient, RateLimited) as exc:
                 return self._retry(row, exc, now, held)
@@ -183,15 +183,20 @@ class Publisher:
         return datetime.fromisoformat(min(started) if started else row["updated_at"]) - CLOCK_SKEW
 
     def _check_first(self, row: dict, channel: Channel) -> bool:
-        """Whether an earlier attempt of this delivery may have posted (its last failure was
-        ambiguous) and the network has no key that makes a resend safe."""
+        """Whether an earlier attempt may have posted and the network has no key that makes a
+        resend safe: then the account is asked before anything is sent."""
+        return self._may_have_posted(row) and not self._resend_is_safe(row, channel)
+
+    def _may_have_posted(self, row: dict) -> bool:
+        """An earlier attempt of this delivery failed ambiguously (and no operator has since
+        checked by hand and chosen to retry)."""
         ambiguous = False
         for event in self.ledger.events(row["id"]):
             if event["kind"] == "ambiguous":
                 ambiguous = True
-            elif event["actor"] != "daemon":
-                ambiguous = False         # an operator checked by hand and chose to retry
-        return ambiguous and not self._resend_is_safe(row, channel)
+            elif event["kind"] == "retry":
+                ambiguous = False
+        return ambiguous
 
     def _look_up(self, row: dict, channel: Channel, variant: Variant, keep: Callable[[int, Receipt], None]) -> bool:
         """Ask the network for the parts not yet recorded; keep those found.  True when every
@@ -332,7 +337,7 @@ class Publisher:
         return self._current(row)
 
     def _ambiguous(self, row: dict, channel: Channel, variant: Variant, exc: Ambiguous, now: datetime,
-                   held: dict, keep: Callable[[int, Receipt], None]) -> str:
+                   held: dict, keep: Callable[[int, Receipt], None], absent: str = "failed") -> str:
         """The post may be live.  Retried later (after a look at the network, unless the same key
         makes a resend safe); when no retry is left, the network is asked now."""
         next_at = self._next_attempt(row, exc, now)
@@ -345,6 +350,8 @@ class Publisher:
             except ChannelError as lookup:
                 return self._fail(row, "uncertain", exc, held=held, extra=f"{gave_up}; and the network could not be "
                                   f"checked ({mask(lookup)})" + UNCERTAIN_ADVICE.format(id=row["id"]))
+            if absent == "uncertain":
+                return self._fail(row, "uncertain", exc, held=held, extra=gave_up + UNCERTAIN_ADVICE.format(id=row["id"]))
             return self._fail(row, "failed", exc, held=held, extra=f"{gave_up}; the network does not have it")
         check = "resent with the same idempotency key" if channel.idempotent else "the account is checked before any resend"
         if self._settle(row, "retrying", held, error=mask(exc), next_attempt_at=to_utc_key(next_at), kind="ambiguous",
@@ -355,17 +362,22 @@ class Publisher:
         return self._current(row)
 
     def _duplicate(self, row: dict, channel: Channel, variant: Variant, exc: Rejected, held: dict,
-                   keep: Callable[[int, Receipt], None], warnings: list[str]) -> str:
-        """The network refuses the text as already posted: if that is this delivery's own post
-        (an earlier attempt that got no answer), it is found and recorded, never `failed`."""
+                   keep: Callable[[int, Receipt], None], warnings: list[str], now: datetime) -> str:
+        """The network refuses the text as already posted.  If an earlier attempt of this delivery
+        got no answer, that post is probably ours: it is found and recorded, never `failed`."""
+        ours = self._may_have_posted(row)
         try:
             if self._look_up(row, channel, variant, keep):
                 return self._posted(row, self._first_part(row, held), held, warnings,
                                     reason="refused as a duplicate of its own earlier attempt, found on the network")
         except ChannelError as lookup:
-            if row["attempts"] > 1:              # an earlier attempt may have posted it
+            if ours:
                 return self._fail(row, "uncertain", exc, held=held, extra=f"; and the network could not be checked "
                                   f"({mask(lookup)})" + UNCERTAIN_ADVICE.format(id=row["id"]))
+            return self._fail(row, "failed", exc, held=held)
+        if ours:                                 # not listed yet: look again later, never resend blindly
+            return self._ambiguous(row, channel, variant, Ambiguous(f"{mask(exc)} (probably its own earlier "
+                                   "attempt, not yet listed by the network)"), now, held, keep, absent="uncertain")
         return self._fail(row, "failed", exc, held=held)
 
     def _fail(self, row: dict, state: str, exc: Exception, alert_key: str | None = None, extra: str = "",
