@@ -53,15 +53,19 @@ class NetworkCheck:
                 ambiguous = False
         return ambiguous
 
-    def _look_up(self, row: dict, channel: Channel, variant: Variant, keep: Callable[[int, Receipt], None]) -> bool:
-        """Ask the network for the parts not yet recorded; keep those found.  True when every
-        part is there, False at the first one the network says it does not have; raises
-        ChannelError when it cannot tell."""
+    def _look_up(self, row: dict, channel: Channel, variant: Variant, keep: Callable[[int, Receipt], None],
+                 held: dict | None = None) -> bool:
+        """Ask the network for the parts not yet out (recorded, or ``held`` in memory); keep
+        those found.  True when every part is there, False at the first one the network says
+        it does not have; raises ChannelError when it cannot tell."""
+        count = channel.part_count(variant)
+        start = len(self._done(row, held or {}))
+        if start >= count:
+            return True
         if not channel.can_find_existing:
             raise ChannelError(f"{channel.network} cannot look up its recent posts")
         since, taken = self._since(row), self.ledger.remote_ids(exclude=row["id"])
-        count = channel.part_count(variant)
-        for index in range(len(self.ledger.parts(row["id"])), count):
+        for index in range(start, count):
             part = variant.parts[index] if channel.threads else Part(variant.text, 0)
             found = channel.find_existing(variant, index, part, since=since, taken=taken)
             if found is None:
@@ -77,7 +81,7 @@ class NetworkCheck:
         gave_up = self._gave_up(row, next_at)
         if gave_up:
             try:
-                if self._look_up(row, channel, variant, keep):
+                if self._look_up(row, channel, variant, keep, held):
                     return self._posted(row, self._first_part(row, held), held, [],
                                         reason="found on the network after an ambiguous failure")
             except ChannelError as lookup:
@@ -100,7 +104,7 @@ class NetworkCheck:
         got no answer, that post is probably ours: it is found and recorded, never `failed`."""
         ours = self._may_have_posted(row)
         try:
-            if self._look_up(row, channel, variant, keep):
+            if self._look_up(row, channel, variant, keep, held):
                 return self._posted(row, self._first_part(row, held), held, warnings,
                                     reason="refused as a duplicate of its own earlier attempt, found on the network")
         except ChannelError as lookup:

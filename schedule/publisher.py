@@ -78,6 +78,9 @@ class Publisher(NetworkCheck):
             decision, reason = "publish", None       # already started within grace: keep retrying
         if decision == "publish" and row["channel"] in self.bad_auth:
             decision, reason = "held", f"credentials for {row['channel']} are failing: {self.bad_auth[row['channel']]}"
+        if decision in ("missed", "cancelled") and self._may_have_posted(row):
+            decision, reason = "uncertain", f"{reason}, but an earlier attempt got no answer" + \
+                UNCERTAIN_ADVICE.format(id=row["id"])            # it may be live: never silently dropped
         if decision != "publish":
             return self._stop(row, decision, reason)
         return self._publish(row, item, now)
@@ -86,7 +89,7 @@ class Publisher(NetworkCheck):
         if self.ledger.transition(row["id"], state, expect=DUE_STATES, reason=reason, hold_reason=reason
                                   if state == "held" else None, error=reason if state != "held" else row["error"]):
             log.warning("%s %s on %s: %s", state.upper(), row["item"], row["channel"], reason)
-            if state in ("missed", "held"):
+            if state in ("missed", "held", "uncertain"):
                 self.alert(row, state, reason)
         return state
 

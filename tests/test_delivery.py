@@ -268,3 +268,14 @@ def test_a_row_moved_by_someone_else_meanwhile_is_never_reported_posted(world, s
     assert sent and tweet_id in sent[0]["detail"]
     assert any("sent after it was changed" in title for title, _ in world.alerts)
     other.close()
+
+
+def test_a_delivery_that_may_be_live_is_never_silently_missed(world, servers):
+    """An ambiguous failure, then the daemon is down past the grace period: not `missed`
+    (which says nothing went out) but `uncertain`, with an alert."""
+    delivery = world.plan("a.md", "Council tax bills are on their way.", NOW, "x")
+    servers["x"].inject("created_then_5xx", match=r"^POST /2/tweets$")
+    assert world.publisher.run(delivery) == "retrying"
+    assert world.publisher.run(delivery, now=NOW + timedelta(hours=2)) == "uncertain"
+    assert "earlier attempt got no answer" in world.state(delivery)["error"]
+    assert any("uncertain" in title for title, _ in world.alerts)
