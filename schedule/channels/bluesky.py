@@ -37,6 +37,30 @@ _AUTH_ERRORS = ("ExpiredToken", "InvalidToken", "AuthenticationRequired", "Accou
                 "AuthMissing", "InvalidPassword")
 
 
+# atproto's "base32-sortable" alphabet for TIDs (atproto.com/specs/tid).
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_NO_PLANNED_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DEFAULT_LANGUAGE = "en"                  # what atproto's send_post puts in langs when none is given
+
+
+def record_key(key: str, planned_at: datetime | None) -> str:
+    """A TID for this delivery part: app.bsky.feed.post records are keyed by ``tid``
+    (the lexicon's "key": "tid"; atproto.com/specs/record-key).  A TID is 64 bits, the top
+    one 0, then 53 bits of microseconds since the UNIX epoch and 10 bits of clock id,
+    written as 13 characters of base32-sortable (atproto.com/specs/tid).
+
+    The timestamp is the planned second (so the key sorts like a post made then) plus
+    microseconds from a hash of the key, and the clock id comes from the same hash: the
+    same delivery and part always get the same key, different ones practically never.
+    Written here because atproto's Python SDK only validates TIDs (it has no generator
+    that takes a chosen time and clock id)."""
+    digest = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+    second = int((planned_at or _NO_PLANNED_TIME).timestamp())
+    micros = second * 1_000_000 + digest % 1_000_000
+    value = (micros << 10) | ((digest >> 20) & 0x3FF)
+    return "".join(_TID_ALPHABET[(value >> (5 * (12 - i))) & 31] for i in range(13))
+
+
 class BlueskyChannel(Channel):
     network = "bluesky"
     label = "Bluesky"
@@ -252,26 +276,3 @@ class BlueskyChannel(Channel):
         session = self._with_session(client.com.atproto.server.get_session)
         return {"account": f"@{session.handle}", "expires_at": None, "checked_at": datetime.now(timezone.utc)}
 
-
-# atproto's "base32-sortable" alphabet for TIDs (atproto.com/specs/tid).
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-_NO_PLANNED_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
-DEFAULT_LANGUAGE = "en"                  # what atproto's send_post puts in langs when none is given
-
-
-def record_key(key: str, planned_at: datetime | None) -> str:
-    """A TID for this delivery part: app.bsky.feed.post records are keyed by ``tid``
-    (the lexicon's "key": "tid"; atproto.com/specs/record-key).  A TID is 64 bits, the top
-    one 0, then 53 bits of microseconds since the UNIX epoch and 10 bits of clock id,
-    written as 13 characters of base32-sortable (atproto.com/specs/tid).
-
-    The timestamp is the planned second (so the key sorts like a post made then) plus
-    microseconds from a hash of the key, and the clock id comes from the same hash: the
-    same delivery and part always get the same key, different ones practically never.
-    Written here because atproto's Python SDK only validates TIDs (it has no generator
-    that takes a chosen time and clock id)."""
-    digest = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
-    second = int((planned_at or _NO_PLANNED_TIME).timestamp())
-    micros = second * 1_000_000 + digest % 1_000_000
-    value = (micros << 10) | ((digest >> 20) & 0x3FF)
-    return "".join(_TID_ALPHABET[(value >> (5 * (12 - i))) & 31] for i in range(13))
