@@ -65,12 +65,14 @@ class NetworkCheck:
         if not channel.can_find_existing:
             raise ChannelError(f"{channel.network} cannot look up its recent posts")
         since, taken = self._since(row), self.ledger.remote_ids(exclude=row["id"])
+        parent = self._done(row, held or {})[-1] if start else None
         for index in range(start, count):
             part = variant.parts[index] if channel.threads else Part(variant.text, 0)
-            found = channel.find_existing(variant, index, part, since=since, taken=taken)
+            found = channel.find_existing(variant, index, part, since=since, taken=taken, parent=parent)
             if found is None:
                 return False             # not posted: the resend carries on from this part
             keep(index, found)
+            parent = found
         return True
 
     def _ambiguous(self, row: dict, channel: Channel, variant: Variant, exc: Ambiguous, now: datetime,

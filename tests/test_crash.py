@@ -85,9 +85,14 @@ def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project)
         rng = random.Random(20261125)
         kills = mid_post = 0
         log = open(project.root / "crash.log", "w")
-        for _ in range(12):
+        for run in range(12):
             proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-            time.sleep(rng.uniform(0.6, 2.5))
+            if run % 4 == 3:                # aimed: the moment a post is under way
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and not rows_in_publishing(project):
+                    time.sleep(0.02)
+            else:                           # anywhere: start-up, a rescan, between or inside posts
+                time.sleep(rng.uniform(0.6, 2.5))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1

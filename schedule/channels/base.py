@@ -191,18 +191,22 @@ class Channel:
         raise NotImplementedError
 
     def find_existing(self, variant: Variant, index: int, part: Part, since: datetime | None = None,
-                      taken: Iterable[str] = ()) -> Receipt | None:
+                      taken: Iterable[str] = (), parent: Receipt | None = None) -> Receipt | None:
         """After a crash or an ambiguous failure: the post if the account has it, None if it
         certainly does not.  Raises ``ChannelError`` when it cannot tell (the delivery then
         becomes ``uncertain``).
 
         Text alone is not enough (a weekly reminder says the same thing every week): a post
         older than ``since`` (when this delivery first went to `publishing`, less a little
-        for clock skew) or already recorded for another delivery (``taken``) is never ours.
+        for clock skew) or already recorded for another delivery (``taken``) is never ours,
+        and in a thread, part k is ours only if it replies to our part k-1 (``parent``;
+        where the network says what a post replies to, as ``extra["in_reply_to"]``).
         """
         taken = set(taken)
         for receipt, created in self.candidates(variant, index, part):
             if receipt.remote_id in taken:
+                continue
+            if "in_reply_to" in receipt.extra and receipt.extra["in_reply_to"] != (parent.remote_id if parent else None):
                 continue
             if since is not None:
                 if created is None:
@@ -213,7 +217,8 @@ class Channel:
         return None
 
     def candidates(self, variant: Variant, index: int, part: Part) -> Iterable[tuple[Receipt, datetime | None]]:
-        """The account's recent posts whose text is this part's, each with when it was posted."""
+        """The account's recent posts whose text is this part's, each with when it was posted
+        (and, for networks with threads, ``extra["in_reply_to"]``: the remote id it replies to)."""
         raise ChannelError(f"{self.network} cannot look up recent posts")
 
     @contextlib.contextmanager

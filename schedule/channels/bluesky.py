@@ -269,7 +269,10 @@ class BlueskyChannel(Channel):
                                     {"repo": self._did(), "collection": "app.bsky.feed.post", "limit": 50})
         for record in listed.records:
             if getattr(record.value, "text", None) == part.text:
-                yield self._receipt(record.uri, record.cid), parse_time(getattr(record.value, "created_at", None))
+                reply = getattr(record.value, "reply", None)
+                receipt = self._receipt(record.uri, record.cid)
+                receipt.extra["in_reply_to"] = reply.parent.uri if reply else None
+                yield receipt, parse_time(getattr(record.value, "created_at", None))
 
     def check(self) -> dict[str, Any]:
         client = self.client()

@@ -92,12 +92,16 @@ class GraphChannel(Channel):
                 raise Transient(f"{self.name}: media container {container_id} still {code} after waiting")
             time.sleep(interval)
 
-    def recent_matches(self, owner: str, edge: str, text_field: str, link_field: str, time_field: str, text: str):
-        """The owner's recent posts on this edge whose text is exactly ``text``, with when each was made."""
-        recent = self.call("get_connection", owner, edge, fields=f"{text_field},{link_field},{time_field}", limit=25)
+    def recent_matches(self, owner: str, edge: str, text_field: str, link_field: str, time_field: str, text: str,
+                       *more_fields: str):
+        """The owner's recent posts on this edge whose text is exactly ``text``, with when each
+        was made (and, when ``more_fields`` are asked for, the post itself as a third item)."""
+        fields = ",".join((text_field, link_field, time_field, *more_fields))
+        recent = self.call("get_connection", owner, edge, fields=fields, limit=25)
         for post in recent.get("data", []):
             if (post.get(text_field) or "").strip() == text.strip():
-                yield Receipt(str(post["id"]), post.get(link_field)), parse_time(post.get(time_field))
+                found = Receipt(str(post["id"]), post.get(link_field)), parse_time(post.get(time_field))
+                yield (*found, post) if more_fields else found
 
     def token_expiry(self) -> datetime | None:
         """Expiry from debug_token where the token may inspect itself (0 means never)."""

@@ -109,8 +109,10 @@ class MastodonChannel(Channel):
         me = self._call(client.account_verify_credentials)
         for status in self._call(client.account_statuses, me["id"], limit=40, exclude_reblogs=True):
             if html_to_text(status["content"]) == part.text.strip():
-                yield (Receipt(str(status["id"]), status.get("url"), {"uri": status.get("uri")}),
-                       parse_time(status.get("created_at")))
+                reply_to = status.get("in_reply_to_id")
+                yield (Receipt(str(status["id"]), status.get("url"), {
+                    "uri": status.get("uri"), "in_reply_to": str(reply_to) if reply_to is not None else None}),
+                    parse_time(status.get("created_at")))
 
     def check(self) -> dict[str, Any]:
         me = self._call(self.client().account_verify_credentials)

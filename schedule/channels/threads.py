@@ -54,8 +54,12 @@ class ThreadsChannel(GraphChannel):
         return Receipt(published, (found or {}).get("permalink"), receipt.extra)
 
     def candidates(self, variant: Variant, index: int, part: Part):
-        return self.recent_matches(str(self.setting("threads_user_id")), "threads", "text", "permalink", "timestamp",
-                                   part.text)
+        # The account's own replies (every part after the first) are its /replies edge, not /threads.
+        edge = "replies" if index else "threads"
+        for receipt, created, post in self.recent_matches(str(self.setting("threads_user_id")), edge, "text",
+                                                          "permalink", "timestamp", part.text, "replied_to"):
+            receipt.extra["in_reply_to"] = str((post.get("replied_to") or {}).get("id") or "") or None
+            yield receipt, created
 
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", "me", fields="id,username")

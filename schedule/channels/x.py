@@ -190,12 +190,13 @@ class XChannel(Channel):
         """X rewrites links to t.co in what it returns, so links are compared as 'a link'."""
         me = self.me()
         response = self._call(self.client().get_users_tweets, me["id"], max_results=50, user_auth=True,
-                              exclude=["retweets"], tweet_fields=["created_at"])
+                              exclude=["retweets"], tweet_fields=["created_at", "referenced_tweets"])
         wanted = _comparable(part.text)
         for tweet in response.data or []:
             if _comparable(_field(tweet, "text")) == wanted:
                 tweet_id = str(_field(tweet, "id"))
-                yield Receipt(tweet_id, self._url(tweet_id)), parse_time(_created_at(tweet))
+                yield (Receipt(tweet_id, self._url(tweet_id), {"in_reply_to": _replied_to(tweet)}),
+                       parse_time(_optional(tweet, "created_at")))
 
     def check(self) -> dict[str, Any]:
         me = self.me()
@@ -219,8 +220,16 @@ def _field(obj: Any, name: str) -> Any:
     return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
-def _created_at(tweet: Any) -> Any:
-    return tweet.get("created_at") if isinstance(tweet, dict) else getattr(tweet, "created_at", None)
+def _optional(tweet: Any, name: str) -> Any:
+    return tweet.get(name) if isinstance(tweet, dict) else getattr(tweet, name, None)
+
+
+def _replied_to(tweet: Any) -> str | None:
+    """The tweet this one replies to (X's referenced_tweets, type "replied_to"), or None."""
+    for ref in _optional(tweet, "referenced_tweets") or ():
+        if _field(ref, "type") == "replied_to":
+            return str(_field(ref, "id"))
+    return None
 
 
 def _comparable(text: str) -> str:

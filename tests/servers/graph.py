@@ -44,6 +44,7 @@ class Server(TestServer):
         self.route("POST", version + rf"/{THREADS_USER}/threads", self.threads_container)
         self.route("POST", version + rf"/{THREADS_USER}/threads_publish", self.threads_publish)
         self.route("GET", version + rf"/{THREADS_USER}/threads", self.threads_list)
+        self.route("GET", version + rf"/{THREADS_USER}/replies", self.threads_list)
         self.route("GET", version + r"/debug_token", self.debug_token)
         self.route("GET", version + r"/(?P<id>[\w]+)", self.get_object)
 
@@ -166,9 +167,14 @@ class Server(TestServer):
         return Response(200, {"id": post["id"]})
 
     def threads_list(self, request: Request) -> Response:
-        posts = [o for o in self.objects.values() if o["kind"] == "thread"][::-1]
+        """/threads lists the user's posts, /replies the user's replies (Threads API)."""
+        replies = request.path.endswith("/replies")
+        posts = [o for o in self.objects.values() if o["kind"] == "thread" and bool(o.get("reply_to_id")) == replies][::-1]
+        # A reply names the post it answers as replied_to {"id"} (Threads API, reply management).
         return Response(200, {"data": [{"id": p["id"], "text": p["text"], "permalink": p["permalink"],
-                                        "timestamp": p["timestamp"]} for p in posts]})
+                                        "timestamp": p["timestamp"],
+                                        **({"replied_to": {"id": p["reply_to_id"]}} if p.get("reply_to_id") else {})}
+                                       for p in posts]})
 
     # ----- any object --------------------------------------------------------------------
     def get_object(self, request: Request) -> Response:

@@ -97,7 +97,9 @@ class Server(TestServer):
         newest = sorted(listed, key=lambda t: int(t["id"]), reverse=True)[:limit]
         fields = ",".join(request.query.get("tweet.fields", [])).split(",")
         data = [{"id": t["id"], "text": _URL.sub("https://t.co/AbCdEf1234", t["text"]),
-                 "edit_history_tweet_ids": [t["id"]], **({"created_at": t["created_at"]} if "created_at" in fields else {})}
+                 "edit_history_tweet_ids": [t["id"]], **({"created_at": t["created_at"]} if "created_at" in fields else {}),
+                 **({"referenced_tweets": [{"type": "replied_to", "id": t["in_reply_to_tweet_id"]}]}
+                    if "referenced_tweets" in fields and t.get("in_reply_to_tweet_id") else {})}
                 for t in newest]
         meta = {"result_count": len(data)}
         if data:
