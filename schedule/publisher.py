@@ -251,8 +251,11 @@ class Publisher(NetworkCheck):
             with self.ledger.transaction():
                 for index, (part, digest) in sorted(pending.held.items()):
                     self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
-                self.ledger.transition(delivery_id, pending.state, expect=["publishing"], **pending.fields)
+                moved = self.ledger.transition(delivery_id, pending.state, expect=["publishing"], **pending.fields)
             del self.pending[delivery_id]
+            if not moved:
+                self._current(pending.row)
+                continue
             log.warning("recorded delivery %s as %s, now that the ledger can be written", delivery_id, pending.state)
             if pending.alert is not None:
                 self.alert(pending.row, pending.state, pending.alert)

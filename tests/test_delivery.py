@@ -279,3 +279,29 @@ def test_a_delivery_that_may_be_live_is_never_silently_missed(world, servers):
     assert world.publisher.run(delivery, now=NOW + timedelta(hours=2)) == "uncertain"
     assert "earlier attempt got no answer" in world.state(delivery)["error"]
     assert any("uncertain" in title for title, _ in world.alerts)
+
+
+def test_a_lost_answer_mid_thread_finishes_the_thread_without_reposting(world, servers):
+    delivery = world.plan("t.md", "Part one.\n---8<---\nPart two.\n---8<---\nPart three.", NOW, "x")
+    servers["x"].inject("created_then_drop", match=r"^POST /2/tweets$", after=1)     # part two made, answer lost
+    assert settle(world, delivery)[-1] == "posted"
+    tweets = sorted(servers["x"].tweets.values(), key=lambda t: int(t["id"]))
+    assert [t["text"] for t in tweets] == ["Part one.", "Part two.", "Part three."]
+    parts = [p["remote_id"] for p in world.ledger.parts(delivery)]
+    assert parts == [t["id"] for t in tweets]
+    assert [t["in_reply_to_tweet_id"] for t in tweets] == [None, parts[0], parts[1]]
+
+
+def test_a_mastodon_key_older_than_mastodon_keeps_it_is_not_trusted(world, servers):
+    """Mastodon keeps an Idempotency-Key "for up to 1 hour" (docs.joinmastodon.org/methods/
+    statuses): past that, the account is read back instead of resending with the key."""
+    delivery = world.plan("a.md", "Idempotent, but not for ever.", NOW, "mastodon")
+    servers["mastodon"].inject("created_then_5xx", match=r"^POST /api/v1/statuses$")
+    assert world.publisher.run(delivery) == "retrying"
+    two_hours_ago = (datetime.now(timezone.utc) - timedelta(hours=2)).isoformat()
+    with world.ledger.transaction():              # the first attempt was two hours ago
+        world.ledger.db.execute("UPDATE events SET at = ? WHERE delivery_id = ? AND to_state = 'publishing'",
+                                [two_hours_ago, delivery])
+    assert world.publisher.run(delivery) == "posted"
+    assert len(servers["mastodon"].calls("POST", r"^/api/v1/statuses$")) == 1     # found, not resent
+    assert world.state(delivery)["remote_id"] in servers["mastodon"].statuses
