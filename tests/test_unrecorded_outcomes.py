@@ -9,19 +9,9 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from schedule.ledger import Ledger
-from tests.test_full_disk import World, state, wait_until
-
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def world(project):
-    made = World(project)
-    yield made
-    made.close()
+# The same world (X test server, project, daemon with a real RLIMIT_FSIZE) and marks as there.
+from tests.test_full_disk import pytestmark, state, wait_until, world  # noqa: F401 - pytestmark, fixture
 
 
 def test_an_outcome_the_ledger_cannot_record_is_kept_with_its_parts_and_recorded_later(world, project):
