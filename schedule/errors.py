@@ -37,16 +37,12 @@ class LedgerError(BotError):
 class ChannelError(BotError):
     """A network said no, or could not be reached."""
 
-    permanent = True
-
 
 class AuthError(ChannelError):
     """Credentials missing, expired or revoked: hold the channel, alert the admin."""
 
 
 class RateLimited(ChannelError):
-    permanent = False
-
     def __init__(self, message: str, retry_at: datetime | None = None):
         self.retry_at = retry_at
         super().__init__(message)
@@ -68,8 +64,6 @@ class Transient(ChannelError):
 
     ``not_sent`` is True when the request certainly never reached the network (connection
     refused, connect timeout, name not resolved): resending it cannot post twice."""
-
-    permanent = False
 
     def __init__(self, message: str, not_sent: bool = False):
         self.not_sent = not_sent
