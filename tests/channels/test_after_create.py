@@ -40,11 +40,12 @@ def test_a_failed_permalink_lookup_keeps_the_post_and_never_publishes_again(open
     assert any("posted with a warning" in title for title, _ in world.alerts)
 
 
-@pytest.mark.parametrize("step, path", [
-    ("thumbnail upload", r"^POST /upload/youtube/v3/thumbnails/set$"),
-    ("captions upload", r"^POST /upload/youtube/v3/captions$"),
+@pytest.mark.parametrize("step, path, fault", [
+    ("thumbnail upload", r"^POST /upload/youtube/v3/thumbnails/set$", "5xx"),
+    ("captions upload", r"^POST /upload/youtube/v3/captions$", "5xx"),
+    ("captions upload", r"^POST /upload/youtube/v3/captions$", "quota"),      # a 403: refused, not transient
 ])
-def test_a_failed_thumbnail_or_captions_upload_keeps_the_video(open_harness, tmp_path, step, path):
+def test_a_failed_thumbnail_or_captions_upload_keeps_the_video(open_harness, tmp_path, step, path, fault):
     harness = open_harness("youtube")
     world = Deliveries(harness, tmp_path)
     captions = tmp_path / "clip.vtt"
@@ -53,7 +54,7 @@ def test_a_failed_thumbnail_or_captions_upload_keeps_the_video(open_harness, tmp
     thumbnail = image(tiny_png(tmp_path / "thumb.png"))
     text = "Watch the council meeting highlights."
     delivery = world.plan([text], media=(clip, thumbnail))
-    harness.server.inject("5xx", times=10, match=path)
+    harness.server.inject(fault, times=10, match=path)
     assert world.run_until_settled(delivery) == "posted"
     assert harness.count_posts_with(text) == 1
     assert len(harness.server.calls("POST", r"^/upload/youtube/v3/videos$")) == 1     # one upload session
