@@ -43,11 +43,12 @@ class NetworkCheck:
         return self._may_have_posted(row) and not self._resend_is_safe(row, channel)
 
     def _may_have_posted(self, row: dict) -> bool:
-        """An earlier attempt of this delivery failed ambiguously (and no operator has since
-        checked by hand and chosen to retry)."""
+        """An earlier attempt of this delivery failed ambiguously or was interrupted by a crash
+        (and no operator has since checked by hand and chosen to retry).  A read-back that
+        found nothing then is asked again: networks list new posts with a lag."""
         ambiguous = False
         for event in self.ledger.events(row["id"]):
-            if event["kind"] == "ambiguous":
+            if event["kind"] in ("ambiguous", "recovered"):
                 ambiguous = True
             elif event["kind"] == "retry":
                 ambiguous = False

@@ -305,3 +305,17 @@ def test_a_mastodon_key_older_than_mastodon_keeps_it_is_not_trusted(world, serve
     assert world.publisher.run(delivery) == "posted"
     assert len(servers["mastodon"].calls("POST", r"^/api/v1/statuses$")) == 1     # found, not resent
     assert world.state(delivery)["remote_id"] in servers["mastodon"].statuses
+
+
+def test_after_a_crash_a_duplicate_refusal_of_the_resend_finds_the_tweet(world, servers):
+    """Killed just after X made the tweet; X's timeline did not list it yet when the daemon
+    came back, so it was resent and refused as a duplicate: that tweet is this delivery's."""
+    servers["x"].listing_lag = 1.0
+    delivery = world.plan("a.md", "Leisure centre open late on Friday.", NOW, "x")
+    crashed_in_publishing(world, delivery, "Leisure centre open late on Friday.")
+    world.renderer.channel("x").publish(world.publisher.recorded_variant(world.state(delivery),
+                                                                        world.renderer.channel("x"), None), "k")
+    assert world.publisher.recover(world.state(delivery)) == "retrying"      # not listed yet
+    assert settle(world, delivery)[-1] == "posted"
+    assert len(servers["x"].tweets) == 1
+    assert world.state(delivery)["remote_id"] in servers["x"].tweets
