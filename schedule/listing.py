@@ -42,7 +42,7 @@ def queue(config: Config, now: datetime | None = None) -> list[dict]:
         entry["note"] = f"inside blackout '{window.reason}': will be held" if window else None
         # The gate (the daemon's own check): an error here means this delivery will not be sent.
         if want.item.id not in verdicts:
-            verdicts[want.item.id] = decide(want.item, config, renderer, now)
+            verdicts[want.item.id] = decide(want.item, config, renderer, now, advice=False)
         errors = verdicts[want.item.id].errors(want.channel)
         entry["blocked"] = str(errors[0]) if errors else None
         if errors:
