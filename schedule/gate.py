@@ -71,7 +71,7 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
 
 def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[str, str]] | None) -> list[Problem]:
     from .accessibility import check_item
-    from .languages import languages, problems as language_problems
+    from .languages import languages, problems as language_problems, unused_language_fields
     from .plan import approval_missing, blackout_for
     from .timeutil import to_utc_key
 
@@ -115,6 +115,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     langs = languages(config)
     if langs:
         problems.extend(language_problems(item, langs))
+    problems.extend(unused_language_fields(item, config))
     return problems
 
 
