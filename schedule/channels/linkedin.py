@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import counting
-from ..errors import Ambiguous, AuthError, ChannelError, Rejected, Transient
+from ..errors import Ambiguous, AuthError, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import mask
 from .base import Channel, classify_http, parse_time
