@@ -53,6 +53,18 @@ def test_preview_shows_local_time_with_zone(project):
     assert item["publish_at"] == "2030-07-01T09:30:00+01:00"
 
 
+def test_preview_time_is_whole_at_80_columns_with_a_long_id(project):
+    """A comms officer's terminal (or a pipe, which rich treats as 80 columns): the planned
+    time must not be cut off with an ellipsis ("Sun 03 Jan 2027…")."""
+    project.post("leisure-centre-opening-with-a-long-file-name.md",
+                 "id: 2027/leisure-centre-opening-and-swimming-timetable\npublish_at: 2030-07-01T09:30",
+                 "The leisure centre opens on Monday.")
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "preview"], env={"COLUMNS": "80"})
+    assert "Mon 01 Jul 2030 09:30 BST" in result.stdout, result.stdout
+    assert "2027/leisure-centre-opening-and-swimming-timetable" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
 def test_history_shows_local_time_with_zone(project):
     from schedule.ledger import Ledger
 
