@@ -85,3 +85,24 @@ def test_alerts_name_the_local_time_with_zone():
     _, body = delivery_alert({"id": 7, "item": "fair", "channel": "log", "planned_at": "2030-07-01T08:30:00+00:00"},
                              "failed", "boom", LONDON)
     assert "Planned: Mon 01 Jul 2030 09:30 BST" in body
+
+
+def test_past_blackout_and_missed_reasons_read_as_local_time(project):
+    """Issue 10 §4: every time a person reads is local with its zone ("Mon 14 Jan 2030 09:00
+    GMT"), including validate's warnings and the planner's reason for a missed delivery."""
+    from schedule.content import read_item
+    from schedule.plan import reconcile, wanted
+
+    project.write_config(extra="[[blackout]]\nstart = 2030-07-01T00:00:00\nend = 2030-07-31T00:00:00\n"
+                               'reason = "by-election"\n')
+    project.post("late.md", "publish_at: 2020-01-13T09:00")
+    project.post("summer.md", "publish_at: 2030-07-01T09:30")
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", "--json"])
+    messages = {p["code"]: p["message"] for p in json.loads(result.stdout)}
+    assert "publish_at Mon 13 Jan 2020 09:00 GMT has already passed" in messages["past"]
+    assert "planned Mon 01 Jul 2030 09:30 BST is inside the blackout" in messages["blackout"]
+    config = project.config()
+    late = read_item(project.content / "late.md", config)
+    now = datetime(2020, 1, 13, 12, 0, tzinfo=timezone.utc)
+    ((_, state, reason),) = reconcile(wanted([late], config, now), [], config, now).add
+    assert state == "missed" and "planned time Mon 13 Jan 2020 09:00 GMT had already passed" in reason
