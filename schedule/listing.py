@@ -149,3 +149,32 @@ def print_queue(entries: list[dict], tz, console) -> None:
         console.print(Text("A blank id: not in the ledger yet (the daemon adds it when it runs: `python bot.py "
                            "run`). `cancel ID` takes the ids shown; until there is one, set draft: true in the "
                            "file or remove the channel from it."))
+
+
+def print_history(rows: list[dict], tz, console) -> None:
+    """One row per delivery, fitting 80 columns: its times stacked in one column, and its link
+    or error under the item (seven side-by-side columns left the item one letter wide)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if not rows:
+        console.print("History: nothing to show")
+        return
+    table = Table(title="History", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("planned\nposted", no_wrap=True)
+    table.add_column("item, link or error", overflow="fold")
+    table.add_column("channel", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    for row in rows:
+        when = human(row["planned_at"], tz)
+        if row.get("posted_at"):
+            when += f"\n{human(row['posted_at'], tz)}"
+        item = Text(row["item"])          # Text, not markup: ids and errors are shown as written
+        if row.get("url"):
+            item.append(f"\n{row['url']}")
+        if row.get("error"):
+            item.append(f"\n! {row['error']}", style="yellow")
+        table.add_row(str(row.get("id") or "-"), when, item, Text(row["channel"]), row["state"])
+    console.print(table)

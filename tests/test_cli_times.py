@@ -106,3 +106,20 @@ def test_past_blackout_and_missed_reasons_read_as_local_time(project):
     now = datetime(2020, 1, 13, 12, 0, tzinfo=timezone.utc)
     ((_, state, reason),) = reconcile(wanted([late], config, now), [], config, now).add
     assert state == "missed" and "planned time Mon 13 Jan 2020 09:00 GMT had already passed" in reason
+
+
+def test_history_is_readable_at_80_columns(project):
+    """Seven side-by-side columns left the item one letter wide at 80 columns (a terminal, a
+    pipe, an email); the id, both times and the link must read whole."""
+    from schedule.ledger import Ledger
+
+    config = project.config()
+    ledger = Ledger(config.database, config.timezone)
+    done = ledger.add("summer-fair", "log", "log", datetime(2030, 7, 1, 8, 30, tzinfo=timezone.utc))
+    ledger.transition(done, "posted", posted_at="2030-07-01T08:31:00+00:00", url="https://social.example/1")
+    ledger.close()
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "history"], env={"COLUMNS": "80"})
+    out = result.stdout
+    assert "summer-fair" in out and "https://social.example/1" in out.replace("\n", "").replace(" ", ""), out
+    assert "Mon 01 Jul 2030 09:30 BST" in out and "Mon 01 Jul 2030 09:31 BST" in out, out
+    assert max(len(line) for line in out.splitlines()) <= 80
