@@ -123,3 +123,27 @@ def test_history_is_readable_at_80_columns(project):
     assert "summer-fair" in out and "https://social.example/1" in out.replace("\n", "").replace(" ", ""), out
     assert "Mon 01 Jul 2030 09:30 BST" in out and "Mon 01 Jul 2030 09:31 BST" in out, out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_clock_change_fixes_give_the_configured_zones_own_offsets(project):
+    """The fix-it hints wrote London's offsets (+01:00 first, +00:00 second) whatever the
+    zone.  In Berlin summer time (CEST, +02:00) ends at 01:00 UTC on the last Sunday in
+    October (EU Directive 2000/84/EC), so 02:30 happens at +02:00, then at +01:00; it
+    starts at 01:00 UTC on the last Sunday in March, so 02:30 on 28 March 2027 does not exist
+    (02:00 CET is followed by 03:00 CEST)."""
+    project.write_config(timezone="Europe/Berlin")
+    project.post("twice.md", "publish_at: 2027-10-31T02:30")
+    project.post("gap.md", "publish_at: 2027-03-28T02:30")
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", "--json"])
+    messages = {p["code"]: p["message"] for p in json.loads(result.stdout)}
+    assert "2027-10-31T02:30+02:00 (first) or 2027-10-31T02:30+01:00 (second)" in messages["time-ambiguous"]
+    assert "the nearest real time is Sun 28 Mar 2027 03:00 CEST" in messages["time-gap"]
+    assert "e.g. 2027-03-28T02:30+01:00" in messages["time-gap"]
+    project.write_config(timezone="Europe/Berlin", extra="[[blackout]]\nstart = 2027-10-31T02:30:00\n"
+                         "end = 2027-11-01T00:00:00\nreason = \"x\"\n")
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate"])
+    assert "2027-10-31T02:30+02:00 (first) or 2027-10-31T02:30+01:00 (second)" in result.output, result.output
+    project.write_config(timezone="Europe/Berlin", extra="[[blackout]]\nstart = 2027-03-28T02:30:00\n"
+                         "end = 2027-04-01T00:00:00\nreason = \"x\"\n")
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate"])
+    assert "e.g. 2027-03-28T03:00, or add the offset, e.g. 2027-03-28T02:30+01:00" in result.output, result.output
