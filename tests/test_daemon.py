@@ -545,3 +545,28 @@ def test_a_second_file_with_the_same_id_blocks_and_cancels_nothing(fast, daemons
     second.unlink()
     wait_state(fast, "budget", "scheduled")
     assert [e["to_state"] for e in events_of(fast, row["id"]) if e["to_state"] == "cancelled"] == []
+
+
+def test_a_post_awaiting_sign_off_is_blocked_with_an_alert_and_goes_out_once_signed(fast, daemons):
+    """Issue 10 §2 with `[approval] required`: a file that lands without `approved_by:` is an
+    error like any other, so its deliveries are blocked at once with one alert naming the fix
+    (not left out of the ledger, where nobody would hear of it), and signing it off in the
+    file sends it with no command."""
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n[approval]\nrequired = true\n")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    fast.post("fete.md", f"publish_at: {soon(3600)}", "The summer fete is on Saturday.")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "ALERT civicpost: fete is blocked" not in daemon.output():
+        time.sleep(0.2)
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: fete is blocked" in line]
+    assert len(alerts) == 1 and "approved_by" in alerts[0]
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    assert [r["state"] for r in ledger.deliveries(item="fete")] == ["blocked"]
+    fast.post("fete.md", f"publish_at: {soon(3)}\napproved_by: Head of Comms", "The summer fete is on Saturday.")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not ledger.deliveries(item="fete", states=["posted"]):
+        time.sleep(0.2)
+    assert len(ledger.deliveries(item="fete", states=["posted"])) == 1
+    ledger.close()
+    assert daemon.output().count("POST fete [") == 1
