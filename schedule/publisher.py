@@ -23,7 +23,7 @@ from .errors import Ambiguous, AuthError, ChannelError, LedgerError, RateLimited
 from .languages import languages, split_delivery_item
 from .ledger import Ledger
 from .model import Item, Media, Part, Receipt, Variant
-from .network_check import UNCERTAIN_ADVICE, NetworkCheck
+from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
@@ -115,7 +115,7 @@ class Publisher(NetworkCheck):
                 text="\n\n".join(p.text for p in variant.parts), text_hash=variant.digest,
                 parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
                 media=json.dumps([_media_json(m) for m in variant.media]), retry_until=retry_until,
-                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None)
+                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None, detail=SAME_KEY)
         except LedgerError as exc:
             raise LedgerError(f"not sent, because {exc}") from None
         if not moved:
