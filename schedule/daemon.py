@@ -262,8 +262,9 @@ class Daemon:
                 log.info("REPLANNED %s on %s: %s (%s)", row["item"], row["channel"], state, reason)
                 if state != "scheduled":
                     alerts.append((row, state, reason))
-        for row, reason in actions.cancel:
-            self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
+        for row, reason in actions.cancel:           # one that may be live becomes `uncertain`, and alerts
+            if (moved := self.publisher.withdraw(row, reason)) and moved[0] == "uncertain":
+                alerts.append((row, *moved))
         for row, item in actions.edited:
             commit, author = self.git.lookup(self.config.content_dir, item)
             self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",

@@ -21,7 +21,7 @@ from .channels.base import Channel
 from .config import Config
 from .errors import Ambiguous, AuthError, ChannelError, LedgerError, RateLimited, Rejected, Transient
 from .languages import languages, split_delivery_item
-from .ledger import Ledger
+from .ledger import OPEN_STATES, Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
 from .plan import due_decision, grace_for
@@ -85,6 +85,18 @@ class Publisher(NetworkCheck):
         if decision != "publish":
             return self._stop(row, decision, reason)
         return self._publish(row, item, now)
+
+    def withdraw(self, row: dict, reason: str) -> tuple[str, str] | None:
+        """The planner's cancel (the content no longer asks for it).  One that may be live (an
+        earlier attempt got no answer) is `uncertain` instead, to be alerted: never silently
+        forgotten.  (state, reason), or None if someone moved the row first."""
+        state = "uncertain" if self._may_have_posted(row) else "cancelled"
+        if state == "uncertain":
+            reason = (f"{reason}, but an earlier attempt got no answer and it may be live: check the account by "
+                      f"hand and delete it there if it is out, then `python bot.py cancel {row['id']}`")
+        moved = self.ledger.transition(row["id"], state, expect=OPEN_STATES, actor="planner", reason=reason,
+                                       **({"error": reason, "next_attempt_at": None} if state == "uncertain" else {}))
+        return (state, reason) if moved else None
 
     def _stop(self, row: dict, state: str, reason: str | None) -> str:
         if self.ledger.transition(row["id"], state, expect=DUE_STATES, reason=reason, hold_reason=reason

@@ -545,3 +545,27 @@ def test_a_second_file_with_the_same_id_blocks_and_cancels_nothing(fast, daemons
     second.unlink()
     wait_state(fast, "budget", "scheduled")
     assert [e["to_state"] for e in events_of(fast, row["id"]) if e["to_state"] == "cancelled"] == []
+
+
+def test_a_delivery_that_may_be_live_is_never_silently_cancelled_by_the_content(fast, daemons):
+    """Issue 9.1 with 9.3: an attempt got no answer (the post may be live), then the file was
+    made a draft.  The planner must not forget it as `cancelled`: it is `uncertain` and alerts."""
+    from schedule.content import read_item
+
+    later = datetime.fromisoformat(soon(3600))
+    notice = fast.post("notice.md", f"publish_at: {later.isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # as the publisher left it after a read timeout
+    delivery = ledger.add("notice", "log", "log", later, source="content/notice.md",
+                          item_digest=read_item(notice, config).digest)
+    ledger.transition(delivery, "publishing", attempts=1, idem_key=f"civicpost-{delivery}")
+    ledger.transition(delivery, "retrying", kind="ambiguous", reason="Ambiguous: the post may have been made",
+                      next_attempt_at=soon(1800), error="read timed out")
+    ledger.close()
+    notice.write_text(f"---\npublish_at: {later.isoformat()}\ndraft: true\n---\nBins go out on Tuesday.\n")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    row = wait_state(fast, "notice", "uncertain")
+    assert "may be live" in row["error"] and f"bot.py cancel {delivery}" in row["error"]
+    time.sleep(1)
+    assert "ALERT civicpost: notice on log uncertain" in daemon.output()
