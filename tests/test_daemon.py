@@ -569,3 +569,35 @@ def test_a_delivery_that_may_be_live_is_never_silently_cancelled_by_the_content(
     assert "may be live" in row["error"] and f"bot.py cancel {delivery}" in row["error"]
     time.sleep(1)
     assert "ALERT civicpost: notice on log uncertain" in daemon.output()
+
+
+def test_a_post_missed_in_an_outage_on_several_channels_is_one_alert(fast, daemons):
+    """Issue 10 §2 with 9.5: the daemon was down when a post for three channels was due; the
+    publisher marks them missed at start-up: one alert for the item and problem, naming all."""
+    from schedule.content import read_item
+
+    three = TWO_LOGS + '[channels.board]\nnetwork = "log"\n'
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n[schedule]\ngrace_minutes = 15\n", channels=three,
+                      default_channels='["log", "archive", "board"]')
+    planned = datetime.fromisoformat(soon(-2 * 60 * 60))
+    notice = fast.post("notice.md", f"publish_at: {planned.isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # what the ledger held when the outage began
+    for name in ("log", "archive", "board"):
+        ledger.add("notice", name, "log", planned, source="content/notice.md",
+                   item_digest=read_item(notice, config).digest)
+    ledger.close()
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ledger = Ledger(config.database)
+        states = sorted(r["state"] for r in ledger.deliveries(item="notice"))
+        ledger.close()
+        if states == ["missed"] * 3:
+            break
+        time.sleep(0.2)
+    assert states == ["missed"] * 3
+    time.sleep(1)
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: notice on" in line]
+    assert len(alerts) == 1 and "(and 2 more channel(s))" in alerts[0], alerts
