@@ -47,6 +47,13 @@ class NetworkCheck:
         resend safe: then the account is asked before anything is sent."""
         return self._may_have_posted(row) and not self._resend_is_safe(row, channel)
 
+    def unless_live(self, row: dict, state: str, reason: str) -> tuple[str, str]:
+        """A delivery about to end `missed` or `cancelled` that may be live (an earlier attempt
+        got no answer) ends `uncertain` instead, with the advice: never silently dropped."""
+        if state in ("missed", "cancelled") and self._may_have_posted(row):
+            return "uncertain", f"{reason}, but an earlier attempt got no answer" + UNCERTAIN_ADVICE.format(id=row["id"])
+        return state, reason
+
     def _may_have_posted(self, row: dict) -> bool:
         """An earlier attempt of this delivery failed ambiguously or was interrupted by a crash
         (and no operator has since checked by hand and chosen to retry).  A read-back that
