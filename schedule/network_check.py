@@ -13,10 +13,12 @@ publisher's ledger and its outcome methods (``_posted``, ``_fail``, ``_settle``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
 from .channels.base import Channel
 from .errors import Ambiguous, ChannelError, LedgerError, Rejected
@@ -35,7 +37,75 @@ UNCERTAIN_ADVICE = ("; it may be live: check the account by hand, then `python b
                     "`python bot.py cancel {id}` (there)")
 
 
+class Claims:
+    """Per channel, the read-back's exclusive hold against posts being made.
+
+    A post is unrecorded for a moment after the network makes it (until the ledger records
+    it), and text cannot tell two deliveries of the same words apart.  So a read-back
+    (``_look_up``: read the ledger's ids, read the account, record what it takes) is
+    exclusive, and each part's create-and-record is shared: a read-back never sees a post
+    that another worker of this process made and has not recorded yet, and two read-backs
+    never both take one unrecorded post.  (The standard library has no readers-writer
+    lock; this writer-first one is a few lines on ``threading.Condition``.)
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._posting = 0                # creates under way (shared)
+        self._reading = False            # a read-back under way (exclusive)
+        self._waiting = 0                # read-backs waiting: new creates wait behind them
+
+    @contextlib.contextmanager
+    def posting(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._reading and not self._waiting)
+            self._posting += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._posting -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def reading_back(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            self._cond.wait_for(lambda: not self._reading and not self._posting)
+            self._waiting -= 1
+            self._reading = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+
+
+# One per (ledger, channel) for the whole process: the daemon builds a new Publisher on
+# every rescan while the old one's jobs may still be posting.
+_CLAIMS: dict[tuple[str, str], Claims] = {}
+_CLAIMS_LOCK = threading.Lock()
+
+
+def claims_for(database: object, channel: str) -> Claims:
+    with _CLAIMS_LOCK:
+        return _CLAIMS.setdefault((str(database), channel), Claims())
+
+
 class NetworkCheck:
+    def claims(self, channel: Channel) -> Claims:
+        return claims_for(self.config.database, channel.name)
+
+    def _unrecorded_ids(self) -> set[str]:
+        """Remote ids sent but held in memory until the ledger can be written: taken too."""
+        ids = {receipt.remote_id for receipt, _, _ in self.unrecorded.values()}
+        for _, _, held in self.unrecorded.values():
+            ids |= {part.remote_id for part, _ in held.values()}
+        for pending in self.pending.values():
+            ids |= {part.remote_id for part, _ in pending.held.values()}
+        return ids
+
     def _since(self, row: dict) -> datetime:
         """When this delivery first went to `publishing` (nothing older can be its post),
         less a margin for the network's clock."""
@@ -77,15 +147,20 @@ class NetworkCheck:
             return True
         if not channel.can_find_existing:
             raise ChannelError(f"{channel.network} cannot look up its recent posts")
-        since, taken = self._since(row), self.ledger.remote_ids(exclude=row["id"])
+        since = self._since(row)
         parent = self._done(row, held or {})[-1] if start else None
-        for index in range(start, count):
-            part = variant.parts[index] if channel.threads else Part(variant.text, 0)
-            found = channel.find_existing(variant, index, part, since=since, taken=taken, parent=parent)
-            if found is None:
-                return False             # not posted: the resend carries on from this part
-            keep(index, found)
-            parent = found
+        # Exclusive: no post of this process is between its create and its record meanwhile,
+        # and what this read-back takes is recorded (keep) before another read-back starts.
+        with self.claims(channel).reading_back():
+            for index in range(start, count):
+                part = variant.parts[index] if channel.threads else Part(variant.text, 0)
+                # Read after the hold began, and again per part: held in memory counts too.
+                taken = self.ledger.remote_ids(exclude=row["id"]) | self._unrecorded_ids()
+                found = channel.find_existing(variant, index, part, since=since, taken=taken, parent=parent)
+                if found is None:
+                    return False             # not posted: the resend carries on from this part
+                keep(index, found)
+                parent = found
         return True
 
     def _ambiguous(self, row: dict, channel: Channel, variant: Variant, exc: Ambiguous, now: datetime,

@@ -188,7 +188,8 @@ class Publisher(NetworkCheck):
                 if self.dry_run:
                     receipt = self._rehearse(row, variant, self._done(row, held), keep)
                 else:
-                    receipt = channel.publish(variant, row["idem_key"], done=self._done(row, held), on_part=keep)
+                    receipt = channel.publish(variant, row["idem_key"], done=self._done(row, held), on_part=keep,
+                                              hold=self.claims(channel).posting)   # read-backs wait for the record
             except AuthError as exc:
                 self.bad_auth[channel.name] = mask(exc)
                 self.ledger.set_meta(**{f"auth_failed:{channel.name}": mask(exc)})

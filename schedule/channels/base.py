@@ -180,22 +180,25 @@ class Channel:
 
     # ----- publishing ------------------------------------------------------------
     def publish(self, variant: Variant, key: str, done: Iterable[Receipt] = (),
-                on_part: Callable[[int, Receipt], None] | None = None) -> Receipt:
+                on_part: Callable[[int, Receipt], None] | None = None,
+                hold: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> Receipt:
         """Post every part not yet in ``done``, each replying to the one before.
 
         ``on_part`` is called after each part so the ledger records it before the next
         network call: a failure at part k leaves parts 0..k-1 recorded and the retry
-        carries on from k.
+        carries on from k.  Each part's create and its ``on_part`` run inside ``hold()``
+        (the publisher's: no read-back sees the post before it is recorded).
         """
         posted = list(done)
         parts = variant.parts if self.threads else (Part(variant.text, 0),)
         for index in range(len(posted), len(parts)):
             parent = posted[-1] if posted else None
             root = posted[0] if posted else None
-            receipt = self.post_part(variant, index, parts[index], parent, root, f"{key}:{index}")
-            posted.append(receipt)
-            if on_part:
-                on_part(index, receipt)
+            with hold():
+                receipt = self.post_part(variant, index, parts[index], parent, root, f"{key}:{index}")
+                posted.append(receipt)
+                if on_part:
+                    on_part(index, receipt)
         return posted[0]
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
