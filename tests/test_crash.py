@@ -67,6 +67,27 @@ def rows_in_publishing(project) -> int:
         ledger.close()
 
 
+def evidence(ledger: Ledger, servers: dict, seeded: set[str], project) -> str:
+    """What a failure needs to be read: which rows hold which remote ids (and whether each
+    is new, last week's or missing on the server), every post nobody holds, and the events
+    of the read-backs (recovered, ambiguous, found); the daemon's log is crash.log."""
+    lines = [f"project kept at {project.root} (crash.log: the daemon's log)"]
+    holders: dict[str, list[int]] = {}
+    for row in ledger.deliveries():
+        store = servers["x"].tweets if row["channel"] == "x" else servers["mastodon"].statuses
+        ids = [p["remote_id"] for p in ledger.parts(row["id"])]
+        for remote_id in ids:
+            holders.setdefault(remote_id, []).append(row["id"])
+        marks = ["seeded" if i in seeded else "ok" if i in store else "MISSING" for i in ids]
+        lines.append(f"row {row['id']} {row['item']} on {row['channel']}: {row['state']} parts {list(zip(ids, marks))}")
+    lines += [f"remote id {i} held by rows {rows}" for i, rows in holders.items() if len(rows) > 1]
+    for name, store in (("x", servers["x"].tweets), ("mastodon", servers["mastodon"].statuses)):
+        lines += [f"{name} post {i} held by no row" for i in store if i not in holders and i not in seeded]
+    lines += [f"{e['at']} row {e['delivery_id']} {e['kind']} {e['from_state']}->{e['to_state']}: {e['reason']}"
+              for e in ledger.events() if e["kind"] in ("recovered", "ambiguous") or "found" in (e["reason"] or "")]
+    return "\n".join(lines)
+
+
 def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project):
     servers = {"x": x.Server(latency=0.15).start(), "mastodon": mastodon.Server(latency=0.15).start()}
     servers["x"].reject_duplicates = False
@@ -110,24 +131,25 @@ def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project)
         assert proc.wait(timeout=60) == 0
         rows = ledger.deliveries()
         states = {(r["item"], r["channel"]): r["state"] for r in rows}
-        assert len(rows) == 2 * ITEMS, states
-        assert set(states.values()) == {"posted"}, states
+        why = evidence(ledger, servers, seeded, project)
+        assert len(rows) == 2 * ITEMS, why
+        assert set(states.values()) == {"posted"}, why
         assert mid_post >= 1, f"no kill of {kills} landed in the middle of a post: this tested no crash"
         tweets = [t["text"] for i, t in servers["x"].tweets.items() if i not in seeded]
         toots = [html_to_text(s["content"]) for i, s in servers["mastodon"].statuses.items() if i not in seeded]
         for posted in (tweets, toots):
-            assert sorted(posted) == sorted(PARTS * ITEMS)
+            assert sorted(posted) == sorted(PARTS * ITEMS), why
         taken: list[str] = []
         for row in rows:
             parts = ledger.parts(row["id"])
-            assert [p["idx"] for p in parts] == [0, 1]
+            assert [p["idx"] for p in parts] == [0, 1], why
             store = servers["x"].tweets if row["channel"] == "x" else servers["mastodon"].statuses
-            assert all(p["remote_id"] in store and p["remote_id"] not in seeded for p in parts)
+            assert all(p["remote_id"] in store and p["remote_id"] not in seeded for p in parts), why
             reply_to = store[parts[1]["remote_id"]].get("in_reply_to_tweet_id") or \
                 store[parts[1]["remote_id"]].get("in_reply_to_id")
-            assert reply_to == parts[0]["remote_id"]                      # each thread is whole, and its own
+            assert reply_to == parts[0]["remote_id"], why                 # each thread is whole, and its own
             taken += [p["remote_id"] for p in parts]
-        assert len(taken) == len(set(taken)), "a post was recorded for two deliveries"
+        assert len(taken) == len(set(taken)), "a post was recorded for two deliveries\n" + why
         recovered = [e for e in ledger.events() if e["kind"] == "recovered"]
         print(f"{kills} kills, {mid_post} in the middle of a post, {len(recovered)} deliveries recovered after a kill")
     finally:
