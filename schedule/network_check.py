@@ -159,9 +159,33 @@ class NetworkCheck:
                 found = channel.find_existing(variant, index, part, since=since, taken=taken, parent=parent)
                 if found is None:
                     return False             # not posted: the resend carries on from this part
+                rival = self._rival(row, channel, index, part)
+                if rival is not None:
+                    raise ChannelError(f"{channel.name}: {found.remote_id} has this post's text, but delivery "
+                                       f"{rival['id']} ({rival['item']}), which posts something else with it, may "
+                                       "have made it too: whose it is cannot be told")
                 keep(index, found)
                 parent = found
         return True
+
+    def _rival(self, row: dict, channel: Channel, index: int, part: Part) -> dict | None:
+        """Another delivery on this channel that may have made an unrecorded post with this
+        part's text (it is in `publishing`, or an attempt of its own got no answer) but not
+        the same post: its other parts or media differ.  Taking that post would record this
+        delivery with the other's post (and a thread of two halves); one that would post
+        exactly the same thing is interchangeable, and the ledger gives each one post."""
+        for other in self.ledger.deliveries(states=["publishing", "retrying"]):
+            if other["id"] == row["id"] or other["channel"] != row["channel"]:
+                continue
+            texts = json.loads(other["parts_text"] or "[]")
+            text = (texts[index] if index < len(texts) else None) if channel.threads else "\n\n".join(texts)
+            if text != part.text or (other["parts_text"], other["media"]) == (row["parts_text"], row["media"]):
+                continue
+            if any(p["idx"] == index for p in self.ledger.parts(other["id"])):
+                continue                     # its own post for this part is recorded
+            if other["state"] == "publishing" or self._may_have_posted(other):
+                return other
+        return None
 
     def _ambiguous(self, row: dict, channel: Channel, variant: Variant, exc: Ambiguous, now: datetime,
                    held: dict, keep: Callable[[int, Receipt], None], absent: str = "failed") -> str:

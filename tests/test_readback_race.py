@@ -9,10 +9,11 @@ post of its own (found by tests/test_crash.py, which failed once that way).
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 
-from tests.test_delivery import BIN_TEXT, NOW, World, crashed_in_publishing
+from tests.test_delivery import BIN_TEXT, NOW, World, crashed_in_publishing, servers, world  # noqa: F401 (fixtures)
 
 
 def test_a_read_back_never_takes_a_post_another_delivery_is_making_meanwhile(project, monkeypatch):
@@ -54,3 +55,33 @@ def test_a_read_back_never_takes_a_post_another_delivery_is_making_meanwhile(pro
         assert len(server.tweets) == 2            # one each: nothing lost, nothing posted twice
     finally:
         server.stop()
+
+
+def test_a_post_that_two_different_deliveries_may_have_made_is_uncertain_not_taken(world, servers):
+    """Two threads start with the same words and end differently; the process died with both
+    in `publishing`, after the second one's first tweet went out.  That tweet may be either
+    one's: the first cannot take it (it would be recorded `posted` without a post of its
+    own, and its second part would hang under the other's first), so it is `uncertain`; the
+    second, whose first part it could be, takes it and finishes its own thread."""
+    servers["x"].reject_duplicates = False
+    first = world.plan("bins.md", f"{BIN_TEXT}\n---8<---\nCheck which bin goes out this week on our website.",
+                       NOW, "x")
+    second = world.plan("garden.md", f"{BIN_TEXT}\n---8<---\nGarden waste goes out for the last time this year.",
+                        NOW, "x")
+    for delivery, last in ((first, "Check which bin goes out this week on our website."),
+                           (second, "Garden waste goes out for the last time this year.")):
+        world.ledger.transition(delivery, "publishing", attempts=1, parts_text=json.dumps([BIN_TEXT, last]),
+                                media="[]", idem_key=f"civicpost-{delivery}", retry_until="2999-01-01T00:00:00+00:00")
+    channel = world.renderer.channel("x")
+    variant = world.publisher.recorded_variant(world.state(second), channel, None)
+    made = channel.post_part(variant, 0, variant.parts[0], None, None, "k")    # the second's, then the kill
+
+    assert world.publisher.recover(world.state(first)) == "uncertain"
+    assert world.state(first)["remote_id"] is None and not world.ledger.parts(first)
+    assert "cannot be told" in world.state(first)["error"]
+    assert world.publisher.recover(world.state(second)) == "retrying"          # 1 of 2 parts found
+    assert [p["remote_id"] for p in world.ledger.parts(second)] == [made.remote_id]
+    assert world.publisher.run(second) == "posted"
+    tweets = servers["x"].tweets
+    assert len(tweets) == 2 and tweets[world.ledger.parts(second)[1]["remote_id"]]["in_reply_to_tweet_id"] == \
+        made.remote_id
