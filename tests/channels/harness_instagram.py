@@ -17,10 +17,10 @@ class Harness(GraphHarness):
         picture = image(tiny_png(tmp_path / "auto.png"), alt="The council offices in the sun")
         publish = self.channel.publish
 
-        def with_picture(variant, key, done=(), on_part=None):
+        def with_picture(variant, key, done=(), on_part=None, **more):
             if not variant.media:
                 variant.media = (picture,)
-            return publish(variant, key, done=done, on_part=on_part)
+            return publish(variant, key, done=done, on_part=on_part, **more)
 
         self.channel.publish = with_picture      # only the test's input changes; the channel is real
 

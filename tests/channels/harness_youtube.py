@@ -23,10 +23,10 @@ class Harness:
         clip = video(tiny_mp4(tmp_path / "clip.mp4"))
         publish = self.channel.publish
 
-        def with_video(variant, key, done=(), on_part=None):
+        def with_video(variant, key, done=(), on_part=None, **more):
             if not any(m.kind == "video" for m in variant.media):
                 variant.media = (clip, *variant.media)
-            return publish(variant, key, done=done, on_part=on_part)
+            return publish(variant, key, done=done, on_part=on_part, **more)
 
         self.channel.publish = with_video        # only the test's input changes; the channel is real
 
