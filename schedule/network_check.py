@@ -5,8 +5,11 @@ A post whose create call failed ambiguously (no answer, a dropped connection, a 
 whose process died in `publishing`, may be live.  It is resent only when the network
 makes that safe (its idempotency key, still remembered) or says "not there" when read
 back; a read-back takes only a post made since this delivery first went to `publishing`
-and never one the ledger holds for another delivery.  When the network cannot tell, the
-delivery is `uncertain` and the admin is alerted.
+and never one the ledger holds for another delivery.  It runs exclusively (``Claims``), so
+no post of this process is between its create and its record meanwhile, and a post that
+another open delivery with different content may have made is nobody's to take.  When
+the network (or the ledger) cannot tell, the delivery is `uncertain` and the admin is
+alerted.
 
 ``NetworkCheck`` is a mixin of ``Publisher`` (schedule/publisher.py): it uses the
 publisher's ledger and its outcome methods (``_posted``, ``_fail``, ``_settle``...).
