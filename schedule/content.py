@@ -427,7 +427,11 @@ class _Reader:
 
     def resolve_file(self, key: str, rel: str, what: str) -> Path:
         root = self.config.content_dir
-        candidate = (root / rel).resolve()
+        try:
+            candidate = (root / rel).resolve()
+        except (ValueError, OSError) as exc:      # a NUL byte, a symlink loop, a name too long
+            raise self.fail(key, f"{key}: {what} {rel!r} is not a usable file name ({exc}): write its path "
+                            "relative to content/, e.g. media/pool.jpg", "media-missing")
         if not _inside(candidate, root):
             raise self.fail(key, f"{key}: {what} {rel} is outside content/: put it in content/media/ and write "
                             "its path relative to content/", "media-outside")
