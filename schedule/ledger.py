@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import to_utc_key, utcnow
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2                      # = len(MIGRATIONS)
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain")
 OPEN_STATES = ("scheduled", "retrying", "held")          # may still go out
 FINAL_STATES = ("posted", "failed", "missed", "cancelled", "uncertain")
@@ -54,8 +54,15 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
+def _migrate_inbox(db: sqlite_utils.Database) -> None:
+    """The inbox (#11): its SQL lives in schedule/inbox/store.py."""
+    from .inbox.store import create_tables
+
+    create_tables(db)
+
+
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1]
+MIGRATIONS = [_migrate_1, _migrate_inbox]
 
 
 class Ledger:

@@ -17,7 +17,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 from ..config import ChannelConfig
 from ..counting import chars
 from ..errors import AuthError, ChannelError, Problem, RateLimited, Rejected, Transient
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Part, Receipt, Variant
 from ..secrets import get_secret, mask, env_name
 
 log = logging.getLogger("civicpost.channel")
@@ -207,6 +207,16 @@ class Channel:
                 raise Transient(text) from None
             raise
 
+    # ----- the inbox: reading what comes back (schedule/inbox/ calls these) ---------
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> "InboxPage":
+        """Replies and comments under the council's own posts ``remote_ids``, newer than the
+        cursor ``since``; the council's own replies come back too, with ``own=True``."""
+        raise InboxNotSupported(f"{self.name}: the inbox cannot read replies on {self.label or self.network} yet")
+
+    def inbox_mentions(self, cursor: str | None) -> "InboxPage":
+        """Mentions of the account after ``cursor`` (a since id or time; None: the newest page)."""
+        raise InboxNotSupported(f"{self.name}: the inbox cannot read mentions on {self.label or self.network} yet")
+
 
 # Libraries that write credentials into their DEBUG logs (OAuth 1 signing keys, tokens in
 # query strings).  Held at WARNING so a debug log level can never leak a secret.
@@ -255,3 +265,8 @@ def classify_http(channel: str, status: int, message: str, headers: Any = None,
     if status >= 500 or status in (408, 409 if "conflict" in message.lower() else -1):
         return Transient(text)
     return Rejected(text)
+
+
+
+class InboxNotSupported(ChannelError):
+    """This network (or this civicpost) has no such read call: skipped, never retried."""
