@@ -333,6 +333,144 @@ def calendar(ctx: click.Context, ics_path: str | None, html_path: str | None) ->
         click.echo(f"wrote {html_path}", err=True)
 
 
+# ----- the inbox (#11): thin wrappers over schedule/inbox/commands.py ---------------------
+@cli.group(invoke_without_command=True)
+@click.option("--state", help="new, assigned, answered or closed.")
+@click.option("--channel", help="Only this channel (a [channels.NAME] in config.toml).")
+@click.option("--item", help="Only replies to this content item (its id).")
+@click.option("--flag", help="foi, complaint, urgent, abusive or welsh.")
+@click.option("--since", help="Only messages written on or after this date (2027-03-01).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of messages.")
+@click.pass_context
+@handled
+def inbox(ctx: click.Context, state, channel, item, flag, since, as_json: bool) -> None:
+    """What residents said back: replies, comments and mentions, newest first.
+
+    Subcommands: fetch, show, assign, tag, note, close (each with --help)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from schedule.inbox.commands import list_messages
+
+    config = _config(ctx)
+    rows = list_messages(config, state, channel, item, flag, _date(since, config.timezone))
+    if as_json:
+        _dump(rows)
+        return
+    for row in rows:
+        row["flags_tags"] = " ".join(row["flags"] + [f"#{t}" for t in row["tags"]])
+        row["text"] = (row["text"] or "")[:120] + (" [deleted]" if row["deleted"] else "")
+    _table(rows, "Inbox", ("created_at", "channel", "item", "author", "state", "assignee", "flags_tags", "text"))
+
+
+def _inbox_action(ctx: click.Context, fn, *args, as_json: bool) -> None:
+    row = fn(_config(ctx.find_root()), *args)
+    if as_json:
+        _dump(row)
+    else:
+        click.echo(f"{row['id']}: {row['state']}" + (f", assigned to {row['assignee']}" if row["assignee"] else "")
+                   + (f", tags {' '.join(row['tags'])}" if row["tags"] else ""))
+
+
+@inbox.command("fetch")
+@click.option("--channel", help="Only this channel.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handled
+def inbox_fetch(ctx: click.Context, channel: str | None, as_json: bool) -> None:
+    """Read new replies, comments and mentions from every enabled channel now (one pass)."""
+    from schedule.inbox.commands import fetch
+
+    results = fetch(_config(ctx.find_root()), channel)
+    if as_json:
+        _dump(results)
+        return
+    for r in results:
+        problems = "; ".join(r["errors"] + r["skipped"])
+        click.echo(f"{r['channel']}: {r['new']} new, {r['edited']} edited, {r['deleted']} deleted, "
+                   f"{r['answered']} answered" + (f" ({problems})" if problems else ""))
+
+
+@inbox.command("show")
+@click.argument("message_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handled
+def inbox_show(ctx: click.Context, message_id: int, as_json: bool) -> None:
+    """The whole conversation of message ID, with the council's original post."""
+    from schedule.inbox.commands import show
+
+    data = show(_config(ctx.find_root()), message_id)
+    if as_json:
+        _dump(data)
+        return
+    if data["original"]:
+        o = data["original"]
+        click.echo(f"Council post ({o['item']} on {o['channel']}, {o['posted_at']}): {o['url'] or ''}")
+        click.echo(f"  {o['text'] or ''}")
+    for m in data["conversation"]:
+        mark = ">" if m["id"] == message_id else " "
+        who = "council" if m["own"] else m["author"]
+        click.echo(f"{mark} [{m['id']}] {m['created_at']} {who}: {m['text']}" + (" [deleted]" if m["deleted"] else ""))
+    m = data["message"]
+    click.echo(f"state {m['state']}; flags {', '.join(m['flags']) or '-'}; tags {', '.join(m['tags']) or '-'}"
+               + (f"; FOI due {m['foi_due']}" if m["foi_due"] else "") + (f"; language {m['language']}"
+                                                                            if m["language"] else ""))
+    for n in data["notes"]:
+        click.echo(f"note ({n['actor']}, {n['at'][:16]}): {n['text']}")
+
+
+@inbox.command("assign")
+@click.argument("message_id", metavar="ID", type=int)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
+@click.pass_context
+@handled
+def inbox_assign(ctx: click.Context, message_id: int, name: str, as_json: bool) -> None:
+    """Give message ID to NAME (recorded with your user name)."""
+    from schedule.inbox.commands import assign
+
+    _inbox_action(ctx, assign, message_id, name, as_json=as_json)
+
+
+@inbox.command("tag")
+@click.argument("message_id", metavar="ID", type=int)
+@click.argument("tag")
+@click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
+@click.pass_context
+@handled
+def inbox_tag(ctx: click.Context, message_id: int, tag: str, as_json: bool) -> None:
+    """Add TAG (letters, digits, - or _) to message ID."""
+    from schedule.inbox.commands import tag as run_tag
+
+    _inbox_action(ctx, run_tag, message_id, tag, as_json=as_json)
+
+
+@inbox.command("note")
+@click.argument("message_id", metavar="ID", type=int)
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
+@click.pass_context
+@handled
+def inbox_note(ctx: click.Context, message_id: int, text: str, as_json: bool) -> None:
+    """Add an internal note to message ID (never posted)."""
+    from schedule.inbox.commands import note
+
+    _inbox_action(ctx, note, message_id, text, as_json=as_json)
+
+
+@inbox.command("close")
+@click.argument("message_id", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why no (further) answer is needed; recorded with your name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
+@click.pass_context
+@handled
+def inbox_close(ctx: click.Context, message_id: int, reason: str, as_json: bool) -> None:
+    """Close message ID without a reply."""
+    from schedule.inbox.commands import close
+
+    _inbox_action(ctx, close, message_id, reason, as_json=as_json)
+
+
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 
