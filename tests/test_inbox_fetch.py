@@ -36,7 +36,7 @@ def _posted(project, ledger, text="Bins go out on Tuesday this week.", item="bin
     receipt = channel.publish(make_variant(channel, [text]), key=f"{item}-key")
     posted_at = datetime.now(timezone.utc) - timedelta(days=days_ago)
     ledger.add(item, "mastodon", "mastodon", posted_at, state="posted", remote_id=receipt.remote_id,
-               url=receipt.url, posted_at=to_utc_key(posted_at))
+               url=receipt.url, posted_at=to_utc_key(posted_at), text=text)
     return receipt.remote_id
 
 
