@@ -262,3 +262,34 @@ def fetch_once(config, channel: str | None = None) -> list[dict]:
         return poller.run([channel] if channel else None)
     finally:
         ledger.close()
+
+
+def tick_seconds(config) -> float:
+    """How often the daemon's inbox job wakes: every minute, or sooner if a channel polls
+    more often than that."""
+    minutes = [channel_settings(config, name)["poll_minutes"] for name in config.channels
+               if channel_settings(config, name)["enabled"]]
+    return max(1.0, min([60.0] + [m * 60 for m in minutes]))
+
+
+_pollers: dict[int, Poller] = {}
+
+
+def daemon_poll(daemon) -> None:
+    """The daemon's inbox job, run in its own one-thread executor so a slow network never
+    holds up a post: poll each channel whose poll_minutes have passed.  Reads
+    ``daemon.config`` each time, so a reload (SIGHUP) takes effect at the next tick."""
+    config = daemon.config
+    poller = _pollers.get(id(config))
+    if poller is None or poller.config is not config:
+        _pollers.clear()
+        poller = _pollers[id(config)] = Poller(config, daemon.ledger, daemon.alerter)
+    try:
+        for result in poller.run(only_due=True):
+            if result["new"] or result["edited"] or result["deleted"]:
+                log.info("inbox: %s: %d new, %d edited, %d deleted, %d answered", result["channel"], result["new"],
+                         result["edited"], result["deleted"], result["answered"])
+    except (ConfigError, LedgerError) as exc:
+        log.error("inbox: not polling this time: %s", mask(exc))
+    except Exception:  # noqa: BLE001 - a bug in reading must never stop publishing
+        log.exception("inbox: poll failed")
