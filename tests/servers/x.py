@@ -182,7 +182,8 @@ class Server(TestServer):
         """X makes an edit a new tweet whose edit_history_tweet_ids lists the original first."""
         with self.lock:
             old = self.others[tweet_id]
-            new_id = str(int(old["id"]) + 4096 * 1000)
+            time.sleep(0.002)                       # a later snowflake than any tweet so far
+            new_id = str(int(time.time() * 1000) << 22 | int(self.next_id()) % 4096)
             history = old["edit_history_tweet_ids"] + [new_id]
             self.others[new_id] = {**old, "id": new_id, "text": text, "edit_history_tweet_ids": history}
             old["edit_history_tweet_ids"] = history
