@@ -2,6 +2,7 @@
 python-facebook-api) against its test double, stored by schedule/inbox/fetch.py."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -102,3 +103,45 @@ def test_x_rate_limit_uses_the_reset_header(project, monkeypatch, x_server):
     until = datetime.fromisoformat(store.get_cursor(ledger, "x", "rate_limited_until"))
     # The double's x-rate-limit-reset is epoch seconds 60 s ahead (X's documented header).
     assert timedelta(seconds=50) < until - datetime.now(timezone.utc) <= timedelta(seconds=61)
+
+
+# ----- Facebook Page ---------------------------------------------------------------------
+@pytest.fixture
+def graph_server():
+    server = graph.Server().start()
+    yield server
+    server.stop()
+
+
+def test_facebook_comments_pages_since_and_the_pages_own_reply(project, monkeypatch, graph_server):
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    post = _post(project, ledger, "facebook", "Roadworks on King Street from Monday.")
+    base = datetime.now(timezone.utc).timestamp() - 3600
+    for number in range(120):              # more than one page of 100
+        graph_server.resident_comment(post, f"Comment {number}", name=f"Resident {number}", at=base + number)
+    [result] = poller.run()
+    assert result["new"] == 120 and result["errors"] == []
+    assert len(graph_server.calls("GET", r"/comments$")) == 2
+    cursor = store.get_cursor(ledger, "facebook", "replies")
+    assert cursor == str(int(base + 119))
+    question = graph_server.resident_comment(post, "Will the bus still stop there?", name="Ann")
+    graph_server.resident_comment(post, "Yes, at the temporary stop.", reply_to=question["id"], from_page=True)
+    graph_server.clear()
+    [result] = poller.run()
+    assert (result["new"], result["answered"]) == (2, 1)
+    call = graph_server.calls("GET", r"/comments$")[0]
+    assert call.query["since"] == [cursor] and call.query["filter"] == ["stream"]
+    row = store.by_remote(ledger, "facebook", question["id"])
+    assert (row["state"], row["author"], row["item"]) == ("answered", "Ann", "roadworks")
+
+
+def test_facebook_without_permission_reports_once_and_mentions_are_not_read(project, monkeypatch, graph_server):
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    _post(project, ledger, "facebook", "Road closed.")
+    graph_server.can_read_comments = False
+    for _ in range(2):
+        store.set_cursor(ledger, "facebook", "polled_at", None)
+        [result] = poller.run()
+        assert "Graph error 10" in result["errors"][0] and result["skipped"] == ["mentions: not supported"]
+    kinds = sorted(json.loads(e["detail"])["kind"] for e in store.events(ledger, kind="no-access"))
+    assert kinds == ["mentions", "replies"]

@@ -8,6 +8,7 @@ checked on every call (query string for GET, form field for POST), as Graph does
 """
 from __future__ import annotations
 
+import calendar
 import json
 import time
 
@@ -45,6 +46,7 @@ class Server(TestServer):
         self.route("POST", version + rf"/{THREADS_USER}/threads_publish", self.threads_publish)
         self.route("GET", version + rf"/{THREADS_USER}/threads", self.threads_list)
         self.route("GET", version + r"/debug_token", self.debug_token)
+        self.setup_inbox_routes(version)
         self.route("GET", version + r"/(?P<id>[\w]+)", self.get_object)
 
     # ----- plumbing ------------------------------------------------------------------
@@ -192,3 +194,57 @@ class Server(TestServer):
         return Response(200, {"data": {"app_id": "1234", "type": "PAGE", "is_valid": True,
                                        "expires_at": 0, "data_access_expires_at": int(time.time()) + 60 * 86400,
                                        "scopes": ["pages_manage_posts", "pages_read_engagement"]}})
+
+    # ----- the inbox: comments on Page posts (#11) -------------------------------------------
+    # From the Graph API reference for /{object-id}/comments: filter=stream (every comment,
+    # replies to comments included) or toplevel; order=chronological; since (Unix seconds);
+    # cursor paging {"data", "paging": {"cursors": {"before", "after"}, "next"}}; a comment
+    # from the Page itself has from.id = the Page id; reading without pages_read_user_content
+    # is error 10.
+    def setup_inbox_routes(self, version: str) -> None:
+        self.can_read_comments = True
+        self.route("GET", version + r"/(?P<post>\d+_\d+)/comments", self.post_comments)
+
+    def resident_comment(self, post_id: str, text: str, name: str = "Resident", reply_to: str | None = None,
+                         from_page: bool = False, at: float | None = None) -> dict:
+        author = {"id": PAGE_ID, "name": "Blackburn Council"} if from_page else \
+            {"id": str(3000000 + len(name)), "name": name}
+        comment = self._new({"id": f"{post_id.split('_')[1]}_{self.next_id()}", "kind": "comment",
+                             "post": post_id, "message": text, "from": author, "parent": reply_to})
+        if at is not None:
+            comment["created_time"] = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(at))
+        comment["permalink_url"] = f"https://www.facebook.com/{post_id}?comment_id={comment['id']}"
+        return comment
+
+    def post_comments(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        if not self.can_read_comments:
+            return graph_error(10, "(#10) This endpoint requires the 'pages_read_user_content' permission")
+        post = request.params["post"]
+        if post not in self.objects:
+            return graph_error(100, f"Unsupported get request. Object with ID '{post}' does not exist",
+                               subcode=33, kind="GraphMethodException")
+        form = request.form()
+        comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["post"] == post]
+        if form.get("filter", "toplevel") == "toplevel":
+            comments = [c for c in comments if not c["parent"]]
+        if form.get("since"):
+            since = int(form["since"])
+            comments = [c for c in comments
+                        if calendar.timegm(time.strptime(c["created_time"], "%Y-%m-%dT%H:%M:%S+0000")) >= since]
+        comments.sort(key=lambda c: (c["created_time"], int(c["id"].split("_")[1])))
+        start = int(form.get("after") or 0)
+        limit = int(form.get("limit") or 25)
+        page = comments[start:start + limit]
+        data = []
+        for c in page:
+            item = {"id": c["id"], "message": c["message"], "created_time": c["created_time"], "from": c["from"],
+                    "permalink_url": c["permalink_url"]}
+            if c["parent"]:
+                item["parent"] = {"id": c["parent"]}
+            data.append(item)
+        paging = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(comments):
+            paging["next"] = f"{self.url}/{request.params['version']}/{post}/comments?after={start + len(page)}"
+        return Response(200, {"data": data, "paging": paging})
