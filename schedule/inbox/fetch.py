@@ -213,11 +213,13 @@ class Poller:
         if not posts:
             return
         marks = ", ".join("?" * len(posts))
-        rows = self.ledger._query(f"SELECT remote_id FROM inbox_messages WHERE channel = ? AND deleted = 0 AND "
-                                  f"kind IN ('reply', 'comment') AND (conversation IN ({marks}) OR parent_remote_id "
-                                  f"IN ({marks}))", [name, *posts, *posts])
+        rows = self.ledger._query(f"SELECT remote_id, parent_remote_id FROM inbox_messages WHERE channel = ? AND "
+                                  f"deleted = 0 AND kind IN ('reply', 'comment') AND (conversation IN ({marks}) OR "
+                                  f"parent_remote_id IN ({marks}))", [name, *posts, *posts])
         for row in rows:
-            if row["remote_id"] not in seen:
+            # Only where its parent is still there: a reply under a deleted reply drops out
+            # of the thread view without being deleted itself.
+            if row["remote_id"] not in seen and row["parent_remote_id"] in posts | seen:
                 old = store.by_remote(self.ledger, name, row["remote_id"])
                 from ..model import Incoming
 
