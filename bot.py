@@ -471,6 +471,27 @@ def inbox_close(ctx: click.Context, message_id: int, reason: str, as_json: bool)
     _inbox_action(ctx, close, message_id, reason, as_json=as_json)
 
 
+@inbox.command("reply")
+@click.argument("message_id", metavar="ID", type=int)
+@click.option("--text", required=True, help="The reply.  In Welsh for a Welsh message (Welsh Language Standards).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON with the file written.")
+@click.pass_context
+@handled
+def inbox_reply(ctx: click.Context, message_id: int, text: str, as_json: bool) -> None:
+    """Write a reply to message ID as a content file (content/replies/...md, in_reply_to:).
+
+    It goes through the same checks as every post (validate, approval when [inbox]
+    reply_approval = true, blackout, pause); the daemon sends it as a native reply."""
+    from schedule.inbox.replies import reply_file
+    from schedule.ledger import operator
+
+    path = reply_file(_config(ctx.find_root()), message_id, text, author=operator())
+    if as_json:
+        _dump({"message": message_id, "path": str(path)})
+    else:
+        click.echo(f"wrote {path}: commit it like any post; check it with `python bot.py validate {path}`")
+
+
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
     from rich.table import Table
 

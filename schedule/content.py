@@ -31,10 +31,12 @@ CAPTION_SUFFIXES = (".srt", ".vtt")
 KNOWN_FIELDS = {
     "id", "title", "publish_at", "channels", "media", "link", "tags", "draft", "expires", "not_after",
     "autothread", "grace_minutes", "thread", "repeat", "until", "approved_by", "author", "lang",
+    "in_reply_to",
 }
 
 # Kept in Item.extra (templates and the audit trail read them) but known, so not "typos".
-EXTRA_FIELDS = {"approved_by", "author", "lang", "body_cy", "body_en", "title_cy", "title_en"}
+EXTRA_FIELDS = {"approved_by", "author", "lang", "body_cy", "body_en", "title_cy", "title_en",
+                "in_reply_to"}
 OVERRIDE_FIELDS = {"text", "body", "title", "link", "tags", "media", "thread", "autothread", "skip"}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # the C loader keeps a 20,000-file scan fast
 _ALIAS_HINT = re.compile(r"(^|[\s\[{,:-])[&*][^\s]")
@@ -212,6 +214,11 @@ class _Reader:
             close = difflib.get_close_matches(key, sorted(KNOWN_FIELDS), n=1, cutoff=0.8)
             if close:
                 self.warn(key, "unknown-field", f"unknown field {key!r}: did you mean {close[0]!r}?")
+        if "in_reply_to" in meta:       # a reply from the inbox (#11): one channel, native reply
+            from .inbox.replies import check_in_reply_to
+            problem = check_in_reply_to(meta["in_reply_to"], channels, self.config)
+            if problem:
+                raise self.fail("in_reply_to", problem)
         grace = meta.get("grace_minutes")
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0):
             raise self.fail("grace_minutes", "grace_minutes: must be a number of minutes, e.g. 30")

@@ -62,3 +62,37 @@ def test_daemon_reads_replies_and_a_slow_inbox_never_delays_a_post(project):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         server.stop()
+
+
+def test_inbox_reply_goes_out_once_as_a_native_reply_and_answers_the_message(project):
+    from click.testing import CliRunner
+
+    from bot import cli
+
+    server = mastodon.Server().start()
+    env = {**os.environ, **credentials_env("mastodon")}
+    project.write_config(channels=channel_tables({"mastodon": server.url}), default_channels='["mastodon"]',
+                         extra="[content]\nrescan_seconds = 1\n[inbox]\npoll_minutes = 0.02\n")
+    question = server.resident_status("@council is the library open on Sunday?")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "run"],
+                            env=env, stdout=open(project.root / "daemon.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        config = project.config()
+        ledger = Ledger(config.database, config.timezone)
+        [message] = _wait(lambda: store.messages(ledger)) or [None]
+        assert message, (project.root / "daemon.log").read_text()
+        written = CliRunner().invoke(cli, ["--config", str(project.config_path), "inbox", "reply",
+                                           str(message["id"]), "--text", "Yes, 10am to 4pm on Sundays."])
+        assert written.exit_code == 0, written.output
+        answered = _wait(lambda: store.message(ledger, message["id"])["state"] == "answered")
+        assert answered, (project.root / "daemon.log").read_text()
+        replies = [s for s in server.statuses.values() if "10am to 4pm" in s["content"]]
+        assert len(replies) == 1 and replies[0]["in_reply_to_id"] == question["id"]
+        [delivery] = ledger.deliveries(states=["posted"])
+        assert delivery["remote_id"] == replies[0]["id"] and delivery["item"].startswith("reply-mastodon-")
+        row = store.message(ledger, message["id"])
+        assert row["answered_by"] == replies[0]["id"] and row["first_response_seconds"] is not None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        server.stop()

@@ -165,9 +165,11 @@ class Channel:
         """
         posted = list(done)
         parts = variant.parts if self.threads else (Part(variant.text, 0),)
+        reply_to = variant.extra.get("in_reply_to")          # "CHANNEL:REMOTE_ID" (schedule/inbox/replies.py)
+        target = self.reply_target(str(reply_to).split(":", 1)[1]) if reply_to else None
         for index in range(len(posted), len(parts)):
-            parent = posted[-1] if posted else None
-            root = posted[0] if posted else None
+            parent = posted[-1] if posted else (target[0] if target else None)
+            root = target[1] if target else (posted[0] if posted else None)
             receipt = self.post_part(variant, index, parts[index], parent, root, f"{key}:{index}")
             posted.append(receipt)
             if on_part:
@@ -216,6 +218,11 @@ class Channel:
     def inbox_mentions(self, cursor: str | None) -> "InboxPage":
         """Mentions of the account after ``cursor`` (a since id or time; None: the newest page)."""
         raise InboxNotSupported(f"{self.name}: the inbox cannot read mentions on {self.label or self.network} yet")
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """(parent, root) receipts for a native reply to the message ``remote_id``; networks
+        that can reply override this (publish() then sends part 0 as that reply)."""
+        raise Rejected(f"{self.name}: civicpost cannot post replies on {self.label or self.network} yet")
 
 
 # Libraries that write credentials into their DEBUG logs (OAuth 1 signing keys, tokens in

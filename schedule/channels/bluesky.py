@@ -280,3 +280,14 @@ class BlueskyChannel(Channel):
                         parent_id=parent, conversation=answers if kind == "reply" and answers else root,
                         answers=answers if kind == "reply" else None, own=author.did == self._did(),
                         language=langs[0] if langs else None)
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """Bluesky replies carry strong refs to the parent and to the thread's root: read the
+        parent record from its own repo (com.atproto.repo.getRecord) for its cid and root."""
+        repo, collection, rkey = remote_id.removeprefix("at://").split("/", 2)
+        got = self._with_session(self.client().com.atproto.repo.get_record,
+                                 {"repo": repo, "collection": collection, "rkey": rkey})
+        parent = Receipt(got.uri, None, {"uri": got.uri, "cid": got.cid})
+        reply = getattr(got.value, "reply", None)
+        root = Receipt(reply.root.uri, None, {"uri": reply.root.uri, "cid": reply.root.cid}) if reply else parent
+        return parent, root

@@ -33,6 +33,8 @@ class FacebookChannel(GraphChannel):
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
+        if parent is not None:                   # only a reply has a parent here (no threads)
+            return self._comment_reply(parent, part)
         page = str(self.setting("page_id"))
         images = [m for m in variant.media if m.kind == "image"]
         videos = [m for m in variant.media if m.kind == "video"]
@@ -66,6 +68,9 @@ class FacebookChannel(GraphChannel):
         return Receipt(post_id, url)
 
     def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+        if variant.extra.get("in_reply_to"):     # a reply: look among the comment's own comments
+            return self.find_recent(str(variant.extra["in_reply_to"]).split(":", 1)[1], "comments", "message",
+                                    "permalink_url", part.text)
         return self.find_recent(str(self.setting("page_id")), "posts", "message", "permalink_url", part.text)
 
     def check(self) -> dict[str, Any]:
@@ -100,6 +105,15 @@ class FacebookChannel(GraphChannel):
                 if not after:
                     break
         return InboxPage(tuple(found), str(newest) if newest else since)
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """A reply is a comment on the comment: POST /{comment-id}/comments (post_part)."""
+        target = Receipt(remote_id, None)
+        return target, target
+
+    def _comment_reply(self, parent: Receipt, part: Part) -> Receipt:
+        made = self.call("post_object", parent.remote_id, "comments", data={"message": part.text})
+        return Receipt(str(made["id"]), f"https://www.facebook.com/{made['id']}")
 
 
 def _comment(comment: dict, post_id: str, page_id: str):

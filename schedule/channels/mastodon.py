@@ -163,6 +163,11 @@ class MastodonChannel(Channel):
             page = self._call(client.fetch_previous, page)
         return InboxPage(tuple(found), newest)
 
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """A reply is a status with in_reply_to_id (post_part sends parent.remote_id)."""
+        target = Receipt(remote_id, None)
+        return target, target
+
 
 def _aware(moment: Any) -> datetime:
     """Mastodon.py gives aware datetimes; a string (an odd server) is parsed, never guessed."""

@@ -222,6 +222,12 @@ class XChannel(Channel):
                                          self.me()["id"], since_id=cursor)
         return InboxPage(tuple(found), _newer(cursor, newest))
 
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """create_tweet(in_reply_to_tweet_id=...): post_part sends parent.remote_id.  X allows
+        it only where the resident mentioned or quoted the account (docs/channels.md)."""
+        target = Receipt(remote_id, None)
+        return target, target
+
     def _read_pages(self, fn, page_param: str, posts: set[str], *args: Any, **params: Any):
         found, newest, token = [], None, None
         fields = dict(max_results=100, user_auth=True, expansions=["author_id"], user_fields=["username"],

@@ -160,10 +160,14 @@ class Poller:
         cursor = store.get_cursor(self.ledger, name, kind)
         if kind == "replies":
             posts = store.posted_since(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
-            if not posts:
-                return
             by_remote = {rid: post for post in posts for rid in post["remote_ids"]}
-            page = channel.inbox_replies(list(by_remote), cursor)
+            # Open messages too: the council may answer a mention (in the app or through
+            # `inbox reply`) under the resident's own post, not under one of its own.
+            waiting = store.open_remote_ids(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
+            asked = list(by_remote) + [rid for rid in waiting if rid not in by_remote]
+            if not asked:
+                return
+            page = channel.inbox_replies(asked, cursor)
         else:
             by_remote = {}
             page = channel.inbox_mentions(cursor)
@@ -171,8 +175,8 @@ class Poller:
         seen: set[str] = set()
         for message in page.messages:
             seen.add(message.remote_id)
-            if message.remote_id in ours:             # the council's own post (a thread part)
-                continue
+            if message.remote_id in ours and not self._answers_someone(name, message):
+                continue                              # the council's own post (a thread part)
             self._store(name, channel.network, message, by_remote, result)
         if page.complete:
             self._missing_were_deleted(name, ours - set(page.missing_posts), seen, result)
@@ -200,6 +204,12 @@ class Poller:
                               f"Message {message_id} from {row['author']} may need action now (safeguarding or "
                               f"urgent words):\n{row['text'][:500]}\n{row['url'] or ''}\n"
                               f"python bot.py inbox show {message_id}", channel=name)
+
+    def _answers_someone(self, name: str, message) -> bool:
+        """A council post that is itself a reply to a stored resident message (sent by
+        `inbox reply`): kept, so that message is marked answered."""
+        parent = store.by_remote(self.ledger, name, message.parent_id) if message.parent_id else None
+        return bool(message.own and parent and not parent["own"])
 
     def _delivery_of(self, name: str, remote_id: str | None) -> dict | None:
         if not remote_id:

@@ -240,3 +240,12 @@ def posted_since(ledger, channel: str, since: datetime) -> list[dict]:
         parts = ledger._query("SELECT remote_id FROM parts WHERE delivery_id = ? ORDER BY idx", [row["id"]])
         row["remote_ids"] = list(dict.fromkeys([row["remote_id"]] + [p["remote_id"] for p in parts if p["remote_id"]]))
     return rows
+
+
+def open_remote_ids(ledger, channel: str, since: datetime, limit: int = 200) -> list[str]:
+    """Residents' messages still waiting (new/assigned), newest first: their threads are
+    read too, so a council reply under them is seen."""
+    rows = ledger._query("SELECT remote_id FROM inbox_messages WHERE channel = ? AND own = 0 AND deleted = 0 AND "
+                         "state IN ('new', 'assigned') AND created_at >= ? ORDER BY created_at DESC LIMIT ?",
+                         [channel, to_utc_key(since), limit])
+    return [row["remote_id"] for row in rows]

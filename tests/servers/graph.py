@@ -204,6 +204,7 @@ class Server(TestServer):
     def setup_inbox_routes(self, version: str) -> None:
         self.can_read_comments = True
         self.route("GET", version + r"/(?P<post>\d+_\d+)/comments", self.post_comments)
+        self.route("POST", version + r"/(?P<post>\d+_\d+)/comments", self.comment_on)
 
     def resident_comment(self, post_id: str, text: str, name: str = "Resident", reply_to: str | None = None,
                          from_page: bool = False, at: float | None = None) -> dict:
@@ -226,7 +227,11 @@ class Server(TestServer):
             return graph_error(100, f"Unsupported get request. Object with ID '{post}' does not exist",
                                subcode=33, kind="GraphMethodException")
         form = request.form()
-        comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["post"] == post]
+        if self.objects[post]["kind"] == "comment":       # a comment's own comments (its replies)
+            comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["parent"] == post]
+            form = {**form, "filter": "stream"}
+        else:
+            comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["post"] == post]
         if form.get("filter", "toplevel") == "toplevel":
             comments = [c for c in comments if not c["parent"]]
         if form.get("since"):
@@ -248,3 +253,16 @@ class Server(TestServer):
         if start + limit < len(comments):
             paging["next"] = f"{self.url}/{request.params['version']}/{post}/comments?after={start + len(page)}"
         return Response(200, {"data": data, "paging": paging})
+
+    def comment_on(self, request: Request) -> Response:
+        """POST /{object-id}/comments as the Page: on a post, or a reply to a comment."""
+        if not self._token_ok(request):
+            return self._bad_token()
+        target = self.objects.get(request.params["post"])
+        if target is None:
+            return graph_error(100, f"Unsupported post request. Object with ID '{request.params['post']}' does "
+                               "not exist", subcode=33, kind="GraphMethodException")
+        post = target["post"] if target["kind"] == "comment" else target["id"]
+        comment = self.resident_comment(post, request.form().get("message", ""), from_page=True,
+                                        reply_to=target["id"] if target["kind"] == "comment" else None)
+        return Response(200, {"id": comment["id"]})
