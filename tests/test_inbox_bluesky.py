@@ -69,10 +69,15 @@ def test_replies_mentions_and_the_councils_own_reply(project, monkeypatch, netwo
     assert view.calls("GET", r"listNotifications$")               # read through the PDS's proxy
     assert store.get_cursor(ledger, "bluesky", "mentions")
 
-    # The council replies on the real PDS (root + parent refs): the question is answered.
-    parent = models.ComAtprotoRepoStrongRef.Main(uri=reply.uri, cid=reply.cid)
-    council.client().send_post("Yes, 9am to 1pm.", profile_identify=council._did(),
-                               reply_to=models.AppBskyFeedPost.ReplyRef(parent=parent, root=ref))
+    # The council replies as `inbox reply` does (in_reply_to: on the variant), on the real
+    # PDS: the record's reply refs are the resident's post (parent) and the thread's root.
+    variant = make_variant(council, ["Yes, 9am to 1pm."])
+    variant.extra["in_reply_to"] = f"bluesky:{reply.uri}"
+    answer = council.publish(variant, key="answer")
+    record = council.client().com.atproto.repo.get_record(
+        {"repo": council._did(), "collection": "app.bsky.feed.post", "rkey": answer.remote_id.rsplit("/", 1)[1]})
+    assert (record.value.reply.parent.uri, record.value.reply.parent.cid) == (reply.uri, reply.cid)
+    assert (record.value.reply.root.uri, record.value.reply.root.cid) == (ref.uri, ref.cid)
     store.set_cursor(ledger, "bluesky", "polled_at", None)
     [result] = poller.run()
     assert result["answered"] == 1, result
