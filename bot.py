@@ -293,14 +293,19 @@ def channels_check(ctx: click.Context, channel: str | None, as_json: bool) -> No
 @click.option("--since", help="Only deliveries planned on or after this date (2027-01-01).")
 @click.option("--until", help="Only deliveries planned before this date.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of the screen.")
+@click.option("--inbox", "inbox_records", is_flag=True, help="Export the inbox's messages (with versions, notes and "
+              "events) instead of the deliveries.")
 @click.pass_context
 @handled
-def export(ctx: click.Context, fmt: str, since: str | None, until: str | None, output: str | None) -> None:
+def export(ctx: click.Context, fmt: str, since: str | None, until: str | None, output: str | None,
+           inbox_records: bool) -> None:
     """Export the audit record: exact text posted, media and alt text, channel, planned
     and actual time, remote id and URL, author, approver, commit and every event."""
     from schedule.export import export as run_export
 
     config = _config(ctx)
+    if inbox_records:
+        from schedule.inbox.records import export_inbox as run_export  # noqa: F811 - same shape, other records
     text = run_export(config, fmt, _date(since, config.timezone), _date(until, config.timezone))
     if output:
         with open(output, "w", encoding="utf-8", newline="") as handle:
@@ -490,6 +495,56 @@ def inbox_reply(ctx: click.Context, message_id: int, text: str, as_json: bool) -
         _dump({"message": message_id, "path": str(path)})
     else:
         click.echo(f"wrote {path}: commit it like any post; check it with `python bot.py validate {path}`")
+
+
+@inbox.command("report")
+@click.option("--since", help="Messages written on or after this date (2027-03-01).")
+@click.option("--until", help="Messages written before this date.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Also write a page with charts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handled
+def inbox_report(ctx: click.Context, since, until, html_path, as_json: bool) -> None:
+    """Per channel: first-response time in office hours (median, p90), the share answered
+    within [inbox] target_hours, volumes by item and flag, and the oldest unanswered."""
+    from schedule.inbox.report import report, to_html
+
+    config = _config(ctx.find_root())
+    results = report(config, _date(since, config.timezone), _date(until, config.timezone))
+    if html_path:
+        with open(html_path, "w", encoding="utf-8") as handle:
+            handle.write(to_html(results))
+        click.echo(f"wrote {html_path}", err=True)
+    if as_json:
+        _dump(results)
+        return
+    for r in results:
+        fr = r["first_response_office_hours"]
+        share = "-" if r["answered_within_target"] is None else f"{r['answered_within_target'] * 100:.0f}%"
+        click.echo(f"{r['channel']}: {r['messages']} messages {r['states']}; first response median "
+                   f"{fr['median']} h, p90 {fr['p90']} h (office hours); within {r['target_hours']:g} h: {share}")
+        if r["oldest_unanswered"]:
+            o = r["oldest_unanswered"]
+            click.echo(f"  oldest unanswered: {o['id']} from {o['author']} ({o['office_hours_waiting']} office hours)")
+
+
+@inbox.command("forget")
+@click.option("--author", required=True, help="The handle or name, as `inbox` shows it.")
+@click.option("--reason", default="", help="E.g. the erasure request's reference.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+@handled
+def inbox_forget(ctx: click.Context, author: str, reason: str, as_json: bool) -> None:
+    """Erase one person's messages (an erasure request): text, author and link are blanked,
+    counts and response times are kept, and the erasure is recorded."""
+    from schedule.inbox.records import forget
+    from schedule.ledger import operator
+
+    count = forget(_config(ctx.find_root()), author, operator(), reason)
+    if as_json:
+        _dump({"author": author, "erased": count})
+    else:
+        click.echo(f"erased {count} message(s) by {author}")
 
 
 def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:

@@ -297,6 +297,12 @@ def daemon_poll(daemon) -> None:
         _pollers.clear()
         poller = _pollers[id(config)] = Poller(config, daemon.ledger, daemon.alerter)
     try:
+        from .records import apply_retention, send_digest
+
+        send_digest(config, daemon.ledger, daemon.alerter)
+        if store.get_cursor(daemon.ledger, "*", "retention") != utcnow().date().isoformat():
+            apply_retention(config, daemon.ledger)          # once a day
+            store.set_cursor(daemon.ledger, "*", "retention", utcnow().date().isoformat())
         for result in poller.run(only_due=True):
             if result["new"] or result["edited"] or result["deleted"]:
                 log.info("inbox: %s: %d new, %d edited, %d deleted, %d answered", result["channel"], result["new"],
