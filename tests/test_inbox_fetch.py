@@ -163,3 +163,38 @@ def test_a_channel_without_access_is_reported_once(project, mastodon):
         assert "403" in result["errors"][0]
     assert sent == ["civicpost inbox: mastodon cannot read mentions"]
     assert len(store.events(ledger, kind="no-access")) == 1
+
+
+def test_an_urgent_message_alerts_at_once_and_only_once(project, mastodon):
+    from schedule.alerts import Alerter
+
+    sent = []
+    poller, ledger = _poller(project)
+    poller.alerter = Alerter((), ledger, sender=lambda title, body: sent.append((title, body)) or True)
+    post = _posted(project, ledger)
+    status = mastodon.resident_status("My elderly neighbour has not been seen for days and may be in danger", post)
+    poller.run()
+    store.set_cursor(ledger, "mastodon", "polled_at", None)
+    poller.run()
+    [(title, body)] = sent
+    [row] = store.messages(ledger)
+    assert "URGENT" in title and "urgent" in row["flags"] and status["url"] in body
+    assert f"inbox show {row['id']}" in body
+
+
+def test_a_malformed_answer_stores_nothing_moves_no_cursor_and_is_retried(project, mastodon):
+    poller, ledger = _poller(project)
+    mastodon.resident_status("@council first", acct="first@example.social")
+    poller.run()
+    cursor = store.get_cursor(ledger, "mastodon", "mentions")
+    good = mastodon.resident_status("@council second", acct="second@example.social")
+    broken = {**good, "created_at": "last Tuesday"}    # not the ISO 8601 time Mastodon sends
+    mastodon.notifications[-1] = {**mastodon.notifications[-1], "status": broken}
+    store.set_cursor(ledger, "mastodon", "polled_at", None)
+    [result] = poller.run()
+    assert "cannot read" in result["errors"][0] and "Traceback" not in result["errors"][0]
+    assert store.get_cursor(ledger, "mastodon", "mentions") == cursor
+    mastodon.notifications[-1]["status"] = good     # the network answers properly again
+    store.set_cursor(ledger, "mastodon", "polled_at", None)
+    [result] = poller.run()
+    assert result["new"] == 1 and store.by_remote(ledger, "mastodon", good["id"])

@@ -153,6 +153,14 @@ class Poller:
             except ChannelError as exc:
                 self._no_access(name, kind, str(exc))
                 result.errors.append(f"{kind}: {exc}")
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # A malformed answer: nothing from this read is stored and its cursor is not
+                # moved, so the next poll reads the same messages again; nothing is lost.
+                text = mask(f"{name} sent {kind} civicpost cannot read ({type(exc).__name__}: {exc}); "
+                            f"nothing was skipped: the next poll reads them again")
+                log.warning("inbox: %s", text)
+                store.event(self.ledger, "malformed", name, reason=text[:500], detail={"kind": kind})
+                result.errors.append(f"{kind}: {text}")
         return result
 
     def _read(self, name: str, kind: str, settings: dict, now: datetime, result: ChannelResult) -> None:
