@@ -147,3 +147,49 @@ def test_facebook_without_permission_reports_once_and_mentions_are_not_read(proj
         assert "Graph error 10" in result["errors"][0] and result["skipped"] == ["mentions: not supported"]
     kinds = sorted(json.loads(e["detail"])["kind"] for e in store.events(ledger, kind="no-access"))
     assert kinds == ["mentions", "replies"]
+
+
+# ----- Instagram and Threads (the same Graph double) ---------------------------------------
+def test_instagram_comments_replies_deletion_and_native_reply(project, monkeypatch, graph_server):
+    from tests.helpers import image
+
+    graph_server.container_polls_before_finished = 0
+    poller, ledger = _setup(project, monkeypatch, "instagram", graph_server)
+    channel = make_channel(project.config().channels["instagram"])
+    picture = image(project.image("pool.png"))
+    posted = channel.publish(make_variant(channel, ["The pool reopens."], media=(picture,)), key="ig")
+    ledger.add("pool", "instagram", "instagram", datetime.now(timezone.utc), state="posted",
+               remote_id=posted.remote_id, posted_at=to_utc_key(datetime.now(timezone.utc)))
+    question = graph_server.resident_ig_comment(posted.remote_id, "Is the slide open?", username="swimmer")
+    other = graph_server.resident_ig_comment(posted.remote_id, "Great news", username="fan")
+    [result] = poller.run()
+    assert result["new"] == 2 and result["skipped"] == ["mentions: not supported"]
+    variant = make_variant(channel, ["Yes, from 10am."])
+    variant.extra["in_reply_to"] = f"instagram:{question['id']}"
+    answer = channel.publish(variant, key="ig-reply")
+    assert graph_server.objects[answer.remote_id]["parent"] == question["id"]
+    graph_server.objects.pop(other["id"])                 # the resident deleted it
+    [result] = poller.run(now=datetime.now(timezone.utc) + timedelta(minutes=6))
+    assert (result["answered"], result["deleted"]) == (1, 1)
+    assert store.by_remote(ledger, "instagram", question["id"])["state"] == "answered"
+    assert store.by_remote(ledger, "instagram", other["id"])["text"] == "Great news"
+
+
+def test_threads_conversation_mentions_and_native_reply(project, monkeypatch, graph_server):
+    poller, ledger = _setup(project, monkeypatch, "threads", graph_server)
+    post = _post(project, ledger, "threads", "Bin collections move to Wednesday.")
+    question = graph_server.resident_thread("Which streets?", reply_to=post)
+    nested = graph_server.resident_thread("Mine too?", reply_to=question["id"], username="neighbour")
+    mention = graph_server.resident_thread("@blackburncouncil the bins were missed", username="ann")
+    [result] = poller.run()
+    assert result["new"] == 3 and result["errors"] == []
+    assert store.by_remote(ledger, "threads", nested["id"])["parent_remote_id"] == question["id"]
+    assert store.by_remote(ledger, "threads", mention["id"])["kind"] == "mention"
+    channel = make_channel(project.config().channels["threads"])
+    variant = make_variant(channel, ["All streets in Mill Hill."])
+    variant.extra["in_reply_to"] = f"threads:{question['id']}"
+    answer = channel.publish(variant, key="threads-reply")
+    assert graph_server.objects[answer.remote_id]["reply_to_id"] == question["id"]
+    [result] = poller.run(now=datetime.now(timezone.utc) + timedelta(minutes=6))
+    assert result["answered"] == 1
+    assert store.by_remote(ledger, "threads", question["id"])["state"] == "answered"

@@ -205,6 +205,10 @@ class Server(TestServer):
         self.can_read_comments = True
         self.route("GET", version + r"/(?P<post>\d+_\d+)/comments", self.post_comments)
         self.route("POST", version + r"/(?P<post>\d+_\d+)/comments", self.comment_on)
+        self.route("GET", version + r"/(?P<media>\d+)/comments", self.ig_comments)
+        self.route("POST", version + r"/(?P<comment>\d+)/replies", self.ig_reply)
+        self.route("GET", version + r"/(?P<media>\d+)/conversation", self.threads_conversation)
+        self.route("GET", version + rf"/{THREADS_USER}/mentions", self.threads_mentions)
 
     def resident_comment(self, post_id: str, text: str, name: str = "Resident", reply_to: str | None = None,
                          from_page: bool = False, at: float | None = None) -> dict:
@@ -266,3 +270,101 @@ class Server(TestServer):
         comment = self.resident_comment(post, request.form().get("message", ""), from_page=True,
                                         reply_to=target["id"] if target["kind"] == "comment" else None)
         return Response(200, {"id": comment["id"]})
+
+    # ----- the inbox: Instagram comments, Threads replies and mentions (#11) -------------------
+    # Instagram: GET /{ig-media-id}/comments (fields incl. replies{...}, cursor paging; no
+    # "since"), POST /{ig-comment-id}/replies?message=.  Threads: GET /{media}/conversation
+    # (every reply at any depth, with replied_to, root_post, is_reply_owned_by_me) and GET
+    # /{threads-user-id}/mentions (since, until), as in Meta's Threads API reference.
+    def _cursor_page(self, request: Request, rows: list[dict], shape) -> Response:
+        form = request.form()
+        start, limit = int(form.get("after") or 0), int(form.get("limit") or 25)
+        page = rows[start:start + limit]
+        paging = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(rows):
+            paging["next"] = f"{self.url}{request.path}?after={start + len(page)}"
+        return Response(200, {"data": [shape(r) for r in page], "paging": paging})
+
+    def resident_ig_comment(self, media_id: str, text: str, username: str = "resident",
+                            reply_to: str | None = None, from_account: bool = False) -> dict:
+        author = {"id": IG_USER, "username": "blackburncouncil"} if from_account else \
+            {"id": str(4000000 + len(username)), "username": username}
+        return self._new({"kind": "ig_comment", "media": media_id, "text": text, "from": author,
+                          "parent": reply_to, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())})
+
+    def ig_comments(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        media = request.params["media"]
+        if self.objects.get(media, {}).get("kind") != "ig_media":
+            return graph_error(100, f"Unsupported get request. Object with ID '{media}' does not exist",
+                               subcode=33, kind="GraphMethodException")
+        if not self.can_read_comments:
+            return graph_error(10, "(#10) Application does not have permission for this action")
+        comments = [o for o in self.objects.values() if o["kind"] == "ig_comment" and o["media"] == media]
+
+        def shape(c: dict) -> dict:
+            replies = [r for r in comments if r["parent"] == c["id"]]
+            out = {"id": c["id"], "text": c["text"], "timestamp": c["timestamp"], "username": c["from"]["username"],
+                   "from": c["from"]}
+            if replies:
+                out["replies"] = {"data": [{"id": r["id"], "text": r["text"], "timestamp": r["timestamp"],
+                                            "username": r["from"]["username"], "from": r["from"]} for r in replies]}
+            return out
+
+        return self._cursor_page(request, [c for c in comments if not c["parent"]], shape)
+
+    def ig_reply(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        parent = self.objects.get(request.params["comment"])
+        if parent is None or parent["kind"] != "ig_comment":
+            return graph_error(100, "Unsupported post request.", subcode=33, kind="GraphMethodException")
+        made = self.resident_ig_comment(parent["media"], request.form().get("message", ""), reply_to=parent["id"],
+                                        from_account=True)
+        return Response(200, {"id": made["id"]})
+
+    def resident_thread(self, text: str, reply_to: str | None = None, username: str = "resident") -> dict:
+        post = self._new({"kind": "thread", "text": text, "reply_to_id": reply_to, "username": username,
+                          "container": None})
+        post["permalink"] = f"https://www.threads.net/@{username}/post/T{post['id']}"
+        return post
+
+    def _thread_shape(self, post: dict) -> dict:
+        root = post
+        while root.get("reply_to_id") and root["reply_to_id"] in self.objects:
+            root = self.objects[root["reply_to_id"]]
+        timestamp = post["created_time"]
+        out = {"id": post["id"], "text": post["text"], "timestamp": timestamp,
+               "username": post.get("username") or "blackburncouncil", "permalink": post["permalink"],
+               "is_reply_owned_by_me": (post.get("username") or "blackburncouncil") == "blackburncouncil",
+               "root_post": {"id": root["id"]}}
+        if post.get("reply_to_id"):
+            out["replied_to"] = {"id": post["reply_to_id"]}
+        return out
+
+    def threads_conversation(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        media = request.params["media"]
+        if self.objects.get(media, {}).get("kind") != "thread":
+            return graph_error(100, f"Unsupported get request. Object with ID '{media}' does not exist",
+                               subcode=33, kind="GraphMethodException")
+        below, frontier = [], [media]
+        while frontier:
+            parent = frontier.pop(0)
+            children = [o for o in self.objects.values() if o["kind"] == "thread" and o.get("reply_to_id") == parent]
+            below += children
+            frontier += [c["id"] for c in children]
+        return self._cursor_page(request, below, self._thread_shape)
+
+    def threads_mentions(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        form = request.form()
+        mentioned = [o for o in self.objects.values() if o["kind"] == "thread" and "@blackburncouncil" in
+                     (o.get("text") or "").lower() and o.get("username") not in (None, "blackburncouncil")]
+        if form.get("since"):
+            mentioned = [o for o in mentioned if calendar.timegm(time.strptime(
+                o["created_time"], "%Y-%m-%dT%H:%M:%S+0000")) >= int(form["since"])]
+        return self._cursor_page(request, mentioned[::-1], self._thread_shape)
