@@ -193,3 +193,40 @@ def test_threads_conversation_mentions_and_native_reply(project, monkeypatch, gr
     [result] = poller.run(now=datetime.now(timezone.utc) + timedelta(minutes=6))
     assert result["answered"] == 1
     assert store.by_remote(ledger, "threads", question["id"])["state"] == "answered"
+
+
+# ----- YouTube -------------------------------------------------------------------------------
+def test_youtube_comment_threads_edits_replies_and_native_reply(project, monkeypatch):
+    from tests.servers import youtube
+
+    server = youtube.Server().start()
+    try:
+        poller, ledger = _setup(project, monkeypatch, "youtube", server)
+        ledger.add("tour", "youtube", "youtube", datetime.now(timezone.utc), state="posted", remote_id="vid1",
+                   posted_at=to_utc_key(datetime.now(timezone.utc)))
+        question = server.resident_comment("vid1", "Is the tour accessible by wheelchair?", name="Ann")
+        for number in range(7):         # more replies than a thread carries (5): comments.list completes it
+            server.resident_comment("vid1", f"Same question {number}", name=f"R{number}", parent=question["id"])
+        server.resident_comment("other-video", "Not ours", name="Bob")
+        [result] = poller.run()
+        assert result["new"] == 8 and result["errors"] == []
+        assert server.calls("GET", r"/youtube/v3/comments$")
+        server.edit_comment(question["id"], "Is the tour accessible by wheelchair? And guide dogs?")
+        channel = make_channel(project.config().channels["youtube"])
+        variant = make_variant(channel, ["Yes to both."])
+        variant.extra["in_reply_to"] = f"youtube:{question['id']}.999"       # replying to a reply
+        assert channel.validate(variant) == []                 # a reply needs no video
+        answer = channel.publish(variant, key="yt-reply")
+        assert server.comments[answer.remote_id]["snippet"]["parentId"] == question["id"]
+        assert channel.find_existing(variant, 0, variant.parts[0]).remote_id == answer.remote_id
+        store.set_cursor(ledger, "youtube", "polled_at", None)
+        [result] = poller.run()
+        assert (result["edited"], result["new"]) == (1, 1)
+        row = store.by_remote(ledger, "youtube", question["id"])
+        assert row["text"].endswith("And guide dogs?") and row["version"] == 2 and row["state"] == "answered"
+        server.can_read_comments = False
+        store.set_cursor(ledger, "youtube", "polled_at", None)
+        [result] = poller.run()
+        assert "insufficient" in result["errors"][0]
+    finally:
+        server.stop()

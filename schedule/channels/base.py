@@ -120,9 +120,10 @@ class Channel:
             add("media-count", f"{len(videos)} videos, {self.network} takes at most {self.max_videos}", line=mline)
         if images and videos and not self.mix_media:
             add("media-mix", f"{self.network} cannot mix images and video in one post", line=mline)
-        if self.needs_media == "video" and not videos:
+        reply = bool(variant.extra.get("in_reply_to"))      # an inbox reply is a comment: no media needed
+        if self.needs_media == "video" and not videos and not reply:
             add("media-needed", f"{self.network} posts need a video in media:", line=mline)
-        if self.needs_media == "image" and not (images or videos):
+        if self.needs_media == "image" and not (images or videos) and not reply:
             add("media-needed", f"{self.network} posts need an image or video in media:", line=mline)
         for media in variant.media:
             allowed = self.image_types if media.kind == "image" else self.video_types

@@ -65,6 +65,9 @@ class InstagramChannel(GraphChannel):
         return Receipt(media_id, permalink, {"container": container})
 
     def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+        if variant.extra.get("in_reply_to"):     # a reply: look among the comment's replies
+            return self.find_recent(str(variant.extra["in_reply_to"]).split(":", 1)[1], "replies", "text", "id",
+                                    part.text)
         return self.find_recent(str(self.setting("ig_user_id")), "media", "caption", "permalink", part.text)
 
     def check(self) -> dict[str, Any]:

@@ -51,6 +51,8 @@ class ThreadsChannel(GraphChannel):
         return Receipt(published, permalink)
 
     def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+        if variant.extra.get("in_reply_to"):     # a reply is listed in /{user}/replies, not /threads
+            return self.find_recent(str(self.setting("threads_user_id")), "replies", "text", "permalink", part.text)
         return self.find_recent(str(self.setting("threads_user_id")), "threads", "text", "permalink", part.text)
 
     def check(self) -> dict[str, Any]:

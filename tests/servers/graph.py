@@ -209,6 +209,8 @@ class Server(TestServer):
         self.route("POST", version + r"/(?P<comment>\d+)/replies", self.ig_reply)
         self.route("GET", version + r"/(?P<media>\d+)/conversation", self.threads_conversation)
         self.route("GET", version + rf"/{THREADS_USER}/mentions", self.threads_mentions)
+        self.route("GET", version + rf"/{THREADS_USER}/replies", self.threads_own_replies)
+        self.route("GET", version + r"/(?P<comment>\d+)/replies", self.ig_comment_replies)
 
     def resident_comment(self, post_id: str, text: str, name: str = "Resident", reply_to: str | None = None,
                          from_page: bool = False, at: float | None = None) -> dict:
@@ -368,3 +370,15 @@ class Server(TestServer):
             mentioned = [o for o in mentioned if calendar.timegm(time.strptime(
                 o["created_time"], "%Y-%m-%dT%H:%M:%S+0000")) >= int(form["since"])]
         return self._cursor_page(request, mentioned[::-1], self._thread_shape)
+
+    def threads_own_replies(self, request: Request) -> Response:
+        mine = [o for o in self.objects.values() if o["kind"] == "thread" and o.get("reply_to_id")
+                and o.get("username") in (None, "blackburncouncil")][::-1]
+        return self._cursor_page(request, mine, lambda p: {"id": p["id"], "text": p["text"],
+                                                           "permalink": p["permalink"]})
+
+    def ig_comment_replies(self, request: Request) -> Response:
+        replies = [o for o in self.objects.values() if o["kind"] == "ig_comment"
+                   and o["parent"] == request.params["comment"]]
+        return self._cursor_page(request, replies, lambda c: {"id": c["id"], "text": c["text"],
+                                                              "timestamp": c["timestamp"]})
