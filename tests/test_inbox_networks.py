@@ -230,3 +230,34 @@ def test_youtube_comment_threads_edits_replies_and_native_reply(project, monkeyp
         assert "insufficient" in result["errors"][0]
     finally:
         server.stop()
+
+
+# ----- LinkedIn ------------------------------------------------------------------------------
+def test_linkedin_comments_nested_and_native_reply_as_the_organisation(project, monkeypatch):
+    from tests.servers import linkedin
+
+    server = linkedin.Server().start()
+    try:
+        poller, ledger = _setup(project, monkeypatch, "linkedin", server)
+        post = _post(project, ledger, "linkedin", "We are hiring social workers.")
+        question = server.resident_comment(post, "Is part-time possible?")
+        server.resident_comment(question["$URN"], "I'd like to know too", actor="urn:li:person:resident2",
+                                parent=question["$URN"])
+        [result] = poller.run()
+        assert result["new"] == 2 and result["errors"] == []
+        channel = make_channel(project.config().channels["linkedin"])
+        variant = make_variant(channel, ["Yes, see the advert for hours."])
+        variant.extra["in_reply_to"] = f"linkedin:{question['$URN']}"
+        answer = channel.publish(variant, key="li-reply")
+        made = server.comments[answer.remote_id]
+        assert (made["actor"], made["parentComment"]) == (linkedin.ORG, question["$URN"])
+        assert channel.find_existing(variant, 0, variant.parts[0]).remote_id == answer.remote_id
+        store.set_cursor(ledger, "linkedin", "polled_at", None)
+        [result] = poller.run()
+        assert result["answered"] == 1
+        server.community_management = False
+        store.set_cursor(ledger, "linkedin", "polled_at", None)
+        [result] = poller.run()
+        assert "ACCESS_DENIED" in result["errors"][0]
+    finally:
+        server.stop()
