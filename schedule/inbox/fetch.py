@@ -31,6 +31,7 @@ from . import store, triage
 log = logging.getLogger("civicpost.inbox")
 
 KINDS = ("replies", "mentions")
+BATCH = 100
 DEFAULTS = {"enabled": True, "poll_minutes": 5.0, "lookback_days": 14.0, "replies": True, "mentions": True}
 
 
@@ -181,37 +182,53 @@ class Poller:
             page = channel.inbox_mentions(cursor)
         ours = set(by_remote)
         seen: set[str] = set()
-        for message in page.messages:
-            seen.add(message.remote_id)
-            if message.remote_id in ours and not self._answers_someone(name, message):
-                continue                              # the council's own post (a thread part)
-            self._store(name, channel.network, message, by_remote, result)
+        messages = list(page.messages)
+        for start in range(0, len(messages), BATCH):
+            alerts: list[int] = []
+            # A batch per transaction: one fsync per 100 messages, and the ledger's lock is
+            # never held long enough to delay a post's record.
+            with self.ledger.transaction():
+                for message in messages[start:start + BATCH]:
+                    seen.add(message.remote_id)
+                    if message.remote_id in ours and not self._answers_someone(name, message):
+                        continue                      # the council's own post (a thread part)
+                    alerts += self._store(name, channel.network, message, by_remote, result)
+            for message_id in alerts:                 # after the commit: apprise may be slow
+                self._urgent(name, message_id)
         if page.complete:
             self._missing_were_deleted(name, ours - set(page.missing_posts), seen, result)
         if page.cursor is not None and page.cursor != cursor:
             store.set_cursor(self.ledger, name, kind, page.cursor)
 
-    def _store(self, name: str, network: str, message, by_remote: dict, result: ChannelResult) -> None:
+    def _store(self, name: str, network: str, message, by_remote: dict, result: ChannelResult) -> list[int]:
+        """Record one message; returns [its id] if it needs an urgent alert."""
+        known = store.by_remote(self.ledger, name, message.remote_id)
+        if known is not None and known["text"] == message.text and known["deleted"] >= message.deleted:
+            return []                                 # seen before, unchanged: no triage again
         delivery = by_remote.get(message.answers or "") or by_remote.get(message.conversation or "") or \
             by_remote.get(message.parent_id or "")
         if delivery is None and message.answers is None:
             # A mention under an older post: the ledger may still know which post it is.
             delivery = self._delivery_of(name, message.conversation or message.parent_id)
-        flags, language, due = ([], None, None) if message.own else \
+        flags, language, due = ([], None, None) if message.own or message.deleted else \
             self.triage.assess(message.text, message.created_at, message.language)
         message_id, what = store.record(self.ledger, name, network, message, delivery=delivery, flags=flags,
                                         language=language, foi_due=due)
         if what == "same":
-            return
+            return []
         setattr(result, what, getattr(result, what) + 1)
-        row = store.message(self.ledger, message_id)
-        if message.own and what == "new" and triage.answered_by(self.ledger, row):
+        if message.own and what == "new" and triage.answered_by(self.ledger, store.message(self.ledger, message_id)):
             result.answered += 1
-        if "urgent" in flags and what in ("new", "edited") and self.alerter is not None:
-            self.alerter.send(f"inbox-urgent:{message_id}", f"civicpost inbox: URGENT message on {name}",
-                              f"Message {message_id} from {row['author']} may need action now (safeguarding or "
-                              f"urgent words):\n{row['text'][:500]}\n{row['url'] or ''}\n"
-                              f"python bot.py inbox show {message_id}", channel=name)
+        return [message_id] if "urgent" in flags and what in ("new", "edited") else []
+
+    def _urgent(self, name: str, message_id: int) -> None:
+        if self.alerter is None:
+            return
+        row = store.message(self.ledger, message_id)
+        self.alerter.send(f"inbox-urgent:{message_id}", f"civicpost inbox: URGENT message on {name}",
+                          f"Message {message_id} from {row['author']} may need action now (safeguarding or "
+                          f"urgent words):\n{(row['text'] or '')[:500]}\n{row['url'] or ''}\n"
+                          f"python bot.py inbox show {message_id}", channel=name)
 
     def _answers_someone(self, name: str, message) -> bool:
         """A council post that is itself a reply to a stored resident message (sent by

@@ -86,6 +86,10 @@ def record(ledger, channel: str, network: str, message: Incoming, *, delivery: d
     """Store one message read from a network; returns (id, what happened): "new",
     "edited" (a new version kept), "deleted" (text kept), or "same"."""
     now = to_utc_key(utcnow())
+    seen = by_remote(ledger, channel, message.remote_id)
+    if seen is not None and (message.text == seen["text"] or message.deleted) and \
+            bool(message.deleted) <= bool(seen["deleted"]):
+        return seen["id"], "same"                 # the common case: no transaction, no fsync
     with ledger.transaction():
         old = by_remote(ledger, channel, message.remote_id)
         if old is None:
@@ -243,9 +247,11 @@ def posted_since(ledger, channel: str, since: datetime) -> list[dict]:
 
 
 def open_remote_ids(ledger, channel: str, since: datetime, limit: int = 200) -> list[str]:
-    """Residents' messages still waiting (new/assigned), newest first: their threads are
-    read too, so a council reply under them is seen."""
+    """Mentions still waiting (new/assigned), newest first: their threads are read too, so
+    a council reply under them is seen (a reply under the council's own post is already
+    in that post's thread)."""
     rows = ledger._query("SELECT remote_id FROM inbox_messages WHERE channel = ? AND own = 0 AND deleted = 0 AND "
-                         "state IN ('new', 'assigned') AND created_at >= ? ORDER BY created_at DESC LIMIT ?",
+                         "kind = 'mention' AND state IN ('new', 'assigned') AND created_at >= ? "
+                         "ORDER BY created_at DESC LIMIT ?",
                          [channel, to_utc_key(since), limit])
     return [row["remote_id"] for row in rows]

@@ -128,6 +128,7 @@ class Server(TestServer):
     # (rel="next" max_id=oldest, rel="prev" min_id=newest) that Mastodon.py pages with.
     def setup_inbox_routes(self) -> None:
         self.notifications: list[dict] = []
+        self.mutations = 0                      # bumps the context index (see status_context)
         self.forbid_notifications = False       # a token without the read:notifications scope
         self.route("GET", r"/api/v1/statuses/(?P<id>\d+)/context", self.status_context)
         self.route("GET", r"/api/v1/notifications", self.notifications_list)
@@ -152,6 +153,7 @@ class Server(TestServer):
                       "url": f"{self.url}/@{acct}/{status_id}", "uri": f"{self.url}/users/{acct}/statuses/{status_id}",
                       "language": language, "media_attachments": [], "mentions": [], "visibility": "public"}
             self.statuses[status_id] = status
+            self.mutations += 1
             if mention and not own:
                 self.notifications.append({"id": str(int(self.next_id()) * 10), "type": "mention",
                                            "created_at": status["created_at"], "account": account,
@@ -166,6 +168,7 @@ class Server(TestServer):
 
     def delete_status(self, status_id: str) -> None:
         with self.lock:
+            self.mutations += 1
             self.statuses.pop(status_id)
             for notification in self.notifications:      # Mastodon drops the status from it
                 if notification["status"] and notification["status"]["id"] == status_id:
@@ -177,11 +180,18 @@ class Server(TestServer):
         root = request.params["id"]
         if root not in self.statuses:
             return Response(404, {"error": "Record not found"})
+        with self.lock:                   # a parent -> children index, rebuilt when statuses change
+            key = (len(self.statuses), self.mutations)
+            if getattr(self, "_children_of", (None, None))[1] != key:
+                index: dict[str, list] = {}
+                for status in self.statuses.values():
+                    index.setdefault(status.get("in_reply_to_id"), []).append(status)
+                self._children_of = (index, key)
+            index = self._children_of[0]
         descendants, frontier = [], [root]
         while frontier:
             parent = frontier.pop(0)
-            children = sorted((s for s in self.statuses.values() if s.get("in_reply_to_id") == parent),
-                              key=lambda s: int(s["id"]))
+            children = sorted(index.get(parent, []), key=lambda s: int(s["id"]))
             descendants += children
             frontier += [c["id"] for c in children]
         return Response(200, {"ancestors": [], "descendants": descendants})
