@@ -497,6 +497,27 @@ def inbox_reply(ctx: click.Context, message_id: int, text: str, as_json: bool) -
         click.echo(f"wrote {path}: commit it like any post; check it with `python bot.py validate {path}`")
 
 
+@inbox.command("hide")
+@click.argument("message_id", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why (e.g. the house rule); recorded with your name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the message as JSON.")
+@click.pass_context
+@handled
+def inbox_hide(ctx: click.Context, message_id: int, reason: str, as_json: bool) -> None:
+    """Hide message ID on its network where it allows (Facebook, Instagram, Threads, YouTube,
+    X); its full text is recorded first and stays in the ledger."""
+    from schedule.inbox.commands import public_message
+    from schedule.inbox.moderate import hide
+    from schedule.ledger import operator
+
+    config = _config(ctx.find_root())
+    row = public_message(hide(config, message_id, reason, operator()), config.timezone)
+    if as_json:
+        _dump(row)
+    else:
+        click.echo(f"{row['id']}: hidden on {row['channel']}; its text stays on record")
+
+
 @inbox.command("report")
 @click.option("--since", help="Messages written on or after this date (2027-03-01).")
 @click.option("--until", help="Messages written before this date.")

@@ -11,6 +11,7 @@ from schedule.channels import make_channel
 from schedule.inbox import store
 from schedule.inbox.fetch import Poller
 from schedule.ledger import Ledger
+from schedule.model import Incoming
 from schedule.timeutil import to_utc_key
 from tests.helpers import make_variant
 from tests.servers import channel_tables, credentials_env, graph, x
@@ -173,6 +174,8 @@ def test_instagram_comments_replies_deletion_and_native_reply(project, monkeypat
     assert (result["answered"], result["deleted"]) == (1, 1)
     assert store.by_remote(ledger, "instagram", question["id"])["state"] == "answered"
     assert store.by_remote(ledger, "instagram", other["id"])["text"] == "Great news"
+    channel.hide(question["id"])
+    assert graph_server.objects[question["id"]]["hidden"] is True
 
 
 def test_threads_conversation_mentions_and_native_reply(project, monkeypatch, graph_server):
@@ -193,6 +196,8 @@ def test_threads_conversation_mentions_and_native_reply(project, monkeypatch, gr
     [result] = poller.run(now=datetime.now(timezone.utc) + timedelta(minutes=6))
     assert result["answered"] == 1
     assert store.by_remote(ledger, "threads", question["id"])["state"] == "answered"
+    channel.hide(nested["id"])
+    assert graph_server.objects[nested["id"]]["hidden"] is True
 
 
 # ----- YouTube -------------------------------------------------------------------------------
@@ -224,6 +229,8 @@ def test_youtube_comment_threads_edits_replies_and_native_reply(project, monkeyp
         assert (result["edited"], result["new"]) == (1, 1)
         row = store.by_remote(ledger, "youtube", question["id"])
         assert row["text"].endswith("And guide dogs?") and row["version"] == 2 and row["state"] == "answered"
+        channel.hide(question["id"])                           # held for review: out of public view
+        assert server.comments[question["id"]]["snippet"]["moderationStatus"] == "heldForReview"
         server.can_read_comments = False
         store.set_cursor(ledger, "youtube", "polled_at", None)
         [result] = poller.run()
@@ -261,3 +268,47 @@ def test_linkedin_comments_nested_and_native_reply_as_the_organisation(project, 
         assert "ACCESS_DENIED" in result["errors"][0]
     finally:
         server.stop()
+
+
+# ----- hiding (inbox hide) -----------------------------------------------------------------
+def _hide(project, message_id, reason="abusive, house rule 3"):
+    from click.testing import CliRunner
+
+    from bot import cli
+
+    return CliRunner().invoke(cli, ["--config", str(project.config_path), "inbox", "hide", str(message_id),
+                                    "--reason", reason, "--json"])
+
+
+def test_hide_on_facebook_records_the_text_first(project, monkeypatch, graph_server):
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    post = _post(project, ledger, "facebook", "Roadworks on King Street.")
+    comment = graph_server.resident_comment(post, "You are all useless idiots", name="Angry")
+    poller.run()
+    row = store.by_remote(ledger, "facebook", comment["id"])
+    result = _hide(project, row["id"])
+    assert result.exit_code == 0, result.output
+    assert graph_server.objects[comment["id"]]["hidden"] is True
+    events = store.events(ledger, row["id"])
+    kinds = [e["kind"] for e in events]
+    assert kinds[-2:] == ["hiding", "hidden"]
+    assert json.loads(events[-2]["detail"])["text"] == "You are all useless idiots"   # on record before the call
+    assert json.loads(result.output)["hidden_at"]
+
+
+def test_hide_on_x_and_a_network_that_cannot(project, monkeypatch, x_server):
+    poller, ledger = _setup(project, monkeypatch, "x", x_server)
+    post = _post(project, ledger, "x", "Roadworks.")
+    reply = x_server.resident_tweet("@BlackburnCouncil rubbish", reply_to=post)
+    poller.run()
+    row = store.by_remote(ledger, "x", reply["id"])
+    assert _hide(project, row["id"]).exit_code == 0
+    assert x_server.others[reply["id"]]["hidden"] is True
+    # Mastodon cannot hide a reply: one clear line, the text stays on record.
+    project.write_config(channels=channel_tables({"x": x_server.url}) +
+                         '[channels.m]\nnetwork = "mastodon"\ninstance = "https://m.example"\n',
+                         default_channels='["x"]')
+    other = store.record(ledger, "m", "mastodon", Incoming("9", "reply", "hello", datetime.now(timezone.utc)))[0]
+    failed = _hide(project, other)
+    assert failed.exit_code == 1 and "has no way to hide a reply" in failed.output
+    assert [e["kind"] for e in store.events(ledger, other)][-2:] == ["hiding", "hide-failed"]

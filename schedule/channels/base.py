@@ -220,6 +220,10 @@ class Channel:
         """Mentions of the account after ``cursor`` (a since id or time; None: the newest page)."""
         raise InboxNotSupported(f"{self.name}: the inbox cannot read mentions on {self.label or self.network} yet")
 
+    def hide(self, remote_id: str) -> None:
+        """Hide a resident's reply or comment from public view, where the network allows it."""
+        raise InboxNotSupported(f"{self.name}: {self.label or self.network} has no way to hide a reply here")
+
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
         """(parent, root) receipts for a native reply to the message ``remote_id``; networks
         that can reply override this (publish() then sends part 0 as that reply)."""

@@ -111,6 +111,10 @@ class FacebookChannel(GraphChannel):
         target = Receipt(remote_id, None)
         return target, target
 
+    def hide(self, remote_id: str) -> None:
+        """POST /{comment-id} is_hidden=true (pages_manage_engagement)."""
+        self.call("post_object", remote_id, data={"is_hidden": "true"})
+
     def _comment_reply(self, parent: Receipt, part: Part) -> Receipt:
         made = self.call("post_object", parent.remote_id, "comments", data={"message": part.text})
         return Receipt(str(made["id"]), f"https://www.facebook.com/{made['id']}")

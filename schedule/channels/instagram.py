@@ -106,6 +106,10 @@ class InstagramChannel(GraphChannel):
         """A reply is POST /{comment}/replies (post_part)."""
         return Receipt(remote_id, None), Receipt(remote_id, None)
 
+    def hide(self, remote_id: str) -> None:
+        """POST /{ig-comment-id} hide=true (instagram_manage_comments)."""
+        self.call("post_object", remote_id, data={"hide": "true"})
+
     def _comment_reply(self, parent: Receipt, part: Part) -> Receipt:
         made = self.call("post_object", parent.remote_id, "replies", data={"message": part.text})
         return Receipt(str(made["id"]), None)

@@ -97,6 +97,10 @@ class ThreadsChannel(GraphChannel):
             newest = max(newest, int(message.created_at.timestamp()))
         return InboxPage(tuple(found), str(newest) if newest else cursor)
 
+    def hide(self, remote_id: str) -> None:
+        """POST /{reply-id}/manage_reply hide=true (threads_manage_replies)."""
+        self.call("post_object", remote_id, "manage_reply", data={"hide": "true"})
+
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
         """A reply is a post with reply_to_id (post_part sends parent.remote_id)."""
         return Receipt(remote_id, None), Receipt(remote_id, None)

@@ -222,6 +222,13 @@ class XChannel(Channel):
                                          self.me()["id"], since_id=cursor)
         return InboxPage(tuple(found), _newer(cursor, newest))
 
+    def hide(self, remote_id: str) -> None:
+        """PUT /2/tweets/:id/hidden {"hidden": true}: X's hidden replies (in the account's own
+        conversations only)."""
+        response = self._call(self.client().hide_reply, remote_id)
+        if not (response.data or {}).get("hidden"):
+            raise Rejected(f"{self.name}: X did not hide reply {remote_id}")
+
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
         """create_tweet(in_reply_to_tweet_id=...): post_part sends parent.remote_id.  X allows
         it only where the resident mentioned or quoted the account (docs/channels.md)."""

@@ -233,6 +233,11 @@ class YouTubeChannel(Channel):
         top = Receipt(remote_id.split(".", 1)[0], None)
         return top, top
 
+    def hide(self, remote_id: str) -> None:
+        """comments.setModerationStatus heldForReview: out of public view, kept for review."""
+        self._call(self.service().comments().setModerationStatus(id=remote_id, moderationStatus="heldForReview"
+                                                                 ).execute)
+
     def _comment_reply(self, parent: Receipt, part: Part) -> Receipt:
         made = self._call(self.service().comments().insert(
             part="snippet", body={"snippet": {"parentId": parent.remote_id, "textOriginal": part.text}}).execute)

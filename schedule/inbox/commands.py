@@ -40,7 +40,8 @@ def public_message(row: dict, tz) -> dict:
             "state": row["state"], "assignee": row["assignee"], "tags": row["tags"], "flags": row["flags"],
             "foi_due": row["foi_due"], "deleted": row["deleted"], "edited_at": local(row["edited_at"]),
             "version": row["version"], "answered_at": local(row["answered_at"]),
-            "first_response_seconds": row["first_response_seconds"], "own": row["own"]}
+            "first_response_seconds": row["first_response_seconds"], "own": row["own"],
+            "hidden_at": local(row.get("hidden_at"))}
 
 
 def list_messages(config, state: str | None = None, channel: str | None = None, item: str | None = None,

@@ -33,7 +33,7 @@ def create_tables(db) -> None:
         state TEXT NOT NULL, assignee TEXT, tags TEXT NOT NULL DEFAULT '[]', flags TEXT NOT NULL DEFAULT '[]',
         foi_due TEXT, own INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, edited_at TEXT,
         version INTEGER NOT NULL DEFAULT 1, answered_at TEXT, answered_by TEXT, first_response_seconds INTEGER,
-        received_at TEXT NOT NULL, updated_at TEXT NOT NULL)""")
+        hidden_at TEXT, received_at TEXT NOT NULL, updated_at TEXT NOT NULL)""")
     db.execute("CREATE UNIQUE INDEX inbox_messages_remote ON inbox_messages (channel, remote_id)")
     db.execute("CREATE INDEX inbox_messages_state ON inbox_messages (state, created_at)")
     db.execute("CREATE INDEX inbox_messages_created ON inbox_messages (created_at)")

@@ -211,6 +211,8 @@ class Server(TestServer):
         self.route("GET", version + rf"/{THREADS_USER}/mentions", self.threads_mentions)
         self.route("GET", version + rf"/{THREADS_USER}/replies", self.threads_own_replies)
         self.route("GET", version + r"/(?P<comment>\d+)/replies", self.ig_comment_replies)
+        self.route("POST", version + r"/(?P<reply>\d+)/manage_reply", self.threads_hide)
+        self.route("POST", version + r"/(?P<comment>\d+(_\d+)?)", self.hide_comment)
 
     def resident_comment(self, post_id: str, text: str, name: str = "Resident", reply_to: str | None = None,
                          from_page: bool = False, at: float | None = None) -> dict:
@@ -382,3 +384,27 @@ class Server(TestServer):
                    and o["parent"] == request.params["comment"]]
         return self._cursor_page(request, replies, lambda c: {"id": c["id"], "text": c["text"],
                                                               "timestamp": c["timestamp"]})
+
+    # Hiding: POST /{comment-id} is_hidden=true (Facebook) or hide=true (Instagram), POST
+    # /{reply-id}/manage_reply hide=true (Threads): {"success": true}.
+    def hide_comment(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        comment = self.objects.get(request.params["comment"])
+        if comment is None or comment["kind"] not in ("comment", "ig_comment"):
+            return graph_error(100, "Unsupported post request.", subcode=33, kind="GraphMethodException")
+        form = request.form()
+        wanted = form.get("is_hidden") if comment["kind"] == "comment" else form.get("hide")
+        if wanted is None:
+            return graph_error(100, "(#100) No fields to update")
+        comment["hidden"] = wanted == "true"
+        return Response(200, {"success": True})
+
+    def threads_hide(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        reply = self.objects.get(request.params["reply"])
+        if reply is None or reply["kind"] != "thread" or not reply.get("reply_to_id"):
+            return graph_error(100, "Unsupported post request.", subcode=33, kind="GraphMethodException")
+        reply["hidden"] = request.form().get("hide") == "true"
+        return Response(200, {"success": True})

@@ -158,6 +158,7 @@ class Server(TestServer):
         self.enrolled = True
         self.route("GET", r"/2/users/(?P<id>\d+)/mentions", self.mentions)
         self.route("GET", r"/2/tweets/search/recent", self.search_recent)
+        self.route("PUT", r"/2/tweets/(?P<id>\d+)/hidden", self.hide_reply)
 
     def resident_tweet(self, text: str, reply_to: str | None = None, username: str = "resident",
                        lang: str = "en") -> dict:
@@ -242,3 +243,15 @@ class Server(TestServer):
         wanted = set(re.findall(r"conversation_id:(\d+)", query))
         found = [t for t in self._all() if t["conversation_id"] in wanted and t["id"] not in wanted]
         return self._page(request, found, "next_token")
+
+    def hide_reply(self, request: Request) -> Response:
+        """PUT /2/tweets/:id/hidden {"hidden": true} -> {"data": {"hidden": true}}; only a reply
+        in a conversation the account started."""
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        tweet = self.others.get(request.params["id"])
+        root = self.tweets.get(tweet["conversation_id"]) if tweet else None
+        if tweet is None or root is None:
+            return problem(403, "Forbidden", "You cannot hide or unhide replies to a conversation you do not own.")
+        tweet["hidden"] = bool(request.json().get("hidden"))
+        return Response(200, {"data": {"hidden": tweet["hidden"]}})

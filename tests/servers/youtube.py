@@ -147,6 +147,7 @@ class Server(TestServer):
         self.route("GET", r"/youtube/v3/commentThreads", self.comment_threads)
         self.route("GET", r"/youtube/v3/comments", self.comments_list)
         self.route("POST", r"/youtube/v3/comments", self.comments_insert)
+        self.route("POST", r"/youtube/v3/comments/setModerationStatus", self.set_moderation_status)
 
     def resident_comment(self, video_id: str, text: str, name: str = "Resident", parent: str | None = None,
                          own: bool = False) -> dict:
@@ -232,3 +233,14 @@ class Server(TestServer):
         made = self.resident_comment(parent["snippet"]["videoId"], snippet["textOriginal"], parent=parent["id"],
                                      own=True)
         return Response(200, made)
+
+    def set_moderation_status(self, request: Request) -> Response:
+        """comments.setModerationStatus: 204 No Content."""
+        denied = self._denied(request)
+        if denied:
+            return denied
+        comment = self.comments.get(request.query.get("id", [""])[0])
+        if comment is None:
+            return google_error(404, "The comment could not be found.", "commentNotFound")
+        comment["snippet"]["moderationStatus"] = request.query["moderationStatus"][0]
+        return Response(204, b"")
