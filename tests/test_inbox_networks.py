@@ -312,3 +312,27 @@ def test_hide_on_x_and_a_network_that_cannot(project, monkeypatch, x_server):
     failed = _hide(project, other)
     assert failed.exit_code == 1 and "has no way to hide a reply" in failed.output
     assert [e["kind"] for e in store.events(ledger, other)][-2:] == ["hiding", "hide-failed"]
+
+
+def test_channels_check_reports_inbox_access_without_failing(project, monkeypatch, graph_server):
+    from click.testing import CliRunner
+
+    from bot import cli
+    from tests.servers import mastodon
+
+    server = mastodon.Server().start()
+    try:
+        for key, value in {**credentials_env("facebook"), **credentials_env("mastodon")}.items():
+            monkeypatch.setenv(key, value)
+        project.write_config(channels=channel_tables({"facebook": graph_server.url, "mastodon": server.url}),
+                             default_channels='["facebook"]')
+        result = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check", "--json"])
+        assert result.exit_code == 0, result.output
+        inbox = {r["channel"]: r["inbox"] for r in json.loads(result.output)}
+        # The double's debug_token grants pages_manage_posts and pages_read_engagement only.
+        assert inbox == {"facebook": "missing permission pages_read_user_content (App Review)", "mastodon": "ok"}
+        server.forbid_notifications = True
+        text = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check"]).output
+        assert "mastodon (mastodon): ok" in text and "inbox: cannot read mentions" in text
+    finally:
+        server.stop()

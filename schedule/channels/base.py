@@ -220,6 +220,17 @@ class Channel:
         """Mentions of the account after ``cursor`` (a since id or time; None: the newest page)."""
         raise InboxNotSupported(f"{self.name}: the inbox cannot read mentions on {self.label or self.network} yet")
 
+    def inbox_access(self) -> str:
+        """For `channels check`: "ok", or why the inbox cannot read on this channel.  The
+        default reads one page of mentions; networks with a cheaper test override it."""
+        try:
+            self.inbox_mentions(None)
+        except InboxNotSupported:
+            return "not checked here: the first `inbox fetch` reports it"
+        except ChannelError as exc:
+            return f"cannot read mentions: {mask(exc)}"
+        return "ok"
+
     def hide(self, remote_id: str) -> None:
         """Hide a resident's reply or comment from public view, where the network allows it."""
         raise InboxNotSupported(f"{self.name}: {self.label or self.network} has no way to hide a reply here")

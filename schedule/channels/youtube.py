@@ -227,6 +227,15 @@ class YouTubeChannel(Channel):
                         edited_at=updated if updated > published else None,
                         own=author == str(self.setting("channel_id")))
 
+    def inbox_access(self) -> str:
+        """One commentThreads.list page (1 quota unit): needs the youtube.force-ssl scope."""
+        try:
+            self._call(self.service().commentThreads().list(
+                part="id", allThreadsRelatedToChannelId=str(self.setting("channel_id")), maxResults=1).execute)
+        except ChannelError as exc:
+            return f"cannot read comments: {exc}"
+        return "ok"
+
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
         """comments.insert(snippet.parentId): YouTube replies hang off the top-level comment
         (a reply's id is TOPID.REPLYID)."""
