@@ -346,10 +346,11 @@ def calendar(ctx: click.Context, ics_path: str | None, html_path: str | None) ->
 @click.option("--item", help="Only replies to this content item (its id).")
 @click.option("--flag", help="foi, complaint, urgent, abusive or welsh.")
 @click.option("--since", help="Only messages written on or after this date (2027-03-01).")
+@click.option("--limit", type=int, default=500, show_default=True, help="At most this many, newest first (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of messages.")
 @click.pass_context
 @handled
-def inbox(ctx: click.Context, state, channel, item, flag, since, as_json: bool) -> None:
+def inbox(ctx: click.Context, state, channel, item, flag, since, limit: int, as_json: bool) -> None:
     """What residents said back: replies, comments and mentions, newest first.
 
     Subcommands: fetch, show, assign, tag, note, close (each with --help)."""
@@ -358,7 +359,7 @@ def inbox(ctx: click.Context, state, channel, item, flag, since, as_json: bool) 
     from schedule.inbox.commands import list_messages
 
     config = _config(ctx)
-    rows = list_messages(config, state, channel, item, flag, _date(since, config.timezone))
+    rows = list_messages(config, state, channel, item, flag, _date(since, config.timezone), limit)
     if as_json:
         _dump(rows)
         return

@@ -7,12 +7,16 @@ client library), each with `--posts` posts in the ledger from the last days and
 `--replies` replies under every one.  Reports, for the first poll cycle (everything new)
 and a second one (nothing new): requests sent, wall time and this process's CPU time (the
 test servers run in this process too, so CPU is an upper bound); the ledger's size; and
-`inbox --json` over a ledger holding `--listing` messages (target < 1 s).
+`bot.py inbox --json` (the newest 500, as a comms officer runs it, process start included;
+target < 1 s) and every message (`--limit 0`, in-process) over a ledger holding
+`--listing` messages.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,13 +87,17 @@ def listing(root: Path, count: int) -> dict:
                          flags=["complaint"] if number % 10 == 0 else [])
     ledger.close()
     started = time.perf_counter()
-    rows = list_messages(config)
+    rows = list_messages(config, limit=0)
     every = time.perf_counter() - started
     started = time.perf_counter()
-    flagged = list_messages(config, flag="complaint", state="new")
+    listed = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--config", str(path), "inbox", "--json"],
+                            capture_output=True, text=True, check=True)
+    command = time.perf_counter() - started
+    started = time.perf_counter()
+    flagged = list_messages(config, flag="complaint", state="new", limit=0)
     filtered = time.perf_counter() - started
-    return {"messages": len(rows), "list_all_s": round(every, 3), "list_flag_state_s": round(filtered, 3),
-            "flagged": len(flagged)}
+    return {"messages": len(rows), "bot_py_inbox_s": round(command, 3), "shown": len(json.loads(listed.stdout)),
+            "list_all_s": round(every, 3), "list_flag_state_s": round(filtered, 3), "flagged": len(flagged)}
 
 
 def main() -> int:
@@ -135,8 +143,8 @@ def main() -> int:
         for server in servers:
             server.stop()
         result = listing(root, args.listing)
-        print(f"inbox listing: {result}  (target: list_all_s < 1 s)")
-        return 0 if result["list_all_s"] < 1.0 else 1
+        print(f"inbox listing: {result}  (target: `bot.py inbox` < 1 s, the process included)")
+        return 0 if result["bot_py_inbox_s"] < 1.0 else 1
 
 
 if __name__ == "__main__":

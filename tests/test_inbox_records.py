@@ -125,12 +125,18 @@ def test_retention_erases_text_and_author_but_keeps_counts(project, filled):
 
 
 def test_forget_an_author(project, filled):
+    config, ledger = filled
+    target = store.by_remote(ledger, "mastodon", "m2")["id"]
+    store.change(ledger, target, "hiding", actor="sam", detail={"text": "Question 2"})
+    Alerter((), ledger, sender=lambda *a: True).send(f"inbox-urgent:{target}", "URGENT", "Question 2")
     result = CliRunner().invoke(cli, ["--config", str(project.config_path), "inbox", "forget", "--author", "r2",
                                       "--reason", "SAR-2026-14", "--json"])
     assert json.loads(result.output) == {"author": "r2", "erased": 1}
-    config, ledger = filled
     row = store.by_remote(ledger, "mastodon", "m2")
     assert row["text"] == "[erased]" and store.events(ledger, row["id"])[-1]["reason"] == "SAR-2026-14"
+    # No copy of the text is left: not the record kept before hiding, not the urgent alert.
+    assert store.events(ledger, row["id"], kind="hiding")[0]["detail"] is None
+    assert ledger.events(kind="alert")[0]["detail"] is None
 
 
 def test_digest_once_a_day_with_foi_near_due(project, filled):

@@ -44,8 +44,12 @@ def public_message(row: dict, tz) -> dict:
             "hidden_at": local(row.get("hidden_at"))}
 
 
+DEFAULT_LIMIT = 500          # newest first; `inbox --limit 0` lists every message
+
+
 def list_messages(config, state: str | None = None, channel: str | None = None, item: str | None = None,
-                  flag: str | None = None, since: datetime | None = None, limit: int | None = None) -> list[dict]:
+                  flag: str | None = None, since: datetime | None = None, limit: int | None = DEFAULT_LIMIT
+                  ) -> list[dict]:
     if state is not None and state not in STATES:
         raise BotError(f"inbox --state {state!r}: use one of {', '.join(STATES)}")
     if flag is not None and flag not in FLAGS:
@@ -53,7 +57,8 @@ def list_messages(config, state: str | None = None, channel: str | None = None, 
     if channel is not None and channel not in config.channels:
         raise BotError(f"inbox --channel {channel!r}: no [channels.{channel}] in {config.path}")
     with _ledger(config) as ledger:
-        rows = store.messages(ledger, state=state, channel=channel, item=item, flag=flag, since=since, limit=limit)
+        rows = store.messages(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
+                              limit=limit or None)
         return [public_message(row, config.timezone) for row in rows]
 
 

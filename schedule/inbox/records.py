@@ -69,6 +69,11 @@ def _erase(ledger, ids: list[int], actor: str, reason: str) -> int:
                               "updated_at = ? WHERE id = ?", [ERASED, ERASED, to_utc_key(utcnow()), message_id])
             ledger.db.execute("UPDATE inbox_versions SET text = ? WHERE message_id = ?", [ERASED, message_id])
             ledger.db.execute("UPDATE inbox_notes SET text = ? WHERE message_id = ?", [ERASED, message_id])
+            # Copies of the text elsewhere: the record kept before hiding, the urgent alert.
+            ledger.db.execute("UPDATE inbox_events SET detail = NULL WHERE message_id = ? AND kind = 'hiding'",
+                              [message_id])
+            ledger.db.execute("UPDATE events SET detail = NULL WHERE kind = 'alert' AND reason = ?",
+                              [f"inbox-urgent:{message_id}"])
             store._event(ledger, message_id, row["channel"], "erased", row["state"], row["state"], actor, reason)
     return len(ids)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterable
 
 from ..model import Incoming
@@ -51,9 +52,16 @@ def create_tables(db) -> None:
         updated_at TEXT NOT NULL, PRIMARY KEY (channel, kind))""")
 
 
+@lru_cache(maxsize=4096)
+def _words(text: str | None) -> tuple[str, ...]:
+    """Tags and flags are short JSON lists from a small set: parse each distinct one once
+    (listing 100,000 messages would otherwise spend most of its time in json.loads)."""
+    return tuple(json.loads(text or "[]"))
+
+
 def _decode(row: dict) -> dict:
-    row["tags"] = json.loads(row.get("tags") or "[]")
-    row["flags"] = json.loads(row.get("flags") or "[]")
+    row["tags"] = list(_words(row.get("tags")))
+    row["flags"] = list(_words(row.get("flags")))
     row["own"] = bool(row.get("own"))
     row["deleted"] = bool(row.get("deleted"))
     return row
