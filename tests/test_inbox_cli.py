@@ -43,6 +43,7 @@ def test_list_filters_and_json(project, filled):
     assert json.loads(run(project, "inbox", "--state", "closed", "--json").output) == []
     assert json.loads(run(project, "inbox", "--item", "nothing", "--json").output) == []
     assert len(json.loads(run(project, "inbox", "--since", "2020-01-01", "--json").output)) == 2
+    assert len(json.loads(run(project, "inbox", "--limit", "1", "--json").output)) == 1
     table = run(project, "inbox")
     assert table.exit_code == 0 and "Inbox" in table.output and "foi" in table.output
 
