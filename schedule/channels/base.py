@@ -35,6 +35,11 @@ class Channel:
     label: ClassVar[str] = ""                    # human name, e.g. "Facebook Page"
     max_length: ClassVar[int] = 0
     count: ClassVar[Callable[[str], int]] = staticmethod(chars)
+    # A second limit in another unit, (maximum, count, unit): Bluesky's lexicon caps a post
+    # at 300 graphemes and also 3,000 UTF-8 bytes.
+    second_limit: ClassVar[tuple[int, Callable[[str], int], str] | None] = None
+    # The network's own validity rule beyond length: why it would refuse a text, or "".
+    refuses: ClassVar[Callable[[str], str] | None] = None
     max_images: ClassVar[int] = 4
     max_videos: ClassVar[int] = 0
     mix_media: ClassVar[bool] = False            # images and video in one post
@@ -100,17 +105,24 @@ class Channel:
             add("thread", f"{self.label or self.network} has no threads; the parts are joined into one post",
                 "warning")
         for number, part in enumerate(variant.parts, 1):
+            which = f"part {number}" if len(variant.parts) > 1 else "text"
             if not part.text.strip():
                 add("empty", f"part {number} is empty")
             if self.max_length and part.length > self.max_length:
-                which = f"part {number}" if len(variant.parts) > 1 else "text"
                 add("too-long", f"{which} is {part.length}/{self.max_length} as {self.network} counts; "
                     f"shorten it, add an override '{self.name}: {{text: ...}}', or set autothread: true")
+            if self.second_limit and (size := self.second_limit[1](part.text)) > self.second_limit[0]:
+                add("too-long", f"{which} is {size:,}/{self.second_limit[0]:,} {self.second_limit[2]}; shorten it "
+                    f"or set autothread: true")
+            if self.refuses and (why := self.refuses(part.text)):
+                add("text-refused", f"{which} {why}")
         if self.title_limit is not None:
             if not variant.title.strip():
                 add("no-title", f"{self.network} needs a title: add title: to the front matter")
             elif len(variant.title) > self.title_limit:
                 add("too-long", f"title is {len(variant.title)}/{self.title_limit} characters")
+            elif self.refuses and (why := self.refuses(variant.title)):
+                add("text-refused", f"title {why}")
         images = [m for m in variant.media if m.kind == "image"]
         videos = [m for m in variant.media if m.kind == "video"]
         mline = variant.media_line

@@ -36,6 +36,8 @@ class BlueskyChannel(Channel):
     label = "Bluesky"
     max_length = 300
     count = staticmethod(counting.graphemes)
+    # lexicons/app/bsky/feed/post.json: text maxGraphemes 300 and maxLength 3000 (UTF-8 bytes).
+    second_limit = (3000, counting.utf8_bytes, "UTF-8 bytes")
     max_images = 4
     max_videos = 1
     video_types = frozenset({"video/mp4"})

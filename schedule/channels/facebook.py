@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .. import counting
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import IMAGE_TYPES, VIDEO_TYPES
 from .graph_common import GraphChannel
@@ -19,6 +20,7 @@ class FacebookChannel(GraphChannel):
     network = "facebook"
     label = "Facebook Page"
     max_length = 63206
+    count = staticmethod(counting.utf16_units)         # docs say "characters" without a unit: the strictest
     max_images = 10
     max_videos = 1
     alt_text = True

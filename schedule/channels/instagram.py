@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import counting
 from ..errors import Rejected
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import VIDEO_TYPES
@@ -16,6 +17,7 @@ class InstagramChannel(GraphChannel):
     network = "instagram"
     label = "Instagram"
     max_length = 2200
+    count = staticmethod(counting.utf16_units)         # docs say "characters" without a unit: the strictest
     max_images = 10
     max_videos = 1
     mix_media = True

@@ -16,6 +16,7 @@ from datetime import datetime, time, timezone
 from typing import Any
 from urllib.parse import quote
 
+from .. import counting
 from ..errors import AuthError, ChannelError, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
@@ -32,6 +33,7 @@ class LinkedInChannel(Channel):
     network = "linkedin"
     label = "LinkedIn page"
     max_length = 3000
+    count = staticmethod(counting.utf16_units)         # docs say "characters" without a unit: the strictest
     max_images = 9                        # content.multiImage takes 2 to 20; 9 keeps posts readable
     max_videos = 1
     video_types = frozenset({"video/mp4"})

@@ -23,7 +23,7 @@ class MastodonChannel(Channel):
     network = "mastodon"
     label = "Mastodon"
     max_length = 500
-    count = staticmethod(counting.urls_as_23)
+    count = staticmethod(counting.mastodon_length)     # StatusLengthValidator: graphemes, URLs 23
     max_images = 4
     max_videos = 1
     alt_text = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import counting
 from ..errors import Rejected
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import VIDEO_TYPES
@@ -18,6 +19,7 @@ class ThreadsChannel(GraphChannel):
     default_version = "v1.0"
     default_api_base = "https://graph.threads.net"
     max_length = 500
+    count = staticmethod(counting.threads_length)      # characters, emoji as their UTF-8 bytes
     max_images = 1                       # carousels are not used here
     max_videos = 1
     alt_text = True

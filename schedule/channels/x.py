@@ -51,6 +51,7 @@ class XChannel(Channel):
     label = "X (Twitter)"
     max_length = 280
     count = staticmethod(counting.x_weighted)
+    refuses = staticmethod(counting.x_refuses)          # twitter-text parse_tweet().valid
     max_images = 4
     max_videos = 1
     alt_text = True

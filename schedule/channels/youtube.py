@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
@@ -23,7 +24,9 @@ PACIFIC = ZoneInfo("America/Los_Angeles")     # YouTube quotas reset at midnight
 class YouTubeChannel(Channel):
     network = "youtube"
     label = "YouTube"
-    max_length = 5000                    # the description
+    max_length = 5000                    # the description, in UTF-8 bytes (videos resource)
+    count = staticmethod(counting.utf8_bytes)
+    refuses = staticmethod(counting.youtube_refuses)   # no < or > in title or description
     title_limit = 100
     max_images = 1                       # the thumbnail
     max_videos = 1
