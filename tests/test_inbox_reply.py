@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import frontmatter
 import pytest
@@ -103,5 +103,27 @@ def test_facebook_reply_is_a_comment_on_the_comment_and_found_after_a_crash(proj
                                                                          "Until Friday.")
         assert not [o for o in server.objects.values() if o["kind"] == "post" and o["message"] == "Until Friday."]
         assert channel.find_existing(variant, 0, variant.parts[0]).remote_id == answer.remote_id
+    finally:
+        server.stop()
+
+
+def test_a_reply_is_found_after_a_crash_not_sent_twice(project, monkeypatch):
+    """Recovery asks the network before resending: a posted reply (which replies to the
+    resident's status, not to nothing) is recognised as this delivery's."""
+    from tests.servers import mastodon
+
+    server = mastodon.Server().start()
+    try:
+        for key, value in credentials_env("mastodon").items():
+            monkeypatch.setenv(key, value)
+        project.write_config(channels=channel_tables({"mastodon": server.url}), default_channels='["mastodon"]')
+        channel = make_channel(project.config().channels["mastodon"])
+        question = server.resident_status("@council is the tip open?")
+        variant = make_variant(channel, ["Yes, until 4pm."])
+        variant.extra["in_reply_to"] = f"mastodon:{question['id']}"
+        sent = channel.publish(variant, key="reply-key")
+        assert server.statuses[sent.remote_id]["in_reply_to_id"] == question["id"]
+        since = datetime.now(timezone.utc) - timedelta(minutes=5)
+        assert channel.find_existing(variant, 0, variant.parts[0], since=since).remote_id == sent.remote_id
     finally:
         server.stop()

@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import counting
-from ..errors import AuthError, ChannelError, Rejected, Transient
+from ..errors import Ambiguous, AuthError, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
-from .base import Channel, classify_http
+from .base import Channel, classify_http, parse_time
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 # LinkedIn-Version (YYYYMM).  LinkedIn retires each version about a year after it came
@@ -169,27 +169,29 @@ class LinkedInChannel(Channel):
             body["content"] = {"media": {"id": images[0][0], "altText": images[0][1]}}
         elif images:
             body["content"] = {"multiImage": {"images": [{"id": urn, "altText": alt} for urn, alt in images]}}
-        response = self.request("POST", "/rest/posts", json=body)
+        with self.creating():
+            response = self.request("POST", "/rest/posts", json=body)
         urn = response.headers.get("x-restli-id") or response.headers.get("x-linkedin-id")
-        if not urn:
-            raise ChannelError(f"{self.name}: LinkedIn accepted the post but returned no id")
+        if not urn:                        # it is live: found by reading the page back, never resent blindly
+            raise Ambiguous(f"{self.name}: LinkedIn accepted the post but returned no id")
         return Receipt(urn, f"https://www.linkedin.com/feed/update/{urn}/")
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+    def candidates(self, variant: Variant, index: int, part: Part):
         if variant.extra.get("in_reply_to"):     # a reply: look among the comment's own comments
             for comment in self._comments(str(variant.extra["in_reply_to"]).split(":", 1)[1]):
                 if comment.get("actor") == self.setting("organization") and \
                         (comment.get("message") or {}).get("text", "").strip() == part.text.strip():
-                    return Receipt(comment.get("$URN") or comment["commentUrn"], None)
-            return None
+                    yield (Receipt(comment.get("$URN") or comment["commentUrn"], None),
+                           datetime.fromtimestamp(comment["created"]["time"] / 1000, timezone.utc))
+            return
         organization = quote(str(self.setting("organization")), safe="")
         posts = self.request("GET", f"/rest/posts?author={organization}&q=author&count=20",
                              headers={"X-RestLi-Method": "FINDER"}).json()
         wanted = _escape(part.text)
         for post in posts.get("elements", []):
             if post.get("commentary") == wanted:
-                return Receipt(post["id"], f"https://www.linkedin.com/feed/update/{post['id']}/")
-        return None
+                yield (Receipt(post["id"], f"https://www.linkedin.com/feed/update/{post['id']}/"),
+                       parse_time(post.get("createdAt")))
 
     def check(self) -> dict[str, Any]:
         organization = str(self.setting("organization"))
