@@ -35,6 +35,8 @@ def check_channels(config: Config, only: str | None = None, now: datetime | None
                     result["warning"] = f"token expires on {expires:%Y-%m-%d} ({days:.0f} days): renew it soon"
             if info.get("warning"):                  # the channel's own, e.g. an API version about to retire
                 result["warning"] = "; ".join(w for w in (result["warning"], info["warning"]) if w)
+            if channel_config.network != "log":     # the inbox (#11): reported, never a failure
+                result["inbox"] = channel.inbox_access()
         except BotError as exc:
             result["error"] = mask(exc)
         except Exception as exc:  # noqa: BLE001 - a check must report every channel, whatever breaks

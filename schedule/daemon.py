@@ -121,6 +121,11 @@ class Daemon:
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat")
         self.scheduler.add_job(self.rescan_event.set, IntervalTrigger(seconds=self.config.rescan_seconds),
                                id="rescan")
+        if not self.dry_run:                      # the inbox (#11): its own thread, never delays posting
+            from .inbox.fetch import daemon_poll, tick_seconds
+            self.scheduler.add_executor(ThreadPoolExecutor(1), "inbox")
+            self.scheduler.add_job(daemon_poll, IntervalTrigger(seconds=tick_seconds(self.config)), args=[self],
+                                   id="inbox", executor="inbox")
         self.scheduler.start()
         self.sync_jobs()
         self._watch()

@@ -103,6 +103,18 @@ class GraphChannel(Channel):
                 found = Receipt(str(post["id"]), post.get(link_field)), parse_time(post.get(time_field))
                 yield (*found, post) if more_fields else found
 
+    def inbox_access(self) -> str:
+        """The token's own scopes (debug_token) against what reading comments needs."""
+        needed = {"facebook": ("pages_read_engagement", "pages_read_user_content"),
+                  "instagram": ("instagram_manage_comments",),
+                  "threads": ("threads_read_replies",)}.get(self.network, ())
+        try:
+            scopes = set(self.call("debug_token", self.secret("access_token")).get("data", {}).get("scopes", []))
+        except ChannelError as exc:
+            return f"cannot tell: {exc}"
+        missing = [s for s in needed if s not in scopes]
+        return f"missing permission {', '.join(missing)} (App Review)" if missing else "ok"
+
     def token_expiry(self) -> datetime | None:
         """Expiry from debug_token where the token may inspect itself (0 means never)."""
         try:

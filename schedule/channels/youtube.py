@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
 from .base import Channel, parse_time, retry_at_from_headers
 
@@ -111,6 +111,8 @@ class YouTubeChannel(Channel):
                   root: Receipt | None, key: str) -> Receipt:
         from googleapiclient.http import MediaFileUpload
 
+        if parent is not None:                   # only a reply has a parent here (no threads)
+            return self._comment_reply(parent, part)
         service = self.service()
         video = next(m for m in variant.media if m.kind == "video")
         planned = variant.extra.get("planned_at")
@@ -150,6 +152,15 @@ class YouTubeChannel(Channel):
         return receipt
 
     def candidates(self, variant: Variant, index: int, part: Part):
+        if variant.extra.get("in_reply_to"):     # a reply: look among the comment's replies
+            top = self.reply_target(str(variant.extra["in_reply_to"]).split(":", 1)[1])[0].remote_id
+            for reply in self._all_replies(top):
+                snippet = reply["snippet"]
+                if (snippet.get("authorChannelId") or {}).get("value") == str(self.setting("channel_id")) and \
+                        (snippet.get("textOriginal") or "").strip() == part.text.strip():
+                    yield Receipt(reply["id"], None), datetime.fromisoformat(snippet["publishedAt"].replace("Z",
+                                                                                                          "+00:00"))
+            return
         service = self.service()
         channels = self._call(service.channels().list(part="contentDetails", mine=True).execute)
         uploads = channels["items"][0]["contentDetails"]["relatedPlaylists"]["uploads"]
@@ -167,3 +178,86 @@ class YouTubeChannel(Channel):
         title = found["items"][0]["snippet"]["title"] if found.get("items") else "(no channel)"
         # Refresh tokens do not expire on a schedule (unless the app is in testing mode: 7 days).
         return {"account": title, "expires_at": None}
+
+    # ----- the inbox (schedule/inbox/): comments on the channel's videos ---------------
+    # Reading and replying need the youtube.force-ssl scope (the upload-only token gets 403
+    # insufficientPermissions, reported once); commentThreads.list costs 1 quota unit a
+    # page, comments.insert 50 (docs/channels.md).
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
+        """commentThreads.list(allThreadsRelatedToChannelId, order=time), newest first, until
+        a page is all older than the cursor (the newest updatedAt seen); a thread with more
+        replies than it carries is completed with comments.list(parentId)."""
+        service, videos, found = self.service(), set(remote_ids), []
+        newest, token = since, None
+        while True:
+            listed = self._call(service.commentThreads().list(
+                part="snippet,replies", allThreadsRelatedToChannelId=str(self.setting("channel_id")),
+                maxResults=100, order="time", textFormat="plainText", **({"pageToken": token} if token else {})
+            ).execute)
+            fresh = False
+            for thread in listed.get("items", []):
+                snippet = thread["snippet"]
+                top = snippet["topLevelComment"]
+                comments = [top] + list((thread.get("replies") or {}).get("comments", []))
+                if snippet.get("totalReplyCount", 0) > len(comments) - 1:
+                    comments = [top] + self._all_replies(top["id"])
+                for comment in comments:
+                    updated = comment["snippet"].get("updatedAt") or comment["snippet"]["publishedAt"]
+                    if since and updated <= since:
+                        continue
+                    fresh = True
+                    newest = max(newest or "", updated)
+                    if snippet.get("videoId") in videos:
+                        found.append(self._comment(comment, snippet["videoId"], top["id"]))
+            token = listed.get("nextPageToken")
+            if not token or not fresh:
+                return InboxPage(tuple(found), newest)
+
+    def _all_replies(self, parent_id: str) -> list[dict]:
+        out, token = [], None
+        while True:
+            listed = self._call(self.service().comments().list(
+                part="snippet", parentId=parent_id, maxResults=100, textFormat="plainText",
+                **({"pageToken": token} if token else {})).execute)
+            out += listed.get("items", [])
+            token = listed.get("nextPageToken")
+            if not token:
+                return out
+
+    def _comment(self, comment: dict, video_id: str, top_id: str) -> Incoming:
+        snippet = comment["snippet"]
+        published = datetime.fromisoformat(snippet["publishedAt"].replace("Z", "+00:00"))
+        updated = datetime.fromisoformat((snippet.get("updatedAt") or snippet["publishedAt"]).replace("Z", "+00:00"))
+        author = (snippet.get("authorChannelId") or {}).get("value", "")
+        return Incoming(remote_id=comment["id"], kind="comment", text=snippet.get("textOriginal") or
+                        snippet.get("textDisplay") or "", created_at=published,
+                        author=snippet.get("authorDisplayName", ""), author_id=author,
+                        url=f"https://www.youtube.com/watch?v={video_id}&lc={comment['id']}",
+                        parent_id=snippet.get("parentId") or video_id, conversation=video_id, answers=video_id,
+                        edited_at=updated if updated > published else None,
+                        own=author == str(self.setting("channel_id")))
+
+    def inbox_access(self) -> str:
+        """One commentThreads.list page (1 quota unit): needs the youtube.force-ssl scope."""
+        try:
+            self._call(self.service().commentThreads().list(
+                part="id", allThreadsRelatedToChannelId=str(self.setting("channel_id")), maxResults=1).execute)
+        except ChannelError as exc:
+            return f"cannot read comments: {exc}"
+        return "ok"
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """comments.insert(snippet.parentId): YouTube replies hang off the top-level comment
+        (a reply's id is TOPID.REPLYID)."""
+        top = Receipt(remote_id.split(".", 1)[0], None)
+        return top, top
+
+    def hide(self, remote_id: str) -> None:
+        """comments.setModerationStatus heldForReview: out of public view, kept for review."""
+        self._call(self.service().comments().setModerationStatus(id=remote_id, moderationStatus="heldForReview"
+                                                                 ).execute)
+
+    def _comment_reply(self, parent: Receipt, part: Part) -> Receipt:
+        made = self._call(self.service().comments().insert(
+            part="snippet", body={"snippet": {"parentId": parent.remote_id, "textOriginal": part.text}}).execute)
+        return Receipt(made["id"], None)

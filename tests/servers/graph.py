@@ -8,6 +8,7 @@ checked on every call (query string for GET, form field for POST), as Graph does
 """
 from __future__ import annotations
 
+import calendar
 import json
 import time
 
@@ -46,6 +47,7 @@ class Server(TestServer):
         self.route("GET", version + rf"/{THREADS_USER}/threads", self.threads_list)
         self.route("GET", version + rf"/{THREADS_USER}/replies", self.threads_list)
         self.route("GET", version + r"/debug_token", self.debug_token)
+        self.setup_inbox_routes(version)
         self.route("GET", version + r"/(?P<id>[\w]+)", self.get_object)
 
     # ----- plumbing ------------------------------------------------------------------
@@ -201,3 +203,217 @@ class Server(TestServer):
         return Response(200, {"data": {"app_id": "1234", "type": "PAGE", "is_valid": True,
                                        "expires_at": 0, "data_access_expires_at": int(time.time()) + 60 * 86400,
                                        "scopes": ["pages_manage_posts", "pages_read_engagement"]}})
+
+    # ----- the inbox: comments on Page posts (#11) -------------------------------------------
+    # From the Graph API reference for /{object-id}/comments: filter=stream (every comment,
+    # replies to comments included) or toplevel; order=chronological; since (Unix seconds);
+    # cursor paging {"data", "paging": {"cursors": {"before", "after"}, "next"}}; a comment
+    # from the Page itself has from.id = the Page id; reading without pages_read_user_content
+    # is error 10.
+    def setup_inbox_routes(self, version: str) -> None:
+        self.can_read_comments = True
+        self.route("GET", version + r"/(?P<post>\d+_\d+)/comments", self.post_comments)
+        self.route("POST", version + r"/(?P<post>\d+_\d+)/comments", self.comment_on)
+        self.route("GET", version + r"/(?P<media>\d+)/comments", self.ig_comments)
+        self.route("POST", version + r"/(?P<comment>\d+)/replies", self.ig_reply)
+        self.route("GET", version + r"/(?P<media>\d+)/conversation", self.threads_conversation)
+        self.route("GET", version + rf"/{THREADS_USER}/mentions", self.threads_mentions)
+        self.route("GET", version + rf"/{THREADS_USER}/replies", self.threads_own_replies)
+        self.route("GET", version + r"/(?P<comment>\d+)/replies", self.ig_comment_replies)
+        self.route("POST", version + r"/(?P<reply>\d+)/manage_reply", self.threads_hide)
+        self.route("POST", version + r"/(?P<comment>\d+(_\d+)?)", self.hide_comment)
+
+    def resident_comment(self, post_id: str, text: str, name: str = "Resident", reply_to: str | None = None,
+                         from_page: bool = False, at: float | None = None) -> dict:
+        author = {"id": PAGE_ID, "name": "Blackburn Council"} if from_page else \
+            {"id": str(3000000 + len(name)), "name": name}
+        comment = self._new({"id": f"{post_id.split('_')[1]}_{self.next_id()}", "kind": "comment",
+                             "post": post_id, "message": text, "from": author, "parent": reply_to})
+        if at is not None:
+            comment["created_time"] = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(at))
+        comment["permalink_url"] = f"https://www.facebook.com/{post_id}?comment_id={comment['id']}"
+        return comment
+
+    def post_comments(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        if not self.can_read_comments:
+            return graph_error(10, "(#10) This endpoint requires the 'pages_read_user_content' permission")
+        post = request.params["post"]
+        if post not in self.objects:
+            return graph_error(100, f"Unsupported get request. Object with ID '{post}' does not exist",
+                               subcode=33, kind="GraphMethodException")
+        form = request.form()
+        if self.objects[post]["kind"] == "comment":       # a comment's own comments (its replies)
+            comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["parent"] == post]
+            form = {**form, "filter": "stream"}
+        else:
+            comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["post"] == post]
+        if form.get("filter", "toplevel") == "toplevel":
+            comments = [c for c in comments if not c["parent"]]
+        if form.get("since"):
+            since = int(form["since"])
+            comments = [c for c in comments
+                        if calendar.timegm(time.strptime(c["created_time"], "%Y-%m-%dT%H:%M:%S+0000")) >= since]
+        comments.sort(key=lambda c: (c["created_time"], int(c["id"].split("_")[1])))
+        start = int(form.get("after") or 0)
+        limit = int(form.get("limit") or 25)
+        page = comments[start:start + limit]
+        data = []
+        for c in page:
+            item = {"id": c["id"], "message": c["message"], "created_time": c["created_time"], "from": c["from"],
+                    "permalink_url": c["permalink_url"]}
+            if c["parent"]:
+                item["parent"] = {"id": c["parent"]}
+            data.append(item)
+        paging = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(comments):
+            paging["next"] = f"{self.url}/{request.params['version']}/{post}/comments?after={start + len(page)}"
+        return Response(200, {"data": data, "paging": paging})
+
+    def comment_on(self, request: Request) -> Response:
+        """POST /{object-id}/comments as the Page: on a post, or a reply to a comment."""
+        if not self._token_ok(request):
+            return self._bad_token()
+        target = self.objects.get(request.params["post"])
+        if target is None:
+            return graph_error(100, f"Unsupported post request. Object with ID '{request.params['post']}' does "
+                               "not exist", subcode=33, kind="GraphMethodException")
+        post = target["post"] if target["kind"] == "comment" else target["id"]
+        comment = self.resident_comment(post, request.form().get("message", ""), from_page=True,
+                                        reply_to=target["id"] if target["kind"] == "comment" else None)
+        return Response(200, {"id": comment["id"]})
+
+    # ----- the inbox: Instagram comments, Threads replies and mentions (#11) -------------------
+    # Instagram: GET /{ig-media-id}/comments (fields incl. replies{...}, cursor paging; no
+    # "since"), POST /{ig-comment-id}/replies?message=.  Threads: GET /{media}/conversation
+    # (every reply at any depth, with replied_to, root_post, is_reply_owned_by_me) and GET
+    # /{threads-user-id}/mentions (since, until), as in Meta's Threads API reference.
+    def _cursor_page(self, request: Request, rows: list[dict], shape) -> Response:
+        form = request.form()
+        start, limit = int(form.get("after") or 0), int(form.get("limit") or 25)
+        page = rows[start:start + limit]
+        paging = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(rows):
+            paging["next"] = f"{self.url}{request.path}?after={start + len(page)}"
+        return Response(200, {"data": [shape(r) for r in page], "paging": paging})
+
+    def resident_ig_comment(self, media_id: str, text: str, username: str = "resident",
+                            reply_to: str | None = None, from_account: bool = False) -> dict:
+        author = {"id": IG_USER, "username": "blackburncouncil"} if from_account else \
+            {"id": str(4000000 + len(username)), "username": username}
+        return self._new({"kind": "ig_comment", "media": media_id, "text": text, "from": author,
+                          "parent": reply_to, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())})
+
+    def ig_comments(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        media = request.params["media"]
+        if self.objects.get(media, {}).get("kind") != "ig_media":
+            return graph_error(100, f"Unsupported get request. Object with ID '{media}' does not exist",
+                               subcode=33, kind="GraphMethodException")
+        if not self.can_read_comments:
+            return graph_error(10, "(#10) Application does not have permission for this action")
+        comments = [o for o in self.objects.values() if o["kind"] == "ig_comment" and o["media"] == media]
+
+        def shape(c: dict) -> dict:
+            replies = [r for r in comments if r["parent"] == c["id"]]
+            out = {"id": c["id"], "text": c["text"], "timestamp": c["timestamp"], "username": c["from"]["username"],
+                   "from": c["from"]}
+            if replies:
+                out["replies"] = {"data": [{"id": r["id"], "text": r["text"], "timestamp": r["timestamp"],
+                                            "username": r["from"]["username"], "from": r["from"]} for r in replies]}
+            return out
+
+        return self._cursor_page(request, [c for c in comments if not c["parent"]], shape)
+
+    def ig_reply(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        parent = self.objects.get(request.params["comment"])
+        if parent is None or parent["kind"] != "ig_comment":
+            return graph_error(100, "Unsupported post request.", subcode=33, kind="GraphMethodException")
+        made = self.resident_ig_comment(parent["media"], request.form().get("message", ""), reply_to=parent["id"],
+                                        from_account=True)
+        return Response(200, {"id": made["id"]})
+
+    def resident_thread(self, text: str, reply_to: str | None = None, username: str = "resident") -> dict:
+        post = self._new({"kind": "thread", "text": text, "reply_to_id": reply_to, "username": username,
+                          "container": None})
+        post["permalink"] = f"https://www.threads.net/@{username}/post/T{post['id']}"
+        return post
+
+    def _thread_shape(self, post: dict) -> dict:
+        root = post
+        while root.get("reply_to_id") and root["reply_to_id"] in self.objects:
+            root = self.objects[root["reply_to_id"]]
+        timestamp = post["created_time"]
+        out = {"id": post["id"], "text": post["text"], "timestamp": timestamp,
+               "username": post.get("username") or "blackburncouncil", "permalink": post["permalink"],
+               "is_reply_owned_by_me": (post.get("username") or "blackburncouncil") == "blackburncouncil",
+               "root_post": {"id": root["id"]}}
+        if post.get("reply_to_id"):
+            out["replied_to"] = {"id": post["reply_to_id"]}
+        return out
+
+    def threads_conversation(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        media = request.params["media"]
+        if self.objects.get(media, {}).get("kind") != "thread":
+            return graph_error(100, f"Unsupported get request. Object with ID '{media}' does not exist",
+                               subcode=33, kind="GraphMethodException")
+        below, frontier = [], [media]
+        while frontier:
+            parent = frontier.pop(0)
+            children = [o for o in self.objects.values() if o["kind"] == "thread" and o.get("reply_to_id") == parent]
+            below += children
+            frontier += [c["id"] for c in children]
+        return self._cursor_page(request, below, self._thread_shape)
+
+    def threads_mentions(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        form = request.form()
+        mentioned = [o for o in self.objects.values() if o["kind"] == "thread" and "@blackburncouncil" in
+                     (o.get("text") or "").lower() and o.get("username") not in (None, "blackburncouncil")]
+        if form.get("since"):
+            mentioned = [o for o in mentioned if calendar.timegm(time.strptime(
+                o["created_time"], "%Y-%m-%dT%H:%M:%S+0000")) >= int(form["since"])]
+        return self._cursor_page(request, mentioned[::-1], self._thread_shape)
+
+    def threads_own_replies(self, request: Request) -> Response:
+        mine = [o for o in self.objects.values() if o["kind"] == "thread" and o.get("reply_to_id")
+                and o.get("username") in (None, "blackburncouncil")][::-1]
+        return self._cursor_page(request, mine, lambda p: {"id": p["id"], "text": p["text"],
+                                                           "permalink": p["permalink"]})
+
+    def ig_comment_replies(self, request: Request) -> Response:
+        replies = [o for o in self.objects.values() if o["kind"] == "ig_comment"
+                   and o["parent"] == request.params["comment"]]
+        return self._cursor_page(request, replies, lambda c: {"id": c["id"], "text": c["text"],
+                                                              "timestamp": c["timestamp"]})
+
+    # Hiding: POST /{comment-id} is_hidden=true (Facebook) or hide=true (Instagram), POST
+    # /{reply-id}/manage_reply hide=true (Threads): {"success": true}.
+    def hide_comment(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        comment = self.objects.get(request.params["comment"])
+        if comment is None or comment["kind"] not in ("comment", "ig_comment"):
+            return graph_error(100, "Unsupported post request.", subcode=33, kind="GraphMethodException")
+        form = request.form()
+        wanted = form.get("is_hidden") if comment["kind"] == "comment" else form.get("hide")
+        if wanted is None:
+            return graph_error(100, "(#100) No fields to update")
+        comment["hidden"] = wanted == "true"
+        return Response(200, {"success": True})
+
+    def threads_hide(self, request: Request) -> Response:
+        if not self._token_ok(request):
+            return self._bad_token()
+        reply = self.objects.get(request.params["reply"])
+        if reply is None or reply["kind"] != "thread" or not reply.get("reply_to_id"):
+            return graph_error(100, "Unsupported post request.", subcode=33, kind="GraphMethodException")
+        reply["hidden"] = request.form().get("hide") == "true"
+        return Response(200, {"success": True})

@@ -41,6 +41,7 @@ class Server(TestServer):
         self.route("POST", r"/upload/youtube/v3/captions", self.caption)
         self.route("GET", r"/youtube/v3/channels", self.channels)
         self.route("GET", r"/youtube/v3/playlistItems", self.playlist_items)
+        self.setup_inbox_routes()
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "5xx":
@@ -138,3 +139,113 @@ class Server(TestServer):
             "snippet": {"title": v["snippet"]["title"], "description": v["snippet"]["description"],
                         "publishedAt": v["snippet"]["publishedAt"],
                         "resourceId": {"kind": "youtube#video", "videoId": v["id"]}}} for v in newest]})
+
+    # ----- the inbox: comment threads, replies and comments.insert (#11) -----------------------
+    # From the YouTube Data API reference: commentThreads.list (allThreadsRelatedToChannelId,
+    # order=time, maxResults, pageToken -> nextPageToken; items with snippet.videoId,
+    # snippet.topLevelComment, snippet.totalReplyCount and up to 5 replies.comments),
+    # comments.list (parentId) and comments.insert (snippet.parentId, snippet.textOriginal).
+    # Without the youtube.force-ssl scope: 403 insufficientPermissions.
+    def setup_inbox_routes(self) -> None:
+        self.comments: dict[str, dict] = {}
+        self.can_read_comments = True
+        self.route("GET", r"/youtube/v3/commentThreads", self.comment_threads)
+        self.route("GET", r"/youtube/v3/comments", self.comments_list)
+        self.route("POST", r"/youtube/v3/comments", self.comments_insert)
+        self.route("POST", r"/youtube/v3/comments/setModerationStatus", self.set_moderation_status)
+
+    def resident_comment(self, video_id: str, text: str, name: str = "Resident", parent: str | None = None,
+                         own: bool = False) -> dict:
+        with self.lock:
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            number = self.next_id()
+            comment_id = f"{parent}.{number}" if parent else f"Ugz{number}"
+            author = CHANNEL_ID if own else f"UCresident{len(name)}"
+            self.comments[comment_id] = {"kind": "youtube#comment", "etag": f"e{number}", "id": comment_id,
+                                         "snippet": {"videoId": video_id, "textDisplay": text, "textOriginal": text,
+                                                     "authorDisplayName": "Blackburn Council" if own else name,
+                                                     "authorChannelId": {"value": author}, "parentId": parent,
+                                                     "publishedAt": now, "updatedAt": now, "likeCount": 0}}
+            if parent is None:
+                del self.comments[comment_id]["snippet"]["parentId"]
+        return self.comments[comment_id]
+
+    def edit_comment(self, comment_id: str, text: str) -> None:
+        time.sleep(1.1)                 # updatedAt has one-second precision
+        snippet = self.comments[comment_id]["snippet"]
+        snippet.update(textDisplay=text, textOriginal=text, updatedAt=time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                       time.gmtime()))
+
+    def _denied(self, request: Request) -> Response | None:
+        if not self._authorised(request):
+            return google_error(401, "Request had invalid authentication credentials.", "authError", "global")
+        if not self.can_read_comments:
+            return google_error(403, "Request had insufficient authentication scopes.", "insufficientPermissions",
+                                "global")
+        return None
+
+    def _paged(self, request: Request, items: list[dict], kind: str) -> Response:
+        size = int(request.query.get("maxResults", ["20"])[0])
+        start = int(request.query.get("pageToken", ["0"])[0])
+        body = {"kind": kind, "etag": "x", "pageInfo": {"totalResults": len(items), "resultsPerPage": size},
+                "items": items[start:start + size]}
+        if start + size < len(items):
+            body["nextPageToken"] = str(start + size)
+        return Response(200, body)
+
+    def comment_threads(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied:
+            return denied
+        if request.query.get("allThreadsRelatedToChannelId", [""])[0] != CHANNEL_ID:
+            return google_error(403, "The comment thread could not be retrieved.", "forbidden")
+        tops = [c for c in self.comments.values() if "parentId" not in c["snippet"]]
+
+        def activity(top: dict) -> str:
+            replies = [c for c in self.comments.values() if c["snippet"].get("parentId") == top["id"]]
+            return max([top["snippet"]["updatedAt"]] + [r["snippet"]["updatedAt"] for r in replies])
+
+        threads = []
+        for top in sorted(tops, key=activity, reverse=True):
+            replies = sorted((c for c in self.comments.values() if c["snippet"].get("parentId") == top["id"]),
+                             key=lambda c: c["snippet"]["publishedAt"])
+            thread = {"kind": "youtube#commentThread", "etag": "t", "id": top["id"],
+                      "snippet": {"channelId": CHANNEL_ID, "videoId": top["snippet"]["videoId"],
+                                  "topLevelComment": top, "canReply": True, "totalReplyCount": len(replies),
+                                  "isPublic": True}}
+            if replies:
+                thread["replies"] = {"comments": replies[:5]}
+            threads.append(thread)
+        return self._paged(request, threads, "youtube#commentThreadListResponse")
+
+    def comments_list(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied:
+            return denied
+        parent = request.query.get("parentId", [""])[0]
+        replies = sorted((c for c in self.comments.values() if c["snippet"].get("parentId") == parent),
+                         key=lambda c: c["snippet"]["publishedAt"])
+        return self._paged(request, replies, "youtube#commentListResponse")
+
+    def comments_insert(self, request: Request) -> Response:
+        denied = self._denied(request)
+        if denied:
+            return denied
+        snippet = request.json()["snippet"]
+        parent = self.comments.get(snippet.get("parentId", ""))
+        if parent is None:
+            return google_error(400, "The comment's parent could not be found.", "processingFailure")
+        made = self.resident_comment(parent["snippet"]["videoId"], snippet["textOriginal"], parent=parent["id"],
+                                     own=True)
+        return Response(200, made)
+
+    def set_moderation_status(self, request: Request) -> Response:
+        """comments.setModerationStatus: 204 No Content."""
+        denied = self._denied(request)
+        if denied:
+            return denied
+        comment = self.comments.get(request.query.get("id", [""])[0])
+        if comment is None:
+            return google_error(404, "The comment could not be found.", "commentNotFound")
+        comment["snippet"]["moderationStatus"] = request.query["moderationStatus"][0]
+        return Response(204, b"")
