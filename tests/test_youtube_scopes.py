@@ -1,0 +1,87 @@
+"""YouTube: the token carries the scopes the channel's owner granted (issue 10 §7).
+
+Google's token endpoint narrows a refreshed access token to the scopes the refresh request
+names (OAuth 2.0 for web server apps, "Refreshing an access token": `scope` optional, a
+subset of the original grant).  civicpost named only youtube.upload, so captions.insert
+(which needs youtube, youtube.force-ssl or youtubepartner: Captions: insert, "Authorization")
+was refused with 403 insufficientPermissions.  `channels check` reads the token's scopes
+from Google's tokeninfo endpoint and says which rights are missing.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bot import cli
+from schedule.channels.youtube import YouTubeChannel
+from schedule.config import ChannelConfig
+from schedule.errors import Rejected
+from tests.helpers import make_variant, tiny_mp4, video
+from tests.servers import channel_tables, credentials_env, youtube
+from tests.servers.youtube import FORCE_SSL, UPLOAD
+
+
+@pytest.fixture
+def server():
+    server = youtube.Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def channel(server, monkeypatch):
+    for key, value in credentials_env("youtube").items():
+        monkeypatch.setenv(key, value)
+    return YouTubeChannel(ChannelConfig(name="youtube", network="youtube", api_base=server.url,
+                                        settings={"chunk_bytes": 262144}))
+
+
+def test_captions_upload_with_the_granted_force_ssl_scope(server, channel, tmp_path):
+    captions = tmp_path / "clip.vtt"
+    captions.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nWelcome to the council meeting.\n", encoding="utf-8")
+    clip = video(tiny_mp4(tmp_path / "clip.mp4"), captions=captions)
+    receipt = channel.publish(make_variant(channel, ["Highlights of the meeting."], (clip,)), "k")
+    assert server.captions[receipt.remote_id]["language"] == "en"
+    token_requests = [r.form() for r in server.calls("POST") if r.path == "/token"]
+    assert token_requests and all("scope" not in form for form in token_requests)
+
+
+def test_the_server_refuses_captions_to_an_upload_only_token(server, channel, tmp_path):
+    """Guard for the double: a token holding youtube.upload only cannot insert captions."""
+    server.granted = {UPLOAD}
+    captions = tmp_path / "clip.vtt"
+    captions.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nHello.\n", encoding="utf-8")
+    clip = video(tiny_mp4(tmp_path / "clip.mp4"), captions=captions)
+    with pytest.raises(Rejected, match="insufficient"):
+        channel.publish(make_variant(channel, ["Highlights."], (clip,)), "k")
+
+
+def _check(project, server, monkeypatch) -> tuple[int, dict, str]:
+    project.write_config(channels=channel_tables({"youtube": server.url}), default_channels='["youtube"]')
+    for key, value in credentials_env("youtube").items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(project.config_path), "channels", "check", "--json"])
+    human = runner.invoke(cli, ["--config", str(project.config_path), "channels", "check"])
+    (found,) = json.loads(result.stdout)
+    return result.exit_code, found, human.output
+
+
+def test_channels_check_says_when_captions_and_unscheduling_rights_are_missing(project, server, monkeypatch):
+    server.granted = {UPLOAD}
+    code, found, human = _check(project, server, monkeypatch)
+    assert code == 0 and found["ok"]
+    assert "upload captions" in found["missing_rights"]
+    assert any(right.startswith("un-schedule") for right in found["missing_rights"])
+    assert "upload videos" not in found["missing_rights"] and "set thumbnails" not in found["missing_rights"]
+    assert "youtube.force-ssl" in found["warning"] and "WARNING" in human and "upload captions" in human
+
+
+def test_channels_check_is_quiet_when_the_scopes_are_granted(project, server, monkeypatch):
+    server.granted = {UPLOAD, FORCE_SSL}
+    code, found, human = _check(project, server, monkeypatch)
+    assert code == 0 and found["ok"] and found["missing_rights"] == [] and found["warning"] is None
+    assert found["account"] == "Blackburn Council"
+    assert youtube.CLIENT["refresh_token"] not in human
