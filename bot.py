@@ -170,6 +170,7 @@ def pause(ctx: click.Context, reason: str) -> None:
 
     result = run_pause(_config(ctx), reason)
     click.echo(f"Paused by {result['by']}: {reason}. Nothing will be posted until `python bot.py resume`.")
+    _say_unscheduled(result["unscheduled"])
 
 
 @cli.command()
@@ -227,6 +228,18 @@ def cancel(ctx: click.Context, delivery_id: int, reason: str) -> None:
 
     row = run_cancel(_config(ctx), delivery_id, reason)
     click.echo(f"cancelled {row['id']}: {row['item']} on {row['channel']}")
+    _say_unscheduled([row["unscheduled"]] if row.get("unscheduled") else [])
+
+
+def _say_unscheduled(results: list[dict]) -> None:
+    """Videos uploaded ahead that YouTube would have published by itself (schedule/unschedule.py)."""
+    for done in results:
+        if done["unscheduled"]:
+            click.echo(f"  un-scheduled on {done['channel']}: {done['item']} (delivery {done['id']}, video "
+                       f"{done['remote_id']}, was due {done['planned_at']}) is private and will not go public")
+        else:
+            click.echo(f"  WARNING: {done['item']} on {done['channel']} (delivery {done['id']}): {done['error']}",
+                       err=True)
 
 
 @cli.command()

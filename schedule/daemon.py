@@ -30,6 +30,7 @@ from .render import Renderer
 from .secrets import mask
 from .systemd import notify, watchdog_interval
 from .timeutil import to_utc_key, utcnow
+from .unschedule import sweep as unschedule_sweep
 
 log = logging.getLogger("civicpost.daemon")
 HEARTBEAT_SECONDS = 5
@@ -142,6 +143,10 @@ class Daemon:
         for problem in result.problems:
             log.error("%s", problem)
         self.items = {i.id: i for i in result.items if i.id not in duplicates}
+        # Before _apply records the edits: videos YouTube holds that the content, a pause or a
+        # blackout no longer lets go out are taken off its schedule (schedule/unschedule.py).
+        unschedule_sweep(self.config, self.ledger, self.items.get, lambda item, row: self.publisher._fresh_variant(
+            row, item), self.renderer.channel, self.publisher.alert)
         if not self.planned_once:
             affected = None
         else:

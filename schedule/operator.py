@@ -27,7 +27,9 @@ def pause(config: Config, reason: str) -> dict:
     who = operator()
     ledger.set_meta(paused="1", paused_by=who, paused_reason=reason, paused_at=to_utc_key(utcnow()))
     ledger.event("paused", actor=who, reason=reason)
-    return {"paused": True, "by": who, "reason": reason}
+    from .unschedule import command_hooks, pause_all        # videos YouTube would publish by itself
+    unscheduled = pause_all(config, ledger, reason, who, *command_hooks(config, ledger))
+    return {"paused": True, "by": who, "reason": reason, "unscheduled": unscheduled}
 
 
 def resume(config: Config, reason: str = "") -> dict:
@@ -81,6 +83,11 @@ def retry(config: Config, delivery_id: int, reason: str = "") -> dict:
 def cancel(config: Config, delivery_id: int, reason: str = "") -> dict:
     ledger = _ledger(config)
     row = _row(ledger, delivery_id)
+    from .unschedule import command_hooks, unschedule, waiting
+    if any(r["id"] == delivery_id for r in waiting(ledger)):    # uploaded ahead, YouTube would publish it
+        done = unschedule(config, ledger, row, "cancelled", reason or "cancelled by operator", operator(),
+                          *command_hooks(config, ledger))
+        return {**public_row(ledger.get(delivery_id), config.timezone), "unscheduled": done}
     if row["state"] not in OPEN_STATES + ("failed", "missed", "uncertain"):
         raise BotError(f"delivery {delivery_id} is {row['state']}; it cannot be cancelled")
     ledger.transition(delivery_id, "cancelled", expect=[row["state"]], actor=operator(),

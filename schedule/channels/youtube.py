@@ -175,7 +175,15 @@ class YouTubeChannel(Channel):
         done = list(done)
         if not done:
             return super().publish(variant, key, done=done, on_part=on_part)
-        receipt = self.reschedule(done[0].remote_id, variant)
+        first = done[0]
+        video = next((m for m in variant.media if m.kind == "video"), None)
+        if first.extra.get("file") and video is not None and \
+                (video.rel, video.size) != (first.extra["file"], first.extra.get("bytes")):
+            raise Rejected(f"{self.name}: the video file changed after {first.extra['file']} was uploaded ahead as "
+                           f"{first.remote_id}, and YouTube cannot replace a video's file. That video stays private; "
+                           "to post the new file, give the item a new time or id")
+        receipt = self.reschedule(first.remote_id, variant)
+        receipt = Receipt(receipt.remote_id, receipt.url, {**first.extra, **receipt.extra})
         if on_part:
             on_part(0, receipt)
         return receipt
