@@ -76,7 +76,7 @@ def unschedule(config: Config, ledger: Ledger, row: dict, to_state: str, reason:
             raise ChannelError(f"{row['channel']} cannot take back a scheduled post")
         done = channel.unschedule(row["remote_id"])
     except ChannelError as exc:
-        message = (f"could not un-schedule {row['remote_id']} on {row['channel']}: {mask(exc)}. It is still "
+        message = (f"could not un-schedule {row['remote_id']} on {row['channel']} ({mask(exc).rstrip('.')}): it is still "
                    f"scheduled on the network and goes public at {when:%a %d %b %Y %H:%M %Z} unless it is made "
                    "private there by hand; civicpost tries again at every rescan")
         ledger.event("unschedule-failed", row["id"], row["item"], row["channel"], actor=actor, reason=message)

@@ -212,3 +212,20 @@ def test_a_blackout_that_starts_unschedules(running):
     run.until(lambda: "publishAt" not in run.video()["status"], "the daemon to un-schedule the video")
     row = run.until(lambda: (r := run.row())["state"] == "held" and r, "the delivery held")
     assert "blackout" in row["hold_reason"]
+
+
+def test_an_unschedule_youtube_refuses_is_reported_and_tried_again(running):
+    """YouTube answers 503 to the un-scheduling: the pause says so loudly, the ledger keeps
+    the video's publishAt (what YouTube still believes), and the daemon tries again."""
+    run = running().start()
+    row = run.uploaded()
+    run.server.inject("5xx", match=r"^PUT /youtube/v3/videos$")
+    result = run.cli("pause", "--reason", "major incident")
+    assert result.exit_code == 0
+    assert "WARNING" in result.output and "could not un-schedule" in result.output and "goes public at" in result.output
+    assert run.row()["state"] == "held"
+    alerts = [e for e in run.ledger.events(kind="alert") if e["delivery_id"] == row["id"]]
+    assert alerts and "could not be un-scheduled" in alerts[-1]["detail"]
+    run.until(lambda: "publishAt" not in run.video()["status"], "the daemon's second try")
+    kinds = [e["kind"] for e in run.ledger.events(delivery_id=row["id"])]
+    assert kinds.index("unschedule-failed") < len(kinds) - 1 - kinds[::-1].index("unscheduled")
