@@ -146,7 +146,7 @@ class Daemon:
         # Before _apply records the edits: videos YouTube holds that the content, a pause or a
         # blackout no longer lets go out are taken off its schedule (schedule/unschedule.py).
         unschedule_sweep(self.config, self.ledger, self.items.get, lambda item, row: self.publisher._fresh_variant(
-            row, item), self.renderer.channel, self.publisher.alert)
+            row, item), self.renderer.channel, self.publisher.alert, broken={e.path for e in result.errors})
         if not self.planned_once:
             affected = None
         else:

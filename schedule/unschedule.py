@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Callable
 
 from .config import Config
@@ -110,10 +111,12 @@ def pause_all(config: Config, ledger: Ledger, reason: str, actor: str, channel_f
 
 
 def sweep(config: Config, ledger: Ledger, items: Callable[[str], object], render, channel_for,
-          alert=None, now: datetime | None = None) -> list[dict]:
+          alert=None, now: datetime | None = None, broken: set[str] = frozenset()) -> list[dict]:
     """The daemon's re-plan: un-schedule what the content, the pause or a blackout no longer
-    wants to go out at the planned time, and retry un-schedulings that failed."""
+    wants to go out at the planned time, and retry un-schedulings that failed.  ``broken``:
+    content files that cannot be read right now (their videos are held, not cancelled)."""
     now = now or utcnow()
+    interrupted(config, ledger, now)
     done = []
     for row in waiting(ledger, now):
         if row["channel"] not in config.channels:
@@ -126,15 +129,35 @@ def sweep(config: Config, ledger: Ledger, items: Callable[[str], object], render
             continue
         if row["state"] != "posted":
             continue
-        decision = _decide(config, ledger, row, items(split_delivery_item(row["item"])[0]), render, now)
+        decision = _decide(config, ledger, row, items(split_delivery_item(row["item"])[0]), render, now, broken)
         if decision:
             state, reason, fields = decision
             done.append(unschedule(config, ledger, row, state, reason, "planner", channel_for, alert, **fields))
     return done
 
 
-def _decide(config: Config, ledger: Ledger, row: dict, item, render, now: datetime):
+def interrupted(config: Config, ledger: Ledger, now: datetime | None = None) -> list[dict]:
+    """Rows `posted` whose video is still un-scheduled on the network: an interruption (a
+    crash) between taking the row to `publishing` and YouTube confirming the new publishAt,
+    after which crash recovery found part 0 and called it posted.  They go back to `retrying`
+    so the publisher schedules the video again (never a new upload: part 0 is recorded)."""
+    now = now or utcnow()
+    moved = []
+    for row in ledger.deliveries(states=["posted"], since=now - config.grace, until=now + MAX_LEAD):
+        parts = ledger.parts(row["id"])
+        extra = parts[0]["extra"] if parts else {}
+        if extra.get("unscheduled_at") and extra.get("privacy") == "private" and not extra.get("publishAt"):
+            if ledger.transition(row["id"], "retrying", expect=["posted"], kind="recovered", posted_at=None,
+                                 reason="the video is still un-scheduled on the network: scheduling it again",
+                                 next_attempt_at=None):
+                moved.append(row)
+    return moved
+
+
+def _decide(config: Config, ledger: Ledger, row: dict, item, render, now: datetime, broken=frozenset()):
     """(state, reason, fields) for a video that must come off the schedule, or None."""
+    if item is None and row["source"] in broken:
+        return "held", "content file has an error: fix it, then `python bot.py release ID`", {}
     if item is None:
         return "cancelled", "content file deleted, made a draft or unapproved", {}
     keys = {w.key for w in wanted([item], config, now)}
@@ -146,6 +169,12 @@ def _decide(config: Config, ledger: Ledger, row: dict, item, render, now: dateti
     window = blackout_for(item, when, config)
     if window:
         return "held", f"blackout: {window.reason}", {}
+    for media in json.loads(row["media"] or "[]"):
+        if media.get("kind") == "video" and _size(media["path"]) != media["size"]:
+            # YouTube cannot swap a video's file: the publisher refuses to re-schedule it
+            # (YouTubeChannel.publish) and says how to post the new file.
+            return "scheduled", f"the video file {media['rel']} changed after it was uploaded ahead", \
+                {"parts_text": None, "next_attempt_at": None}
     variant = render(item, row)
     if variant is not None and variant.digest != row["text_hash"]:
         # Scheduled again at once by the publisher, rendered afresh (parts_text cleared), on
@@ -175,3 +204,10 @@ def command_hooks(config: Config, ledger: Ledger):
         alerter.send(key, title, body, row["id"], row["item"], row["channel"])
 
     return channel_for, alert
+
+
+def _size(path: str) -> int | None:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None

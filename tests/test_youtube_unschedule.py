@@ -226,6 +226,23 @@ def test_an_unschedule_youtube_refuses_is_reported_and_tried_again(running):
     assert run.row()["state"] == "held"
     alerts = [e for e in run.ledger.events(kind="alert") if e["delivery_id"] == row["id"]]
     assert alerts and "could not be un-scheduled" in alerts[-1]["detail"]
-    run.until(lambda: "publishAt" not in run.video()["status"], "the daemon's second try")
+    run.until(lambda: "unscheduled" in [e["kind"] for e in run.ledger.events(delivery_id=row["id"])],
+              "the daemon's second try")
+    assert "publishAt" not in run.video()["status"]
     kinds = [e["kind"] for e in run.ledger.events(delivery_id=row["id"])]
     assert kinds.index("unschedule-failed") < len(kinds) - 1 - kinds[::-1].index("unscheduled")
+
+
+def test_a_new_video_file_is_not_put_on_the_old_video(running):
+    """YouTube cannot replace a video's file (videos.update changes metadata only): when the
+    item's video file changes after the upload, the old video comes off the schedule and
+    the delivery fails with the fix, rather than publish the old file or upload a second."""
+    run = running().start()
+    video_id = run.uploaded()["remote_id"]
+    path = run.project.content / "media" / "meeting.mp4"
+    path.write_bytes(path.read_bytes() + b"\x00" * 512)       # a re-exported file
+    run.write(TEXT)
+    row = run.until(lambda: (r := run.row())["state"] == "failed" and r, "the delivery to fail")
+    assert "cannot replace a video's file" in row["error"]
+    assert "publishAt" not in run.video()["status"] and run.video()["id"] == video_id
+    assert len(run.server.calls("POST", r"^/upload/youtube/v3/videos$")) == 1

@@ -177,8 +177,9 @@ class YouTubeChannel(Channel):
             return super().publish(variant, key, done=done, on_part=on_part)
         first = done[0]
         video = next((m for m in variant.media if m.kind == "video"), None)
-        if first.extra.get("file") and video is not None and \
-                (video.rel, video.size) != (first.extra["file"], first.extra.get("bytes")):
+        on_disk = video.path.stat().st_size if video is not None and video.path.exists() else None
+        if first.extra.get("file") and (getattr(video, "rel", None), on_disk) != (first.extra["file"],
+                                                                                  first.extra.get("bytes")):
             raise Rejected(f"{self.name}: the video file changed after {first.extra['file']} was uploaded ahead as "
                            f"{first.remote_id}, and YouTube cannot replace a video's file. That video stays private; "
                            "to post the new file, give the item a new time or id")
