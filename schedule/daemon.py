@@ -143,10 +143,6 @@ class Daemon:
         for problem in result.problems:
             log.error("%s", problem)
         self.items = {i.id: i for i in result.items if i.id not in duplicates}
-        # Before _apply records the edits: videos YouTube holds that the content, a pause or a
-        # blackout no longer lets go out are taken off its schedule (schedule/unschedule.py).
-        unschedule_sweep(self.config, self.ledger, self.items.get, lambda item, row: self.publisher._fresh_variant(
-            row, item), self.renderer.channel, self.publisher.alert, broken={e.path for e in result.errors})
         if not self.planned_once:
             affected = None
         else:
@@ -154,6 +150,11 @@ class Daemon:
             affected |= {e.item.id for path in touched if (e := self.scanner.cache.get(path)) and e.item}
             affected |= duplicates
         try:
+            # Before _apply records the edits: videos YouTube holds that the content, a pause or
+            # a blackout no longer lets go out are taken off its schedule (schedule/unschedule.py).
+            unschedule_sweep(self.config, self.ledger, self.items.get, lambda item, row: self.publisher.
+                             _fresh_variant(row, item), self.renderer.channel, self.publisher.alert,
+                             broken={e.path for e in result.errors})
             if affected is None or affected:
                 self._apply(result, affected, duplicates)
         except LedgerError:

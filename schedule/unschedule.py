@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import Config
-from .errors import ChannelError
+from .errors import ChannelError, LedgerError
 from .languages import split_delivery_item
 from .ledger import Ledger
 from .plan import blackout_for, wanted
@@ -121,19 +121,28 @@ def sweep(config: Config, ledger: Ledger, items: Callable[[str], object], render
     for row in waiting(ledger, now):
         if row["channel"] not in config.channels:
             continue
-        if row["state"] in STOPPED:
-            # Held or cancelled in the ledger, but the network still has it scheduled (a failed
-            # or interrupted un-schedule): try again.
-            done.append(unschedule(config, ledger, row, row["state"], row["hold_reason"] or row["error"] or
-                                   "not to be posted", "daemon", channel_for, alert))
-            continue
-        if row["state"] != "posted":
-            continue
-        decision = _decide(config, ledger, row, items(split_delivery_item(row["item"])[0]), render, now, broken)
-        if decision:
-            state, reason, fields = decision
-            done.append(unschedule(config, ledger, row, state, reason, "planner", channel_for, alert, **fields))
+        try:
+            done.extend(_sweep_one(config, ledger, row, items, render, channel_for, alert, now, broken))
+        except LedgerError:
+            raise                                # the daemon's own handling: nothing can be recorded
+        except Exception:  # noqa: BLE001 - one odd row must not stop the daemon's re-plan
+            log.exception("could not check whether delivery %s must be un-scheduled", row["id"])
     return done
+
+
+def _sweep_one(config, ledger, row, items, render, channel_for, alert, now, broken) -> list[dict]:
+    if row["state"] in STOPPED:
+        # Held or cancelled in the ledger, but the network still has it scheduled (a failed
+        # or interrupted un-schedule): try again.
+        return [unschedule(config, ledger, row, row["state"], row["hold_reason"] or row["error"] or
+                           "not to be posted", "daemon", channel_for, alert)]
+    if row["state"] != "posted":
+        return []
+    decision = _decide(config, ledger, row, items(split_delivery_item(row["item"])[0]), render, now, broken)
+    if not decision:
+        return []
+    state, reason, fields = decision
+    return [unschedule(config, ledger, row, state, reason, "planner", channel_for, alert, **fields)]
 
 
 def interrupted(config: Config, ledger: Ledger, now: datetime | None = None) -> list[dict]:
