@@ -246,3 +246,29 @@ def test_a_new_video_file_is_not_put_on_the_old_video(running):
     assert "cannot replace a video's file" in row["error"]
     assert "publishAt" not in run.video()["status"] and run.video()["id"] == video_id
     assert len(run.server.calls("POST", r"^/upload/youtube/v3/videos$")) == 1
+
+
+def test_a_crash_while_scheduling_again_is_finished_after_restart(running):
+    """SIGKILL at the moment the re-scheduling request reaches YouTube, which never gets it
+    (the connection drops).  Crash recovery finds part 0 (the video) and calls the delivery
+    posted; the video is still un-scheduled, so the daemon schedules it again."""
+    run = running().start()
+    video_id = run.uploaded()["remote_id"]
+    assert run.cli("pause", "--reason", "checking a complaint").exit_code == 0
+    killed = []
+
+    def kill_on_reschedule(request):
+        if request.method == "PUT" and b"publishAt" in request.body and not killed:
+            run.proc.kill()                                     # SIGKILL, mid-request
+            killed.append(request)
+
+    run.server.on_request.append(kill_on_reschedule)
+    run.server.inject("drop", match=r"^PUT /youtube/v3/videos$")
+    assert run.cli("resume", stdin="y\n").exit_code == 0
+    run.until(lambda: killed and run.proc.poll() is not None, "the daemon killed mid-request")
+    assert run.row()["state"] == "publishing" and "publishAt" not in run.video()["status"]
+    run.start()
+    run.until(lambda: run.video()["status"].get("publishAt") == publish_at(run), "publishAt set after the restart")
+    run.until(lambda: run.row()["state"] == "posted", "the delivery posted")
+    assert run.video()["id"] == video_id
+    assert len(run.server.calls("POST", r"^/upload/youtube/v3/videos$")) == 1
