@@ -85,3 +85,41 @@ def test_channels_check_is_quiet_when_the_scopes_are_granted(project, server, mo
     assert code == 0 and found["ok"] and found["missing_rights"] == [] and found["warning"] is None
     assert found["account"] == "Blackburn Council"
     assert youtube.CLIENT["refresh_token"] not in human
+
+
+# ----- the channel's un-schedule / re-schedule calls, against the test server -------------
+def _uploaded(server, channel, tmp_path, minutes: int = 60):
+    from datetime import datetime, timedelta, timezone
+
+    clip = video(tiny_mp4(tmp_path / "clip.mp4"))
+    variant = make_variant(channel, ["Highlights of the meeting."], (clip,), title="Council meeting")
+    variant.extra["planned_at"] = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    return variant, channel.publish(variant, "k")
+
+
+def test_reschedule_after_the_planned_time_makes_the_same_video_public(server, channel, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from schedule.model import Receipt
+
+    variant, receipt = _uploaded(server, channel, tmp_path)
+    channel.unschedule(receipt.remote_id)
+    assert "publishAt" not in server.videos[receipt.remote_id]["status"]
+    variant.extra["planned_at"] = datetime.now(timezone.utc) - timedelta(minutes=5)   # released late
+    again = channel.publish(variant, "k", done=[Receipt(receipt.remote_id, receipt.url, {})])
+    assert again.remote_id == receipt.remote_id and len(server.videos) == 1
+    assert server.videos[receipt.remote_id]["status"]["privacyStatus"] == "public"
+
+
+def test_a_video_already_public_cannot_be_unscheduled(server, channel, tmp_path):
+    variant, receipt = _uploaded(server, channel, tmp_path, minutes=30)
+    server.advance_clock(31 * 60)                        # YouTube published it
+    with pytest.raises(Rejected, match="already public: too late"):
+        channel.unschedule(receipt.remote_id)
+
+
+def test_unscheduling_needs_more_than_the_upload_scope(server, channel, tmp_path):
+    server.granted = {UPLOAD}
+    variant, receipt = _uploaded(server, channel, tmp_path)
+    with pytest.raises(Rejected, match="channels check"):
+        channel.unschedule(receipt.remote_id)
