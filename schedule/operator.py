@@ -84,7 +84,7 @@ def cancel(config: Config, delivery_id: int, reason: str = "") -> dict:
     ledger = _ledger(config)
     row = _row(ledger, delivery_id)
     from .unschedule import command_hooks, unschedule, waiting
-    if any(r["id"] == delivery_id for r in waiting(ledger)):    # uploaded ahead, YouTube would publish it
+    if any(r["id"] == delivery_id for r in waiting(config, ledger)):    # uploaded ahead, YouTube would publish it
         done = unschedule(config, ledger, row, "cancelled", reason or "cancelled by operator", operator(),
                           *command_hooks(config, ledger))
         return {**public_row(ledger.get(delivery_id), config.timezone), "unscheduled": done}

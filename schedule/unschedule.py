@@ -36,8 +36,6 @@ from .timeutil import to_utc_key, utcnow
 
 log = logging.getLogger("civicpost.unschedule")
 
-# How far ahead a network may hold a post (YouTube's lead_time; the widest of any channel).
-MAX_LEAD = timedelta(hours=2)
 # Not going out (as the ledger says) although the network may still hold it: try again.
 STOPPED = ("held", "cancelled", "failed", "missed")
 
@@ -49,10 +47,20 @@ def publish_at(ledger: Ledger, row: dict) -> datetime | None:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
 
 
-def waiting(ledger: Ledger, now: datetime | None = None, lead: timedelta = MAX_LEAD) -> list[dict]:
+def max_lead(config: Config) -> timedelta:
+    """How far ahead any configured channel hands posts over (Channel.lead_time)."""
+    from .channels import channel_class
+
+    return max((channel_class(c.network).lead_time for c in config.channels.values()), default=timedelta(0))
+
+
+def waiting(config: Config, ledger: Ledger, now: datetime | None = None) -> list[dict]:
     """Deliveries the network will still publish by itself (publishAt in the future).
-    Only rows planned within ``lead`` of now can be: they were uploaded at most that early."""
+    Only rows planned within the lead time of now can be: they were uploaded at most that early."""
     now = now or utcnow()
+    lead = max_lead(config)
+    if not lead:
+        return []                                # no channel posts ahead: nothing to look at
     rows = ledger.deliveries(since=now - timedelta(minutes=1), until=now + lead + timedelta(minutes=1))
     return [row for row in rows if row["remote_id"] and (when := publish_at(ledger, row)) and when > now]
 
@@ -107,7 +115,7 @@ def unschedule(config: Config, ledger: Ledger, row: dict, to_state: str, reason:
 def pause_all(config: Config, ledger: Ledger, reason: str, actor: str, channel_for, alert=None) -> list[dict]:
     """`pause`: every video the networks would still publish by themselves is held and un-scheduled."""
     return [unschedule(config, ledger, row, "held", f"posting is paused: {reason}", actor, channel_for, alert)
-            for row in waiting(ledger) if row["state"] == "posted"]
+            for row in waiting(config, ledger) if row["state"] == "posted"]
 
 
 def sweep(config: Config, ledger: Ledger, items: Callable[[str], object], render, channel_for,
@@ -118,7 +126,7 @@ def sweep(config: Config, ledger: Ledger, items: Callable[[str], object], render
     now = now or utcnow()
     interrupted(config, ledger, now)
     done = []
-    for row in waiting(ledger, now):
+    for row in waiting(config, ledger, now):
         if row["channel"] not in config.channels:
             continue
         try:
@@ -152,7 +160,10 @@ def interrupted(config: Config, ledger: Ledger, now: datetime | None = None) -> 
     so the publisher schedules the video again (never a new upload: part 0 is recorded)."""
     now = now or utcnow()
     moved = []
-    for row in ledger.deliveries(states=["posted"], since=now - config.grace, until=now + MAX_LEAD):
+    lead = max_lead(config)
+    if not lead:
+        return []
+    for row in ledger.deliveries(states=["posted"], since=now - config.grace, until=now + lead):
         parts = ledger.parts(row["id"])
         extra = parts[0]["extra"] if parts else {}
         if extra.get("unscheduled_at") and extra.get("privacy") == "private" and not extra.get("publishAt"):
