@@ -58,3 +58,11 @@ def test_the_server_refuses_an_undocumented_field_like_graph(threads):
     container = channel.call("post_object", THREADS_USER, "threads", data={"media_type": "TEXT", "text": "hi"})
     with pytest.raises(Rejected, match=r"nonexisting field \(status_code\)"):
         channel.call("get_object", container["id"], fields="status_code")
+
+
+def test_a_threads_post_answers_documented_fields_only(threads):
+    server, channel = threads
+    receipt = channel.publish(make_variant(channel, ["Bins go out on Tuesday."]), "k")
+    assert channel.call("get_object", receipt.remote_id, fields="permalink")["permalink"] == receipt.url
+    with pytest.raises(Rejected, match=r"nonexisting field \(status_code\)"):
+        channel.call("get_object", receipt.remote_id, fields="status_code")

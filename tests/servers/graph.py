@@ -25,6 +25,12 @@ THREADS_USER = "25000000000000001"
 # Does Not Return a Media ID"): status (the same values) and error_message.
 CONTAINER_FIELDS = {"instagram": ("id", "status_code", "status"), "threads": ("id", "status", "error_message")}
 JPEG_MAGIC = b"\xff\xd8\xff"
+# Threads Media fields (Threads API reference, "Media": Threads Media object).
+THREADS_MEDIA_FIELDS = {"id", "media_product_type", "media_type", "media_url", "gif_url", "permalink", "owner",
+                        "username", "text", "timestamp", "shortcode", "thumbnail_url", "children", "is_quote_post",
+                        "quoted_post", "reposted_post", "alt_text", "link_attachment_url", "has_replies", "is_reply",
+                        "is_reply_owned_by_me", "root_post", "replied_to", "hide_status", "reply_audience",
+                        "topic_tag"}
 
 
 def graph_error(code: int, message: str, subcode: int | None = None, status: int = 400,
@@ -217,6 +223,10 @@ class Server(TestServer):
         fields = (request.form().get("fields") or "id").split(",")
         if obj["kind"] == "container":
             return self._container_status(obj, fields)
+        unknown = [f for f in fields if obj["kind"] == "thread" and f not in THREADS_MEDIA_FIELDS]
+        if unknown:
+            return graph_error(100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type "
+                                    "(ThreadsMedia)")
         return Response(200, {k: obj.get(k) for k in ["id", *fields] if k in obj or k == "id"})
 
     def _container_status(self, obj: dict, fields: list[str]) -> Response:
