@@ -359,12 +359,14 @@ def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
 
 
 def _cell(value) -> str:
+    from rich.markup import escape
+
     if value is None:
         return ""
     text = str(value)
     if len(text) >= 19 and text[4] == "-" and text[10] == "T":
         return text[:16].replace("T", " ")
-    return text
+    return escape(text)          # ids, titles and errors are people's text, not rich markup
 
 
 if __name__ == "__main__":

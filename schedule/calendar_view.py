@@ -10,14 +10,14 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .config import Config
 from .scanner import ContentScanner
 from .listing import history, queue
 from .timeutil import utcnow
 
-ATTENTION = {"held", "failed", "missed", "uncertain"}
+ATTENTION = {"held", "failed", "missed", "uncertain", "blocked"}
 
 
 @dataclass
@@ -40,8 +40,14 @@ def entries(config: Config, now: datetime | None = None, days_back: int = 14) ->
         key = (row["item"], row["planned_at"])
         when = datetime.fromisoformat(row["planned_at"]).astimezone(config.timezone)
         entry = grouped.setdefault(key, Entry(row["item"], titles.get(row["item"]) or row["item"], when))
-        entry.channels[row["channel"]] = row["state"]
+        entry.channels[row["channel"]] = "blocked" if row.get("blocked") else row["state"]   # the gate says no
     return sorted(grouped.values(), key=lambda e: (e.when, e.item))
+
+
+def ics_uid(entry: Entry) -> str:
+    """Stable per item and planned instant: the time in UTC, so the "Z" (RFC 5545 §3.3.5,
+    UTC time) is true whatever the machine's own zone."""
+    return f"{entry.item}-{entry.when.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}@civicpost"
 
 
 def to_ics(config: Config, now: datetime | None = None) -> bytes:
@@ -55,7 +61,7 @@ def to_ics(config: Config, now: datetime | None = None) -> bytes:
     for entry in entries(config, now):
         event = Event()
         states = ", ".join(f"{c}: {s}" for c, s in sorted(entry.channels.items()))
-        event.add("uid", f"{entry.item}-{entry.when.astimezone().strftime('%Y%m%dT%H%M%SZ')}@civicpost")
+        event.add("uid", ics_uid(entry))
         event.add("summary", f"{'⚠ ' if entry.attention else ''}{entry.title} ({', '.join(sorted(entry.channels))})")
         event.add("description", f"Item: {entry.item}\nChannels: {states}")
         event.add("dtstart", entry.when)
@@ -111,7 +117,7 @@ def to_html(config: Config, now: datetime | None = None) -> str:
         '<a class="skip" href="#schedule">Skip to the schedule</a>',
         "<header>", "<h1>What goes out when</h1>",
         f'<p class="summary">{len(items)} planned or recent posts; {needing} need attention '
-        f"(held, failed, missed or uncertain). Times are {esc(config.timezone.key)}. "
+        f"(blocked, held, failed, missed or uncertain). Times are {esc(config.timezone.key)}. "
         f"Made {now.astimezone(config.timezone):%d %B %Y at %H:%M}.</p>",
         '<nav aria-label="Weeks"><ul>',
         *[f'<li><a href="#day-{day}">Week of {datetime.fromisoformat(day):%d %b}</a></li>' for day in weeks.values()],

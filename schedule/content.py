@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from .config import NETWORKS, Config
+from .config import MAX_GRACE_MINUTES, NETWORKS, Config
 from .errors import ContentError, Problem
 from .model import Item, Media
 from .timeutil import AmbiguousTime, NonExistentTime, localize
@@ -81,7 +81,7 @@ def read_item(path: Path, config: Config) -> Item:
 
 def load_bytes(path: Path, rel: str, config: Config) -> bytes:
     try:
-        if path.is_symlink() and not _inside(path.resolve(), config.content_dir):
+        if not _inside(path.resolve(), config.content_dir):     # a symlinked file, or a file in a symlinked folder
             raise ContentError(rel, 1, "symlink points outside content/: copy the file into content/ instead",
                                "outside")
         size = path.stat().st_size
@@ -213,8 +213,10 @@ class _Reader:
             if close:
                 self.warn(key, "unknown-field", f"unknown field {key!r}: did you mean {close[0]!r}?")
         grace = meta.get("grace_minutes")
-        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0):
-            raise self.fail("grace_minutes", "grace_minutes: must be a number of minutes, e.g. 30")
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float)) or
+                                  not 0 <= grace <= MAX_GRACE_MINUTES):     # .inf would break the planner
+            raise self.fail("grace_minutes", f"grace_minutes: must be a number of minutes from 0 to "
+                            f"{MAX_GRACE_MINUTES} (a year), e.g. 30", "grace")
         autothread = meta.get("autothread")
         if autothread is not None and not isinstance(autothread, bool):
             raise self.fail("autothread", "autothread: must be true or false")
@@ -277,6 +279,7 @@ class _Reader:
 
     def moment(self, key: str, value: Any) -> datetime:
         tz = self.config.timezone
+        value = quoted_date(value)
         if isinstance(value, datetime):
             moment = value
         elif isinstance(value, date):
@@ -310,7 +313,7 @@ class _Reader:
             raise self.fail("repeat", "repeat: must be a cron expression in quotes, e.g. \"0 9 * * MON\"")
         if meta.get("until") is None:
             raise self.fail("repeat", "repeat: needs until: (the last date), e.g. until: 2027-03-31")
-        until_value = meta["until"]
+        until_value = quoted_date(meta["until"])
         if isinstance(until_value, date) and not isinstance(until_value, datetime):
             until_value = datetime.combine(until_value, time(23, 59, 59))
         until = self.moment("until", until_value)
@@ -322,7 +325,7 @@ class _Reader:
             raise self.fail("expires", "use not_after: or expires:, not both (they mean the same)")
         if not keys:
             return None
-        value = self.meta[keys[0]]
+        value = quoted_date(self.meta[keys[0]])
         if isinstance(value, date) and not isinstance(value, datetime):
             value = datetime.combine(value, time(23, 59, 59))   # a date means "until the end of that day"
         return self.moment(keys[0], value)
@@ -376,6 +379,17 @@ class _Reader:
             raise self.fail(key, f"{key}: {what} {rel} not found (paths are relative to content/, e.g. "
                             "media/pool.jpg)", "media-missing")
         return candidate
+
+
+def quoted_date(value: Any) -> Any:
+    """A quoted "2030-01-20" means what the unquoted date means (YAML reads only the latter
+    as a date), so it is not silently midnight."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    return value
 
 
 def expand_repeat(expression: str, start: datetime | None, until: datetime, tz, reader: _Reader) -> tuple[datetime, ...]:

@@ -24,7 +24,7 @@ from .errors import BotError, ConfigError, LedgerError
 from .languages import split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item
-from .plan import reconcile, wanted
+from .plan import reconcile, too_late, wanted
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -234,8 +234,9 @@ class Daemon:
             self.ledger.set_meta(**{f"auth_failed:{name}": None})
             self.alerter.clear(f"auth:{name}")
             for row in self.ledger.deliveries(states=["held"]):
-                if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and \
-                        utcnow() - datetime.fromisoformat(row["planned_at"]) <= self.config.grace:
+                if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and not too_late(
+                        self.publisher.items(row["item"]), datetime.fromisoformat(row["planned_at"]), utcnow(),
+                        self.config):
                     self.ledger.transition(row["id"], "scheduled", expect=["held"], kind="released",
                                            reason="credentials work again")
 

@@ -37,16 +37,12 @@ class LedgerError(BotError):
 class ChannelError(BotError):
     """A network said no, or could not be reached."""
 
-    permanent = True
-
 
 class AuthError(ChannelError):
     """Credentials missing, expired or revoked: hold the channel, alert the admin."""
 
 
 class RateLimited(ChannelError):
-    permanent = False
-
     def __init__(self, message: str, retry_at: datetime | None = None):
         self.retry_at = retry_at
         super().__init__(message)
@@ -58,8 +54,6 @@ class Rejected(ChannelError):
 
 class Transient(ChannelError):
     """Timeouts, dropped connections, 5xx: retried with backoff."""
-
-    permanent = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import to_utc_key, utcnow
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain")
 OPEN_STATES = ("scheduled", "retrying", "held")          # may still go out
 FINAL_STATES = ("posted", "failed", "missed", "cancelled", "uncertain")
@@ -54,8 +54,28 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    # The alert de-duplication looks up the last alert event by its key; events are never
+    # pruned, so without this index every alert would scan the whole table.
+    db.execute("CREATE INDEX events_alert ON events (reason, id) WHERE kind IN ('alert', 'alert-cleared')")
+
+
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1]
+MIGRATIONS = [_migrate_1, _migrate_2]
+
+
+def _private(path: Path) -> None:
+    """The ledger holds post text, authors and errors: readable by its owner only, even
+    outside systemd (whose UMask would otherwise be the only guard).  SQLite creates the
+    -wal and -shm files with the database file's permissions (os_unix.c findCreateFileMode),
+    so creating the file 0600 covers all three; an older ledger loses its world bits."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if name.exists() and name.stat().st_mode & 0o007:
+                name.chmod(name.stat().st_mode & 0o770)
+    except OSError:
+        pass                        # reported by sqlite3.connect, with the fix, just after
 
 
 class Ledger:
@@ -74,6 +94,7 @@ class Ledger:
                                        isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                _private(self.path)
                 conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10, isolation_level=None)
             self.db = sqlite_utils.Database(conn)
             if not readonly:
@@ -152,11 +173,6 @@ class Ledger:
 
     def get(self, delivery_id: int) -> dict | None:
         rows = self._query("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
-        return rows[0] if rows else None
-
-    def find(self, item: str, channel: str, planned_at: datetime) -> dict | None:
-        rows = self._query("SELECT * FROM deliveries WHERE item = ? AND channel = ? AND planned_at = ?",
-                           [item, channel, to_utc_key(planned_at)])
         return rows[0] if rows else None
 
     def deliveries(self, states: Iterable[str] | None = None, since: datetime | None = None,
@@ -332,7 +348,3 @@ def open_ledger(path: Path, tz: ZoneInfo, readonly: bool = False) -> Ledger | No
         return None
     return Ledger(path, tz, readonly=readonly)
 
-
-def iter_rows(ledger: Ledger | None, **kwargs: Any) -> Iterator[dict]:
-    if ledger is not None:
-        yield from ledger.deliveries(**kwargs)

@@ -6,6 +6,8 @@ from datetime import datetime
 from .config import Config
 from .scanner import ContentScanner
 from .ledger import OPEN_STATES, open_ledger, public_row
+from .gate import decide
+from .render import Renderer
 from .plan import blackout_for, wanted
 from .timeutil import to_utc_key, utcnow
 
@@ -25,6 +27,7 @@ def queue(config: Config, now: datetime | None = None) -> list[dict]:
                 rows[(row["item"], row["channel"], row["planned_at"])] = row
         finally:
             ledger.close()
+    renderer, verdicts = Renderer(config), {}          # the gate's verdict, once per item
     tz = config.timezone
     out: dict[tuple, dict] = {}
     for want in wanted(ContentScanner(config).scan().items, config, now):
@@ -37,11 +40,18 @@ def queue(config: Config, now: datetime | None = None) -> list[dict]:
             "remote_id": None, "url": None, "attempts": 0, "error": None, "dry_run": False}
         window = blackout_for(want.item, want.when, config)
         entry["note"] = f"inside blackout '{window.reason}': will be held" if window else None
+        # The gate (the daemon's own check): an error here means this delivery will not be sent.
+        if want.item.id not in verdicts:
+            verdicts[want.item.id] = decide(want.item, config, renderer, now)
+        errors = verdicts[want.item.id].errors(want.channel)
+        entry["blocked"] = str(errors[0]) if errors else None
+        if errors:
+            entry["note"] = f"will not be sent: {errors[0]}"
         out[want.key] = entry
     for key, row in rows.items():
         if key not in out and (row["planned_at"] >= to_utc_key(now) or row["state"] in OPEN_STATES) \
                 and not row.get("dry_run"):
-            out[key] = {**public_row(row, tz), "note": None}
+            out[key] = {**public_row(row, tz), "note": None, "blocked": None}
     return sorted(out.values(), key=lambda d: (d["planned_at"], d["item"], d["channel"]))
 
 

@@ -11,9 +11,19 @@ from datetime import datetime, timedelta
 from .config import Config
 from .errors import BotError
 from .ledger import Ledger, OPEN_STATES, operator, public_row
+from .plan import grace_for, too_late
 from .timeutil import to_utc_key, utcnow
 
 ATTENTION_STATES = ("failed", "missed", "uncertain", "held")
+
+
+def _item_of(config: Config):
+    """Delivery item -> its content item (for its own grace_minutes), from a fresh scan."""
+    from .languages import split_delivery_item
+    from .scanner import ContentScanner
+
+    items = {i.id: i for i in ContentScanner(config).scan().items}
+    return lambda delivery_item: items.get(split_delivery_item(delivery_item)[0])
 
 
 def _ledger(config: Config) -> Ledger:
@@ -40,9 +50,10 @@ def resume(config: Config, reason: str = "") -> dict:
     ledger.set_meta(paused="0", paused_by=None, paused_reason=None, paused_at=None)
     ledger.event("resumed", actor=who, reason=reason or None)
     released, waiting = [], []
+    item_of = _item_of(config)
     for row in ledger.deliveries(states=["held"]):
-        late = now - datetime.fromisoformat(row["planned_at"])
-        if late <= config.grace and "blackout" not in (row["hold_reason"] or ""):
+        late = too_late(item_of(row["item"]), datetime.fromisoformat(row["planned_at"]), now, config)
+        if not late and "blackout" not in (row["hold_reason"] or ""):
             ledger.transition(row["id"], "scheduled", expect=["held"], actor=who, kind="resumed",
                               reason="pause lifted", next_attempt_at=None)
             released.append(public_row(row, config.timezone))
@@ -56,13 +67,14 @@ def release(config: Config, ids: list[int], reason: str = "") -> list[dict]:
     ledger = _ledger(config)
     who = operator()
     out = []
+    item_of = _item_of(config)
     for delivery_id in ids:
         row = _row(ledger, delivery_id)
         if row["state"] not in ("held", "missed"):
             raise BotError(f"delivery {delivery_id} is {row['state']}; only held or missed deliveries can be released")
         ledger.transition(delivery_id, "scheduled", expect=["held", "missed"], actor=who, kind="released",
                           reason=reason or "released by operator", released=1, next_attempt_at=None,
-                          retry_until=to_utc_key(utcnow() + config.grace))
+                          retry_until=to_utc_key(utcnow() + grace_for(item_of(row["item"]), config)))
         out.append(public_row(ledger.get(delivery_id), config.timezone))
     return out
 
@@ -76,7 +88,7 @@ def retry(config: Config, delivery_id: int, reason: str = "") -> dict:
                        "retrying deliveries")
     ledger.transition(delivery_id, "retrying", expect=[row["state"]], actor=operator(), kind="retry",
                       reason=reason or "retry requested by operator", released=1, next_attempt_at=None,
-                      retry_until=to_utc_key(utcnow() + config.grace))
+                      retry_until=to_utc_key(utcnow() + grace_for(_item_of(config)(row["item"]), config)))
     return public_row(ledger.get(delivery_id), config.timezone)
 
 

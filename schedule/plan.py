@@ -47,8 +47,17 @@ class Actions:
         return bool(self.add or self.cancel or self.edited or self.edited_after_post or self.hold)
 
 
-def grace_for(item: Item, config: Config) -> timedelta:
-    return timedelta(minutes=item.grace_minutes) if item.grace_minutes is not None else config.grace
+def grace_for(item: Item | None, config: Config) -> timedelta:
+    """How late a delivery may still go out: the item's grace_minutes, else [schedule]."""
+    if item is not None and item.grace_minutes is not None:
+        return timedelta(minutes=item.grace_minutes)
+    return config.grace
+
+
+def too_late(item: Item | None, when: datetime, now: datetime, config: Config) -> bool:
+    """The one grace rule (planner, publisher, resume, credentials re-check): more than the
+    grace late is missed, never posted automatically."""
+    return now - when > grace_for(item, config)
 
 
 def approval_missing(item: Item, config: Config) -> str | None:
@@ -73,7 +82,6 @@ def wanted(items: list[Item], config: Config, now: datetime) -> list[Wanted]:
     for item in items:
         if item.draft or approval_missing(item, config):
             continue
-        grace = grace_for(item, config)
         for name in item.channels:
             channel = config.channels.get(name)
             if channel is None:
@@ -84,7 +92,7 @@ def wanted(items: list[Item], config: Config, now: datetime) -> list[Wanted]:
             for when in item.times:
                 if item.not_after and when > item.not_after:
                     continue
-                if item.repeat and when < now - grace:
+                if item.repeat and too_late(item, when, now, config):
                     continue
                 if langs and mode_for(channel, langs) == "paired":
                     # One post per language, first language first, a few seconds apart.
@@ -112,8 +120,7 @@ def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetim
         wanted_keys.add(w.key)
         row = by_key.get(w.key)
         if row is None:
-            late = now - w.when
-            if late > grace_for(w.item, config):
+            if too_late(w.item, w.when, now, config):
                 actions.add.append((w, "missed", f"planned time {w.when.isoformat()} had already passed when "
                                     "civicpost first saw it"))
             else:
@@ -152,7 +159,7 @@ def due_decision(item: Item | None, when: datetime, now: datetime, config: Confi
         return "cancelled", "content file no longer has this delivery"
     if item.not_after and now > item.not_after:
         return "missed", f"not_after {item.not_after.isoformat()} has passed"
-    if now - when > grace_for(item, config):
+    if too_late(item, when, now, config):
         return "missed", f"more than {int(grace_for(item, config).total_seconds() // 60)} minutes late"
     if paused:
         return "held", "posting is paused"

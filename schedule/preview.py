@@ -12,7 +12,7 @@ from .validate import Checked, check
 def preview(config_path: str | Path, paths: Iterable[str] | None = None, channel: str | None = None,
             now: datetime | None = None) -> tuple[list[dict], list[Problem]]:
     """One dict per item (the `preview --json` shape) and the problems not tied to an item."""
-    checked = check(config_path, paths, only_channel=channel, now=now)
+    checked = check(config_path, paths, only_channel=channel, now=now, every_id=False)
     return preview_items(checked), _unattached(checked)
 
 
@@ -43,6 +43,7 @@ def _unattached(checked: Checked) -> list[Problem]:
 
 def print_preview(items: list[dict], loose: list[Problem], console) -> None:
     """Human output with rich: one panel per item and channel."""
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
     from rich.text import Text
@@ -51,9 +52,10 @@ def print_preview(items: list[dict], loose: list[Problem], console) -> None:
         console.print(Text(str(problem), style="red" if problem.level == "error" else "yellow"))
     for item in items:
         when = datetime.fromisoformat(item["publish_at"]).strftime("%a %d %b %Y %H:%M %Z") if item["publish_at"] else "no time"
-        header = f"[bold]{item['id']}[/] ({item['path']}) - {when}"
+        # Ids, paths and titles are the comms team's text, never rich markup ("[draft]", "[/b]").
+        header = f"[bold]{escape(item['id'])}[/] ({escape(item['path'])}) - {when}"
         if item["repeat"]:
-            header += f", repeats {item['repeat']} ({len(item['times'])}+ times)"
+            header += f", repeats {escape(item['repeat'])} ({len(item['times'])}+ times)"
         if item["draft"]:
             header += " [yellow]DRAFT: never scheduled[/]"
         console.rule(header)
@@ -74,7 +76,7 @@ def print_preview(items: list[dict], loose: list[Problem], console) -> None:
             for problem in variant["problems"]:
                 table.add_row(problem["level"], Text(problem["message"],
                                                      style="red" if problem["level"] == "error" else "yellow"))
-            title = f"{variant['channel']} ({variant['network']})"
+            title = escape(f"{variant['channel']} ({variant['network']})")
             if variant.get("title"):
-                title += f" - {variant['title']}"
+                title += f" - {escape(variant['title'])}"
             console.print(Panel(table, title=title, title_align="left"))

@@ -24,6 +24,7 @@ from .ledger import Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .plan import due_decision, grace_for
 from .render import Renderer
+from .gate import decide
 from .secrets import mask
 from .timeutil import to_utc_key, utcnow
 
@@ -81,15 +82,15 @@ class Publisher:
         variant = self.recorded_variant(row, channel, item) if reused else self._fresh_variant(row, item)
         if variant is None:
             return self._stop(row, "cancelled", f"the item now says skip: true for {row['channel']}")
-        errors = [p for p in variant.problems if p.level == "error"]
+        errors = self.gate_errors(row, item, variant, now)
         if errors:
-            message = "; ".join(p.message for p in errors[:3])
+            message = "; ".join(str(p) for p in errors[:3])
             if self.ledger.transition(row["id"], "failed", expect=DUE_STATES, reason="content invalid",
                                       error=message):
                 self.alert(row, "failed", f"content is not valid: {message}")
             return "failed"
         retry_until = row["retry_until"] or to_utc_key(
-            datetime.fromisoformat(row["planned_at"]) + (grace_for(item, self.config) if item else self.config.grace))
+            datetime.fromisoformat(row["planned_at"]) + grace_for(item, self.config))
         try:
             moved = self.ledger.transition(
                 row["id"], "publishing", expect=DUE_STATES, attempts=row["attempts"] + 1,
@@ -103,6 +104,15 @@ class Publisher:
             return self.ledger.get(row["id"])["state"]            # someone (an operator) got there first
         row = self.ledger.get(row["id"])
         return self.send(row, channel, variant, now)
+
+    def gate_errors(self, row: dict, item: Item | None, variant: Variant, now: datetime) -> list:
+        """The gate's errors for this delivery (the same check as validate): item-level ones
+        and this channel's.  A thread already partly out is finished, not cut in half."""
+        if self.ledger.parts(row["id"]):
+            return []
+        if item is None:
+            return [p for p in variant.problems if p.level == "error"]
+        return decide(item, self.config, self.renderer, now, variants=[variant]).errors(row["channel"])
 
     def send(self, row: dict, channel: Channel, variant: Variant, now: datetime) -> str:
         """The network call, with the row already in `publishing`."""

@@ -41,6 +41,7 @@ def _walk(root: Path, paths: Iterable[str | Path] | None = None) -> list[tuple[s
     30 seconds and pathlib objects alone cost a few hundred milliseconds.
     """
     media = str(root / "media")
+    inside, walked = os.path.join(os.path.realpath(root), ""), {os.path.realpath(root)}
     found: list[tuple[str, tuple[int, int]]] = []
 
     def stamp(path: str) -> tuple[int, int]:
@@ -59,7 +60,13 @@ def _walk(root: Path, paths: Iterable[str | Path] | None = None) -> list[tuple[s
             if entry.name.startswith("."):       # .git and editors' hidden files
                 continue
             if entry.is_dir():
-                if entry.path != media:          # content/media holds images and video
+                real = os.path.realpath(entry.path)
+                if entry.is_symlink() and real in walked:
+                    continue                         # a link back to a folder already walked (a loop)
+                if entry.is_symlink() and not real.startswith(inside):
+                    found.append((entry.path, (0, -1)))   # refused when read: content stays inside content/
+                elif entry.path != media:        # content/media holds images and video
+                    walked.add(real)
                     walk(entry.path)
             elif entry.name.endswith(SUFFIXES):
                 try:

@@ -2,6 +2,8 @@
 
 ``CIVICPOST_<CHANNEL>_<FIELD>`` (channel name upper-cased, non-alphanumerics as ``_``) or
 a file ``<channel>_<field>`` in ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``).
+Alert (apprise) URLs carry SMTP passwords and webhook tokens, so they are secrets too:
+``CIVICPOST_ALERT_URLS`` or the file ``alert_urls``, one URL per line (or space-separated).
 Every value read here is remembered so ``mask`` can scrub it from any text that is
 about to be logged, stored in the ledger or shown in an error.
 """
@@ -11,6 +13,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -42,6 +45,29 @@ def get_secret(channel: str, field: str) -> str | None:
     if value:
         remember(value)
     return value or None
+
+
+ALERT_URLS_ENV = "CIVICPOST_ALERT_URLS"
+ALERT_URLS_FILE = "alert_urls"
+
+
+def alert_urls() -> tuple[str, ...]:
+    """The apprise URLs for alerts, each remembered for masking with its password and the
+    long path parts that are webhook tokens (slack://TokenA/TokenB/TokenC)."""
+    value = os.environ.get(ALERT_URLS_ENV)
+    if value is None:
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        f = Path(creds) / ALERT_URLS_FILE if creds else None
+        value = f.read_text(encoding="utf-8") if f is not None and f.is_file() else ""
+    urls = tuple(u for u in value.split() if not u.startswith("#"))
+    for url in urls:
+        remember(url)
+        parts = urlsplit(url)
+        remember(parts.password or "")
+        for piece in re.split(r"[/?&=:@]", f"{parts.netloc}/{parts.path}?{parts.query}"):
+            if len(piece) >= 8 and any(c.isdigit() for c in piece):      # token-like, not "services"
+                remember(piece)
+    return urls
 
 
 def mask(text: object) -> str:

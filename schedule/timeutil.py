@@ -1,7 +1,7 @@
 """Aware datetimes only.  Daylight-saving gaps and overlaps are errors, never guesses."""
 from __future__ import annotations
 
-from datetime import datetime, timezone, timedelta
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 
@@ -34,17 +34,9 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
 def to_utc_key(moment: datetime) -> str:
     """A sortable, comparable UTC string for the ledger."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-__all__ = ["localize", "utcnow", "iso", "parse_iso", "to_utc_key", "AmbiguousTime", "NonExistentTime", "timedelta"]
+__all__ = ["localize", "utcnow", "to_utc_key", "AmbiguousTime", "NonExistentTime"]

@@ -10,11 +10,9 @@ from typing import Iterable
 
 from .config import Config, load_config
 from .scanner import ContentScanner, ScanResult, content_files
-from .accessibility import unique
 from .errors import ConfigError, Problem
-from .languages import languages, problems as language_problems
 from .model import Item, Variant
-from .plan import approval_missing, blackout_for
+from .gate import decide
 from .render import Renderer
 from .timeutil import utcnow
 
@@ -40,7 +38,10 @@ def config_problem(exc: ConfigError) -> Problem:
 
 
 def check(config_path: str | Path, paths: Iterable[str] | None = None, only_channel: str | None = None,
-          now: datetime | None = None, progress: bool = False, scanner: ContentScanner | None = None) -> Checked:
+          now: datetime | None = None, progress: bool = False, scanner: ContentScanner | None = None,
+          every_id: bool = True) -> Checked:
+    """``every_id``: with ``paths``, still compare their ids with every file in content/ (a
+    full read of the folder; `preview`, which shows a file's posts, skips it)."""
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -61,17 +62,23 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
     result = _scan(config, scanner or ContentScanner(config), paths, progress)
     problems.extend(Problem(e.path, e.line, "error", e.code, e.message) for e in result.errors)
     problems.extend(result.problems)
+    if paths and every_id:
+        problems.extend(_collisions(config, result))
     ledger_rows = _posted_keys(config)
     for item in result.items:
         checked.items.append(item)
-        problems.extend(item_problems(item, config, now, ledger_rows))
-        variants = renderer.variants(item, only=only_channel)
-        checked.variants[item.id] = variants
-        rules: list[Problem] = []
-        for variant in variants:
-            problems.extend(variant.problems)
-            rules.extend(variant_rules(variant, config))
-        problems.extend(unique(rules))
+        verdict = decide(item, config, renderer, now, ledger_rows, channel=only_channel)
+        checked.variants[item.id] = verdict.variants
+        problems.extend(verdict.problems)
+    # A channel's config error once, not per item; a template's syntax error once, not per channel.
+    seen: set = set()
+    kept = []
+    for problem in problems:
+        key = (problem.path, problem.line, problem.code, problem.message) if problem.code == "template" else problem
+        if key not in seen:
+            seen.add(key)
+            kept.append(problem)
+    problems[:] = kept
     return checked
 
 
@@ -84,6 +91,16 @@ def _scan(config: Config, scanner: ContentScanner, paths, progress: bool) -> Sca
             task = bar.add_task("Checking content", total=len(files))
             return scanner.scan(paths, progress=lambda: bar.advance(task))
     return scanner.scan(paths)
+
+
+def _collisions(config: Config, result: ScanResult) -> list[Problem]:
+    """Files named on the command line (pre-commit) whose id another file in content/ already
+    has: the daemon sees the whole folder, so the check must too."""
+    from .scanner import duplicate_ids
+
+    named = {item.rel for item in result.items}
+    others = [i for i in ContentScanner(config).scan().items if i.rel not in named]
+    return [p for p in duplicate_ids(others + result.items) if p.path in named]
 
 
 def _posted_keys(config: Config) -> set[tuple[str, str]]:
@@ -100,54 +117,6 @@ def _posted_keys(config: Config) -> set[tuple[str, str]]:
         return {(r["item"], r["planned_at"]) for r in ledger.deliveries(states=["posted", "publishing"])}
     finally:
         ledger.close()
-
-
-def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[str, str]]) -> list[Problem]:
-    from .accessibility import check_item
-    from .timeutil import to_utc_key
-
-    problems = list(item.problems)
-
-    def add(key: str, level: str, code: str, message: str) -> None:
-        problems.append(Problem(item.rel, item.line(key), level, code, message))
-
-    if not item.times and not item.draft:
-        add("publish_at", "error", "no-time", "no publish_at: add publish_at: 2027-03-01T09:00 (or draft: true)")
-    if not item.channels:
-        add("channels", "error", "no-channel", "no channels: add channels: [...] or default_channels in config.toml")
-    if not item.body.strip() and not any("text" in o for o in item.overrides.values()):
-        problems.append(Problem(item.rel, item.body_line, "error", "empty", "the post has no text: write it below "
-                                "the front matter"))
-    if item.draft:
-        return problems
-    missing = approval_missing(item, config)
-    if missing:
-        add("approved_by", "error", "approval", missing)
-    past = [t for t in item.times if t < now and (item.id, to_utc_key(t)) not in posted]
-    if past and not item.repeat:
-        add("publish_at", "warning", "past", f"publish_at {past[0].isoformat()} has already passed and it has not "
-            "gone out: change the time or remove the file")
-    if item.not_after and item.times and all(t > item.not_after for t in item.times):
-        add("not_after", "error", "expired", "every planned time is after not_after: nothing would be posted")
-    for when in item.times:
-        if when < now:
-            continue
-        window = blackout_for(item, when, config)
-        if window:
-            add("publish_at", "warning", "blackout", f"planned {when:%Y-%m-%d %H:%M} is inside the blackout "
-                f"'{window.reason}': it will be held unless tagged {', '.join(window.allow_tags) or '(no tag allowed)'}")
-            break
-    problems.extend(check_item(item, config.section("accessibility")))
-    langs = languages(config)
-    if langs:
-        problems.extend(language_problems(item, langs))
-    return problems
-
-
-def variant_rules(variant: Variant, config: Config) -> list[Problem]:
-    from .accessibility import check_variant
-
-    return check_variant(variant, config.section("accessibility"))
 
 
 def validate(config_path: str | Path, paths: Iterable[str] | None = None, progress: bool = False) -> list[Problem]:

@@ -56,3 +56,19 @@ def test_preview_needs_no_credentials_or_network(project, monkeypatch):
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")      # any network use would fail loudly
     monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
     assert preview(project, "--json").exit_code == 0
+
+
+def test_ids_and_titles_are_shown_as_written_not_as_markup(project):
+    """Issue 10 §6: `[/b]oops` crashed preview and queue (rich read it as a closing tag), and
+    `Budget [draft] results` lost its `[draft]` (rich read it as a style)."""
+    project.post("oops.md", 'id: "[/b]oops"\ntitle: "Budget [draft] results"\npublish_at: 2030-01-14T10:00',
+                 "The budget is out.")
+    runner = CliRunner(env={"COLUMNS": "200"})
+    base = ["--config", str(project.config_path)]
+    shown = runner.invoke(cli, [*base, "preview"])
+    assert shown.exception is None or isinstance(shown.exception, SystemExit), shown.exception
+    assert "Traceback" not in shown.output
+    assert "[/b]oops" in shown.output and "Budget [draft] results" in shown.output
+    queued = runner.invoke(cli, [*base, "queue"])
+    assert queued.exit_code == 0, queued.exception
+    assert "[/b]oops" in queued.output

@@ -132,3 +132,79 @@ def test_pre_commit_entry_point_checks_the_files_named(project, monkeypatch):
     monkeypatch.chdir(project.root)
     assert main([str(good)]) == 0
     assert main([str(good), str(bad)]) == 1
+
+
+# ----- issue 10 §6: validate runs the planner; content stays inside content/ ------------
+
+def _codes(project, *args):
+    result = validate(project, "--json", *args)
+    assert "Traceback" not in result.output
+    return {(p["path"], p["code"], p["level"]) for p in json.loads(result.stdout)}
+
+
+def test_an_infinite_grace_is_refused_before_the_daemon(project):
+    # YAML 1.1 spells infinity .inf (yaml.org/type/float.html); timedelta cannot hold it.
+    project.post("inf.md", "publish_at: 2030-01-14T10:00\ngrace_minutes: .inf", "Fine.")
+    project.post("huge.md", "publish_at: 2030-01-14T10:00\ngrace_minutes: 1e300", "Fine.")
+    codes = _codes(project)
+    assert ("content/inf.md", "grace", "error") in codes and ("content/huge.md", "grace", "error") in codes
+
+
+def test_a_repeat_that_never_fires_is_named(project):
+    # cron "0 9 31 2 *" asks for 31 February, which no year has.
+    project.post("feb.md", 'publish_at: 2030-01-01T09:00\nrepeat: "0 9 31 2 *"\nuntil: 2031-12-31', "Never.")
+    result = validate(project)
+    assert result.exit_code == 1
+    assert "content/feb.md:3: error: repeat: '0 9 31 2 *' never fires" in result.stdout
+    assert "no publish_at" not in result.stdout
+
+
+def test_ids_that_collide_are_errors(project):
+    project.post("budget.md", "publish_at: 2030-01-14T10:00", "Budget.")
+    project.post("budget-cy.md", "id: budget#cy\npublish_at: 2030-01-14T10:00", "Cyllideb.")
+    project.post("other.md", "id: budget\npublish_at: 2030-01-15T10:00", "Again.")
+    codes = _codes(project)
+    assert ("content/budget-cy.md", "id-collides", "error") in codes
+    assert ("content/other.md", "duplicate-id", "error") in codes
+
+
+def test_a_file_named_alone_is_still_checked_against_every_id(project):
+    """pre-commit passes only the changed file; the daemon sees the whole folder."""
+    project.post("budget.md", "publish_at: 2030-01-14T10:00", "Budget.")
+    new = project.post("new.md", "id: budget\npublish_at: 2030-01-15T10:00", "Again.")
+    assert ("content/new.md", "duplicate-id", "error") in _codes(project, str(new))
+
+
+def test_a_quoted_date_means_what_the_unquoted_date_means(project):
+    project.post("bare.md", "publish_at: 2030-01-20", "Bare.")
+    project.post("quoted.md", 'publish_at: "2030-01-20"', "Quoted.")
+    project.post("until.md", 'publish_at: 2030-01-14T10:00\nnot_after: "2030-01-14"', "Same day.")
+    codes = _codes(project)
+    assert ("content/bare.md", "time", "error") in codes and ("content/quoted.md", "time", "error") in codes
+    # not_after as a date means the end of that day, quoted or not: 10:00 is before it.
+    assert not {c for c in codes if c[0] == "content/until.md"}
+
+
+def test_a_symlinked_folder_cannot_bring_outside_files_in(project, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.md").write_text("---\npublish_at: 2030-01-14T10:00\n---\nNot council content.\n")
+    (project.content / "shared").symlink_to(outside, target_is_directory=True)
+    (project.content / "loop").symlink_to(project.content, target_is_directory=True)
+    result = validate(project, "--json")
+    problems = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert [(p["path"], p["code"]) for p in problems] == [("content/shared", "outside")]
+    from schedule.scanner import ContentScanner
+
+    assert ContentScanner(project.config()).scan().items == []
+
+
+def test_media_stays_inside_content(project, tmp_path):
+    (tmp_path / "outside.png").write_bytes((project.image()).read_bytes())
+    (project.content / "media" / "link.png").symlink_to(tmp_path / "outside.png")
+    project.post("up.md", "publish_at: 2030-01-14T10:00\nmedia: [{path: ../outside.png, alt: \"A pool\"}]", "Up.")
+    project.post("link.md", "publish_at: 2030-01-14T10:00\nmedia: [{path: media/link.png, alt: \"A pool\"}]", "L.")
+    codes = _codes(project)
+    assert ("content/up.md", "media-outside", "error") in codes
+    assert ("content/link.md", "media-outside", "error") in codes
