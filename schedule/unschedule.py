@@ -176,8 +176,10 @@ def interrupted(config: Config, ledger: Ledger, now: datetime | None = None) -> 
 
 def _decide(config: Config, ledger: Ledger, row: dict, item, render, now: datetime, broken=frozenset()):
     """(state, reason, fields) for a video that must come off the schedule, or None."""
+    fresh = {"parts_text": None, "next_attempt_at": None}     # the publisher renders it afresh
     if item is None and row["source"] in broken:
-        return "held", "content file has an error: fix it, then `python bot.py release ID`", {}
+        # Held with the planner's own reason, so fixing the file releases it (daemon re-plan).
+        return "held", "content file has an error (see `python bot.py validate`)", fresh
     if item is None:
         return "cancelled", "content file deleted, made a draft or unapproved", {}
     keys = {w.key for w in wanted([item], config, now)}
@@ -193,14 +195,18 @@ def _decide(config: Config, ledger: Ledger, row: dict, item, render, now: dateti
         if media.get("kind") == "video" and _size(media["path"]) != media["size"]:
             # YouTube cannot swap a video's file: the publisher refuses to re-schedule it
             # (YouTubeChannel.publish) and says how to post the new file.
-            return "scheduled", f"the video file {media['rel']} changed after it was uploaded ahead", \
-                {"parts_text": None, "next_attempt_at": None}
+            return "scheduled", f"the video file {media['rel']} changed after it was uploaded ahead", fresh
     variant = render(item, row)
     if variant is not None and variant.digest != row["text_hash"]:
+        errors = [p for p in (*item.problems, *variant.problems) if p.level == "error"]
+        if errors:
+            # The publisher does not re-check a delivery with a part out, so the gate is here.
+            # item_digest is this version's, so only a later edit (a fix) releases it.
+            return "held", f"content file has an error: {errors[0]}", {**fresh, "item_digest": item.digest}
         # Scheduled again at once by the publisher, rendered afresh (parts_text cleared), on
         # the same video: the old text never goes public, the new one does on time.
         return "scheduled", "content file edited after the video was uploaded ahead: the same video is " \
-                            "scheduled again with the new text", {"parts_text": None, "next_attempt_at": None}
+                            "scheduled again with the new text", fresh
     return None
 
 

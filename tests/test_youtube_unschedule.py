@@ -272,3 +272,22 @@ def test_a_crash_while_scheduling_again_is_finished_after_restart(running):
     run.until(lambda: run.row()["state"] == "posted", "the delivery posted")
     assert run.video()["id"] == video_id
     assert len(run.server.calls("POST", r"^/upload/youtube/v3/videos$")) == 1
+
+
+def test_an_edit_with_an_error_unschedules_and_holds(running):
+    """An edit that YouTube would refuse (a title over 100 characters: Videos resource,
+    snippet.title "maximum length of 100 characters") takes the old text off the schedule
+    and holds the delivery with the error; nothing new is sent."""
+    run = running().start()
+    run.uploaded()
+    run.project.post("meeting.md", f"""
+id: council-meeting
+title: {"Full council meeting highlights " * 4}
+publish_at: {run.planned.isoformat()}
+media: [{{path: media/meeting.mp4, captions: media/meeting.vtt}}]
+""", TEXT)
+    row = run.until(lambda: (r := run.row())["state"] == "held" and r, "the delivery held")
+    assert row["hold_reason"].startswith("content file has an error") and "title" in row["hold_reason"]
+    status = run.video()["status"]
+    assert status["privacyStatus"] == "private" and "publishAt" not in status
+    assert run.video()["snippet"]["title"] == "Full council meeting highlights"

@@ -183,6 +183,10 @@ class YouTubeChannel(Channel):
             raise Rejected(f"{self.name}: the video file changed after {first.extra['file']} was uploaded ahead as "
                            f"{first.remote_id}, and YouTube cannot replace a video's file. That video stays private; "
                            "to post the new file, give the item a new time or id")
+        errors = [p for p in self.validate(variant) if p.level == "error"]
+        if errors:
+            # The publisher does not re-check a delivery that has a part out; this one is sent again.
+            raise Rejected(f"{self.name}: not scheduled again: {errors[0].message}")
         receipt = self.reschedule(first.remote_id, variant)
         receipt = Receipt(receipt.remote_id, receipt.url, {**first.extra, **receipt.extra})
         if on_part:
