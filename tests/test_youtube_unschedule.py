@@ -291,3 +291,16 @@ media: [{{path: media/meeting.mp4, captions: media/meeting.vtt}}]
     status = run.video()["status"]
     assert status["privacyStatus"] == "private" and "publishAt" not in status
     assert run.video()["snippet"]["title"] == "Full council meeting highlights"
+
+
+def test_cancel_after_a_failed_unschedule_cancels_and_unschedules(running):
+    run = running().start()
+    row = run.uploaded()
+    run.proc.send_signal(signal.SIGTERM)                       # no daemon to try again meanwhile
+    run.proc.wait(timeout=30)
+    run.server.inject("5xx", match=r"^PUT /youtube/v3/videos$")
+    assert "could not un-schedule" in run.cli("pause", "--reason", "incident").output
+    assert run.row()["state"] == "held" and run.video()["status"].get("publishAt")
+    result = run.cli("cancel", str(row["id"]), "--reason", "event off")
+    assert result.exit_code == 0 and "un-scheduled on youtube" in result.output, result.output
+    assert run.row()["state"] == "cancelled" and "publishAt" not in run.video()["status"]
