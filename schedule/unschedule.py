@@ -73,9 +73,9 @@ def unschedule(config: Config, ledger: Ledger, row: dict, to_state: str, reason:
     when = datetime.fromisoformat(row["planned_at"]).astimezone(config.timezone)
     result = {"id": row["id"], "item": row["item"], "channel": row["channel"], "remote_id": row["remote_id"],
               "planned_at": when.isoformat(), "state": to_state, "unscheduled": False, "error": None}
-    if row["state"] == "posted":
+    if row["state"] != to_state:            # (the daemon's retry of a failed one keeps the state)
         extra = {"hold_reason": reason} if to_state == "held" else {}
-        if not ledger.transition(row["id"], to_state, expect=["posted"], actor=actor, kind="unscheduling",
+        if not ledger.transition(row["id"], to_state, expect=[row["state"]], actor=actor, kind="unscheduling",
                                  reason=reason, posted_at=None, **extra, **fields):
             result.update(state=ledger.get(row["id"])["state"], error="changed by someone else meanwhile")
             return result
