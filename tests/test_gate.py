@@ -326,7 +326,7 @@ def test_every_error_code_the_gate_can_produce_has_a_case_here():
             found |= {m.group(1) for m in re.finditer(r'\badd\("([a-z][a-z-]*)",(.*?)\)\n', source, re.DOTALL)
                       if '"warning"' not in m.group(2)}
     covered = {c[0] for c in CASES} | {"alt-missing", "media-count", "media-mix", "config", "media-needed",
-                                       "no-title", "captions-size"}     # the network tests above
+                                       "no-title", "captions-size", "media-convert"}     # the network tests above
     assert found - set(NOT_ITEM_CODES) <= covered, sorted(found - set(NOT_ITEM_CODES) - covered)
 
 
