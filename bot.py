@@ -33,9 +33,16 @@ def handled(command):
     return wrapper
 
 
-def _config(ctx: click.Context):
+def _config(ctx: click.Context, dry_run: bool = False):
     from schedule.config import load_config
-    return load_config(ctx.obj["config"])
+    from schedule.rehearsal import for_rehearsal
+    return for_rehearsal(load_config(ctx.obj["config"]), dry_run)
+
+
+def rehearsal_option(command):
+    """`--dry-run`: act on the rehearsal's ledger (`run --dry-run`) instead of the real one."""
+    return click.option("--dry-run", "dry_run", is_flag=True,
+                        help="Act on the rehearsal (`run --dry-run`, its own ledger file) instead.")(command)
 
 
 def _dump(data) -> None:
@@ -89,16 +96,21 @@ def validate(ctx: click.Context, paths: tuple[str, ...], as_json: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--channel", help="Only this channel (a [channels.NAME] in config.toml).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the formatted preview.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: for a pull-request comment (docs/content-ci.yml).")
 @click.pass_context
 @handled
-def preview(ctx: click.Context, paths: tuple[str, ...], channel: str | None, as_json: bool) -> None:
+def preview(ctx: click.Context, paths: tuple[str, ...], channel: str | None, as_json: bool, fmt: str) -> None:
     """Show exactly what each channel will get: time, every part's text and length, media
     with alt text, and problems.  Exits 1 if any error.  Needs no credentials."""
     from schedule.preview import preview as run_preview, print_preview
 
     items, loose = run_preview(ctx.obj["config"], paths or None, channel)
-    if as_json:
+    if as_json or fmt == "json":
         _dump(items)
+    elif fmt == "markdown":
+        from schedule.preview_markdown import to_markdown, zone_of
+        click.echo(to_markdown(items, loose, zone_of(ctx.obj["config"])), nl=False)
     else:
         print_preview(items, loose, _console())
     failed = any(p.level == "error" for p in loose) or any(
@@ -107,18 +119,25 @@ def preview(ctx: click.Context, paths: tuple[str, ...], channel: str | None, as_
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of deliveries.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of deliveries (one per channel).")
+@click.option("--item", "item", help="Only this item id (or a pattern such as 'bins/*').")
+@click.option("--channel", help="Only this channel (a [channels.NAME] in config.toml).")
+@click.option("--until", help="Only deliveries planned before this date (2027-03-01 or 2027-03-01T09:00).")
+@rehearsal_option
 @click.pass_context
 @handled
-def queue(ctx: click.Context, as_json: bool) -> None:
-    """Every planned delivery (item x channel x time) from now on, in time order, with its state."""
-    from schedule.listing import queue as run_queue
+def queue(ctx: click.Context, as_json: bool, item: str | None, channel: str | None, until: str | None,
+          dry_run: bool) -> None:
+    """Everything planned from now on, in time order: one row per item and time, with its
+    channels, their states and the delivery ids `cancel` takes."""
+    from schedule.listing import by_item, print_queue, queue as run_queue
 
-    rows = run_queue(_config(ctx))
+    config = _config(ctx, dry_run)
+    rows = run_queue(config, item=item, channel=channel, until=_date(until, config.timezone))
     if as_json:
         _dump(rows)
         return
-    _table(rows, "Queue", ("planned_at", "item", "channel", "state", "note"))
+    print_queue(by_item(rows), config.timezone, _narrow_console())
 
 
 @cli.command()
@@ -131,102 +150,147 @@ def history(ctx: click.Context, as_json: bool, since: str | None, dry_run: bool)
     """What went out, where and when, with links (and what failed or was missed)."""
     from schedule.listing import history as run_history
 
-    config = _config(ctx)
-    if dry_run:
-        from schedule.daemon import dry_run_config
-        config = dry_run_config(config)
+    config = _config(ctx, dry_run)
     rows = run_history(config, _date(since, config.timezone), include_dry_run=dry_run)
     if as_json:
         _dump(rows)
         return
-    _table(rows, "History", ("planned_at", "posted_at", "item", "channel", "state", "url", "error"))
+    _table(rows, "History", ("planned_at", "posted_at", "item", "channel", "state", "url", "error"), config.timezone)
 
 
 @cli.command()
 @click.option("--dry-run", "dry_run", is_flag=True,
               help="Rehearse: log every post and record it in a separate ledger file; post nothing.")
+@click.option("--play-next", "play_next", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Rehearsal only: play the next N deliveries at once (a few seconds apart) instead of "
+                   "waiting for their planned times, which stay as they are.  0: wait for each.")
 @click.pass_context
 @handled
-def run(ctx: click.Context, dry_run: bool) -> None:
+def run(ctx: click.Context, dry_run: bool, play_next: int) -> None:
     """Run the daemon: keep the ledger in step with content/ and publish each delivery on time.
 
-    Stops cleanly on SIGTERM or Ctrl-C; SIGHUP reloads config.toml.
+    Stops cleanly on SIGTERM or Ctrl-C; SIGHUP reloads config.toml.  With --dry-run it is
+    a rehearsal: the operator commands take --dry-run too (and `pause` stops it as well).
     """
     import logging
     from schedule.daemon import run as run_daemon
     from schedule.logs import setup_logging
 
     setup_logging(logging.INFO)
-    sys.exit(run_daemon(ctx.obj["config"], dry_run=dry_run))
+    sys.exit(run_daemon(ctx.obj["config"], dry_run=dry_run, play_next=play_next if dry_run else 0))
 
 
 @cli.command()
 @click.option("--reason", required=True, help="Why (recorded with your user name, shown in status).")
+@rehearsal_option
 @click.pass_context
 @handled
-def pause(ctx: click.Context, reason: str) -> None:
-    """Stop all posting now (the kill switch).  Deliveries that come due are held."""
+def pause(ctx: click.Context, reason: str, dry_run: bool) -> None:
+    """Stop all posting now (the kill switch).  Deliveries that come due are held.  A
+    running rehearsal is paused too; with --dry-run only the rehearsal is."""
     from schedule.operator import pause as run_pause
 
-    result = run_pause(_config(ctx), reason)
-    click.echo(f"Paused by {result['by']}: {reason}. Nothing will be posted until `python bot.py resume`.")
+    result = run_pause(_config(ctx, dry_run), reason)
+    what = "The rehearsal is paused" if dry_run else "Paused"
+    click.echo(f"{what} by {result['by']}: {reason}. Nothing will be posted until "
+               f"`python bot.py resume{' --dry-run' if dry_run else ''}`.")
+    if result["rehearsal"]:
+        click.echo(f"The running rehearsal (process {result['rehearsal']['pid']}) is paused too; "
+                   "`python bot.py resume --dry-run` lifts that.")
     _say_unscheduled(result["unscheduled"])
 
 
 @cli.command()
 @click.option("--reason", default="", help="Optional note recorded with the action.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask (for scripts): resume after listing what goes out.")
+@rehearsal_option
 @click.pass_context
 @handled
-def resume(ctx: click.Context, reason: str) -> None:
-    """Lift a pause.  Held deliveries still within grace go out; the rest are listed and
-    need `release ID` to go out late."""
-    from schedule.operator import resume as run_resume
+def resume(ctx: click.Context, reason: str, yes: bool, dry_run: bool) -> None:
+    """Lift a pause, after listing what would go out at once and asking.  Held deliveries
+    still within grace go out; the rest are listed and need `release ID` to go out late."""
+    from schedule.operator import resume as run_resume, resume_plan
 
-    result = run_resume(_config(ctx), reason)
+    config = _config(ctx, dry_run)
+    plan = resume_plan(config)
+    tz = config.timezone
+    if plan["paused"]:
+        click.echo(f"Paused by {plan['paused_by']} since {human(plan['paused_at'], tz)}: {plan['paused_reason']}")
+    elif not plan["at_once"]:
+        click.echo("Posting is not paused: nothing to resume.")
+        _rehearsal_still_paused(plan)
+        return
+    else:
+        click.echo("Posting is not paused, but some deliveries are held.")
+    _listing(plan["at_once"], f"{len(plan['at_once'])} held delivery(ies) will go out AT ONCE:", tz)
+    _listing(plan["next_day"], "Then, in the next 24 hours:", tz)
+    _listing(plan["still_held"], "Staying held (too late, or in a blackout; `release ID` sends one):", tz)
+    if not yes:
+        try:
+            agreed = click.confirm("Resume posting?", default=False)
+        except click.Abort:
+            click.echo()                 # end the unanswered prompt's line
+            click.echo("error: resume asks first and there is no one to answer: run it in a terminal, or "
+                       "add --yes once you have read the list above", err=True)
+            sys.exit(1)
+        if not agreed:
+            click.echo("Not resumed: posting is still paused.")
+            sys.exit(1)
+    result = run_resume(config, reason)
     click.echo(f"Resumed by {result['by']}. {len(result['released'])} held delivery(ies) released.")
     for row in result["still_held"]:
-        click.echo(f"  still held: {row['id']} {row['item']} on {row['channel']} (planned {row['planned_at']}): "
-                   f"release with `python bot.py release {row['id']}`")
+        click.echo(f"  still held: {row['id']} {row['item']} on {row['channel']} (planned "
+                   f"{human(row['planned_at'], tz)}): release with `python bot.py release {row['id']}`")
+    _rehearsal_still_paused(plan)
+
+
+def _rehearsal_still_paused(plan: dict) -> None:
+    if plan.get("rehearsal") and plan["rehearsal"]["paused"]:
+        click.echo(f"The running rehearsal (process {plan['rehearsal']['pid']}) is still paused: "
+                   "`python bot.py resume --dry-run` lifts that.")
 
 
 @cli.command()
 @click.argument("ids", nargs=-1, type=int, required=True)
 @click.option("--reason", default="", help="Optional note recorded with the action.")
+@rehearsal_option
 @click.pass_context
 @handled
-def release(ctx: click.Context, ids: tuple[int, ...], reason: str) -> None:
+def release(ctx: click.Context, ids: tuple[int, ...], reason: str, dry_run: bool) -> None:
     """Let held or missed deliveries (by id) go out now, late."""
     from schedule.operator import release as run_release
 
-    for row in run_release(_config(ctx), list(ids), reason):
+    for row in run_release(_config(ctx, dry_run), list(ids), reason):
         click.echo(f"released {row['id']}: {row['item']} on {row['channel']}")
 
 
 @cli.command()
 @click.argument("delivery_id", metavar="ID", type=int)
 @click.option("--reason", default="", help="Optional note recorded with the action.")
+@rehearsal_option
 @click.pass_context
 @handled
-def retry(ctx: click.Context, delivery_id: int, reason: str) -> None:
+def retry(ctx: click.Context, delivery_id: int, reason: str, dry_run: bool) -> None:
     """Try a failed, uncertain or missed delivery again now.  For an `uncertain` one,
     first check the account by hand: it may already be posted."""
     from schedule.operator import retry as run_retry
 
-    row = run_retry(_config(ctx), delivery_id, reason)
+    row = run_retry(_config(ctx, dry_run), delivery_id, reason)
     click.echo(f"retrying {row['id']}: {row['item']} on {row['channel']}")
 
 
 @cli.command()
 @click.argument("delivery_id", metavar="ID", type=int)
 @click.option("--reason", default="", help="Optional note recorded with the action.")
+@rehearsal_option
 @click.pass_context
 @handled
-def cancel(ctx: click.Context, delivery_id: int, reason: str) -> None:
+def cancel(ctx: click.Context, delivery_id: int, reason: str, dry_run: bool) -> None:
     """Cancel one delivery (it will not be posted).  To stop an item for good, delete its
     file or mark it draft: true."""
     from schedule.operator import cancel as run_cancel
 
-    row = run_cancel(_config(ctx), delivery_id, reason)
+    row = run_cancel(_config(ctx, dry_run), delivery_id, reason)
     click.echo(f"cancelled {row['id']}: {row['item']} on {row['channel']}")
     _say_unscheduled([row["unscheduled"]] if row.get("unscheduled") else [])
 
@@ -244,28 +308,41 @@ def _say_unscheduled(results: list[dict]) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@rehearsal_option
 @click.pass_context
 @handled
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: click.Context, as_json: bool, dry_run: bool) -> None:
     """Is the daemon running or paused, when did it last rescan, what is next, and what
-    needs attention (failed, missed, uncertain, held; channels with bad credentials)."""
+    needs attention (blocked, held, failed, missed, uncertain; channels with bad credentials).
+    Also says when a rehearsal (`run --dry-run`) is running."""
     from schedule.operator import status as run_status
 
-    result = run_status(_config(ctx))
+    config = _config(ctx, dry_run)
+    result = run_status(config)
     if as_json:
         _dump(result)
         return
+    tz = config.timezone
     state = "running" if result["running"] else "NOT running"
     if result["stalled"]:
         state = (f"STALLED: process {result['pid']} is there but has not written its ledger since "
-                 f"{result['heartbeat_at']} (is the disk full? see its log)")
+                 f"{human(result['heartbeat_at'], tz)} (is the disk full? see its log)")
     if result["paused"]:
         state += f", PAUSED by {result['paused_by']}: {result['paused_reason']}"
-    click.echo(f"civicpost: {state}; last rescan {result['last_rescan'] or 'never'}")
-    for name, error in result["bad_credentials"].items():
-        click.echo(f"bad credentials: {name}: {error}")
-    _table(result["attention"], "Needs attention", ("planned_at", "item", "channel", "state", "error"))
-    _table(result["next"], "Next", ("planned_at", "item", "channel", "state"))
+    name = "civicpost rehearsal (run --dry-run)" if dry_run else "civicpost"
+    click.echo(f"{name}: {state}; last rescan {human(result['last_rescan'], tz) or 'never'}")
+    if not result["ledger_exists"]:
+        click.echo(f"No ledger yet ({result['ledger']}): nothing has run. `python bot.py queue` shows what is "
+                   f"planned; `python bot.py run{' --dry-run' if dry_run else ''}` starts posting.")
+    practice = result.get("rehearsal")
+    if practice:
+        click.echo(f"A rehearsal (run --dry-run) is running as process {practice['pid']}"
+                   f"{', PAUSED' if practice['paused'] else ''}: `python bot.py status --dry-run` shows it; "
+                   "`pause` stops it too.")
+    for channel_name, error in result["bad_credentials"].items():
+        click.echo(f"bad credentials: {channel_name}: {error}")
+    _table(result["attention"], "Needs attention", ("planned_at", "item", "channel", "state", "error"), tz)
+    _table(result["next"], "Next", ("planned_at", "item", "channel", "state"), tz)
 
 
 @cli.group()
@@ -298,6 +375,24 @@ def channels_check(ctx: click.Context, channel: str | None, as_json: bool) -> No
                 click.echo(f"{r['channel']} ({r['network']}): ok, {r['account']}{expiry}"
                            + (f"; WARNING: {r['warning']}" if r["warning"] else ""))
     sys.exit(1 if any(r["error"] for r in results) else 0)
+
+
+@cli.command()
+@click.option("--listen", metavar="HOST:PORT", help="Where to listen, instead of [web] listen (default 127.0.0.1:8080).")
+@click.pass_context
+@handled
+def serve(ctx: click.Context, listen: str | None) -> None:
+    """Run the team's web page (Now, Calendar, previews, post history, pause/resume/release/cancel).
+
+    Put it behind the council's single sign-on proxy: it believes the user named in
+    [web] user_header only from [web] trusted_proxies.  Needs CIVICPOST_WEB_SECRET.
+    """
+    import logging
+    from schedule.logs import setup_logging
+    from schedule.web.server import serve as run_server
+
+    setup_logging(logging.INFO)
+    run_server(ctx.obj["config"], listen)
 
 
 @cli.command()
@@ -346,27 +441,45 @@ def calendar(ctx: click.Context, ics_path: str | None, html_path: str | None) ->
         click.echo(f"wrote {html_path}", err=True)
 
 
-def _table(rows: list[dict], title: str, columns: tuple[str, ...]) -> None:
+def human(moment, tz) -> str:
+    from schedule.timeutil import human as local_time
+    return local_time(moment, tz)
+
+
+def _listing(rows: list[dict], heading: str, tz) -> None:
+    if not rows:
+        return
+    click.echo(heading)
+    for row in rows:
+        title = f": {row['title']}" if row.get("title") else ""
+        click.echo(f"  {row['id']}  {human(row['planned_at'], tz)}  {row['item']} on {row['channel']}{title}")
+
+
+def _narrow_console():
+    """At most 80 columns: a table that fits a standard terminal and an email."""
+    console = _console()
+    console.width = min(console.width, 80)
+    return console
+
+
+def _table(rows: list[dict], title: str, columns: tuple[str, ...], tz) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title)
     table.add_column("id")
     for column in columns:
-        table.add_column(column.replace("_", " "), overflow="fold")
+        table.add_column(column.replace("_", " "), overflow="fold", no_wrap=column.endswith("_at"))
     for row in rows:
-        table.add_row(str(row.get("id") or "-"), *[_cell(row.get(c)) for c in columns])
-    _console().print(table if rows else f"{title}: nothing to show")
+        # Text, not markup: ids, titles and errors are shown as written ("[draft]" stays).
+        table.add_row(str(row.get("id") or "-"), *[Text(_cell(row.get(c), c, tz)) for c in columns])
+    _narrow_console().print(table if rows else f"{title}: nothing to show")
 
 
-def _cell(value) -> str:
-    from rich.markup import escape
-
+def _cell(value, column: str, tz) -> str:
     if value is None:
         return ""
-    text = str(value)
-    if len(text) >= 19 and text[4] == "-" and text[10] == "T":
-        return text[:16].replace("T", " ")
-    return escape(text)          # ids, titles and errors are people's text, not rich markup
+    return human(value, tz) if column.endswith("_at") else str(value)
 
 
 if __name__ == "__main__":

@@ -42,4 +42,6 @@ def check_channels(config: Config, only: str | None = None, now: datetime | None
         except Exception as exc:  # noqa: BLE001 - a check must report every channel, whatever breaks
             result["error"] = mask(f"{type(exc).__name__}: {exc}")
         results.append(result)
+    from .tokens import remember
+    remember(config, results, now)          # for the web page's "expiring tokens"
     return results

@@ -79,7 +79,9 @@ def delivery_alert(row: dict, what: str, error: str | None, tz) -> tuple[str, st
     """Title and body naming the item, the channel, the planned time and the error."""
     from datetime import datetime
 
-    planned = datetime.fromisoformat(row["planned_at"]).astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+    from .timeutil import human
+
+    planned = human(row["planned_at"], tz)
     title = f"civicpost: {row['item']} on {row['channel']} {what}"
     body = (f"Item: {row['item']}\nChannel: {row['channel']}\nPlanned: {planned}\nState: {what}\n"
             f"Error: {error or '-'}\nDelivery id: {row['id']} (python bot.py status; retry/release/cancel "

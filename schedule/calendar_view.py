@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .config import Config
+from .languages import display_title, split_delivery_item
 from .scanner import ContentScanner
 from .listing import history, queue
-from .timeutil import utcnow
+from .timeutil import human, utcnow
 
-ATTENTION = {"held", "failed", "missed", "uncertain", "blocked"}
+ATTENTION = {"blocked", "held", "failed", "missed", "uncertain"}
 
 
 @dataclass
@@ -34,12 +35,13 @@ class Entry:
 
 def entries(config: Config, now: datetime | None = None, days_back: int = 14) -> list[Entry]:
     now = now or utcnow()
-    titles = {i.id: i.title for i in ContentScanner(config).scan().items}
+    titles = {i.id: display_title(i, config) for i in ContentScanner(config).scan().items}
     grouped: dict[tuple[str, str], Entry] = {}
     for row in history(config, since=now - timedelta(days=days_back)) + queue(config, now):
-        key = (row["item"], row["planned_at"])
+        item = split_delivery_item(row["item"])[0]      # a bilingual pair is one entry
+        key = (item, row["planned_at"][:16])
         when = datetime.fromisoformat(row["planned_at"]).astimezone(config.timezone)
-        entry = grouped.setdefault(key, Entry(row["item"], titles.get(row["item"]) or row["item"], when))
+        entry = grouped.setdefault(key, Entry(item, titles.get(item) or item, when))
         entry.channels[row["channel"]] = "blocked" if row.get("blocked") else row["state"]   # the gate says no
     return sorted(grouped.values(), key=lambda e: (e.when, e.item))
 
@@ -58,7 +60,8 @@ def to_ics(config: Config, now: datetime | None = None) -> bytes:
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", "civicpost schedule")
     calendar.add("x-wr-timezone", config.timezone.key)
-    for entry in entries(config, now):
+    found = entries(config, now)
+    for entry in found:
         event = Event()
         states = ", ".join(f"{c}: {s}" for c, s in sorted(entry.channels.items()))
         event.add("uid", ics_uid(entry))
@@ -71,6 +74,11 @@ def to_ics(config: Config, now: datetime | None = None) -> bytes:
         event.add("status", "CANCELLED" if set(entry.channels.values()) == {"cancelled"} else
                   "TENTATIVE" if entry.attention else "CONFIRMED")
         calendar.add_component(event)
+    if found:
+        # A VTIMEZONE for the config's zone (RFC 5545 3.6.5: every TZID used must have one),
+        # from zoneinfo, covering the feed's dates only, so Outlook shows the right local times.
+        calendar.add_missing_timezones(first_date=found[0].when.date() - timedelta(days=366),
+                                       last_date=found[-1].when.date() + timedelta(days=366))
     return calendar.to_ical()
 
 
@@ -117,8 +125,8 @@ def to_html(config: Config, now: datetime | None = None) -> str:
         '<a class="skip" href="#schedule">Skip to the schedule</a>',
         "<header>", "<h1>What goes out when</h1>",
         f'<p class="summary">{len(items)} planned or recent posts; {needing} need attention '
-        f"(blocked, held, failed, missed or uncertain). Times are {esc(config.timezone.key)}. "
-        f"Made {now.astimezone(config.timezone):%d %B %Y at %H:%M}.</p>",
+        f"(blocked, held, failed, missed or uncertain). Times are {esc(config.timezone.key)} local time. "
+        f"Made {esc(human(now, config.timezone))}.</p>",
         '<nav aria-label="Weeks"><ul>',
         *[f'<li><a href="#day-{day}">Week of {datetime.fromisoformat(day):%d %b}</a></li>' for day in weeks.values()],
         "</ul></nav>", "</header>", '<main id="schedule">',
@@ -135,7 +143,7 @@ def to_html(config: Config, now: datetime | None = None) -> str:
                 f'<li>{esc(channel)}: <span class="state{" attention" if state in ATTENTION else ""}">'
                 f"{esc(state)}</span></li>" for channel, state in sorted(entry.channels.items()))
             note = '<p><strong>Needs attention.</strong></p>' if entry.attention else ""
-            out.append(f'<li class="{cls}"><h3><span class="time">{entry.when:%H:%M}</span> {esc(entry.title)}</h3>'
+            out.append(f'<li class="{cls}"><h3><span class="time">{esc(human(entry.when, date=False))}</span> {esc(entry.title)}</h3>'
                        f'{note}<ul class="channels" aria-label="Channels">{channels}</ul></li>')
         out.append("</ol></section>")
     out += ["</main>", "</body>", "</html>"]

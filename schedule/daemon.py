@@ -29,7 +29,7 @@ from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
 from .systemd import notify, watchdog_interval
-from .timeutil import to_utc_key, utcnow
+from .timeutil import human, to_utc_key, utcnow
 from .unschedule import sweep as unschedule_sweep
 
 log = logging.getLogger("civicpost.daemon")
@@ -46,9 +46,10 @@ LEDGER_ALERT = "ledger-write"
 
 
 class Daemon:
-    def __init__(self, config_path: str | Path, dry_run: bool = False):
+    def __init__(self, config_path: str | Path, dry_run: bool = False, play_next: int = 0):
         self.config_path = config_path
         self.dry_run = dry_run
+        self.play_next = play_next           # rehearsal only: play the next N deliveries now
         self.config = self._load()
         self.ledger = Ledger(self.config.database, self.config.timezone)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
@@ -100,6 +101,9 @@ class Daemon:
             state = self.publisher.recover(row)
             log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
                         row["channel"], state)
+        if self.dry_run and self.play_next:
+            from .rehearsal import play_next
+            play_next(self.ledger, self.config, self.play_next)
         self.scheduler = BackgroundScheduler(
             timezone=self.config.timezone, executors={"default": ThreadPoolExecutor(int(self.config.section("schedule").get("workers", 100)))},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1})
@@ -377,8 +381,7 @@ class Daemon:
     def _status(self) -> str:
         nxt = self.ledger.next_open()
         if nxt:
-            when = datetime.fromisoformat(nxt["planned_at"]).astimezone(self.config.timezone)
-            text = f"next: {nxt['item']} on {nxt['channel']} at {when:%Y-%m-%d %H:%M %Z}"
+            text = f"next: {nxt['item']} on {nxt['channel']} at {human(nxt['planned_at'], self.config.timezone)}"
         else:
             text = "nothing scheduled"
         if self.ledger.get_meta("paused") == "1":
@@ -452,13 +455,13 @@ class Daemon:
         return 0
 
 
-def run(config_path: str | Path, dry_run: bool = False) -> int:
+def run(config_path: str | Path, dry_run: bool = False, play_next: int = 0) -> int:
     # Signals first: a SIGTERM during start-up must stop cleanly, not kill half-way.
     stop, reload = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
-    daemon = Daemon(config_path, dry_run)
+    daemon = Daemon(config_path, dry_run, play_next)
     daemon.stop_event, daemon.reload_event = stop, reload
     daemon.start()
     return daemon.loop()

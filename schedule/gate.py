@@ -37,7 +37,7 @@ class Verdict:
 
 
 def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tuple[str, str]] | None = None,
-           channel: str | None = None, variants: Iterable[Variant] | None = None) -> Verdict:
+           channel: str | None = None, variants: Iterable[Variant] | None = None, advice: bool = True) -> Verdict:
     """The item's problems: item-level (reading, time, approval, not_after, blackout,
     the planner's own checks, accessibility, languages) and, per channel, the rendered
     variant's (template, length, media, network rules, accessibility of the text) and the
@@ -46,7 +46,9 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
     ``variants`` are the exact variants to judge (the publisher passes the one it is about
     to send); by default every channel's variant is rendered (only ``channel``'s if given).
     ``posted`` is the set of (item, planned_at) already out, for the "past" warning; None
-    skips that warning (the daemon knows a due delivery is due).
+    skips that warning (the daemon knows a due delivery is due).  ``advice=False`` skips the
+    rules that can only warn (the rendered text's accessibility advice), for callers that act
+    on errors alone (the publisher, queue, calendar); the errors are the same either way.
     """
     from .accessibility import unique
 
@@ -57,7 +59,8 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
         # A variant's findings belong to its channel (a broken template file is cached
         # without one, and must not stop the item's other channels).
         verdict.problems.extend(p if p.channel else replace(p, channel=variant.channel) for p in variant.problems)
-        rules.extend(variant_rules(variant, config))
+        if advice:
+            rules.extend(variant_rules(variant, config))
     verdict.problems.extend(unique(rules))
     for name in dict.fromkeys(v.channel for v in verdict.variants):
         # A channel missing a setting (e.g. its account id) cannot post anything.
@@ -68,7 +71,7 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
 
 def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[str, str]] | None) -> list[Problem]:
     from .accessibility import check_item
-    from .languages import languages, problems as language_problems
+    from .languages import languages, problems as language_problems, unused_language_fields
     from .plan import approval_missing, blackout_for
     from .timeutil import to_utc_key
 
@@ -112,6 +115,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     langs = languages(config)
     if langs:
         problems.extend(language_problems(item, langs))
+    problems.extend(unused_language_fields(item, config))
     return problems
 
 

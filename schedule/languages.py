@@ -72,6 +72,39 @@ def titles(item: Item, langs: Languages) -> dict[str, str]:
     return found
 
 
+def display_title(item: Item, config: Config) -> str:
+    """The title people read (calendar, YouTube, LinkedIn...): each language's title in the
+    configured order, "Marchnad Nadolig / Christmas market", or the one title."""
+    langs = languages(config)
+    if langs is None:
+        return item.title
+    found = titles(item, langs)
+    ordered = [found[lang] for lang in langs.order if found.get(lang)]
+    return " / ".join(dict.fromkeys(ordered)) or item.title
+
+
+LANGUAGE_FIELD = re.compile(r"(body|title)_([a-z]{2,3})")
+
+
+def unused_language_fields(item: Item, config: Config) -> list[Problem]:
+    """body_cy: / title_cy: with no [languages] table would be dropped without a word: say
+    so, and how to turn bilingual posting on."""
+    if languages(config) is not None:
+        return []
+    out = []
+    for key in item.extra:
+        found = LANGUAGE_FIELD.fullmatch(str(key))
+        if not found:
+            continue
+        lang, own = found.group(2), str(item.extra.get("lang") or "en")
+        pair = ", ".join(f'"{code}"' for code in dict.fromkeys((lang, own if own != lang else "en")))
+        out.append(Problem(item.rel, item.line(key), "warning", "languages-off",
+                           f"{key}: is not posted: bilingual posting is off. To post {NAMES.get(lang, lang)} too, "
+                           f"add to config.toml: [languages] required = [{pair}] (docs/content.md, 'Welsh and "
+                           f"English'); or remove {key}:"))
+    return out
+
+
 def combine(by_lang: dict[str, str]) -> str:
     """One post with every language: part by part when each language has the same thread."""
     from .content import THREAD_MARKER, split_parts

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from .errors import LedgerError
-from .timeutil import to_utc_key, utcnow
+from .timeutil import iso_seconds, to_utc_key, utcnow
 
 SCHEMA_VERSION = 2
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain")
@@ -290,7 +290,7 @@ class Ledger:
 def public_row(row: dict, tz: ZoneInfo) -> dict:
     """The shape of `queue --json` and `history --json` (a documented contract)."""
     def local(key: str | None) -> str | None:
-        return datetime.fromisoformat(key).astimezone(tz).isoformat() if key else None
+        return iso_seconds(key, tz)          # ISO 8601 with offset, no microseconds (#10)
 
     return {"id": row.get("id"), "item": row["item"], "channel": row["channel"], "network": row.get("network"),
             "planned_at": local(row["planned_at"]), "posted_at": local(row.get("posted_at")),

@@ -2,23 +2,61 @@
 from __future__ import annotations
 
 from datetime import datetime
+from fnmatch import fnmatchcase
 
 from .config import Config
 from .scanner import ContentScanner
 from .ledger import OPEN_STATES, open_ledger, public_row
 from .gate import decide
 from .render import Renderer
+from .languages import split_delivery_item
 from .plan import blackout_for, wanted
-from .timeutil import to_utc_key, utcnow
+from .timeutil import human, iso_seconds, to_utc_key, utcnow
+
+# Deliveries that may still go out, or wait for a person: "blocked" waits for its file's fix.
+SHOWN_STATES = tuple(dict.fromkeys(OPEN_STATES + ("blocked",)))
 
 
-def queue(config: Config, now: datetime | None = None) -> list[dict]:
+def queue(config: Config, now: datetime | None = None, item: str | None = None, channel: str | None = None,
+          until: datetime | None = None, items: list | None = None) -> list[dict]:
     """Every planned delivery from now on, in time order, with its state.
 
     The content files say what is planned; the ledger (if the daemon has run) says what
-    has happened to each.  Open deliveries that are overdue (retrying, held) are included.
+    has happened to each, and its id (which `cancel` takes).  Open deliveries that are
+    overdue (retrying, held, blocked) are included.  ``item`` (an id or a pattern such as
+    "bins/*"), ``channel`` and ``until`` (exclusive) narrow it.
     """
-    now = now or utcnow()
+    rows = _queue(config, now or utcnow(), items)
+    return [r for r in rows if _matches(r, item, channel, until)]
+
+
+def _matches(row: dict, item: str | None, channel: str | None, until: datetime | None) -> bool:
+    if item and not (fnmatchcase(row["item"], item) or fnmatchcase(split_delivery_item(row["item"])[0], item)):
+        return False
+    if channel and row["channel"] != channel:
+        return False
+    return not (until and datetime.fromisoformat(row["planned_at"]) >= until)
+
+
+def by_item(rows: list[dict]) -> list[dict]:
+    """One entry per item and planned time, with its channels (ids and states) in order:
+    the shape of the queue table."""
+    grouped: dict[tuple[str, str], dict] = {}
+    for row in rows:
+        base = split_delivery_item(row["item"])[0]
+        key = (base, row["planned_at"][:16])          # a bilingual pair's posts are seconds apart
+        entry = grouped.setdefault(key, {"item": base, "planned_at": row["planned_at"], "channels": [],
+                                         "notes": []})
+        # The gate's verdict shows as "blocked" (the ledger still says what happened so far).
+        entry["channels"].append({"channel": row["channel"], "id": row["id"],
+                                  "state": "blocked" if row.get("blocked") else row["state"],
+                                  "lang": split_delivery_item(row["item"])[1]})
+        if row.get("note") and row["note"] not in entry["notes"]:
+            entry["notes"].append(row["note"])
+    return list(grouped.values())
+
+
+def _queue(config: Config, now: datetime, items: list | None = None) -> list[dict]:
     ledger = open_ledger(config.database, config.timezone, readonly=True)
     rows = {}
     if ledger is not None:
@@ -30,29 +68,30 @@ def queue(config: Config, now: datetime | None = None) -> list[dict]:
     renderer, verdicts = Renderer(config), {}          # the gate's verdict, once per item
     tz = config.timezone
     out: dict[tuple, dict] = {}
-    for want in wanted(ContentScanner(config).scan().items, config, now):
+    # items: a caller that keeps its own scanner (the web page) passes what it read.
+    for want in wanted(ContentScanner(config).scan().items if items is None else items, config, now):
         row = rows.get(want.key)
-        if want.when < now and (row is None or row["state"] not in OPEN_STATES):
+        if want.when < now and (row is None or row["state"] not in SHOWN_STATES):
             continue
         entry = public_row(row, tz) if row else {
-            "id": None, "item": want.item.id, "channel": want.channel, "network": want.network,
-            "planned_at": want.when.astimezone(tz).isoformat(), "posted_at": None, "state": "scheduled",
+            "id": None, "item": want.delivery_item, "channel": want.channel, "network": want.network,
+            "planned_at": iso_seconds(want.when, tz), "posted_at": None, "state": "scheduled",
             "remote_id": None, "url": None, "attempts": 0, "error": None, "dry_run": False}
         window = blackout_for(want.item, want.when, config)
         entry["note"] = f"inside blackout '{window.reason}': will be held" if window else None
         # The gate (the daemon's own check): an error here means this delivery will not be sent.
         if want.item.id not in verdicts:
-            verdicts[want.item.id] = decide(want.item, config, renderer, now)
+            verdicts[want.item.id] = decide(want.item, config, renderer, now, advice=False)
         errors = verdicts[want.item.id].errors(want.channel)
         entry["blocked"] = str(errors[0]) if errors else None
         if errors:
             entry["note"] = f"will not be sent: {errors[0]}"
         out[want.key] = entry
     for key, row in rows.items():
-        if key not in out and (row["planned_at"] >= to_utc_key(now) or row["state"] in OPEN_STATES) \
+        if key not in out and (row["planned_at"] >= to_utc_key(now) or row["state"] in SHOWN_STATES) \
                 and not row.get("dry_run"):
             out[key] = {**public_row(row, tz), "note": None, "blocked": None}
-    return sorted(out.values(), key=lambda d: (d["planned_at"], d["item"], d["channel"]))
+    return sorted(out.values(), key=lambda d: (datetime.fromisoformat(d["planned_at"]), d["item"], d["channel"]))
 
 
 def history(config: Config, since: datetime | None = None, include_dry_run: bool = False) -> list[dict]:
@@ -73,3 +112,35 @@ def history(config: Config, since: datetime | None = None, include_dry_run: bool
     finally:
         ledger.close()
 
+
+def print_queue(entries: list[dict], tz, console) -> None:
+    """One row per item and time; its channels, delivery ids and states one line each."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if not entries:
+        console.print("Queue: nothing planned")
+        return
+    table = Table(title="Queue", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("when", no_wrap=True)
+    table.add_column("item", overflow="fold")
+    table.add_column("channel", no_wrap=True)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    unplanned = False
+    for entry in entries:
+        channels = entry["channels"]
+        unplanned = unplanned or any(c["id"] is None for c in channels)
+        item = Text(entry["item"])
+        for note in entry["notes"]:
+            item.append(f"\n! {note}", style="yellow")
+        table.add_row(human(entry["planned_at"], tz), item,
+                      Text("\n".join(c["channel"] + (f" ({c['lang']})" if c["lang"] else "") for c in channels)),
+                      Text("\n".join(str(c["id"] or "") for c in channels)),
+                      Text("\n".join(c["state"] for c in channels)))
+    console.print(table)
+    if unplanned:
+        console.print(Text("A blank id: not in the ledger yet (the daemon adds it when it runs: `python bot.py "
+                           "run`). `cancel ID` takes the ids shown; until there is one, set draft: true in the "
+                           "file or remove the channel from it."))

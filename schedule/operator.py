@@ -10,11 +10,15 @@ from datetime import datetime, timedelta
 
 from .config import Config
 from .errors import BotError
-from .ledger import Ledger, OPEN_STATES, operator, public_row
+from .ledger import Ledger, OPEN_STATES, open_ledger, operator, public_row
 from .plan import grace_for, too_late
-from .timeutil import to_utc_key, utcnow
+from .rehearsal import is_rehearsal
+from .timeutil import iso_seconds, to_utc_key, utcnow
 
-ATTENTION_STATES = ("failed", "missed", "uncertain", "held")
+# "blocked": the content file has an error, so its deliveries wait for a fix (#10).
+OPEN_PROBLEM_STATES = ("blocked", "held")
+ENDED_BADLY_STATES = ("failed", "missed", "uncertain")
+ATTENTION_STATES = OPEN_PROBLEM_STATES + ENDED_BADLY_STATES
 
 
 def _item_of(config: Config):
@@ -30,30 +34,80 @@ def _ledger(config: Config) -> Ledger:
     return Ledger(config.database, config.timezone)
 
 
-def pause(config: Config, reason: str) -> dict:
+def pause(config: Config, reason: str, actor: str | None = None) -> dict:
+    """The kill switch.  On the real ledger it also pauses a running rehearsal (stopping
+    more is the safe side), so practising it in a rehearsal is the same command."""
     if not reason.strip():
         raise BotError("pause needs --reason TEXT (it is recorded and shown in status)")
-    ledger = _ledger(config)
-    who = operator()
-    ledger.set_meta(paused="1", paused_by=who, paused_reason=reason, paused_at=to_utc_key(utcnow()))
-    ledger.event("paused", actor=who, reason=reason)
+    who = actor or operator()
+    _pause_ledger(_ledger(config), who, reason)
+    practice = None if is_rehearsal(config) else rehearsal(config)
+    if practice:
+        _pause_ledger(Ledger(practice["ledger"], config.timezone), who, reason)
     from .unschedule import command_hooks, pause_all        # videos YouTube would publish by itself
-    unscheduled = pause_all(config, ledger, reason, who, *command_hooks(config, ledger))
-    return {"paused": True, "by": who, "reason": reason, "unscheduled": unscheduled}
+    ledger = _ledger(config)
+    try:
+        unscheduled = pause_all(config, ledger, reason, who, *command_hooks(config, ledger))
+    finally:
+        ledger.close()
+    return {"paused": True, "by": who, "reason": reason, "rehearsal": practice, "unscheduled": unscheduled}
 
 
-def resume(config: Config, reason: str = "") -> dict:
+def _pause_ledger(ledger: Ledger, who: str, reason: str) -> None:
+    try:
+        ledger.set_meta(paused="1", paused_by=who, paused_reason=reason, paused_at=to_utc_key(utcnow()))
+        ledger.event("paused", actor=who, reason=reason)
+    finally:
+        ledger.close()
+
+
+def resume_plan(config: Config, now: datetime | None = None) -> dict:
+    """What `resume` would do, changing nothing: the held deliveries that would go out at once
+    (still within grace), those that stay held, and what else is due within the next day.
+    Shown before asking, so that a cheerful post does not slip out after a grave pause."""
+    now = now or utcnow()
+    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    practice = None if is_rehearsal(config) else rehearsal(config, now)
+    if ledger is None:
+        return {"paused": False, "paused_by": None, "paused_reason": None, "paused_at": None, "at_once": [],
+                "still_held": [], "next_day": [], "rehearsal": practice}
+    try:
+        at_once, waiting = [], []
+        item_of = _item_of(config)
+        for row in ledger.deliveries(states=["held"]):
+            (at_once if _released_on_resume(row, config, now, item_of) else waiting).append(_shown(row, config))
+        soon = [_shown(r, config) for r in ledger.deliveries(states=["scheduled", "retrying"], since=now,
+                                                             until=now + timedelta(days=1))]
+        return {"paused": ledger.get_meta("paused") == "1", "paused_by": ledger.get_meta("paused_by"),
+                "paused_reason": ledger.get_meta("paused_reason"),
+                "paused_at": _local(ledger.get_meta("paused_at"), config),
+                "at_once": at_once, "still_held": waiting, "next_day": soon, "rehearsal": practice}
+    finally:
+        ledger.close()
+
+
+def _released_on_resume(row: dict, config: Config, now: datetime, item_of) -> bool:
+    """The one grace rule (too_late, with the item's own grace_minutes); blackouts stay held."""
+    late = too_late(item_of(row["item"]), datetime.fromisoformat(row["planned_at"]), now, config)
+    return not late and "blackout" not in (row["hold_reason"] or "")
+
+
+def _shown(row: dict, config: Config) -> dict:
+    """A ledger row in the public shape plus the title and hold reason people decide by."""
+    return {**public_row(row, config.timezone), "title": row.get("title"), "hold_reason": row.get("hold_reason")}
+
+
+def resume(config: Config, reason: str = "", actor: str | None = None) -> dict:
     """Lift the pause; release held deliveries still within grace and list the rest."""
     ledger = _ledger(config)
-    who = operator()
+    who = actor or operator()
     now = utcnow()
     ledger.set_meta(paused="0", paused_by=None, paused_reason=None, paused_at=None)
     ledger.event("resumed", actor=who, reason=reason or None)
     released, waiting = [], []
     item_of = _item_of(config)
     for row in ledger.deliveries(states=["held"]):
-        late = too_late(item_of(row["item"]), datetime.fromisoformat(row["planned_at"]), now, config)
-        if not late and "blackout" not in (row["hold_reason"] or ""):
+        if _released_on_resume(row, config, now, item_of):
             ledger.transition(row["id"], "scheduled", expect=["held"], actor=who, kind="resumed",
                               reason="pause lifted", next_attempt_at=None)
             released.append(public_row(row, config.timezone))
@@ -62,10 +116,10 @@ def resume(config: Config, reason: str = "") -> dict:
     return {"paused": False, "by": who, "released": released, "still_held": waiting}
 
 
-def release(config: Config, ids: list[int], reason: str = "") -> list[dict]:
+def release(config: Config, ids: list[int], reason: str = "", actor: str | None = None) -> list[dict]:
     """Let held or missed deliveries go out now, even though they are late."""
     ledger = _ledger(config)
-    who = operator()
+    who = actor or operator()
     out = []
     item_of = _item_of(config)
     for delivery_id in ids:
@@ -92,17 +146,17 @@ def retry(config: Config, delivery_id: int, reason: str = "") -> dict:
     return public_row(ledger.get(delivery_id), config.timezone)
 
 
-def cancel(config: Config, delivery_id: int, reason: str = "") -> dict:
+def cancel(config: Config, delivery_id: int, reason: str = "", actor: str | None = None) -> dict:
     ledger = _ledger(config)
     row = _row(ledger, delivery_id)
     from .unschedule import command_hooks, unschedule, waiting
     if any(r["id"] == delivery_id for r in waiting(config, ledger)):    # uploaded ahead, YouTube would publish it
-        done = unschedule(config, ledger, row, "cancelled", reason or "cancelled by operator", operator(),
+        done = unschedule(config, ledger, row, "cancelled", reason or "cancelled by operator", actor or operator(),
                           *command_hooks(config, ledger))
         return {**public_row(ledger.get(delivery_id), config.timezone), "unscheduled": done}
     if row["state"] not in OPEN_STATES + ("failed", "missed", "uncertain"):
         raise BotError(f"delivery {delivery_id} is {row['state']}; it cannot be cancelled")
-    ledger.transition(delivery_id, "cancelled", expect=[row["state"]], actor=operator(),
+    ledger.transition(delivery_id, "cancelled", expect=[row["state"]], actor=actor or operator(),
                       reason=reason or "cancelled by operator")
     return public_row(ledger.get(delivery_id), config.timezone)
 
@@ -124,37 +178,69 @@ def _alive(pid: str | None) -> bool:
         return False
 
 
-def status(config: Config, now: datetime | None = None) -> dict:
-    from .ledger import open_ledger
+def _daemon(ledger: Ledger, now: datetime) -> dict:
+    """Is a daemon writing this ledger: running, stalled (process there, heartbeat not), or not."""
+    beat, pid = ledger.get_meta("heartbeat_at"), ledger.get_meta("daemon_pid")
+    alive = bool(beat) and _alive(pid)
+    running = alive and now - datetime.fromisoformat(beat) < timedelta(seconds=60)
+    # The process is there but its heartbeat (every 5 s) is not: a full disk or a hang.
+    return {"running": running, "pid": int(pid) if alive else None, "stalled": alive and not running,
+            "heartbeat_at": beat}
 
+
+def rehearsal(config: Config, now: datetime | None = None) -> dict | None:
+    """The rehearsal (`run --dry-run`, its own ledger file) if one is running, else None:
+    the operator commands name it, so the kill switch can be practised on it."""
+    from .daemon import dry_run_config
+
+    if is_rehearsal(config):
+        return None
+    rehearsal_config = dry_run_config(config)
+    ledger = open_ledger(rehearsal_config.database, config.timezone, readonly=True)
+    if ledger is None:
+        return None
+    try:
+        state = _daemon(ledger, now or utcnow())
+        if not state["running"] and not state["stalled"]:
+            return None
+        return {"pid": state["pid"], "paused": ledger.get_meta("paused") == "1",
+                "ledger": str(rehearsal_config.database)}
+    finally:
+        ledger.close()
+
+
+def attention(ledger: Ledger, config: Config, now: datetime) -> list[dict]:
+    """What needs a person: open problems (blocked, held) however old, and deliveries that
+    ended badly (failed, missed, uncertain) in the last week.  Straight from the ledger."""
+    week_ago = to_utc_key(now - timedelta(days=7))
+    rows = [r for r in ledger.deliveries(states=OPEN_PROBLEM_STATES + ENDED_BADLY_STATES)
+            if r["state"] in OPEN_PROBLEM_STATES or (r["updated_at"] or "") >= week_ago]
+    return [{**_shown(r, config), "error": r["error"] or r.get("hold_reason")} for r in rows]
+
+
+def status(config: Config, now: datetime | None = None) -> dict:
     now = now or utcnow()
     ledger = open_ledger(config.database, config.timezone, readonly=True)
-    if ledger is None:
-        return {"running": False, "stalled": False, "paused": False, "last_rescan": None, "next": [], "attention": [],
-                "bad_credentials": [], "ledger": str(config.database)}
+    practice = None if is_rehearsal(config) else rehearsal(config, now)
+    if ledger is None:                   # a fresh install: nothing has run yet
+        return {"running": False, "pid": None, "stalled": False, "heartbeat_at": None, "paused": False,
+                "paused_by": None, "paused_reason": None, "last_rescan": None, "next": [], "attention": [],
+                "bad_credentials": {}, "ledger": str(config.database), "ledger_exists": False,
+                "rehearsal": practice}
     try:
-        meta = {k: ledger.get_meta(k) for k in ("daemon_pid", "heartbeat_at", "last_rescan", "paused", "paused_by",
-                                                 "paused_reason", "paused_at", "dry_run")}
-        beat = meta["heartbeat_at"]
-        alive = bool(beat) and _alive(meta["daemon_pid"])
-        running = alive and now - datetime.fromisoformat(beat) < timedelta(seconds=60)
-        # The process is there but its heartbeat (every 5 s) is not: a full disk or a hang.
-        stalled = alive and not running
+        daemon = _daemon(ledger, now)
         upcoming = [public_row(r, config.timezone) for r in ledger.deliveries(states=["scheduled", "retrying"])][:10]
-        week_ago = now - timedelta(days=7)
-        attention = [public_row(r, config.timezone) for r in ledger.deliveries(states=ATTENTION_STATES)
-                     if r["updated_at"] and r["updated_at"] >= to_utc_key(week_ago)]
         bad = {row[0].split(":", 1)[1]: row[1] for row in ledger.db.execute(
             "SELECT key, value FROM meta WHERE key LIKE 'auth_failed:%' AND value IS NOT NULL")}
-        return {"running": running, "pid": int(meta["daemon_pid"]) if alive else None, "stalled": stalled,
-                "heartbeat_at": _local(beat, config),
-                "paused": meta["paused"] == "1",
-                "paused_by": meta["paused_by"], "paused_reason": meta["paused_reason"],
-                "last_rescan": _local(meta["last_rescan"], config), "next": upcoming, "attention": attention,
-                "bad_credentials": bad, "ledger": str(config.database)}
+        return {**daemon, "heartbeat_at": _local(daemon["heartbeat_at"], config),
+                "paused": ledger.get_meta("paused") == "1",
+                "paused_by": ledger.get_meta("paused_by"), "paused_reason": ledger.get_meta("paused_reason"),
+                "last_rescan": _local(ledger.get_meta("last_rescan"), config), "next": upcoming,
+                "attention": attention(ledger, config, now), "bad_credentials": bad, "ledger": str(config.database),
+                "ledger_exists": True, "rehearsal": practice}
     finally:
         ledger.close()
 
 
 def _local(key: str | None, config: Config) -> str | None:
-    return datetime.fromisoformat(key).astimezone(config.timezone).isoformat() if key else None
+    return iso_seconds(key, config.timezone)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import Problem
+from .timeutil import human, iso_seconds
 from .validate import Checked, check
 
 
@@ -22,8 +23,9 @@ def preview_items(checked: Checked) -> list[dict]:
         item_problems = [p.as_dict() for p in checked.problems if p.path == item.rel and p.channel is None]
         out.append({
             "id": item.id, "path": item.rel, "title": item.title,
-            "publish_at": item.times[0].isoformat() if item.times else None,
-            "times": [t.isoformat() for t in item.times[:20]], "repeat": item.repeat, "draft": item.draft,
+            "publish_at": iso_seconds(item.times[0]) if item.times else None,
+            "publish_at_local": human(item.times[0]) if item.times else None,
+            "times": [iso_seconds(t) for t in item.times[:20]], "repeat": item.repeat, "draft": item.draft,
             "problems": item_problems,
             "variants": [_variant(v, checked.problems) for v in checked.variants.get(item.id, [])],
         })
@@ -51,7 +53,7 @@ def print_preview(items: list[dict], loose: list[Problem], console) -> None:
     for problem in loose:
         console.print(Text(str(problem), style="red" if problem.level == "error" else "yellow"))
     for item in items:
-        when = datetime.fromisoformat(item["publish_at"]).strftime("%a %d %b %Y %H:%M %Z") if item["publish_at"] else "no time"
+        when = item.get("publish_at_local") or "no time"
         # Ids, paths and titles are the comms team's text, never rich markup ("[draft]", "[/b]").
         header = f"[bold]{escape(item['id'])}[/] ({escape(item['path'])}) - {when}"
         if item["repeat"]:

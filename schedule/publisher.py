@@ -112,7 +112,7 @@ class Publisher:
             return []
         if item is None:
             return [p for p in variant.problems if p.level == "error"]
-        return decide(item, self.config, self.renderer, now, variants=[variant]).errors(row["channel"])
+        return decide(item, self.config, self.renderer, now, variants=[variant], advice=False).errors(row["channel"])
 
     def send(self, row: dict, channel: Channel, variant: Variant, now: datetime) -> str:
         """The network call, with the row already in `publishing`."""

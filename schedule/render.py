@@ -20,7 +20,7 @@ from .config import Config
 from .content import THREAD_SPLIT, display_path, split_parts
 from .counting import truncate_to
 from .errors import Problem
-from .languages import combine, languages, mode_for, texts, titles
+from .languages import combine, display_title, languages, mode_for, texts, titles
 from .model import Item, Part, Variant
 from .channels import make_channel
 from .channels.base import Channel
@@ -155,6 +155,8 @@ class Renderer:
             if lang:
                 override.setdefault("title", titles(item, langs).get(lang, item.title))
                 override["lang"] = lang
+            else:                                # one post in every language: every title too
+                override.setdefault("title", display_title(item, self.config))
         media = override.get("media", item.media)
         tags = override.get("tags", item.tags)
         link = override.get("link", item.link)

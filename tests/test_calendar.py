@@ -82,3 +82,55 @@ def test_page_loads_in_headless_chromium_without_console_errors(project, tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Pool opens" in done.stdout and "Bin day" in done.stdout
     assert "CONSOLE" not in done.stderr and "Uncaught" not in done.stderr
+
+
+def test_ics_carries_a_vtimezone_for_every_tzid_and_utc_uids(project, tmp_path):
+    """RFC 5545 §3.6.5: "a VTIMEZONE calendar component MUST be present" for each TZID
+    used.  A summer time must read 09:30 in Europe/London (BST, UTC+1)."""
+    from icalendar import Calendar
+
+    project.post("summer.md", "title: Summer fair\npublish_at: 2030-07-01T09:30", "The fair is on.")
+    ics = tmp_path / "out.ics"
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "calendar", "--ics", str(ics)])
+    assert result.exit_code == 0, result.output
+    calendar = Calendar.from_ical(ics.read_bytes())
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["tzid"]) == "Europe/London"
+    names = {str(c["tzname"]) for c in zone.walk() if c.name in ("STANDARD", "DAYLIGHT")}
+    assert names == {"GMT", "BST"}
+    (event,) = calendar.walk("VEVENT")
+    assert event["dtstart"].params["TZID"] == "Europe/London"
+    assert b"DTSTART;TZID=Europe/London:20300701T093000" in ics.read_bytes()
+    # The UID's Z time is UTC (08:30Z), whatever zone the machine running it is in.
+    assert str(event["uid"]) == "summer-20300701T083000Z@civicpost"
+
+
+def test_page_times_say_their_zone(project, tmp_path):
+    project.post("summer.md", "title: Summer fair\npublish_at: 2030-07-01T09:30", "The fair is on.")
+    project.post("winter.md", "title: Winter fair\npublish_at: 2030-12-01T09:30", "The fair is on.")
+    page = tmp_path / "out.html"
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "calendar", "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert '<span class="time">09:30 BST</span> Summer fair' in text
+    assert '<span class="time">09:30 GMT</span> Winter fair' in text
+
+
+def test_bilingual_titles_in_the_calendar(project, tmp_path):
+    project.write_config(extra='[languages]\nrequired = ["cy", "en"]\nfirst = "cy"\n')
+    project.post("market.md", "title: Christmas market\ntitle_cy: Marchnad Nadolig\nlang: en\n"
+                 "publish_at: 2030-12-05T09:00\nbody_cy: Mae'r farchnad yn ôl.", "The market is back.")
+    page = tmp_path / "out.html"
+    CliRunner().invoke(cli, ["--config", str(project.config_path), "calendar", "--html", str(page)])
+    assert "Marchnad Nadolig / Christmas market" in page.read_text()
+
+
+def test_blocked_needs_attention_on_the_page(project, tmp_path):
+    project.post("pool.md", "title: Pool opens\npublish_at: 2030-01-14T10:00", "The pool opens.")
+    config = project.config()
+    ledger = Ledger(config.database, config.timezone)
+    ledger.add("pool", "log", "log", datetime(2030, 1, 14, 10, tzinfo=timezone.utc), state="blocked")
+    ledger.close()
+    page = tmp_path / "out.html"
+    CliRunner().invoke(cli, ["--config", str(project.config_path), "calendar", "--html", str(page)])
+    assert '<span class="state attention">blocked</span>' in page.read_text()

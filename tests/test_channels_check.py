@@ -53,3 +53,26 @@ def test_an_old_linkedin_version_is_a_warning_and_a_malformed_one_an_error(proje
         assert checked.exit_code == 1 and "api_version = '2025-01' is not a LinkedIn version" in checked.output
     finally:
         server.stop()
+
+
+def test_check_results_are_kept_for_the_web_page(project, monkeypatch):
+    # The Graph test server's token loses data access in 60 days (tests/servers/graph.py,
+    # debug_token data_access_expires_at), inside a 90-day warning window: the Now page lists it.
+    from schedule.ledger import Ledger
+    from schedule.tokens import needing_attention
+
+    server = graph.Server().start()
+    try:
+        project.write_config(extra="[channels_check]\ntoken_warn_days = 90\n",
+                             channels=channel_tables({"facebook": server.url}), default_channels='["facebook"]')
+        config = project.config()
+        Ledger(config.database, config.timezone).close()          # the daemon has run once
+        monkeypatch.setenv("CIVICPOST_FACEBOOK_ACCESS_TOKEN", graph.TOKEN)
+        result = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check", "--json"])
+        assert result.exit_code == 0, result.output
+        [entry] = needing_attention(config)
+        assert entry["channel"] == "facebook" and 58 < entry["days_left"] < 61 and entry["error"] is None
+        stored = b"".join(p.read_bytes() for p in config.database.parent.glob(config.database.name + "*"))
+        assert graph.TOKEN.encode() not in stored
+    finally:
+        server.stop()

@@ -188,7 +188,7 @@ def test_pause_holds_and_resume_releases(fast, daemons):
     status = json.loads(bot(fast, "status", "--json").stdout)
     assert status["running"] and status["paused"] and status["paused_reason"] == "National mourning"
     assert [a["item"] for a in status["attention"]] == ["notice"]
-    resumed = bot(fast, "resume")
+    resumed = bot(fast, "resume", "--yes")
     assert "1 held delivery(ies) released" in resumed.stdout
     wait_state(fast, "notice", "posted")
     events = Ledger(fast.root / "var" / "civicpost.db").events()

@@ -132,6 +132,9 @@ def test_an_error_the_gate_finds_is_never_sent(project, caplog, code, front, bod
     found = [p for p in check(project.config_path).problems if p.code == code]
     assert found and all(p.level == "error" for p in found), f"validate must report {code} as an error"
     (item,) = world.scanner.scan().items
+    renderer, now = Renderer(world.config), datetime.now(timezone.utc)
+    assert decide(item, world.config, renderer, now).errors() == \
+        decide(item, world.config, renderer, now, advice=False).errors()      # advice never hides an error
     delivery = world.plan(item.id, "log", when)
     with caplog.at_level(logging.INFO, logger="civicpost"):
         state = world.publisher.run(delivery, now=when - timedelta(minutes=1))

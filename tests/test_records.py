@@ -75,7 +75,7 @@ def _held(project, grace: int | None, minutes_late: int) -> tuple[Ledger, int]:
 def test_resume_uses_the_items_own_grace(project):
     # grace_minutes: 120 and 60 minutes late: within the item's grace, so it goes out.
     ledger, delivery = _held(project, 120, 60)
-    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "resume"])
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "resume", "--yes"])
     assert result.exit_code == 0, result.output
     assert ledger.get(delivery)["state"] == "scheduled"
 
@@ -83,8 +83,17 @@ def test_resume_uses_the_items_own_grace(project):
 def test_resume_keeps_holding_past_the_items_shorter_grace(project):
     # grace_minutes: 5 and 10 minutes late: past the item's grace (though inside the default 15).
     ledger, delivery = _held(project, 5, 10)
-    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "resume"])
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "resume", "--yes"])
     assert result.exit_code == 0, result.output
+    assert ledger.get(delivery)["state"] == "held"
+
+
+def test_resume_lists_what_it_will_do_by_the_items_own_grace(project):
+    # The list shown before asking follows the same grace rule as resume itself (too_late):
+    # 10 minutes late with grace_minutes: 5 stays held, though inside the default 15.
+    ledger, delivery = _held(project, 5, 10)
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "resume"], input="n\n")
+    assert "AT ONCE" not in result.output and f"  {delivery}  " in result.output.split("Staying held")[1]
     assert ledger.get(delivery)["state"] == "held"
 
 

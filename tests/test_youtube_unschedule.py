@@ -149,7 +149,7 @@ def test_resume_schedules_the_same_video_again(running):
     video_id = run.uploaded()["remote_id"]
     assert run.cli("pause", "--reason", "checking a complaint").exit_code == 0
     assert "publishAt" not in run.video()["status"]
-    result = run.cli("resume", stdin="y\n")
+    result = run.cli("resume", "--yes")
     assert result.exit_code == 0, result.output
     run.until(lambda: run.video()["status"].get("publishAt") == publish_at(run), "publishAt set again")
     assert run.video()["id"] == video_id and run.video()["status"]["privacyStatus"] == "private"
@@ -264,7 +264,7 @@ def test_a_crash_while_scheduling_again_is_finished_after_restart(running):
 
     run.server.on_request.append(kill_on_reschedule)
     run.server.inject("drop", match=r"^PUT /youtube/v3/videos$")
-    assert run.cli("resume", stdin="y\n").exit_code == 0
+    assert run.cli("resume", "--yes").exit_code == 0
     run.until(lambda: killed and run.proc.poll() is not None, "the daemon killed mid-request")
     assert run.row()["state"] == "publishing" and "publishAt" not in run.video()["status"]
     run.start()

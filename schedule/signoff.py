@@ -1,0 +1,77 @@
+"""Sign-off from the web page: an approver signs off the exact text of one item.
+
+A sign-off is bound to the item's digest, the sha256 of its file's bytes (`Item.digest`),
+so any edit to the file (text, time, media, alt text) voids it.  It is kept in the
+ledger: the latest sign-off of each item in `meta` (`signoff:<item id>`, JSON with
+digest, who and when) and every sign-off as an event (`signed_off`, with the digest in
+its detail), so the audit trail keeps them all.  `approved_by:` in the file is separate
+and keeps working; `approved_by_page` is the rule the planner/gate can ask.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from .config import Config
+from .errors import BotError
+from .ledger import Ledger, open_ledger
+from .model import Item
+from .timeutil import to_utc_key, utcnow
+
+PREFIX = "signoff:"
+
+
+def sign_off(config: Config, item: Item, digest_seen: str, actor: str, reason: str = "",
+             now: datetime | None = None) -> dict:
+    """Record that ``actor`` signed off ``item`` as it was when they read it.
+
+    ``item`` must be read from its file just now; ``digest_seen`` is the digest of the
+    text the approver was shown.  If they differ the file changed in between and nothing
+    is recorded: they must read the new text first."""
+    if item.digest != digest_seen:
+        raise BotError(f"{item.rel} has changed since you opened its preview: reload the preview and read the "
+                       "new text before signing it off")
+    record = {"digest": item.digest, "by": actor, "at": to_utc_key(now or utcnow()), "path": item.rel}
+    ledger = Ledger(config.database, config.timezone)
+    try:
+        with ledger.transaction():
+            ledger.set_meta(**{PREFIX + item.id: json.dumps(record)})
+            ledger.event("signed_off", item=item.id, actor=actor, reason=reason or None,
+                         detail={"digest": item.digest, "path": item.rel})
+    finally:
+        ledger.close()
+    return record
+
+
+def signoffs(config: Config) -> dict[str, dict]:
+    """item id -> its latest page sign-off ({digest, by, at, path}); {} without a ledger."""
+    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    if ledger is None:
+        return {}
+    try:
+        if "meta" not in ledger.db.table_names():
+            return {}
+        rows = ledger.db.execute("SELECT key, value FROM meta WHERE key LIKE ?", [PREFIX + "%"]).fetchall()
+    finally:
+        ledger.close()
+    return {key[len(PREFIX):]: json.loads(value) for key, value in rows if value}
+
+
+def approved_by_page(item: Item, records: dict[str, dict]) -> str | None:
+    """Who signed off this exact file on the page, or None (never, or edited since)."""
+    record = records.get(item.id)
+    return record["by"] if record and record["digest"] == item.digest else None
+
+
+def history(config: Config, item_id: str) -> list[dict]:
+    """Every page sign-off of one item, oldest first (events: who, when, why, digest)."""
+    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    if ledger is None:
+        return []
+    try:
+        events = [e for e in ledger.events(kind="signed_off") if e["item"] == item_id]
+    finally:
+        ledger.close()
+    for event in events:
+        event["digest"] = json.loads(event["detail"] or "{}").get("digest")
+    return events

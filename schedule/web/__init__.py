@@ -1,0 +1,1 @@
+"""The team's web page (`bot.py serve`): see docs/web.md."""
