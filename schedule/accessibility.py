@@ -63,9 +63,9 @@ def is_emoji(cluster: str) -> bool:
 def emoji_clusters(text: str) -> list[str]:
     if not _PICTOGRAPH_BLOCK.search(text):
         return []
-    import grapheme
+    from .counting import grapheme_clusters
 
-    return [g for g in grapheme.graphemes(text) if is_emoji(g)]
+    return [g for g in grapheme_clusters(text) if is_emoji(g)]
 
 
 def check_item(item: Item, settings: dict | None = None) -> list[Problem]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+from itertools import accumulate
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .config import Config
 from .content import THREAD_SPLIT, display_path, split_parts
-from .counting import truncate_to
+from .counting import _GRAPHEME, truncate_to
 from .errors import Problem
 from .languages import combine, display_title, languages, mode_for, texts, titles
 from .model import Item, Part, Variant
@@ -176,7 +177,7 @@ class Renderer:
             autothread = channel.config.autothread
         if not channel.threads:
             pieces = ["\n\n".join(p for p in pieces if p)] if pieces else []
-        elif autothread and any(channel.count(p) > channel.max_length for p in pieces):
+        elif autothread and any(not _Limits(channel, "").fits(p) for p in pieces):
             pieces = autothread_split(pieces, channel)
         parts = tuple(Part(p, channel.count(p)) for p in pieces)
         variant = Variant(item_id=item.id, channel=channel_name, network=channel.network, parts=parts,
@@ -221,45 +222,195 @@ def _template_line(template: jinja2.Template) -> int:
 
 
 def autothread_split(pieces: list[str], channel: Channel) -> list[str]:
-    """Split over-long parts at sentence ends into a numbered thread ("1/3" at each end)."""
-    budget = channel.max_length - channel.count(_NUMBER_RESERVE)
-    chunks: list[str] = []
-    for piece in pieces:
-        if channel.count(piece) <= budget:
-            chunks.append(piece)
-            continue
-        current = ""
-        for paragraph_start, sentence in _sentences(piece, budget, channel):
-            joiner = "\n\n" if paragraph_start else " "     # keep paragraph breaks inside a part
-            candidate = f"{current}{joiner}{sentence}" if current else sentence
-            if current and channel.count(candidate) > budget:
-                chunks.append(current)
-                current = sentence
-            else:
-                current = candidate
-        if current:
-            chunks.append(current)
+    """Split over-long parts into a numbered thread, "1/3" at the end of every part.
+
+    Cuts at the best place that fits: a paragraph break, then a sentence end, then a line
+    break, then a space, and only inside a word longer than a whole post.  The link and
+    hashtags at the end stay with the last sentence (never a part of tags alone).  The
+    numbers are counted after the final split: if the total needs more digits than
+    reserved, the split is done again with room for them.
+
+    Linear in the text: each piece of text is measured a bounded number of times (once
+    per cutting level it reaches), parts are packed with additive estimates, and each
+    finished part is measured once exactly (bench/autothread.py).
+    """
+    limits = _Limits(channel, " 9/9")
+    measured = [(piece, limits.measure(piece)) for piece in pieces]
+    # A first guess at the number's width from the sizes; widened below if the thread is longer.
+    guess = sum(max(-(-size // max(budget, 1)) for size, budget in zip(sizes, limits.budgets))
+                for _, sizes in measured)
+    digits = len(str(max(guess, 1)))
+    while True:
+        limits = _Limits(channel, f" {'9' * digits}/{'9' * digits}")
+        chunks: list[str] = []
+        for piece, sizes in measured:            # a piece's size does not depend on the reserve
+            chunks.extend([piece] if limits.within(sizes) else _pack_piece(piece, sizes, limits))
+        if len(str(len(chunks))) <= digits:
+            break
+        digits = len(str(len(chunks)))
     total = len(chunks)
     return [f"{chunk} {number}/{total}" for number, chunk in enumerate(chunks, 1)]
 
 
-def _sentences(text: str, budget: int, channel: Channel) -> list[tuple[bool, str]]:
-    """(starts a paragraph, sentence) pairs; a sentence longer than a post is cut between words."""
-    out: list[tuple[bool, str]] = []
-    for paragraph in (p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()):
-        first = True
-        for sentence in (s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip()):
-            while channel.count(sentence) > budget:
-                head = truncate_to(sentence, budget, channel.count, ellipsis="")
-                if not head:
-                    break
-                out.append((first, head))
-                first = False
-                sentence = sentence[len(head):].strip()
-            if sentence:
-                out.append((first, sentence))
-                first = False
-    return out
+# Where an over-long text may be cut, best first, with the joiner that goes back between
+# the pieces when they share a part: paragraphs, sentences, lines, words.
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+_LEVELS = ((_PARAGRAPH, "\n\n"), (_SENTENCE_END, " "), (re.compile(r"[ \t]*\n\s*"), "\n"), (re.compile(r"\s+"), " "))
+# A paragraph made only of links and hashtags (what the templates put last).
+_TOKEN = r"(?:(?:https?://|www\.)\S+|#[^\s#]+)"
+_LINKS_AND_TAGS = re.compile(rf"{_TOKEN}(?:\s+{_TOKEN})*", re.IGNORECASE)
+
+
+class _Limits:
+    """The channel's limits (its count and any second limit, e.g. Bluesky's bytes), less
+    the room the part number takes."""
+
+    def __init__(self, channel: Channel, reserve: str):
+        self.rules = [(channel.count, channel.max_length - channel.count(reserve))]
+        if channel.second_limit:
+            maximum, count, _unit = channel.second_limit
+            self.rules.append((count, maximum - count(reserve)))
+        self.budgets = [budget for _, budget in self.rules]
+
+    def measure(self, text: str) -> tuple[int, ...]:
+        return tuple(count(text) for count, _ in self.rules)
+
+    def within(self, sizes) -> bool:
+        return all(size <= budget for size, budget in zip(sizes, self.budgets))
+
+    def fits(self, text: str) -> bool:
+        return self.within(self.measure(text))
+
+
+def _split_trailer(piece: str) -> tuple[str, str]:
+    """(body, the trailing paragraphs made only of links and hashtags), scanning back one
+    paragraph at a time (a regex anchored at the end would be quadratic here)."""
+    body, trailer = piece, ""
+    while True:
+        breaks = list(_PARAGRAPH.finditer(body, max(0, len(body) - 8192)))
+        if not breaks:
+            return body, trailer
+        last = breaks[-1]
+        paragraph = body[last.end():].strip()
+        if not paragraph or not _LINKS_AND_TAGS.fullmatch(paragraph):
+            return body, trailer
+        body, trailer = body[: last.start()].rstrip(), paragraph + ("\n\n" + trailer if trailer else "")
+
+
+def _pack_piece(piece: str, sizes: tuple[int, ...], limits: _Limits) -> list[str]:
+    """One over-long piece into parts that fit, the trailing links and tags kept with the
+    last words of the last sentence."""
+    body, tail = _split_trailer(piece)
+    if not tail or not body or not limits.fits(tail):
+        return _pack(list(_atoms(piece, limits, sizes=sizes)), limits)
+    atoms = list(_atoms(body, limits))
+    last_joiner, last_text, _ = atoms.pop()
+    words = last_text.split(" ")
+    keep = 1                                     # as many of the last words as fit beside the tags
+    while keep < len(words) and limits.fits(" ".join(words[-(keep + 1):]) + "\n\n" + tail):
+        keep += 1
+    final = " ".join(words[-keep:]) + "\n\n" + tail
+    if not limits.fits(final):                   # not even one word fits beside them
+        atoms.append((last_joiner, last_text, limits.measure(last_text)))
+        return _pack(atoms, limits) + [tail]
+    head = " ".join(words[:-keep])
+    if head:
+        atoms.append((last_joiner, head, limits.measure(head)))
+    atoms.append((" " if head else last_joiner, final, limits.measure(final)))
+    return _pack(atoms, limits)
+
+
+def _atoms(text: str, limits: _Limits, level: int = 0, joiner: str = "", sizes=None):
+    """The text as (joiner, piece, sizes) atoms that each fit, cut at the best level."""
+    sizes = sizes if sizes is not None else limits.measure(text)
+    if limits.within(sizes):
+        yield joiner, text, sizes
+        return
+    if level == len(_LEVELS):
+        yield from _cut_word(text, sizes, limits, joiner)
+        return
+    pattern, join = _LEVELS[level]
+    parts = [part for part in (p.strip() for p in pattern.split(text)) if part]
+    if len(parts) == 1 and parts[0] == text:     # nothing to cut at this level: same size, next level
+        yield from _atoms(text, limits, level + 1, joiner, sizes)
+        return
+    for index, part in enumerate(parts):
+        yield from _atoms(part, limits, level + 1, joiner if index == 0 else join)
+
+
+def _cut_word(word: str, sizes, limits: _Limits, joiner: str):
+    """A word longer than a post, cut between grapheme clusters.  Each cut looks at a
+    window a few posts long and guesses the cut from the sizes before searching, so a huge
+    word costs time in proportion to its length."""
+    window_start = min(limits.budgets) + 64       # grows (doubling) while it still fits
+    start = 0
+    while start < len(word):
+        window = window_start
+        while start + window < len(word) and limits.fits(word[start:start + window]):
+            window *= 2                          # cheap characters (a long URL): look further
+        chunk = word[start:start + window]
+        ends = list(accumulate(map(len, _GRAPHEME.findall(chunk))))
+
+        def fits(k: int) -> bool:                # the first k clusters fit
+            return limits.fits(chunk[: ends[k - 1]])
+
+        n = len(ends)
+        chunk_sizes = limits.measure(chunk)
+        if limits.within(chunk_sizes):
+            lo = n
+        else:                                    # invariant: fits(lo) (one cluster always goes), not fits(hi)
+            lo, hi = 1, n
+            ratio = min(b / s for b, s in zip(limits.budgets, chunk_sizes) if s > 0)
+            guess = min(max(int(n * ratio), 1), n - 1)
+            if guess > lo and fits(guess):
+                lo, step = guess, 1
+                while lo + step < hi and fits(lo + step):
+                    lo, step = lo + step, step * 2
+                hi = min(hi, lo + step)
+            elif guess > lo:
+                hi, step = guess, 1
+                while hi - step > lo and not fits(hi - step):
+                    hi, step = hi - step, step * 2
+                lo = max(lo, hi - step)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        piece = chunk[: ends[lo - 1]]
+        yield (joiner if start == 0 else ""), piece, limits.measure(piece)
+        start += len(piece)
+
+
+def _pack(atoms: list, limits: _Limits) -> list[str]:
+    """Greedy packing: add atoms to the part while the estimate (sizes add up, plus the
+    joiner's characters) fits; each finished part is then measured once exactly, and if
+    the estimate was short (a rule that does not add up), its last atoms move on."""
+    chunks: list[str] = []
+    queue = list(reversed(atoms))                # popped from the end: next atom last
+    current: list = []
+    used: list[int] = []
+    while queue or current:
+        if queue:
+            atom = queue.pop()
+            joiner, _text, sizes = atom
+            if current:
+                extra = [u + len(joiner) + s for u, s in zip(used, sizes)]
+                if all(e <= b for e, b in zip(extra, limits.budgets)):
+                    current.append(atom)
+                    used = extra
+                    continue
+                queue.append(atom)               # it opens the next part
+            else:
+                current, used = [atom], list(sizes)
+                continue
+        while len(current) > 1 and not limits.fits(_join(current)):
+            queue.append(current.pop())
+        chunks.append(_join(current))
+        current, used = [], []
+    return chunks
+
+
+def _join(atoms: list) -> str:
+    return "".join((joiner if index else "") + text for index, (joiner, text, _sizes) in enumerate(atoms))
 
 
 __all__ = ["Renderer", "autothread_split", "THREAD_SPLIT", "camelcase"]

@@ -273,6 +273,27 @@ def test_youtube_receives_nothing_without_a_title(project, monkeypatch):
         server.stop()
 
 
+@pytest.mark.parametrize("char", ["\ufeff", "\ufffe", "\uffff"])
+def test_x_receives_nothing_twitter_text_calls_invalid(project, monkeypatch, char):
+    """twitter-text's parse_tweet(...).valid is false for U+FEFF, U+FFFE, U+FFFF (#10 §3)."""
+    from tests.servers import channel_tables, credentials_env, x
+
+    server = x.Server().start()
+    try:
+        for name, value in credentials_env("x").items():
+            monkeypatch.setenv(name, value)
+        world = World(project, channels=channel_tables({"x": server.url}), default='["x"]')
+        when = _when()
+        project.post("case.md", f"publish_at: {when.isoformat()}", f"Bins go out on Tuesday.{char}")
+        found = [p for p in check(project.config_path).problems if p.level == "error"]
+        assert [p.code for p in found] == ["text-refused"], found
+        delivery = world.plan("case", "x", when)
+        assert world.publisher.run(delivery, now=when - timedelta(minutes=1)) == "failed"
+        assert server.calls("POST") == []
+    finally:
+        server.stop()
+
+
 def test_bluesky_receives_nothing_the_gate_refuses(project, monkeypatch):
     """Against the real PDS (behind the recording proxy): captions over the 20 kB that
     app.bsky.embed.video#caption allows, and a picture without alt text."""
@@ -329,7 +350,8 @@ def test_every_error_code_the_gate_can_produce_has_a_case_here():
             found |= {m.group(1) for m in re.finditer(r'\badd\("([a-z][a-z-]*)",(.*?)\)\n', source, re.DOTALL)
                       if '"warning"' not in m.group(2)}
     covered = {c[0] for c in CASES} | {"alt-missing", "media-count", "media-mix", "config", "media-needed",
-                                       "no-title", "captions-size", "media-convert"}     # the network tests above
+                                       "no-title", "captions-size", "text-refused",
+                                       "media-convert"}     # the network tests above
     assert found - set(NOT_ITEM_CODES) <= covered, sorted(found - set(NOT_ITEM_CODES) - covered)
 
 

@@ -1,6 +1,8 @@
 """Rendering: templates, filters, threads, autothread, overrides, and template errors."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -73,6 +75,59 @@ def test_autothread_cuts_a_single_huge_sentence_between_words(all_networks):
     channel = Renderer(all_networks.config()).channel("bluesky")
     parts = autothread_split(["word " * 200], channel)
     assert all(channel.count(p) <= 300 for p in parts) and len(parts) > 1
+
+
+_NUMBER = re.compile(r" (\d+)/(\d+)$")
+_ONLY_LINKS_AND_TAGS = re.compile(r"(?:(?:https?://\S+|#\S+)\s*)+")
+
+
+@pytest.mark.parametrize("network", ["x", "bluesky", "mastodon", "threads"])
+@pytest.mark.parametrize("words", range(20, 80, 3))
+def test_autothread_keeps_link_and_tags_with_the_last_sentence(all_networks, network, words):
+    """#10 §4: never a part made only of hashtags; the link and tags stay with the last
+    sentence.  The body length varies so the tags fall at every place a part can end."""
+    body = " ".join(["Gritters treat the main roads first."] * (words // 6) + ["Please check on"] + ["neighbours"] * 3)
+    all_networks.post("g.md", f"channels: [{network}]\nautothread: true\nlink: https://www.example.gov.uk/gritting\n"
+                              "tags: [WinterReady, Road Safety]", body + ".")
+    variant = render(all_networks, "g.md", network)
+    channel = Renderer(all_networks.config()).channel(network)
+    assert not [p for p in variant.problems if p.code == "too-long"]
+    texts = [_NUMBER.sub("", p.text) for p in variant.parts]
+    assert not any(_ONLY_LINKS_AND_TAGS.fullmatch(t.strip()) for t in texts), texts
+    last = texts[-1]
+    assert "neighbours." in last and "#WinterReady" in last and "https://www.example.gov.uk/gritting" in last
+    assert all(channel.count(p.text) <= channel.max_length for p in variant.parts)
+
+
+def test_autothread_numbers_every_part_after_the_final_split(all_networks):
+    """"1/N" on every part with N the final count, and room for it even past 99 parts."""
+    channel = Renderer(all_networks.config()).channel("bluesky")
+    parts = autothread_split(["word " * 7000], channel)
+    total = len(parts)
+    assert total > 100
+    for number, part in enumerate(parts, 1):
+        assert part.endswith(f" {number}/{total}")
+        assert channel.count(part) <= 300, (number, channel.count(part))
+    assert " ".join(_NUMBER.sub("", p) for p in parts).split() == ["word"] * 7000    # nothing lost
+
+
+def test_autothread_cuts_a_huge_word_between_graphemes_and_keeps_every_character(all_networks):
+    channel = Renderer(all_networks.config()).channel("bluesky")
+    word = "क्षि" * 2000 + "👨‍👩‍👧" * 500                     # conjuncts and ZWJ emoji never cut inside
+    parts = [_NUMBER.sub("", p) for p in autothread_split([word], channel)]
+    assert "".join(parts) == word
+    from schedule.counting import grapheme_clusters
+    assert sum(len(grapheme_clusters(p)) for p in parts) == len(grapheme_clusters(word))
+    assert all(channel.count(p) <= 300 and len(p.encode()) <= 3000 for p in parts)
+
+
+def test_autothread_respects_blueskys_byte_limit(all_networks):
+    """270 graphemes (pairs of family emoji and spaces) are 3,329 bytes: over
+    app.bsky.feed.post's maxLength 3000, so autothread splits on bytes too."""
+    all_networks.post("e.md", "channels: [bluesky]\nautothread: true", "👨‍👩‍👧👨‍👩‍👧 " * 90)
+    variant = render(all_networks, "e.md", "bluesky")
+    assert len(variant.parts) > 1 and not variant.problems
+    assert all(len(p.text.encode()) <= 3000 for p in variant.parts)
 
 
 def test_overrides_text_skip_and_network_level(all_networks):

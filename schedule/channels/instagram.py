@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import counting
 from ..errors import Problem, Rejected
 from ..jpeg import jpeg_bytes, jpeg_copy, needs_converting
 from ..model import Part, Receipt, Variant
@@ -21,6 +22,7 @@ class InstagramChannel(GraphChannel):
     network = "instagram"
     label = "Instagram"
     max_length = 2200
+    count = staticmethod(counting.utf16_units)         # docs say "characters" without a unit: the strictest
     max_images = 10
     max_videos = 1
     mix_media = True
@@ -94,13 +96,17 @@ class InstagramChannel(GraphChannel):
             container = str(self.call("post_object", user, "media", data={
                 "media_type": "CAROUSEL", "children": ",".join(children), "caption": part.text})["id"])
         self.wait_for_container(container)
-        published = self.call("post_object", user, "media_publish", data={"creation_id": container})
-        media_id = str(published["id"])
-        permalink = self.call("get_object", media_id, fields="permalink").get("permalink")
-        return Receipt(media_id, permalink, {"container": container})
+        with self.creating():
+            published = self.call("post_object", user, "media_publish", data={"creation_id": container})
+        receipt = Receipt(str(published["id"]), None, {"container": container})
+        # The post exists from here: a failed permalink lookup is a warning, never a second post.
+        found = self.after_create(receipt, "permalink lookup",
+                                  lambda: self.call("get_object", receipt.remote_id, fields="permalink"))
+        return Receipt(receipt.remote_id, (found or {}).get("permalink"), receipt.extra)
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        return self.find_recent(str(self.setting("ig_user_id")), "media", "caption", "permalink", part.text)
+    def candidates(self, variant: Variant, index: int, part: Part):
+        return self.recent_matches(str(self.setting("ig_user_id")), "media", "caption", "permalink", "timestamp",
+                                   part.text)
 
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", str(self.setting("ig_user_id")), fields="id,username")

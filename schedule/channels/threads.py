@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import counting
 from ..model import Part, Receipt, Variant
 from .base import VIDEO_TYPES
 from .graph_common import GraphChannel
@@ -17,6 +18,7 @@ class ThreadsChannel(GraphChannel):
     default_version = "v1.0"
     default_api_base = "https://graph.threads.net"
     max_length = 500
+    count = staticmethod(counting.threads_length)      # characters, emoji as their UTF-8 bytes
     max_images = 1                       # carousels are not used here
     max_videos = 1
     alt_text = True
@@ -49,12 +51,21 @@ class ThreadsChannel(GraphChannel):
         container = str(self.call("post_object", user, "threads", data=data)["id"])
         if data["media_type"] != "TEXT":
             self.wait_for_container(container)
-        published = str(self.call("post_object", user, "threads_publish", data={"creation_id": container})["id"])
-        permalink = self.call("get_object", published, fields="permalink").get("permalink")
-        return Receipt(published, permalink)
+        with self.creating():
+            published = str(self.call("post_object", user, "threads_publish", data={"creation_id": container})["id"])
+        receipt = Receipt(published)
+        # The post exists from here: a failed permalink lookup is a warning, never a second post.
+        found = self.after_create(receipt, "permalink lookup",
+                                  lambda: self.call("get_object", published, fields="permalink"))
+        return Receipt(published, (found or {}).get("permalink"), receipt.extra)
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        return self.find_recent(str(self.setting("threads_user_id")), "threads", "text", "permalink", part.text)
+    def candidates(self, variant: Variant, index: int, part: Part):
+        # The account's own replies (every part after the first) are its /replies edge, not /threads.
+        edge = "replies" if index else "threads"
+        for receipt, created, post in self.recent_matches(str(self.setting("threads_user_id")), edge, "text",
+                                                          "permalink", "timestamp", part.text, "replied_to"):
+            receipt.extra["in_reply_to"] = str((post.get("replied_to") or {}).get("id") or "") or None
+            yield receipt, created
 
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", "me", fields="id,username")
