@@ -167,7 +167,9 @@ def interrupted(config: Config, ledger: Ledger, now: datetime | None = None) -> 
         parts = ledger.parts(row["id"])
         extra = parts[0]["extra"] if parts else {}
         if extra.get("unscheduled_at") and extra.get("privacy") == "private" and not extra.get("publishAt"):
-            if ledger.transition(row["id"], "retrying", expect=["posted"], kind="recovered", posted_at=None,
+            # kind "retry": nothing is in doubt on the network (the video is recorded and exists),
+            # so the publisher must not settle for a read-back (network_check) but send the update.
+            if ledger.transition(row["id"], "retrying", expect=["posted"], kind="retry", posted_at=None,
                                  reason="the video is still un-scheduled on the network: scheduling it again",
                                  next_attempt_at=None):
                 moved.append(row)

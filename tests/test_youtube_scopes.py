@@ -49,13 +49,16 @@ def test_captions_upload_with_the_granted_force_ssl_scope(server, channel, tmp_p
 
 
 def test_the_server_refuses_captions_to_an_upload_only_token(server, channel, tmp_path):
-    """Guard for the double: a token holding youtube.upload only cannot insert captions."""
+    """Guard for the double: a token holding youtube.upload only cannot insert captions (the
+    video stays recorded; the receipt says which step failed and points at channels check)."""
     server.granted = {UPLOAD}
     captions = tmp_path / "clip.vtt"
     captions.write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nHello.\n", encoding="utf-8")
     clip = video(tiny_mp4(tmp_path / "clip.mp4"), captions=captions)
-    with pytest.raises(Rejected, match="insufficient"):
-        channel.publish(make_variant(channel, ["Highlights."], (clip,)), "k")
+    receipt = channel.publish(make_variant(channel, ["Highlights."], (clip,)), "k")
+    assert receipt.remote_id in server.videos and receipt.remote_id not in server.captions
+    (warning,) = receipt.extra["warnings"]
+    assert "captions upload failed" in warning and "insufficient" in warning and "channels check" in warning
 
 
 def _check(project, server, monkeypatch) -> tuple[int, dict, str]:
