@@ -37,7 +37,7 @@ from .timeutil import to_utc_key, utcnow
 log = logging.getLogger("civicpost.unschedule")
 
 # Not going out (as the ledger says) although the network may still hold it: try again.
-STOPPED = ("held", "cancelled", "failed", "missed")
+STOPPED = ("held", "blocked", "cancelled", "failed", "missed")
 
 
 def publish_at(ledger: Ledger, row: dict) -> datetime | None:

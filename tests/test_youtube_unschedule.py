@@ -286,8 +286,9 @@ title: {"Full council meeting highlights " * 4}
 publish_at: {run.planned.isoformat()}
 media: [{{path: media/meeting.mp4, captions: media/meeting.vtt}}]
 """, TEXT)
-    row = run.until(lambda: (r := run.row())["state"] == "held" and r, "the delivery held")
-    assert row["hold_reason"].startswith("content file has an error") and "title" in row["hold_reason"]
+    # Held by the un-scheduling, then `blocked` by the daemon's gate until the file is fixed.
+    row = run.until(lambda: (r := run.row())["state"] in ("held", "blocked") and r, "the delivery held")
+    assert "content file has an error" in row["hold_reason"] and "title" in row["hold_reason"]
     status = run.video()["status"]
     assert status["privacyStatus"] == "private" and "publishAt" not in status
     assert run.video()["snippet"]["title"] == "Full council meeting highlights"
