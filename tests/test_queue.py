@@ -48,12 +48,18 @@ def test_ledger_state_is_shown_when_the_daemon_has_run(project):
     assert row["state"] == "held" and row["id"] == delivery
 
 
-def test_unapproved_items_are_not_queued_when_approval_is_required(project):
+def test_unapproved_items_are_queued_as_blocked_when_approval_is_required(project):
+    """Issue 10 §2: a file with an error (here: sign-off required and missing, or not from an
+    approver) is shown as blocked with the reason, never silently left out of the queue, and
+    never sent (the gate's `approval` error)."""
     project.write_config(extra="[approval]\nrequired = true\napprovers = [\"Tom Hughes\"]\n")
     project.post("ok.md", "publish_at: 2030-01-14T10:00\napproved_by: Tom Hughes")
     project.post("no.md", "publish_at: 2030-01-14T10:00")
     project.post("who.md", "publish_at: 2030-01-14T10:00\napproved_by: Somebody Else")
-    assert [r["item"] for r in queue(project)] == ["ok"]
+    rows = {r["item"]: r for r in queue(project)}
+    assert sorted(rows) == ["no", "ok", "who"]
+    assert not rows["ok"]["blocked"]
+    assert "approved_by" in rows["no"]["blocked"] and "approvers" in rows["who"]["blocked"]
 
 
 # ----- the table people read (#10 §4) ------------------------------------------------
@@ -154,3 +160,28 @@ def test_a_delivery_the_gate_stops_is_shown_as_blocked_in_the_table(project):
     lines = {line.split()[6]: line for line in table(project).splitlines() if line.split()[6:7] in (["pool"], ["bins"])}
     assert lines["pool"].split()[-1] == "blocked" and lines["bins"].split()[-1] == "scheduled"
     assert "will not be sent" in table(project)
+
+
+def test_a_filtered_queue_runs_the_gate_only_on_the_items_it_lists(project, monkeypatch):
+    """Issue 10 §1 made `queue` run the daemon's gate (render and check) on every item, which
+    took 10 s on 20,000 items; `queue --item`, `--channel` and `--until` need only the items
+    they list.  The gate itself is the real one, counted."""
+    import schedule.listing as listing
+
+    project.write_config(channels='[channels.log]\nnetwork = "log"\n[channels.second]\nnetwork = "log"\n')
+    for n in range(5):
+        project.post(f"n{n}.md", f"publish_at: 2030-01-1{n + 1}T10:00\nchannels: [log]")
+    project.post("pool.md", "publish_at: 2030-02-01T10:00\nchannels: [second]")
+    seen = []
+    real = listing.decide
+
+    def counted(item, *args, **kwargs):
+        seen.append(item.id)
+        return real(item, *args, **kwargs)
+
+    monkeypatch.setattr(listing, "decide", counted)
+    for args in (["--item", "n3"], ["--channel", "second"], ["--until", "2030-01-12"]):
+        seen.clear()
+        result = CliRunner().invoke(cli, ["--config", str(project.config_path), "queue", "--json", *args])
+        listed = {row["item"] for row in json.loads(result.stdout)}
+        assert listed and set(seen) == listed, (args, seen, listed)
