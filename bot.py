@@ -197,6 +197,7 @@ def pause(ctx: click.Context, reason: str, dry_run: bool) -> None:
     if result["rehearsal"]:
         click.echo(f"The running rehearsal (process {result['rehearsal']['pid']}) is paused too; "
                    "`python bot.py resume --dry-run` lifts that.")
+    _say_unscheduled(result["unscheduled"])
 
 
 @cli.command()
@@ -291,6 +292,18 @@ def cancel(ctx: click.Context, delivery_id: int, reason: str, dry_run: bool) -> 
 
     row = run_cancel(_config(ctx, dry_run), delivery_id, reason)
     click.echo(f"cancelled {row['id']}: {row['item']} on {row['channel']}")
+    _say_unscheduled([row["unscheduled"]] if row.get("unscheduled") else [])
+
+
+def _say_unscheduled(results: list[dict]) -> None:
+    """Videos uploaded ahead that YouTube would have published by itself (schedule/unschedule.py)."""
+    for done in results:
+        if done["unscheduled"]:
+            click.echo(f"  un-scheduled on {done['channel']}: {done['item']} (delivery {done['id']}, video "
+                       f"{done['remote_id']}, was due {done['planned_at']}) is private and will not go public")
+        else:
+            click.echo(f"  WARNING: {done['item']} on {done['channel']} (delivery {done['id']}): {done['error']}",
+                       err=True)
 
 
 @cli.command()

@@ -34,6 +34,7 @@ from .render import Renderer
 from .secrets import mask
 from .systemd import notify, watchdog_interval
 from .timeutil import human, to_utc_key, utcnow
+from .unschedule import sweep as unschedule_sweep
 
 log = logging.getLogger("civicpost.daemon")
 HEARTBEAT_SECONDS = 5
@@ -191,6 +192,11 @@ class Daemon:
             affected |= {e.item.id for path in touched if (e := self.scanner.cache.get(path)) and e.item}
             affected |= duplicates
         try:
+            # Before _apply records the edits: videos YouTube holds that the content, a pause or
+            # a blackout no longer lets go out are taken off its schedule (schedule/unschedule.py).
+            unschedule_sweep(self.config, self.ledger, self.items.get, lambda item, row: self.publisher.
+                             _fresh_variant(row, item), self.renderer.channel, self.publisher.alert,
+                             broken={e.path for e in result.errors})
             if affected is None or affected:
                 self._apply(result, affected, duplicates)
         except LedgerError:

@@ -92,7 +92,8 @@ class Variant:
             "channel": self.channel, "network": self.network,
             "parts": [{"text": p.text, "length": p.length} for p in self.parts],
             "limit": self.limit, "title": self.title,
-            "media": [{"path": m.rel, "alt": m.alt} for m in self.media],
+            "media": [{"path": m.rel, "alt": m.alt, **({"sent_as": self.extra["sent_as"][m.rel]} if m.rel in
+                                                        self.extra.get("sent_as", {}) else {})} for m in self.media],
             "problems": [p.as_dict() for p in self.problems],
         }
 

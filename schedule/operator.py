@@ -44,7 +44,13 @@ def pause(config: Config, reason: str, actor: str | None = None) -> dict:
     practice = None if is_rehearsal(config) else rehearsal(config)
     if practice:
         _pause_ledger(Ledger(practice["ledger"], config.timezone), who, reason)
-    return {"paused": True, "by": who, "reason": reason, "rehearsal": practice}
+    from .unschedule import command_hooks, pause_all        # videos YouTube would publish by itself
+    ledger = _ledger(config)
+    try:
+        unscheduled = pause_all(config, ledger, reason, who, *command_hooks(config, ledger))
+    finally:
+        ledger.close()
+    return {"paused": True, "by": who, "reason": reason, "rehearsal": practice, "unscheduled": unscheduled}
 
 
 def _pause_ledger(ledger: Ledger, who: str, reason: str) -> None:
@@ -143,6 +149,11 @@ def retry(config: Config, delivery_id: int, reason: str = "") -> dict:
 def cancel(config: Config, delivery_id: int, reason: str = "", actor: str | None = None) -> dict:
     ledger = _ledger(config)
     row = _row(ledger, delivery_id)
+    from .unschedule import command_hooks, unschedule, waiting
+    if any(r["id"] == delivery_id for r in waiting(config, ledger)):    # uploaded ahead, YouTube would publish it
+        done = unschedule(config, ledger, row, "cancelled", reason or "cancelled by operator", actor or operator(),
+                          *command_hooks(config, ledger))
+        return {**public_row(ledger.get(delivery_id), config.timezone), "unscheduled": done}
     if row["state"] not in OPEN_STATES + ("failed", "missed", "uncertain"):
         raise BotError(f"delivery {delivery_id} is {row['state']}; it cannot be cancelled")
     ledger.transition(delivery_id, "cancelled", expect=[row["state"]], actor=actor or operator(),

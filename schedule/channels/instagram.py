@@ -1,15 +1,20 @@
 """Instagram (business account), through python-facebook-api: a media container
 (image_url + caption + alt_text, or a carousel of up to 10), polled until FINISHED,
 then published with media_publish.  Instagram fetches the picture itself from a public
-address, so the channel needs ``media_base_url`` (see docs/channels.md)."""
+address, so the channel needs ``media_base_url`` (see docs/channels.md).
+
+Instagram takes JPEG pictures only ("JPEG is the only image format supported", IG User
+Media reference): a PNG, GIF or WebP is converted (schedule/jpeg.py), the copy is fetched
+instead, validate refuses what cannot be converted and preview says which are converted."""
 from __future__ import annotations
 
 from typing import Any
 
 from .. import counting
-from ..errors import Rejected
+from ..errors import Problem, Rejected
+from ..jpeg import jpeg_bytes, jpeg_copy, needs_converting
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
-from .base import VIDEO_TYPES
+from .base import MB, VIDEO_TYPES
 from .graph_common import GraphChannel
 
 
@@ -25,19 +30,51 @@ class InstagramChannel(GraphChannel):
     max_alt_length = 1000
     threads = False
     can_find_existing = True
-    image_types = frozenset({"image/jpeg", "image/png"})
+    # Sent as JPEG; the others are converted first.
+    image_types = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
     video_types = VIDEO_TYPES
     max_image_bytes = 8 * 1024 * 1024
     max_video_bytes = 300 * 1024 * 1024
     needs_media = "image"
     required_settings = ("ig_user_id", "media_base_url")
 
+    def validate(self, variant: Variant) -> list[Problem]:
+        problems = super().validate(variant)
+        for media in variant.media:
+            if not needs_converting(media) or media.mime not in self.image_types or media.size > self.max_image_bytes:
+                continue                         # not a picture to convert, or already refused above
+            try:
+                size = len(jpeg_bytes(media))
+            except ValueError as exc:
+                problems.append(Problem(variant.source, variant.media_line, "error", "media-convert",
+                                        f"Instagram takes JPEG only, and {exc}", self.name))
+                continue
+            if size > self.max_image_bytes:
+                problems.append(Problem(variant.source, variant.media_line, "error", "media-size",
+                                        f"{media.rel} is {size / MB:.1f} MB as a JPEG, Instagram takes at most "
+                                        f"{self.max_image_bytes / MB:.0f} MB: make it smaller", self.name))
+                continue
+            # Shown by preview next to the picture ("media/pool.png -> sent as JPEG").
+            kind = media.mime.split("/")[-1].upper()
+            variant.extra.setdefault("sent_as", {})[media.rel] = f"JPEG (converted from {kind} by civicpost)"
+        return problems
+
+    def _jpeg(self, media):
+        """The picture Instagram is asked to fetch: the JPEG copy where it is not a JPEG."""
+        if not needs_converting(media):
+            return media
+        try:
+            return jpeg_copy(media)
+        except (ValueError, OSError) as exc:
+            raise Rejected(f"{self.name}: Instagram takes JPEG only and {media.rel} could not be converted: "
+                           f"{exc}") from None
+
     def _container(self, media, caption: str | None, carousel_item: bool = False) -> str:
         data: dict[str, Any] = {}
         if media.kind == "video":
             data.update(media_type="REELS" if not carousel_item else "VIDEO", video_url=self.media_url(media))
         else:
-            data.update(image_url=self.media_url(media))
+            data.update(image_url=self.media_url(self._jpeg(media)))
             if media.alt:
                 data["alt_text"] = media.alt
         if carousel_item:

@@ -30,6 +30,10 @@ class ThreadsChannel(GraphChannel):
     video_types = VIDEO_TYPES
     max_image_bytes = 8 * 1024 * 1024
     required_settings = ("threads_user_id",)
+    # Threads documents `status` (IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED) and
+    # `error_message` for a container; it has no `status_code` (that is Instagram's).
+    container_status_field = "status"
+    container_error_field = "error_message"
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:

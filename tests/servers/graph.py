@@ -1,7 +1,7 @@
 """A Meta Graph API test double: Facebook Page, Instagram (business) and Threads paths.
 
 Shapes follow the Graph API reference and python-facebook-api's testdata: ids as strings,
-page posts as "PAGEID_POSTID", containers with status_code, errors as
+page posts as "PAGEID_POSTID", containers with each network's own status fields, errors as
 {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}} with HTTP 400,
 rate limits as codes with an X-Business-Use-Case-Usage header.  The access token is
 checked on every call (query string for GET, form field for POST), as Graph does.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import json
 import time
+from pathlib import Path
 
 from .base import Request, Response, TestServer
 
@@ -18,6 +19,19 @@ TOKEN = "EAAGraphTestToken0123456789abcdef"
 PAGE_ID = "104000000000001"
 IG_USER = "17841400000000001"
 THREADS_USER = "25000000000000001"
+
+# The fields a media container has, per network; asking for any other is Graph error 100.
+# Instagram (IG Container reference): status_code (EXPIRED, ERROR, FINISHED, IN_PROGRESS,
+# PUBLISHED) and status (the detail).  Threads (Threads API, "Troubleshooting: Publishing
+# Does Not Return a Media ID"): status (the same values) and error_message.
+CONTAINER_FIELDS = {"instagram": ("id", "status_code", "status"), "threads": ("id", "status", "error_message")}
+JPEG_MAGIC = b"\xff\xd8\xff"
+# Threads Media fields (Threads API reference, "Media": Threads Media object).
+THREADS_MEDIA_FIELDS = {"id", "media_product_type", "media_type", "media_url", "gif_url", "permalink", "owner",
+                        "username", "text", "timestamp", "shortcode", "thumbnail_url", "children", "is_quote_post",
+                        "quoted_post", "reposted_post", "alt_text", "link_attachment_url", "has_replies", "is_reply",
+                        "is_reply_owned_by_me", "root_post", "replied_to", "hide_status", "reply_audience",
+                        "topic_tag"}
 
 
 def graph_error(code: int, message: str, subcode: int | None = None, status: int = 400,
@@ -34,6 +48,11 @@ class Server(TestServer):
     def setup_routes(self) -> None:
         self.objects: dict[str, dict] = {}
         self.container_polls_before_finished = 1
+        self.container_error: str | None = None      # e.g. "FAILED_DOWNLOADING_VIDEO": containers end ERROR
+        # The council's website as Instagram sees it: URL prefix -> local folder.  Instagram
+        # cURLs image_url itself ("We cURL media used in publishing attempts") and takes JPEG
+        # only, so a mapped URL is read and its bytes checked; an unmapped one by its name.
+        self.web: dict[str, Path] = {}
         version = r"/(?P<version>v\d+\.\d+)"
         self.route("POST", version + rf"/{PAGE_ID}/feed", self.page_feed)
         self.route("POST", version + rf"/{PAGE_ID}/photos", self.page_photo)
@@ -122,16 +141,37 @@ class Server(TestServer):
         form = request.form()
         if len(form.get("caption") or "") > 2200:
             return graph_error(100, "The caption is too long", subcode=2207017, kind="OAuthException")
+        if form.get("image_url"):
+            refused = self._fetch_jpeg(form["image_url"])
+            if refused:
+                return refused
         container = self._new({"kind": "container", "network": "instagram", "polls": 0, **{
             k: form.get(k) for k in ("image_url", "video_url", "caption", "alt_text", "media_type",
                                      "is_carousel_item", "children")}})
         return Response(200, {"id": container["id"]})
 
+    def _fetch_jpeg(self, url: str) -> Response | None:
+        """Instagram's own check of image_url: "JPEG is the only image format supported"
+        (IG User Media reference, image specifications); other formats are refused, as
+        are extended JPEG formats (MPO, JPS).  Error per the Instagram error-codes table."""
+        for prefix, folder in self.web.items():
+            if url.startswith(prefix.rstrip("/") + "/"):
+                path = Path(folder) / url[len(prefix.rstrip("/")) + 1:]
+                if not path.is_file():
+                    return graph_error(9004, "Only photo or video can be accepted as media type.", subcode=2207052)
+                head = path.read_bytes()[:3]
+                break
+        else:
+            head = JPEG_MAGIC if url.lower().split("?")[0].endswith((".jpg", ".jpeg")) else b""
+        if head != JPEG_MAGIC:
+            return graph_error(36001, "The image format is not supported.", subcode=2207005)
+        return None
+
     def ig_publish(self, request: Request) -> Response:
         if not self._token_ok(request):
             return self._bad_token()
         container = self.objects.get(request.form().get("creation_id", ""))
-        if not container or container.get("status_code") != "FINISHED":
+        if not container or container.get("state") != "FINISHED":
             return graph_error(9007, "Media ID is not available", subcode=2207027)
         media = self._new({"kind": "ig_media", "caption": container.get("caption"), "container": container["id"]})
         media["timestamp"] = media["created_time"]
@@ -153,14 +193,14 @@ class Server(TestServer):
         container = self._new({"kind": "container", "network": "threads", "polls": 0, **{
             k: form.get(k) for k in ("media_type", "text", "image_url", "video_url", "alt_text", "reply_to_id")}})
         if container["media_type"] == "TEXT":
-            container["status_code"] = "FINISHED"
+            container["state"] = "FINISHED"
         return Response(200, {"id": container["id"]})
 
     def threads_publish(self, request: Request) -> Response:
         if not self._token_ok(request):
             return self._bad_token()
         container = self.objects.get(request.form().get("creation_id", ""))
-        if not container or container.get("status_code") != "FINISHED":
+        if not container or container.get("state") != "FINISHED":
             return graph_error(24, "The requested resource does not exist", subcode=4279009)
         post = self._new({"kind": "thread", "text": container.get("text"), "reply_to_id": container.get("reply_to_id"),
                           "container": container["id"]})
@@ -191,13 +231,33 @@ class Server(TestServer):
         if obj is None:
             return graph_error(100, f"Unsupported get request. Object with ID '{object_id}' does not exist",
                                subcode=33, kind="GraphMethodException")
-        if obj["kind"] == "container":
-            obj["polls"] += 1                 # IN_PROGRESS first, as real containers are
-            if obj["polls"] > self.container_polls_before_finished:
-                obj["status_code"] = "FINISHED"
-            return Response(200, {"id": obj["id"], "status_code": obj.get("status_code", "IN_PROGRESS")})
         fields = (request.form().get("fields") or "id").split(",")
+        if obj["kind"] == "container":
+            return self._container_status(obj, fields)
+        unknown = [f for f in fields if obj["kind"] == "thread" and f not in THREADS_MEDIA_FIELDS]
+        if unknown:
+            return graph_error(100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type "
+                                    "(ThreadsMedia)")
         return Response(200, {k: obj.get(k) for k in ["id", *fields] if k in obj or k == "id"})
+
+    def _container_status(self, obj: dict, fields: list[str]) -> Response:
+        known = CONTAINER_FIELDS[obj["network"]]
+        for name in fields:
+            if name not in known:
+                node = "ShadowIGMediaContainer" if obj["network"] == "instagram" else "ThreadsMediaContainer"
+                return graph_error(100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({node})")
+        obj["polls"] += 1                     # IN_PROGRESS first, as real containers are
+        if obj.get("state") is None and obj["polls"] > self.container_polls_before_finished:
+            obj["state"] = "ERROR" if self.container_error else "FINISHED"
+            obj["error_message"] = self.container_error
+        state = obj.get("state") or "IN_PROGRESS"
+        values = {"id": obj["id"], "status_code": state, "status": state}
+        if obj["network"] == "instagram":
+            values["status"] = {"FINISHED": "Finished: Media has been uploaded and it is complete to publish.",
+                                "IN_PROGRESS": "In Progress: Media is still being processed."}.get(state, state)
+        elif state == "ERROR":
+            values["error_message"] = obj.get("error_message", "UNKNOWN")
+        return Response(200, {k: values[k] for k in ["id", *fields] if k in values})
 
     def debug_token(self, request: Request) -> Response:
         return Response(200, {"data": {"app_id": "1234", "type": "PAGE", "is_valid": True,
