@@ -22,7 +22,8 @@ from .config import Config, load_config
 from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError
 from .languages import split_delivery_item
-from .ledger import OPEN_STATES, Ledger
+from .database import open_configured
+from .ledger import OPEN_STATES
 from .model import Item
 from .plan import reconcile, too_late, wanted
 from .publisher import Publisher
@@ -38,7 +39,8 @@ HEARTBEAT_SECONDS = 5
 def dry_run_config(config: Config) -> Config:
     """A rehearsal writes to its own ledger file, so it never blocks the real run."""
     db = config.database
-    return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix))
+    # Always a SQLite file, even beside a PostgreSQL ledger (#12): a rehearsal never touches the real one.
+    return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix), database_url=None)
 
 
 LEDGER_ALERT = "ledger-write"
@@ -50,7 +52,7 @@ class Daemon:
         self.dry_run = dry_run
         self.play_next = play_next           # rehearsal only: play the next N deliveries now
         self.config = self._load()
-        self.ledger = Ledger(self.config.database, self.config.timezone)
+        self.ledger = open_configured(self.config)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
         self.scanner = ContentScanner(self.config)
         self.items: dict[str, Item] = {}
