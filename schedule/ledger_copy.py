@@ -68,9 +68,9 @@ def copy_ledger(source_spec: str | Path, target_spec: str | Path, tz: ZoneInfo) 
             if table != "meta" and target.db.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]:
                 raise LedgerError(f"ledger copy: {target_spec} already has rows in {table}: copy into an empty "
                                   "database or a new file, never over a ledger in use")
+        # The source's transaction holds its write lock (BEGIN IMMEDIATE on SQLite, the
+        # advisory write lock on PostgreSQL): nobody writes to it while it is read.
         with source.transaction(), target.transaction():
-            if is_postgres(getattr(source, "url", None)):
-                source.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             target.db.execute("DELETE FROM meta")     # only its fresh schema_version, replaced by the source's
             for table in tables:
                 columns = [c for c in _columns(source, table) if c in set(_columns(target, table))]

@@ -34,6 +34,7 @@ from .secrets import get_secret, mask
 
 CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the change notice
 MIGRATE_LOCK = 0x63697669               # pg_advisory_xact_lock key: one migrating node at a time
+WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a time (BEGIN IMMEDIATE)
 
 
 def to_pg_sql(sql: str) -> str:
@@ -216,6 +217,10 @@ class _PgTransaction:
         if ledger.depth.value == 1:
             try:
                 ledger.db.conn.execute("BEGIN")
+                # SQLite's BEGIN IMMEDIATE lets one transaction write at a time, and callers
+                # rely on it (read a setting, then write it: sign-off replays, the plan).
+                # READ COMMITTED alone would let two such transactions interleave.
+                ledger.db.conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
             except psycopg.Error as exc:
                 ledger.depth.value -= 1
                 ledger.lock.release()

@@ -164,6 +164,28 @@ def test_two_connections_racing_for_each_row_move_it_once(spec, open_ledger_at):
         {d: name for name, won in wins.items() for d in won}
 
 
+def test_read_then_write_transactions_never_interleave_across_connections(spec, open_ledger_at):
+    """Callers read then write inside one transaction (a sign-off replay check, the plan)
+    and rely on SQLite's BEGIN IMMEDIATE: no other connection writes in between."""
+    first, second = open_ledger_at(spec), open_ledger_at(spec)
+    first.set_meta(counter=0)
+    start = threading.Barrier(2)
+
+    def count(ledger):
+        start.wait()
+        for _ in range(20):
+            with ledger.transaction():
+                value = int(ledger.get_meta("counter"))
+                ledger.set_meta(counter=value + 1)
+
+    threads = [threading.Thread(target=count, args=(ledger,)) for ledger in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert first.get_meta("counter") == "40"              # no lost update
+
+
 def test_changes_by_another_connection_are_noticed(spec, open_ledger_at):
     daemon = open_ledger_at(spec)
     before = daemon.data_version()
