@@ -22,7 +22,7 @@ from .config import Config, load_config
 from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError
 from .languages import split_delivery_item
-from .database import open_configured
+from .database import ledger_spec, open_configured
 from .ledger import OPEN_STATES
 from .model import Item
 from .plan import reconcile, too_late, wanted
@@ -116,7 +116,7 @@ class Daemon:
         self._watch()
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
-                 len(self.items), self.config.database, self._status())
+                 len(self.items), ledger_spec(self.config), self._status())
 
     def _watch(self) -> None:
         """Notice edits at once where the OS lets us; the periodic rescan is the safety net."""
