@@ -77,8 +77,6 @@ class Alerter:
 
 def delivery_alert(row: dict, what: str, error: str | None, tz) -> tuple[str, str]:
     """Title and body naming the item, the channel, the planned time and the error."""
-    from datetime import datetime
-
     from .timeutil import human
 
     planned = human(row["planned_at"], tz)

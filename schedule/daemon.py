@@ -85,7 +85,8 @@ class Daemon:
         return Publisher(self.config, self.ledger, self.renderer, self.alerter,
                          lambda i: self.items.get(split_delivery_item(i)[0]),
                          self.dry_run,
-                         bad_auth=bad, unrecorded=old.unrecorded if old else {})
+                         bad_auth=bad, unrecorded=old.unrecorded if old else {},
+                         pending=old.pending if old else {})
 
     # ----- start-up ------------------------------------------------------------------
     def start(self) -> None:

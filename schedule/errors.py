@@ -49,11 +49,31 @@ class RateLimited(ChannelError):
 
 
 class Rejected(ChannelError):
-    """The network refused this content (too long, duplicate, bad media): never retried."""
+    """The network refused this content (too long, duplicate, bad media): never retried.
+
+    ``duplicate`` marks the network's own "already posted" refusal: after an ambiguous
+    attempt that may be our own post, so the publisher looks for it before failing."""
+
+    def __init__(self, message: str, duplicate: bool = False):
+        self.duplicate = duplicate
+        super().__init__(message)
 
 
 class Transient(ChannelError):
-    """Timeouts, dropped connections, 5xx: retried with backoff."""
+    """Timeouts, dropped connections, 5xx: retried with backoff.
+
+    ``not_sent`` is True when the request certainly never reached the network (connection
+    refused, connect timeout, name not resolved): resending it cannot post twice."""
+
+    def __init__(self, message: str, not_sent: bool = False):
+        self.not_sent = not_sent
+        super().__init__(message)
+
+
+class Ambiguous(Transient):
+    """The call that creates a post failed after the request may have reached the network
+    (read timeout, connection dropped after sending, 5xx): the post may be live.  Never
+    resent before the network has been asked (its idempotency, or a read-back)."""
 
 
 @dataclass(frozen=True)

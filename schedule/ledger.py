@@ -250,6 +250,14 @@ class Ledger:
                             [delivery_id, index, remote_id, url, json.dumps(extra or {}, default=str), text_hash,
                              to_utc_key(utcnow())])
 
+    def remote_ids(self, exclude: int | None = None) -> set[str]:
+        """Every remote id recorded for a delivery other than ``exclude`` (its post or a thread
+        part): a read-back after a crash never takes one of these for another delivery."""
+        rows = self._query("SELECT remote_id FROM deliveries WHERE remote_id IS NOT NULL AND id IS NOT ? UNION "
+                           "SELECT remote_id FROM parts WHERE remote_id IS NOT NULL AND delivery_id IS NOT ?",
+                           [exclude, exclude])
+        return {row["remote_id"] for row in rows}
+
     def parts(self, delivery_id: int) -> list[dict]:
         rows = self._query("SELECT * FROM parts WHERE delivery_id = ? ORDER BY idx", [delivery_id])
         for row in rows:

@@ -6,6 +6,7 @@ the network returns it, so a crash at any point leaves enough to decide what hap
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -18,10 +19,11 @@ from typing import Callable
 from .alerts import Alerter, delivery_alert
 from .channels.base import Channel
 from .config import Config
-from .errors import AuthError, ChannelError, LedgerError, RateLimited, Transient
+from .errors import Ambiguous, AuthError, ChannelError, LedgerError, RateLimited, Rejected, Transient
 from .languages import languages, split_delivery_item
 from .ledger import Ledger
 from .model import Item, Media, Part, Receipt, Variant
+from .network_check import UNCERTAIN_ADVICE, NetworkCheck
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
@@ -33,7 +35,18 @@ DUE_STATES = ("scheduled", "retrying")
 
 
 @dataclass
-class Publisher:
+class Pending:
+    """An outcome decided after the network call that the ledger could not record yet."""
+
+    row: dict
+    state: str
+    held: dict
+    fields: dict
+    alert: str | None = None          # the alert's text, sent once recorded
+
+
+@dataclass
+class Publisher(NetworkCheck):
     config: Config
     ledger: Ledger
     renderer: Renderer
@@ -45,6 +58,8 @@ class Publisher:
     # Sent, but the ledger could not record it (full disk): delivery id -> (receipt, posted_at, parts),
     # recorded by record_unrecorded() as soon as the ledger can be written again.
     unrecorded: dict[int, tuple[Receipt, str, dict]] = field(default_factory=dict)
+    # Any other outcome (retrying, failed, uncertain) the ledger could not record: delivery id -> Pending.
+    pending: dict[int, Pending] = field(default_factory=dict)
 
     # ----- the due path ------------------------------------------------------------
     def run(self, delivery_id: int, now: datetime | None = None) -> str:
@@ -64,6 +79,9 @@ class Publisher:
             decision, reason = "publish", None       # already started within grace: keep retrying
         if decision == "publish" and row["channel"] in self.bad_auth:
             decision, reason = "held", f"credentials for {row['channel']} are failing: {self.bad_auth[row['channel']]}"
+        if decision in ("missed", "cancelled") and self._may_have_posted(row):
+            decision, reason = "uncertain", f"{reason}, but an earlier attempt got no answer" + \
+                UNCERTAIN_ADVICE.format(id=row["id"])            # it may be live: never silently dropped
         if decision != "publish":
             return self._stop(row, decision, reason)
         return self._publish(row, item, now)
@@ -72,7 +90,7 @@ class Publisher:
         if self.ledger.transition(row["id"], state, expect=DUE_STATES, reason=reason, hold_reason=reason
                                   if state == "held" else None, error=reason if state != "held" else row["error"]):
             log.warning("%s %s on %s: %s", state.upper(), row["item"], row["channel"], reason)
-            if state in ("missed", "held"):
+            if state in ("missed", "held", "uncertain"):
                 self.alert(row, state, reason)
         return state
 
@@ -116,65 +134,142 @@ class Publisher:
 
     def send(self, row: dict, channel: Channel, variant: Variant, now: datetime) -> str:
         """The network call, with the row already in `publishing`."""
-        done = [Receipt(p["remote_id"], p["url"], p["extra"]) for p in self.ledger.parts(row["id"])]
-
-        held_parts: dict[int, tuple[Receipt, str | None]] = {}
-
-        def on_part(index: int, receipt: Receipt) -> None:
-            digest = variant.parts[index].digest if index < len(variant.parts) else None
-            try:
-                self.ledger.record_part(row["id"], index, receipt.remote_id, receipt.url, receipt.extra, digest)
-            except LedgerError:
-                # Out, but not on disk (full disk): kept here and recorded with the post.  The
-                # thread carries on, rather than leave a half-posted thread on the account.
-                held_parts[index] = (receipt, digest)
+        held: dict[int, tuple[Receipt, str | None]] = {}
+        warnings: list[str] = []
+        keep = self._keeper(row, variant, held, warnings)
 
         lock = self.locks.setdefault(channel.name, threading.Semaphore(int(self.config.section("schedule").get(
             "per_channel_concurrency", 25))))
-        try:
-            with lock:
+        with lock:
+            if not self.dry_run and self._check_first(row, channel):
+                # An earlier attempt may have posted it: ask the network before any resend.
+                try:
+                    if self._look_up(row, channel, variant, keep):
+                        return self._posted(row, self._first_part(row, held), held, warnings,
+                                            reason="found on the network after an ambiguous failure; not sent again")
+                except ChannelError as exc:
+                    return self._fail(row, "uncertain", exc, held=held, extra=UNCERTAIN_ADVICE.format(id=row["id"]))
+            try:
                 if self.dry_run:
-                    receipt = self._rehearse(row, variant, done, on_part)
+                    receipt = self._rehearse(row, variant, self._done(row, held), keep)
                 else:
-                    receipt = channel.publish(variant, row["idem_key"], done=done, on_part=on_part)
-        except AuthError as exc:
-            self.bad_auth[channel.name] = mask(exc)
-            self.ledger.set_meta(**{f"auth_failed:{channel.name}": mask(exc)})
-            return self._fail(row, "failed", exc, alert_key=f"auth:{channel.name}")
-        except (Transient, RateLimited) as exc:
-            return self._retry(row, exc, now)
-        except ChannelError as exc:
-            return self._fail(row, "failed", exc)
-        except Exception as exc:  # noqa: BLE001 - a bug after the call may have posted: never guess
-            log.exception("unexpected error publishing %s", row["id"])
-            return self._fail(row, "uncertain", exc)
+                    receipt = channel.publish(variant, row["idem_key"], done=self._done(row, held), on_part=keep)
+            except AuthError as exc:
+                self.bad_auth[channel.name] = mask(exc)
+                self.ledger.set_meta(**{f"auth_failed:{channel.name}": mask(exc)})
+                return self._fail(row, "failed", exc, alert_key=f"auth:{channel.name}", held=held)
+            except Ambiguous as exc:
+                return self._ambiguous(row, channel, variant, exc, now, held, keep)
+            except Rejected as exc:
+                if exc.duplicate and channel.can_find_existing:
+                    return self._duplicate(row, channel, variant, exc, held, keep, warnings, now)
+                return self._fail(row, "failed", exc, held=held)
+            except (Transient, RateLimited) as exc:
+                return self._retry(row, exc, now, held)
+            except ChannelError as exc:
+                return self._fail(row, "failed", exc, held=held)
+            except Exception as exc:  # noqa: BLE001 - a bug after the call may have posted: never guess
+                log.exception("unexpected error publishing %s", row["id"])
+                return self._fail(row, "uncertain", exc, held=held)
+        return self._posted(row, receipt, held, warnings)
+
+    # ----- what the ledger already holds -----------------------------------------------
+    def _done(self, row: dict, held: dict[int, tuple[Receipt, str | None]]) -> list[Receipt]:
+        """The parts already out, in order: recorded ones and those held in memory."""
+        parts = {p["idx"]: Receipt(p["remote_id"], p["url"], p["extra"]) for p in self.ledger.parts(row["id"])}
+        parts.update({index: receipt for index, (receipt, _) in held.items()})
+        done = []
+        while len(done) in parts:
+            done.append(parts[len(done)])
+        return done
+
+    def _first_part(self, row: dict, held: dict[int, tuple[Receipt, str | None]]) -> Receipt:
+        return self._done(row, held)[0]
+
+    # ----- outcomes (each recorded, or kept in memory until it can be) -------------------
+    def _posted(self, row: dict, receipt: Receipt, held: dict, warnings: list[str], reason: str | None = None,
+                kind: str | None = None) -> str:
         posted_at = to_utc_key(utcnow())
-        log.info("POSTED %s on %s: %s%s", row["item"], row["channel"], receipt.remote_id,
-                 f" {receipt.url}" if receipt.url else "")
         try:
-            self._record_posted(row["id"], receipt, posted_at, held_parts)
+            moved = self._record_posted(row["id"], receipt, posted_at, held, reason, kind)
         except LedgerError as exc:
-            self.unrecorded[row["id"]] = (receipt, posted_at, held_parts)
+            self.unrecorded[row["id"]] = (receipt, posted_at, held)
             raise LedgerError(f"sent as {receipt.remote_id}, but {exc}: it is recorded as soon as the ledger can "
                               "be written, and never sent again") from None
+        if not moved:
+            return self._moved_meanwhile(row, receipt)
+        log.info("POSTED %s on %s: %s%s", row["item"], row["channel"], receipt.remote_id,
+                 f" {receipt.url}" if receipt.url else "")
+        if warnings:
+            message = "; ".join(warnings)
+            log.warning("POSTED WITH A WARNING %s on %s: %s", row["item"], row["channel"], message)
+            self.ledger.event("warning", row["id"], row["item"], row["channel"], reason=message)
+            self.alert(row, "posted with a warning", message)
         return "posted"
 
+    def _moved_meanwhile(self, row: dict, receipt: Receipt) -> str:
+        """The post is out, but someone else (an operator, another process) moved the row while
+        it was being sent: never reported as POSTED; the remote id is kept in an event."""
+        current = (self.ledger.get(row["id"]) or {}).get("state", "missing")
+        message = (f"sent as {receipt.remote_id} {receipt.url or ''} while the delivery was changed to {current} by "
+                   f"someone else: it is live, but not recorded as posted; check it")
+        log.error("SENT %s on %s: %s", row["item"], row["channel"], message)
+        self.ledger.event("sent-after-change", row["id"], row["item"], row["channel"], reason=message,
+                          detail={"remote_id": receipt.remote_id, "url": receipt.url})
+        self.alert(row, "sent after it was changed", message)
+        return current
+
     def _record_posted(self, delivery_id: int, receipt: Receipt, posted_at: str,
-                       held_parts: dict[int, tuple[Receipt, str | None]]) -> None:
+                       held_parts: dict[int, tuple[Receipt, str | None]], reason: str | None = None,
+                       kind: str | None = None) -> bool:
         with self.ledger.transaction():
             for index, (part, digest) in sorted(held_parts.items()):
                 self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
-            self.ledger.transition(delivery_id, "posted", expect=["publishing"], remote_id=receipt.remote_id,
-                                   url=receipt.url, posted_at=posted_at, error=None, dry_run=1 if self.dry_run else 0)
+            return self.ledger.transition(delivery_id, "posted", expect=["publishing"], remote_id=receipt.remote_id,
+                                          url=receipt.url, posted_at=posted_at, error=None, reason=reason, kind=kind,
+                                          dry_run=1 if self.dry_run else 0)
+
+    def _settle(self, row: dict, state: str, held: dict, alert: str | None = None, **fields) -> bool:
+        """Record a non-posted outcome with the parts held in memory, in one transaction; if the
+        ledger cannot be written, keep it (and say so) until record_unrecorded can."""
+        try:
+            with self.ledger.transaction():
+                for index, (part, digest) in sorted(held.items()):
+                    self.ledger.record_part(row["id"], index, part.remote_id, part.url, part.extra, digest)
+                return self.ledger.transition(row["id"], state, expect=["publishing"], **fields)
+        except LedgerError as exc:
+            self.pending[row["id"]] = Pending(row, state, held, fields, alert)
+            message = (f"delivery {row['id']} ({row['item']} on {row['channel']}) is {state}, but {exc}: kept in "
+                       "memory and recorded as soon as the ledger can be written")
+            log.error("%s", message)
+            with contextlib.suppress(LedgerError):       # the alert goes out; only its record may fail
+                self.alerter.send(f"unrecorded:{row['id']}", f"civicpost: delivery {row['id']} is {state} but "
+                                  "not recorded", message, row["id"], row["item"], row["channel"])
+            raise LedgerError(message) from None
 
     def record_unrecorded(self) -> int:
-        """Record the posts that went out while the ledger could not be written; how many are left."""
+        """Record the outcomes decided while the ledger could not be written; how many are left."""
         for delivery_id, (receipt, posted_at, held_parts) in list(self.unrecorded.items()):
-            self._record_posted(delivery_id, receipt, posted_at, held_parts)   # LedgerError: try again later
+            moved = self._record_posted(delivery_id, receipt, posted_at, held_parts)   # LedgerError: try again later
             del self.unrecorded[delivery_id]
-            log.warning("recorded delivery %s as posted (%s), now that the ledger can be written", delivery_id,
-                        receipt.remote_id)
-        return len(self.unrecorded)
+            if moved:
+                log.warning("recorded delivery %s as posted (%s), now that the ledger can be written", delivery_id,
+                            receipt.remote_id)
+            else:
+                self._moved_meanwhile(self.ledger.get(delivery_id) or {"id": delivery_id}, receipt)
+        for delivery_id, pending in list(self.pending.items()):
+            with self.ledger.transaction():
+                for index, (part, digest) in sorted(pending.held.items()):
+                    self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
+                moved = self.ledger.transition(delivery_id, pending.state, expect=["publishing"], **pending.fields)
+            del self.pending[delivery_id]
+            if not moved:
+                self._current(pending.row)
+                continue
+            log.warning("recorded delivery %s as %s, now that the ledger can be written", delivery_id, pending.state)
+            if pending.alert is not None:
+                self.alert(pending.row, pending.state, pending.alert)
+        return len(self.unrecorded) + len(self.pending)
 
     def _rehearse(self, row: dict, variant: Variant, done: list[Receipt], on_part) -> Receipt:
         count = len(variant.parts) if self.renderer.channel(row["channel"]).threads else 1
@@ -186,7 +281,7 @@ class Publisher:
             done.append(receipt)
         return done[0]
 
-    def _retry(self, row: dict, exc: ChannelError, now: datetime) -> str:
+    def _next_attempt(self, row: dict, exc: ChannelError, now: datetime) -> datetime:
         attempts = row["attempts"]
         settings = self.config.section("schedule")
         base = float(settings.get("retry_base_seconds", 30))
@@ -196,24 +291,44 @@ class Publisher:
         next_at = now + timedelta(seconds=delay)
         if isinstance(exc, RateLimited) and exc.retry_at and exc.retry_at > next_at:
             next_at = exc.retry_at
+        return next_at
+
+    def _gave_up(self, row: dict, next_at: datetime) -> str | None:
         until = datetime.fromisoformat(row["retry_until"])
         if next_at > until:
-            return self._fail(row, "failed", exc, extra=f" (gave up: next try {next_at:%H:%M:%S} is after "
-                                                        f"retry_until {until.astimezone(self.config.timezone):%H:%M})")
-        self.ledger.transition(row["id"], "retrying", expect=["publishing"], error=mask(exc),
-                               next_attempt_at=to_utc_key(next_at), reason=type(exc).__name__)
-        log.warning("RETRY %s on %s at %s: %s", row["item"], row["channel"], next_at.isoformat(), mask(exc))
-        return "retrying"
+            return (f" (gave up: next try {next_at:%H:%M:%S} is after retry_until "
+                    f"{until.astimezone(self.config.timezone):%H:%M})")
+        return None
 
-    def _fail(self, row: dict, state: str, exc: Exception, alert_key: str | None = None, extra: str = "") -> str:
+    def _retry(self, row: dict, exc: ChannelError, now: datetime, held: dict | None = None) -> str:
+        next_at = self._next_attempt(row, exc, now)
+        gave_up = self._gave_up(row, next_at)
+        if gave_up:
+            return self._fail(row, "failed", exc, extra=gave_up, held=held)
+        if self._settle(row, "retrying", held or {}, error=mask(exc), next_attempt_at=to_utc_key(next_at),
+                        reason=type(exc).__name__):
+            log.warning("RETRY %s on %s at %s: %s", row["item"], row["channel"], next_at.isoformat(), mask(exc))
+            return "retrying"
+        return self._current(row)
+
+    def _fail(self, row: dict, state: str, exc: Exception, alert_key: str | None = None, extra: str = "",
+              held: dict | None = None) -> str:
         message = mask(exc) + extra
-        self.ledger.transition(row["id"], state, expect=["publishing"], error=message, reason=type(exc).__name__)
+        if not self._settle(row, state, held or {}, alert=message, error=message, reason=type(exc).__name__):
+            return self._current(row)
         log.error("%s %s on %s: %s", state.upper(), row["item"], row["channel"], message)
         self.alert(row, state, message)
         if alert_key:
             title = f"civicpost: channel {row['channel']} has bad credentials"
             self.alerter.send(alert_key, title, f"{message}\nIts other deliveries are held until it works again "
                               "(python bot.py channels check).", row["id"], row["item"], row["channel"])
+        return state
+
+    def _current(self, row: dict) -> str:
+        """Someone else moved the row first (ledger.transition returned False): say so, claim nothing."""
+        state = (self.ledger.get(row["id"]) or {}).get("state", "missing")
+        log.warning("delivery %s (%s on %s) was changed to %s by someone else meanwhile", row["id"], row["item"],
+                    row["channel"], state)
         return state
 
     def alert(self, row: dict, what: str, error: str | None) -> None:
@@ -247,47 +362,20 @@ class Publisher:
                        title=row["title"] or "", link=item.link if item else None,
                        extra={"planned_at": datetime.fromisoformat(row["planned_at"])}, source=row["source"] or "")
 
-    # ----- after a crash -------------------------------------------------------------
-    def recover(self, row: dict) -> str:
-        """A delivery found in `publishing` at start-up: decide, never guess."""
-        channel = self.renderer.channel(row["channel"])
-        variant = self.recorded_variant(row, channel, self.items(row["item"]))
-        if self.dry_run:
-            self.ledger.transition(row["id"], "retrying", expect=["publishing"], reason="rehearsal interrupted")
-            return "retrying"
-        if channel.idempotent:
-            # Same idempotency key: the network returns the first post instead of a second one.
-            self.ledger.transition(row["id"], "retrying", expect=["publishing"], kind="recovered",
-                                   reason="interrupted; retrying with the same idempotency key",
-                                   next_attempt_at=None)
-            return "retrying"
-        done = self.ledger.parts(row["id"])
-        count = channel.part_count(variant)
-        try:
-            if not channel.can_find_existing and len(done) < count:
-                raise ChannelError(f"{channel.network} cannot look up its recent posts")
-            for index in range(len(done), count):
-                part = variant.parts[index] if channel.threads else Part(variant.text, 0)
-                found = channel.find_existing(variant, index, part)
-                if found is None:
-                    break                       # not posted: the retry carries on from this part
-                self.ledger.record_part(row["id"], index, found.remote_id, found.url, found.extra, part.digest)
-        except ChannelError as exc:
-            message = f"interrupted while posting and could not check the network ({mask(exc)}): check the " \
-                      f"account by hand, then `python bot.py retry {row['id']}` or `cancel {row['id']}`"
-            self.ledger.transition(row["id"], "uncertain", expect=["publishing"], error=message, kind="recovered")
-            self.alert(row, "uncertain", message)
-            return "uncertain"
-        parts = self.ledger.parts(row["id"])
-        if len(parts) >= count:
-            self.ledger.transition(row["id"], "posted", expect=["publishing"], kind="recovered",
-                                   reason="found on the network after a crash", remote_id=parts[0]["remote_id"],
-                                   url=parts[0]["url"], posted_at=parts[-1]["posted_at"])
-            return "posted"
-        self.ledger.transition(row["id"], "retrying", expect=["publishing"], kind="recovered",
-                               reason=f"interrupted; {len(parts)} of {count} part(s) found on the network",
-                               next_attempt_at=None)
-        return "retrying"
+    def _keeper(self, row: dict, variant: Variant, held: dict, warnings: list[str] | None = None):
+        """on_part for the thread loop: record each part as soon as it is out, or hold it in
+        memory (full disk) to be recorded with the outcome."""
+        def keep(index: int, receipt: Receipt) -> None:
+            digest = variant.parts[index].digest if index < len(variant.parts) else None
+            if warnings is not None:
+                warnings.extend(receipt.extra.get("warnings", ()))
+            try:
+                self.ledger.record_part(row["id"], index, receipt.remote_id, receipt.url, receipt.extra, digest)
+            except LedgerError:
+                # Out, but not on disk: the thread carries on, rather than leave a half-posted
+                # thread on the account.
+                held[index] = (receipt, digest)
+        return keep
 
 
 def _media_json(media: Media) -> dict:

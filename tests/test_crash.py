@@ -4,6 +4,12 @@ The daemon runs as a real child process against the X and Mastodon test servers 
 latency, so kills land in the middle of network calls).  X has no idempotency keys (the
 daemon must look at the account after a crash); Mastodon has them.  X's own duplicate
 check is switched off so that a double post would show instead of being refused.
+
+Every item says the same thing (the shipped weekly bin reminder, as a two-part thread),
+and last week's identical posts are already on both accounts: a recovery that matched on
+text alone would take another delivery's post, or last week's, and lose this one.  The
+test also proves that kills landed in the middle of posts (a row in `publishing` when the
+process died), so it cannot pass without testing a crash.
 """
 from __future__ import annotations
 
@@ -26,6 +32,39 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 ITEMS = 10
 FINAL = {"posted", "failed", "uncertain", "missed", "cancelled"}
+# content/bin-collection-reminder.md, as a thread: the same two parts for every item.
+PARTS = ("Reminder: put your bins out tonight for collection tomorrow morning.",
+         "Check which bin goes out this week on our website.")
+
+
+def last_weeks_posts(servers: dict) -> set[str]:
+    """Last week's reminder, already on both accounts (made through each server's own API)."""
+    import requests
+
+    week_ago = datetime.now(timezone.utc) - timedelta(days=7)
+    seeded: set[str] = set()
+    for text in PARTS:
+        tweet_id = str(int(week_ago.timestamp() * 1000) << 22 | len(seeded))
+        servers["x"].tweets[tweet_id] = {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id],
+                                         "in_reply_to_tweet_id": None, "media_ids": [], "made": week_ago.timestamp(),
+                                         "created_at": week_ago.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        status = requests.post(f"{servers['mastodon'].url}/api/v1/statuses", data={"status": text}, timeout=10,
+                               headers={"Authorization": f"Bearer {mastodon.TOKEN}"}).json()
+        servers["mastodon"].statuses[status["id"]]["created_at"] = week_ago.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        seeded |= {tweet_id, status["id"]}
+    return seeded
+
+
+def rows_in_publishing(project) -> int:
+    """Rows the killed process left in `publishing`: it died in the middle of a post."""
+    path = project.config().database
+    if not path.exists():
+        return 0
+    ledger = Ledger(path, readonly=True)
+    try:
+        return len(ledger.deliveries(states=["publishing"]))
+    finally:
+        ledger.close()
 
 
 def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project):
@@ -36,20 +75,28 @@ def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project)
             channels=channel_tables({name: server.url for name, server in servers.items()}),
             default_channels='["x", "mastodon"]',
             extra="[content]\nrescan_seconds = 1\n[schedule]\nretry_base_seconds = 0.2\nretry_max_seconds = 1\n")
-        due = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
-        for n in range(ITEMS):
-            project.post(f"item{n}.md", f"publish_at: {due}", f"Notice {n}: part one.\n---8<---\nNotice {n}: part two.")
+        seeded = last_weeks_posts(servers)
+        start = datetime.now(timezone.utc)
+        for n in range(ITEMS):              # due one after another, so posting goes on across many kills
+            due = (start + timedelta(seconds=1 + 1.5 * n)).isoformat()
+            project.post(f"item{n}.md", f"publish_at: {due}", f"{PARTS[0]}\n---8<---\n{PARTS[1]}")
         env = {**os.environ, **credentials_env("x", "mastodon")}
         command = [sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "run"]
         rng = random.Random(20261125)
-        kills = 0
+        kills = mid_post = 0
         log = open(project.root / "crash.log", "w")
-        for _ in range(12):
+        for run in range(12):
             proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-            time.sleep(rng.uniform(0.6, 2.5))
+            if run % 4 == 3:                # aimed: the moment a post is under way
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and not rows_in_publishing(project):
+                    time.sleep(0.02)
+            else:                           # anywhere: start-up, a rescan, between or inside posts
+                time.sleep(rng.uniform(0.6, 2.5))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
+            mid_post += rows_in_publishing(project) > 0
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)   # the last run finishes
         ledger = Ledger(project.config().database, project.config().timezone)
         deadline = time.monotonic() + 90
@@ -65,17 +112,24 @@ def test_sigkill_at_random_points_loses_nothing_and_posts_nothing_twice(project)
         states = {(r["item"], r["channel"]): r["state"] for r in rows}
         assert len(rows) == 2 * ITEMS, states
         assert set(states.values()) == {"posted"}, states
-        tweets = [t["text"] for t in servers["x"].tweets.values()]
-        toots = [html_to_text(s["content"]) for s in servers["mastodon"].statuses.values()]
+        assert mid_post >= 1, f"no kill of {kills} landed in the middle of a post: this tested no crash"
+        tweets = [t["text"] for i, t in servers["x"].tweets.items() if i not in seeded]
+        toots = [html_to_text(s["content"]) for i, s in servers["mastodon"].statuses.items() if i not in seeded]
         for posted in (tweets, toots):
-            assert sorted(posted) == sorted(f"Notice {n}: part {p}." for n in range(ITEMS) for p in ("one", "two"))
+            assert sorted(posted) == sorted(PARTS * ITEMS)
+        taken: list[str] = []
         for row in rows:
             parts = ledger.parts(row["id"])
             assert [p["idx"] for p in parts] == [0, 1]
             store = servers["x"].tweets if row["channel"] == "x" else servers["mastodon"].statuses
-            assert all(p["remote_id"] in store for p in parts)
+            assert all(p["remote_id"] in store and p["remote_id"] not in seeded for p in parts)
+            reply_to = store[parts[1]["remote_id"]].get("in_reply_to_tweet_id") or \
+                store[parts[1]["remote_id"]].get("in_reply_to_id")
+            assert reply_to == parts[0]["remote_id"]                      # each thread is whole, and its own
+            taken += [p["remote_id"] for p in parts]
+        assert len(taken) == len(set(taken)), "a post was recorded for two deliveries"
         recovered = [e for e in ledger.events() if e["kind"] == "recovered"]
-        print(f"{kills} kills, {len(recovered)} deliveries recovered after a kill")
+        print(f"{kills} kills, {mid_post} in the middle of a post, {len(recovered)} deliveries recovered after a kill")
     finally:
         for server in servers.values():
             server.stop()

@@ -2,8 +2,18 @@
 
 Limits are class data, so one ``validate`` checks every network the same way (the
 apprise pattern).  Subclasses implement ``post_part`` (and, where the network lets us
-look, ``find_existing``); the base class owns thread order, resumption from part k and
-error classification, so those rules live in one place.
+look, ``candidates``); the base class owns thread order, resumption from part k, error
+classification and the rule for ambiguous failures, so those rules live in one place:
+
+- ``network_errors`` tells a request that certainly never left (connection refused,
+  connect timeout, unknown host: ``Transient(not_sent=True)``) from one that may have
+  reached the network (read timeout, connection dropped after sending).
+- ``creating`` wraps the one call that makes the post: any transient failure inside it
+  that is not certainly unsent becomes ``Ambiguous`` (a 5xx too: the network may have
+  stored the post before failing).  The publisher never resends an ambiguous post before
+  asking the network (``idempotent`` networks: the same key; others: ``find_existing``).
+- ``after_create`` wraps every call made once the post exists (permalink, thumbnail,
+  captions): its failure never re-posts; it becomes a warning on the receipt.
 """
 from __future__ import annotations
 
@@ -16,7 +26,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 from ..config import ChannelConfig
 from ..counting import chars
-from ..errors import AuthError, ChannelError, Problem, RateLimited, Rejected, Transient
+from ..errors import Ambiguous, AuthError, ChannelError, Problem, RateLimited, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import get_secret, mask, env_name
 
@@ -47,6 +57,8 @@ class Channel:
     max_alt_length: ClassVar[int] = 1000
     threads: ClassVar[bool] = False
     idempotent: ClassVar[bool] = False           # safe to resend with the same key after a crash
+    # How long the network remembers an idempotency key (None: for ever, e.g. a record key).
+    idempotency_window: ClassVar[timedelta | None] = None
     can_find_existing: ClassVar[bool] = False    # can look up recent posts after a crash
     image_types: ClassVar[frozenset[str]] = IMAGE_TYPES
     video_types: ClassVar[frozenset[str]] = frozenset({"video/mp4"})
@@ -190,12 +202,59 @@ class Channel:
                   root: Receipt | None, key: str) -> Receipt:
         raise NotImplementedError
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        """After a crash: the post if the account already has it, None if it certainly does not.
+    def find_existing(self, variant: Variant, index: int, part: Part, since: datetime | None = None,
+                      taken: Iterable[str] = (), parent: Receipt | None = None) -> Receipt | None:
+        """After a crash or an ambiguous failure: the post if the account has it, None if it
+        certainly does not.  Raises ``ChannelError`` when it cannot tell (the delivery then
+        becomes ``uncertain``).
 
-        Raises ``ChannelError`` when it cannot tell; the delivery then becomes ``uncertain``.
+        Text alone is not enough (a weekly reminder says the same thing every week): a post
+        older than ``since`` (when this delivery first went to `publishing`, less a little
+        for clock skew) or already recorded for another delivery (``taken``) is never ours,
+        and in a thread, part k is ours only if it replies to our part k-1 (``parent``;
+        where the network says what a post replies to, as ``extra["in_reply_to"]``).
         """
+        taken = set(taken)
+        for receipt, created in self.candidates(variant, index, part):
+            if receipt.remote_id in taken:
+                continue
+            if "in_reply_to" in receipt.extra and receipt.extra["in_reply_to"] != (parent.remote_id if parent else None):
+                continue
+            if since is not None:
+                if created is None:
+                    raise ChannelError(f"{self.name}: {self.network} did not say when {receipt.remote_id} was posted")
+                if created < since:
+                    continue
+            return receipt
+        return None
+
+    def candidates(self, variant: Variant, index: int, part: Part) -> Iterable[tuple[Receipt, datetime | None]]:
+        """The account's recent posts whose text is this part's, each with when it was posted
+        (and, for networks with threads, ``extra["in_reply_to"]``: the remote id it replies to)."""
         raise ChannelError(f"{self.network} cannot look up recent posts")
+
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """Around the one call that makes the post: a failure that may have happened after the
+        network received the request is Ambiguous (see the module docstring)."""
+        try:
+            yield
+        except Ambiguous:
+            raise
+        except Transient as exc:
+            if exc.not_sent:
+                raise
+            raise Ambiguous(f"{exc} (the post may have been made)") from None
+
+    def after_create(self, receipt: Receipt, step: str, call: Callable[[], Any]) -> Any:
+        """Run a step that needs the post to exist; on failure the post stays recorded and the
+        receipt carries a warning saying which step did not happen (never a second post)."""
+        try:
+            return call()
+        except ChannelError as exc:
+            receipt.extra.setdefault("warnings", []).append(f"{step} failed: {mask(exc)}")
+            log.warning("%s: posted %s, but %s failed: %s", self.name, receipt.remote_id, step, mask(exc))
+            return None
 
     def check(self) -> dict[str, Any]:
         """Who am I, and when does the token expire (``expires_at`` aware datetime or None)."""
@@ -215,15 +274,49 @@ class Channel:
         except Exception as exc:  # noqa: BLE001 - every library has its own names for these
             name = type(exc).__name__.lower()
             text = mask(f"{self.name}: {type(exc).__name__}: {exc}")
-            if any(word in name for word in ("timeout", "connection", "remotedisconnected", "protocol", "ssl", "network")):
-                raise Transient(text) from None
+            if any(word in name for word in ("timeout", "connection", "remotedisconnected", "protocol", "ssl", "network",
+                                             "servernotfound")):
+                raise Transient(text, not_sent=never_sent(exc)) from None
             raise
+
+
+# Exceptions (by class name, as the libraries are imported lazily) that mean the request
+# never reached the server: no connection was made, so nothing can have been posted.
+# A read timeout or a connection dropped after sending is not here: it may have been.
+_NOT_SENT = frozenset({"ConnectionRefusedError", "gaierror", "NewConnectionError", "NameResolutionError",
+                       "ConnectTimeout", "ConnectTimeoutError", "ConnectError", "ServerNotFoundError"})
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether anywhere in the chain of wrapped exceptions (requests -> urllib3, Mastodon.py
+    -> requests, atproto -> httpx, httplib2) the cause is a connection that never opened."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if any(cls.__name__ in _NOT_SENT for cls in type(current).__mro__):
+            return True
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return False
 
 
 # Libraries that write credentials into their DEBUG logs (OAuth 1 signing keys, tokens in
 # query strings).  Held at WARNING so a debug log level can never leak a secret.
 CREDENTIAL_LOGGERS = ("oauthlib", "requests_oauthlib", "urllib3", "httpx", "httpcore", "googleapiclient.discovery",
                       "google.auth")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A network's timestamp (ISO 8601 with Z or +0000, or epoch milliseconds) as aware UTC."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000, timezone.utc)
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def quiet_credential_loggers() -> None:
@@ -264,6 +357,8 @@ def classify_http(channel: str, status: int, message: str, headers: Any = None,
         return RateLimited(text, retry_at_from_headers(headers))
     if status in (401,) or (status == 403 and any(w in message.lower() for w in ("token", "auth", "expired", "revoked"))):
         return AuthError(text)
-    if status >= 500 or status in (408, 409 if "conflict" in message.lower() else -1):
-        return Transient(text)
-    return Rejected(text)
+    if status in (408, 409 if "conflict" in message.lower() else -1):
+        return Transient(text, not_sent=status == 408)   # 408: the server gave up reading the request
+    if status >= 500:
+        return Transient(text)                            # may have been acted on (Ambiguous when creating)
+    return Rejected(text, duplicate=any(word in message.lower() for word in duplicate_words))

@@ -11,9 +11,15 @@ is converted).  Bluesky's
 video service processes it once the post appears, so it may show as loading for a few
 seconds (the service's own pre-processing upload needs service auth to video.bsky.app,
 which is not used here).
+
+Each post's record key is chosen here, not by the PDS: a TID derived from the delivery's
+idempotency key and the part number (``record_key``).  A resend after a crash or a lost
+answer therefore names the same record, which the PDS refuses to create twice; the
+channel then reads that record back and treats it as posted.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -22,13 +28,37 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import mask, remember
-from .base import IMAGE_TYPES, Channel, retry_at_from_headers
+from .base import IMAGE_TYPES, Channel, parse_time, retry_at_from_headers
 
 _LINK = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]]")
 _TAG = re.compile(r"(?<![\w#])#([^\s#.,;:!?()\[\]\"']*[^\W\d_][^\s#.,;:!?()\[\]\"']*)")
 _MENTION = re.compile(r"(?<![\w@])@([a-zA-Z0-9][a-zA-Z0-9.-]*\.[a-zA-Z][a-zA-Z0-9-]*)")
 _AUTH_ERRORS = ("ExpiredToken", "InvalidToken", "AuthenticationRequired", "AccountTakedown", "AuthFactorTokenRequired",
                 "AuthMissing", "InvalidPassword")
+
+
+# atproto's "base32-sortable" alphabet for TIDs (atproto.com/specs/tid).
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_NO_PLANNED_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DEFAULT_LANGUAGE = "en"                  # what atproto's send_post puts in langs when none is given
+
+
+def record_key(key: str, planned_at: datetime | None) -> str:
+    """A TID for this delivery part: app.bsky.feed.post records are keyed by ``tid``
+    (the lexicon's "key": "tid"; atproto.com/specs/record-key).  A TID is 64 bits, the top
+    one 0, then 53 bits of microseconds since the UNIX epoch and 10 bits of clock id,
+    written as 13 characters of base32-sortable (atproto.com/specs/tid).
+
+    The timestamp is the planned second (so the key sorts like a post made then) plus
+    microseconds from a hash of the key, and the clock id comes from the same hash: the
+    same delivery and part always get the same key, different ones practically never.
+    Written here because atproto's Python SDK only validates TIDs (it has no generator
+    that takes a chosen time and clock id)."""
+    digest = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big")
+    second = int((planned_at or _NO_PLANNED_TIME).timestamp())
+    micros = second * 1_000_000 + digest % 1_000_000
+    value = (micros << 10) | ((digest >> 20) & 0x3FF)
+    return "".join(_TID_ALPHABET[(value >> (5 * (12 - i))) & 31] for i in range(13))
 
 
 class BlueskyChannel(Channel):
@@ -48,7 +78,7 @@ class BlueskyChannel(Channel):
     alt_text = True
     max_alt_length = 2000
     threads = True
-    idempotent = False
+    idempotent = True                    # the record key is ours (record_key): a resend names the same record
     can_find_existing = True
     image_types = IMAGE_TYPES
     max_image_bytes = 1_000_000
@@ -176,10 +206,41 @@ class BlueskyChannel(Channel):
             reply = models.AppBskyFeedPost.ReplyRef(
                 parent=models.ComAtprotoRepoStrongRef.Main(uri=parent.extra["uri"], cid=parent.extra["cid"]),
                 root=models.ComAtprotoRepoStrongRef.Main(uri=root.extra["uri"], cid=root.extra["cid"]))
-        created = self._with_session(client.send_post, part.text, profile_identify=self._did(), reply_to=reply,
-                                     embed=embed, facets=self.facets(part.text) or None,
-                                     langs=[lang] if lang else None)
+        # As atproto's Client.send_post builds the record, but created with our own record key.
+        record = models.AppBskyFeedPost.Record(
+            created_at=client.get_current_time_iso(), text=part.text, reply=reply, embed=embed,
+            langs=[lang] if lang else [DEFAULT_LANGUAGE], facets=self.facets(part.text) or None)
+        rkey = record_key(key, variant.extra.get("planned_at"))
+        try:
+            with self.creating():
+                created = self._with_session(client.app.bsky.feed.post.create, self._did(), record, rkey=rkey)
+        except (Transient, Rejected) as exc:
+            # Refused (the record exists: the PDS answers 500 for a taken key), or no answer:
+            # the record under our key says whether the post was made.
+            try:
+                existing = self._own_record(rkey)
+            except ChannelError:
+                raise exc from None
+            if existing is None:
+                raise
+            if getattr(existing.value, "text", None) != part.text:
+                raise Rejected(f"{self.name}: record key {rkey} already holds a different post") from None
+            return self._receipt(existing.uri, existing.cid)
         return self._receipt(created.uri, created.cid)
+
+    def _own_record(self, rkey: str):
+        """Our post under this record key, or None when the PDS says there is none."""
+        from atproto_client import exceptions as e
+
+        client = self.client()
+        try:
+            with self.network_errors():
+                return client.app.bsky.feed.post.get(self._did(), rkey)
+        except e.AtProtocolError as exc:
+            content = getattr(getattr(exc, "response", None), "content", None)
+            if getattr(content, "error", None) == "RecordNotFound":
+                return None
+            raise self._classify(exc) from None
 
     def _video_embed(self, video, lang: str | None):
         from atproto import models
@@ -204,16 +265,19 @@ class BlueskyChannel(Channel):
         handle = self.setting("handle")
         return Receipt(uri, f"https://bsky.app/profile/{handle}/post/{rkey}", {"uri": uri, "cid": cid})
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+    def candidates(self, variant: Variant, index: int, part: Part):
         client = self.client()
         listed = self._with_session(client.com.atproto.repo.list_records,
                                     {"repo": self._did(), "collection": "app.bsky.feed.post", "limit": 50})
         for record in listed.records:
             if getattr(record.value, "text", None) == part.text:
-                return self._receipt(record.uri, record.cid)
-        return None
+                reply = getattr(record.value, "reply", None)
+                receipt = self._receipt(record.uri, record.cid)
+                receipt.extra["in_reply_to"] = reply.parent.uri if reply else None
+                yield receipt, parse_time(getattr(record.value, "created_at", None))
 
     def check(self) -> dict[str, Any]:
         client = self.client()
         session = self._with_session(client.com.atproto.server.get_session)
         return {"account": f"@{session.handle}", "expires_at": None, "checked_at": datetime.now(timezone.utc)}
+

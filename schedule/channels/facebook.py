@@ -39,13 +39,13 @@ class FacebookChannel(GraphChannel):
         videos = [m for m in variant.media if m.kind == "video"]
         if videos:
             video = videos[0]
-            with open(video.path, "rb") as handle:
+            with open(video.path, "rb") as handle, self.creating():
                 made = self.call("post_object", page, "videos", data={"description": part.text, "title": variant.title},
                                  files={"source": (video.path.name, handle, video.mime)})
             return self._receipt(str(made["id"]), video=True)
         if len(images) == 1:
             image = images[0]
-            with open(image.path, "rb") as handle:
+            with open(image.path, "rb") as handle, self.creating():
                 made = self.call("post_object", page, "photos", data={"message": part.text, "published": "true",
                                                                      **_alt(image)},
                                  files={"source": (image.path.name, handle, image.mime)})
@@ -58,7 +58,8 @@ class FacebookChannel(GraphChannel):
                 photo = self.call("post_object", page, "photos", data={"published": "false", **_alt(image)},
                                   files={"source": (image.path.name, handle, image.mime)})
             data[f"attached_media[{number}]"] = f'{{"media_fbid":"{photo["id"]}"}}'
-        made = self.call("post_object", page, "feed", data=data)
+        with self.creating():
+            made = self.call("post_object", page, "feed", data=data)
         return self._receipt(str(made["id"]))
 
     def _receipt(self, post_id: str, video: bool = False) -> Receipt:
@@ -66,8 +67,9 @@ class FacebookChannel(GraphChannel):
             f"https://www.facebook.com/{post_id}"
         return Receipt(post_id, url)
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        return self.find_recent(str(self.setting("page_id")), "posts", "message", "permalink_url", part.text)
+    def candidates(self, variant: Variant, index: int, part: Part):
+        return self.recent_matches(str(self.setting("page_id")), "posts", "message", "permalink_url", "created_time",
+                                   part.text)
 
     def check(self) -> dict[str, Any]:
         page = self.call("get_object", str(self.setting("page_id")), fields="id,name")

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import Media, Receipt
 from ..secrets import mask
-from .base import Channel, retry_at_from_headers
+from .base import Channel, parse_time, retry_at_from_headers
 
 RATE_LIMIT_CODES = {4, 17, 32, 613} | set(range(80001, 80015))
 AUTH_SUBCODES = {458, 459, 460, 463, 464, 467, 492}
@@ -92,13 +92,16 @@ class GraphChannel(Channel):
                 raise Transient(f"{self.name}: media container {container_id} still {code} after waiting")
             time.sleep(interval)
 
-    def find_recent(self, owner: str, edge: str, text_field: str, link_field: str, text: str) -> Receipt | None:
-        """After a crash: the owner's recent post on this edge whose text is exactly ``text``."""
-        recent = self.call("get_connection", owner, edge, fields=f"{text_field},{link_field}", limit=25)
+    def recent_matches(self, owner: str, edge: str, text_field: str, link_field: str, time_field: str, text: str,
+                       *more_fields: str):
+        """The owner's recent posts on this edge whose text is exactly ``text``, with when each
+        was made (and, when ``more_fields`` are asked for, the post itself as a third item)."""
+        fields = ",".join((text_field, link_field, time_field, *more_fields))
+        recent = self.call("get_connection", owner, edge, fields=fields, limit=25)
         for post in recent.get("data", []):
             if (post.get(text_field) or "").strip() == text.strip():
-                return Receipt(str(post["id"]), post.get(link_field))
-        return None
+                found = Receipt(str(post["id"]), post.get(link_field)), parse_time(post.get(time_field))
+                yield (*found, post) if more_fields else found
 
     def token_expiry(self) -> datetime | None:
         """Expiry from debug_token where the token may inspect itself (0 means never)."""
@@ -121,7 +124,7 @@ def classify_graph(channel: str, exc: Any, headers: dict[str, str]) -> ChannelEr
     if code in RATE_LIMIT_CODES:
         return RateLimited(text, usage_retry_at(headers))
     if code in DUPLICATE_CODES:
-        return Rejected(text)
+        return Rejected(text, duplicate=True)
     if code in TRANSIENT_CODES or getattr(exc, "is_transient", False):
         return Transient(text)
     return Rejected(text)

@@ -58,13 +58,17 @@ class InstagramChannel(GraphChannel):
             container = str(self.call("post_object", user, "media", data={
                 "media_type": "CAROUSEL", "children": ",".join(children), "caption": part.text})["id"])
         self.wait_for_container(container)
-        published = self.call("post_object", user, "media_publish", data={"creation_id": container})
-        media_id = str(published["id"])
-        permalink = self.call("get_object", media_id, fields="permalink").get("permalink")
-        return Receipt(media_id, permalink, {"container": container})
+        with self.creating():
+            published = self.call("post_object", user, "media_publish", data={"creation_id": container})
+        receipt = Receipt(str(published["id"]), None, {"container": container})
+        # The post exists from here: a failed permalink lookup is a warning, never a second post.
+        found = self.after_create(receipt, "permalink lookup",
+                                  lambda: self.call("get_object", receipt.remote_id, fields="permalink"))
+        return Receipt(receipt.remote_id, (found or {}).get("permalink"), receipt.extra)
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        return self.find_recent(str(self.setting("ig_user_id")), "media", "caption", "permalink", part.text)
+    def candidates(self, variant: Variant, index: int, part: Part):
+        return self.recent_matches(str(self.setting("ig_user_id")), "media", "caption", "permalink", "timestamp",
+                                   part.text)
 
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", str(self.setting("ig_user_id")), fields="id,username")

@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import counting
-from ..errors import AuthError, ChannelError, Rejected, Transient
+from ..errors import Ambiguous, AuthError, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import mask
-from .base import Channel, classify_http
+from .base import Channel, classify_http, parse_time
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 # LinkedIn-Version (YYYYMM).  LinkedIn retires each version about a year after it came
@@ -167,21 +167,22 @@ class LinkedInChannel(Channel):
             body["content"] = {"media": {"id": images[0][0], "altText": images[0][1]}}
         elif images:
             body["content"] = {"multiImage": {"images": [{"id": urn, "altText": alt} for urn, alt in images]}}
-        response = self.request("POST", "/rest/posts", json=body)
+        with self.creating():
+            response = self.request("POST", "/rest/posts", json=body)
         urn = response.headers.get("x-restli-id") or response.headers.get("x-linkedin-id")
-        if not urn:
-            raise ChannelError(f"{self.name}: LinkedIn accepted the post but returned no id")
+        if not urn:                        # it is live: found by reading the page back, never resent blindly
+            raise Ambiguous(f"{self.name}: LinkedIn accepted the post but returned no id")
         return Receipt(urn, f"https://www.linkedin.com/feed/update/{urn}/")
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+    def candidates(self, variant: Variant, index: int, part: Part):
         organization = quote(str(self.setting("organization")), safe="")
         posts = self.request("GET", f"/rest/posts?author={organization}&q=author&count=20",
                              headers={"X-RestLi-Method": "FINDER"}).json()
         wanted = _escape(part.text)
         for post in posts.get("elements", []):
             if post.get("commentary") == wanted:
-                return Receipt(post["id"], f"https://www.linkedin.com/feed/update/{post['id']}/")
-        return None
+                yield (Receipt(post["id"], f"https://www.linkedin.com/feed/update/{post['id']}/"),
+                       parse_time(post.get("createdAt")))
 
     def check(self) -> dict[str, Any]:
         organization = str(self.setting("organization"))

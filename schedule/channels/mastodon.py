@@ -2,21 +2,22 @@
 
 Every status is sent with an ``Idempotency-Key`` (the delivery's key plus the part
 number, the same on every retry), so a retry after a crash or a timeout returns the
-first status instead of posting a second one: Mastodon is the one network here where a
-resend is safe.
+first status instead of posting a second one.  Mastodon keeps a key "for up to 1 hour"
+(docs.joinmastodon.org/methods/statuses, Idempotency-Key), so a resend later than that
+asks the account first (``idempotency_window``).
 """
 from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import mask
-from .base import IMAGE_TYPES, VIDEO_TYPES, Channel
+from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time
 
 
 class MastodonChannel(Channel):
@@ -30,6 +31,7 @@ class MastodonChannel(Channel):
     max_alt_length = 1500
     threads = True
     idempotent = True
+    idempotency_window = timedelta(hours=1)
     can_find_existing = True
     image_types = IMAGE_TYPES
     video_types = VIDEO_TYPES
@@ -96,18 +98,21 @@ class MastodonChannel(Channel):
                 uploaded = self._call(client.media_post, str(media.path), mime_type=media.mime,
                                       description=media.alt or None)
                 media_ids.append(uploaded["id"])
-        status = self._call(client.status_post, part.text, in_reply_to_id=parent.remote_id if parent else None,
-                            media_ids=media_ids or None, idempotency_key=key,
-                            visibility=self.setting("visibility", "public"), language=variant.extra.get("lang"))
+        with self.creating():
+            status = self._call(client.status_post, part.text, in_reply_to_id=parent.remote_id if parent else None,
+                                media_ids=media_ids or None, idempotency_key=key,
+                                visibility=self.setting("visibility", "public"), language=variant.extra.get("lang"))
         return Receipt(str(status["id"]), status.get("url"), {"uri": status.get("uri")})
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+    def candidates(self, variant: Variant, index: int, part: Part):
         client = self.client()
         me = self._call(client.account_verify_credentials)
         for status in self._call(client.account_statuses, me["id"], limit=40, exclude_reblogs=True):
             if html_to_text(status["content"]) == part.text.strip():
-                return Receipt(str(status["id"]), status.get("url"), {"uri": status.get("uri")})
-        return None
+                reply_to = status.get("in_reply_to_id")
+                yield (Receipt(str(status["id"]), status.get("url"), {
+                    "uri": status.get("uri"), "in_reply_to": str(reply_to) if reply_to is not None else None}),
+                    parse_time(status.get("created_at")))
 
     def check(self) -> dict[str, Any]:
         me = self._call(self.client().account_verify_credentials)

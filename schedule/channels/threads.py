@@ -47,12 +47,21 @@ class ThreadsChannel(GraphChannel):
         container = str(self.call("post_object", user, "threads", data=data)["id"])
         if data["media_type"] != "TEXT":
             self.wait_for_container(container)
-        published = str(self.call("post_object", user, "threads_publish", data={"creation_id": container})["id"])
-        permalink = self.call("get_object", published, fields="permalink").get("permalink")
-        return Receipt(published, permalink)
+        with self.creating():
+            published = str(self.call("post_object", user, "threads_publish", data={"creation_id": container})["id"])
+        receipt = Receipt(published)
+        # The post exists from here: a failed permalink lookup is a warning, never a second post.
+        found = self.after_create(receipt, "permalink lookup",
+                                  lambda: self.call("get_object", published, fields="permalink"))
+        return Receipt(published, (found or {}).get("permalink"), receipt.extra)
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
-        return self.find_recent(str(self.setting("threads_user_id")), "threads", "text", "permalink", part.text)
+    def candidates(self, variant: Variant, index: int, part: Part):
+        # The account's own replies (every part after the first) are its /replies edge, not /threads.
+        edge = "replies" if index else "threads"
+        for receipt, created, post in self.recent_matches(str(self.setting("threads_user_id")), edge, "text",
+                                                          "permalink", "timestamp", part.text, "replied_to"):
+            receipt.extra["in_reply_to"] = str((post.get("replied_to") or {}).get("id") or "") or None
+            yield receipt, created
 
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", "me", fields="id,username")

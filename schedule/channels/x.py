@@ -22,7 +22,7 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import mask
-from .base import IMAGE_TYPES, Channel, retry_at_from_headers
+from .base import IMAGE_TYPES, Channel, never_sent, parse_time, retry_at_from_headers
 
 HOSTS = ("https://api.twitter.com",)
 CHUNK_BYTES = 4 * 1024 * 1024              # X takes append segments of up to 5 MB
@@ -102,7 +102,7 @@ class XChannel(Channel):
         except tweepy.errors.TweepyException as exc:
             text = mask(f"{self.name}: {exc}")
             if "Failed to send request" in str(exc):     # tweepy.API wraps connection errors
-                raise Transient(text) from None
+                raise Transient(text, not_sent=never_sent(exc)) from None
             raise ChannelError(text) from None
 
     def _classify(self, exc) -> ChannelError:
@@ -119,7 +119,7 @@ class XChannel(Channel):
         if isinstance(exc, tweepy.errors.Forbidden) and "duplicate" not in messages.lower() and \
                 any(w in messages.lower() for w in ("token", "permission", "suspended", "oauth")):
             return AuthError(text)
-        return Rejected(text)
+        return Rejected(text, duplicate="duplicate" in messages.lower())
 
     # ----- posting -----------------------------------------------------------------
     def _upload(self, variant: Variant) -> list[str]:
@@ -171,8 +171,9 @@ class XChannel(Channel):
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
         media_ids = self._upload(variant) if index == 0 and variant.media else None
-        response = self._call(self.client().create_tweet, text=part.text, media_ids=media_ids,
-                              in_reply_to_tweet_id=parent.remote_id if parent else None)
+        with self.creating():
+            response = self._call(self.client().create_tweet, text=part.text, media_ids=media_ids,
+                                  in_reply_to_tweet_id=parent.remote_id if parent else None)
         tweet_id = str(response.data["id"])
         return Receipt(tweet_id, self._url(tweet_id))
 
@@ -186,17 +187,17 @@ class XChannel(Channel):
             self._me = {"id": str(_field(data, "id")), "username": str(_field(data, "username"))}
         return self._me
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+    def candidates(self, variant: Variant, index: int, part: Part):
         """X rewrites links to t.co in what it returns, so links are compared as 'a link'."""
         me = self.me()
         response = self._call(self.client().get_users_tweets, me["id"], max_results=50, user_auth=True,
-                              exclude=["retweets"])
+                              exclude=["retweets"], tweet_fields=["created_at", "referenced_tweets"])
         wanted = _comparable(part.text)
         for tweet in response.data or []:
             if _comparable(_field(tweet, "text")) == wanted:
                 tweet_id = str(_field(tweet, "id"))
-                return Receipt(tweet_id, self._url(tweet_id))
-        return None
+                yield (Receipt(tweet_id, self._url(tweet_id), {"in_reply_to": _replied_to(tweet)}),
+                       parse_time(_optional(tweet, "created_at")))
 
     def check(self) -> dict[str, Any]:
         me = self.me()
@@ -218,6 +219,18 @@ def _tweepy_error(response):
 def _field(obj: Any, name: str) -> Any:
     """tweepy gives dicts for some responses and model objects for others."""
     return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+def _optional(tweet: Any, name: str) -> Any:
+    return tweet.get(name) if isinstance(tweet, dict) else getattr(tweet, name, None)
+
+
+def _replied_to(tweet: Any) -> str | None:
+    """The tweet this one replies to (X's referenced_tweets, type "replied_to"), or None."""
+    for ref in _optional(tweet, "referenced_tweets") or ():
+        if _field(ref, "type") == "replied_to":
+            return str(_field(ref, "id"))
+    return None
 
 
 def _comparable(text: str) -> str:

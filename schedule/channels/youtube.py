@@ -16,7 +16,7 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import Part, Receipt, Variant
 from ..secrets import mask
-from .base import Channel, retry_at_from_headers
+from .base import Channel, parse_time, retry_at_from_headers
 
 PACIFIC = ZoneInfo("America/Los_Angeles")     # YouTube quotas reset at midnight Pacific time
 
@@ -84,8 +84,8 @@ class YouTubeChannel(Channel):
                 return fn(*args, **kwargs)
         except RefreshError as exc:
             raise AuthError(mask(f"{self.name}: the refresh token was refused: {exc}")) from None
-        except TransportError as exc:
-            raise Transient(mask(f"{self.name}: {exc}")) from None
+        except TransportError as exc:          # the token refresh, before the API request itself
+            raise Transient(mask(f"{self.name}: {exc}"), not_sent=True) from None
         except (HttpError, ResumableUploadError) as exc:
             raise self._classify(exc) from None
 
@@ -126,24 +126,30 @@ class YouTubeChannel(Channel):
                                  chunksize=int(self.setting("chunk_bytes", 8 * 1024 * 1024)))
         request = self._fix_scheme(service.videos().insert(part="snippet,status", body=body, media_body=upload))
         response = None
-        while response is None:
-            _, response = self._call(request.next_chunk, num_retries=0)
+        with self.creating():                   # the last chunk makes the video
+            while response is None:
+                _, response = self._call(request.next_chunk, num_retries=0)
         video_id = response["id"]
+        receipt = Receipt(video_id, f"https://www.youtube.com/watch?v={video_id}",
+                          {"privacy": status["privacyStatus"], "publishAt": status.get("publishAt")})
+        # The video exists from here: a failed thumbnail or captions upload is a warning on
+        # the recorded post, never a second video.
         for media in variant.media:
             if media.kind == "image":
                 thumb = service.thumbnails().set(videoId=video_id, media_body=MediaFileUpload(str(media.path),
                                                                                            mimetype=media.mime))
-                self._call(self._fix_scheme(thumb).execute)
+                self.after_create(receipt, "thumbnail upload",
+                                  lambda request=self._fix_scheme(thumb): self._call(request.execute))
         if video.captions:
             language = variant.extra.get("lang") or "en"
             captions = service.captions().insert(
                 part="snippet", body={"snippet": {"videoId": video_id, "language": language, "name": ""}},
                 media_body=MediaFileUpload(str(video.captions), mimetype="application/octet-stream"))
-            self._call(self._fix_scheme(captions).execute)
-        return Receipt(video_id, f"https://www.youtube.com/watch?v={video_id}",
-                       {"privacy": status["privacyStatus"], "publishAt": status.get("publishAt")})
+            self.after_create(receipt, "captions upload",
+                              lambda request=self._fix_scheme(captions): self._call(request.execute))
+        return receipt
 
-    def find_existing(self, variant: Variant, index: int, part: Part) -> Receipt | None:
+    def candidates(self, variant: Variant, index: int, part: Part):
         service = self.service()
         channels = self._call(service.channels().list(part="contentDetails", mine=True).execute)
         uploads = channels["items"][0]["contentDetails"]["relatedPlaylists"]["uploads"]
@@ -152,8 +158,8 @@ class YouTubeChannel(Channel):
             snippet = item["snippet"]
             if snippet.get("title") == variant.title[:100] and snippet.get("description") == part.text:
                 video_id = snippet["resourceId"]["videoId"]
-                return Receipt(video_id, f"https://www.youtube.com/watch?v={video_id}")
-        return None
+                yield (Receipt(video_id, f"https://www.youtube.com/watch?v={video_id}"),
+                       parse_time(snippet.get("publishedAt")))
 
     def check(self) -> dict[str, Any]:
         service = self.service()

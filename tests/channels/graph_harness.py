@@ -43,5 +43,8 @@ class GraphHarness:
     def fail_nth_post(self, n: int, kind: str) -> None:
         self.server.inject(kind, match=POST_PATHS[self.network], after=n - 1)
 
+    def inject_on_create(self, kind: str, delay: float = 0.0) -> None:
+        self.server.inject(kind, match=POST_PATHS[self.network], delay=delay)
+
     def slow_next_post(self, seconds: float) -> None:
         self.server.inject("slow", delay=seconds, match=POST_PATHS[self.network])

@@ -76,6 +76,10 @@ class Harness:
         self.channel.client()                 # log in first: the fault is for the post itself
         self.proxy.inject(kind, match=r"^POST /xrpc/com\.atproto\.repo\.createRecord$", after=n - 1)
 
+    def inject_on_create(self, kind: str, delay: float = 0.0) -> None:
+        self.channel.client()
+        self.proxy.inject(kind, match=r"^POST /xrpc/com\.atproto\.repo\.createRecord$", delay=delay)
+
     def slow_next_post(self, seconds: float) -> None:
         self.channel.client()
         self.proxy.inject("slow", delay=seconds, match=r"createRecord$")

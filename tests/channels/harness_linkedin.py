@@ -59,5 +59,8 @@ class Harness:
     def fail_nth_post(self, n: int, kind: str) -> None:
         self.server.inject(kind, match=r"^POST /rest/posts$", after=n - 1)
 
+    def inject_on_create(self, kind: str, delay: float = 0.0) -> None:
+        self.server.inject(kind, match=r"^POST /rest/posts$", delay=delay)
+
     def slow_next_post(self, seconds: float) -> None:
         self.server.inject("slow", delay=seconds, match=r"^POST /rest/posts$")

@@ -63,3 +63,7 @@ class Harness:
 
     def slow_next_post(self, seconds: float) -> None:
         raise NotImplementedError
+
+    def inject_on_create(self, kind: str, delay: float = 0.0) -> None:
+        """A "created_then_" fault (tests/servers/base.py) on the call that makes the post."""
+        raise NotImplementedError

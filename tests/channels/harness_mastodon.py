@@ -45,5 +45,8 @@ class Harness:
     def fail_nth_post(self, n: int, kind: str) -> None:
         self.server.inject(kind, match=r"^POST /api/v1/statuses$", after=n - 1)
 
+    def inject_on_create(self, kind: str, delay: float = 0.0) -> None:
+        self.server.inject(kind, match=r"^POST /api/v1/statuses$", delay=delay)
+
     def slow_next_post(self, seconds: float) -> None:
         self.server.inject("slow", delay=seconds, match=r"^POST /api/v1/statuses$")

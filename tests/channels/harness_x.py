@@ -47,5 +47,9 @@ class Harness:
     def fail_nth_post(self, n: int, kind: str) -> None:
         self.server.inject(kind, match=r"^POST /2/tweets$", after=n - 1)
 
+    def inject_on_create(self, kind: str, delay: float = 0.0) -> None:
+        """A "created_then_" fault on the call that makes the post."""
+        self.server.inject(kind, match=r"^POST /2/tweets$", delay=delay)
+
     def slow_next_post(self, seconds: float) -> None:
         self.server.inject("slow", delay=seconds, match=r"^POST /2/tweets$")

@@ -57,5 +57,9 @@ class Harness:
         times = 2 if kind == "drop" else 1
         self.server.inject(kind, match=r"^POST /upload/youtube/v3/videos$", after=n - 1, times=times)
 
+    def inject_on_create(self, kind: str, delay: float = 0.0) -> None:
+        # The resumable upload's last chunk makes the video (one chunk here).
+        self.server.inject(kind, match=r"^PUT /upload/youtube/v3/videos$", delay=delay)
+
     def slow_next_post(self, seconds: float) -> None:
         self.server.inject("slow", delay=seconds, match=r"^POST /upload/youtube/v3/videos$")

@@ -1,8 +1,12 @@
 """Bluesky specifics, read back from the real PDS: facets as UTF-8 byte ranges, session reuse."""
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
+
 import pytest
 
+from schedule.channels.bluesky import record_key
 from tests.channels import harness_bluesky
 from tests.helpers import make_variant, tiny_mp4, video
 
@@ -92,3 +96,52 @@ def test_srt_captions_are_sent_as_webvtt_and_big_captions_are_an_error(bsky, tmp
                                            f"Words number {n}.\n\n" for n in range(1000)))
     found = bsky.channel.validate(make_variant(bsky.channel, ["Highlights."], media=(video(clip, captions=big),)))
     assert [(p.level, p.code) for p in found] == [("error", "captions-size")]
+
+
+# ----- record keys chosen by us (issue 10 §5) -------------------------------------------
+# atproto.com/specs/tid: 13 characters of base32-sortable, the first in 234567abcdefghij (the
+# top bit is 0); the value is 53 bits of microseconds since the UNIX epoch, then 10 bits of
+# clock id.  app.bsky.feed.post's lexicon says "key": "tid" (atproto.com/specs/record-key).
+TID_SYNTAX = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+BASE32_SORTABLE = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def tid_microseconds(tid: str) -> int:
+    value = 0
+    for char in tid:
+        value = value * 32 + BASE32_SORTABLE.index(char)
+    return value >> 10
+
+
+def test_record_keys_are_tids_of_the_planned_second_one_per_delivery_part():
+    planned = datetime(2027, 1, 3, 18, 0, tzinfo=timezone.utc)
+    keys = [record_key(f"civicpost-{delivery}:{part}", planned) for delivery in range(1, 300) for part in range(3)]
+    assert all(TID_SYNTAX.match(key) for key in keys)
+    assert len(set(keys)) == len(keys)
+    assert record_key("civicpost-7:0", planned) == record_key("civicpost-7:0", planned)
+    start = int(planned.timestamp()) * 1_000_000
+    assert all(start <= tid_microseconds(key) < start + 1_000_000 for key in keys)
+
+
+def test_a_resend_names_the_same_record_which_the_pds_refuses_so_it_is_posted_once(bsky):
+    planned = datetime.now(timezone.utc).replace(microsecond=0)
+    variant = make_variant(bsky.channel, ["Bins go out on Tuesday this week."])
+    variant.extra["planned_at"] = planned
+    first = bsky.channel.publish(variant, key="civicpost-7")       # ...and the daemon died before recording it
+    again = bsky.channel.publish(variant, key="civicpost-7")       # the retry after the crash
+    assert again.remote_id == first.remote_id
+    assert first.remote_id.endswith("/app.bsky.feed.post/" + record_key("civicpost-7:0", planned))
+    assert len(bsky.proxy.calls("POST", r"createRecord$")) == 2    # the second create was sent, and refused
+    assert bsky.count_posts_with("Bins go out on Tuesday this week.") == 1
+
+
+def test_a_failed_create_that_made_nothing_is_ambiguous_until_the_resend_posts_it(bsky):
+    from schedule.errors import Ambiguous
+
+    variant = make_variant(bsky.channel, ["Library closed on Monday."])
+    bsky.fail_nth_post(1, "5xx")                                      # a gateway error, nothing created
+    with pytest.raises(Ambiguous):
+        bsky.channel.publish(variant, key="civicpost-8")
+    receipt = bsky.channel.publish(variant, key="civicpost-8")
+    assert bsky.posted_text(receipt) == "Library closed on Monday."
+    assert bsky.count_posts_with("Library closed on Monday.") == 1

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 import pkgutil
+import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 import tests.channels as harness_pkg
-from schedule.errors import AuthError, RateLimited, Rejected, Transient
+from schedule.errors import Ambiguous, AuthError, RateLimited, Rejected, Transient
+from schedule.model import Receipt
+from tests.channels.deliveries import Deliveries
 from tests.helpers import image, make_variant, tiny_png
 
 NETWORKS = sorted(m.name.removeprefix("harness_") for m in pkgutil.iter_modules(harness_pkg.__path__)
@@ -105,13 +108,44 @@ def test_429_reset_is_honoured(harness):
     assert before < retry_at < before + timedelta(hours=1)
 
 
-def test_timeout_is_transient(harness):
-    if not harness.supports_fault("slow"):
-        pytest.skip("cannot slow this server")
-    harness.channel.timeout = 0.5
-    harness.slow_next_post(3.0)
-    with pytest.raises(Transient):
-        harness.channel.publish(make_variant(harness.channel, [unique("Slow network.")]), key="k-slow")
+# The ambiguous cases of issue 9: the network makes the post, then the answer is lost to a
+# read timeout, a connection dropped after the request was sent, or a 5xx from a gateway.
+# Whatever the network, the post must exist once, and the delivery must say so (`posted`)
+# or say it cannot tell (`uncertain`): never a second post.
+LOST_ANSWERS = ("created_then_slow", "created_then_drop", "created_then_5xx")
+
+
+@pytest.mark.parametrize("fault", LOST_ANSWERS)
+def test_a_post_made_whose_answer_is_lost_exists_once(harness, tmp_path, fault):
+    if not harness.supports_fault("drop"):
+        pytest.skip(f"{harness.channel.network} has no connection to lose")
+    world = Deliveries(harness, tmp_path)
+    text = unique("Bins go out on Tuesday this week because of the bank holiday.")
+    delivery = world.plan([text])
+    harness.channel.timeout = 2.0
+    harness.inject_on_create(fault, delay=4.0)
+    state = world.run_until_settled(delivery)
+    assert harness.count_posts_with(text) == 1, f"{fault}: posted {harness.count_posts_with(text)} times"
+    assert state in ("posted", "uncertain")
+    if harness.channel.idempotent or harness.channel.can_find_existing:
+        assert state == "posted"                 # the network can tell, so it is found, not left in doubt
+        row = world.row(delivery)
+        assert harness.posted_text(Receipt(row["remote_id"], row["url"])) == text
+
+
+def test_a_connection_never_made_is_certainly_not_sent(harness):
+    """Connection refused: nothing reached the network, so a plain retry is safe."""
+    if not harness.supports_fault("drop"):
+        pytest.skip(f"{harness.channel.network} has no connection to refuse")
+    with socket.socket() as probe:                # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    channel = harness.channel
+    channel.api_base = closed
+    channel.timeout = 2.0
+    with pytest.raises(Transient) as caught:
+        channel.publish(make_variant(channel, [unique("Refused.")]), key="k-refused")
+    assert caught.value.not_sent and not isinstance(caught.value, Ambiguous)
 
 
 def test_crash_after_request_is_resolved_by_find_existing(harness):

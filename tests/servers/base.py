@@ -10,8 +10,12 @@ The base records every request and injects faults on demand:
     server.inject("drop")                # close the connection without answering
     server.inject("expired_token")       # the network's own expired-token error
     server.inject("duplicate")           # the network's own duplicate-content error
+    server.inject("created_then_slow", delay=2.0)   # do the request (the post exists), answer too late
+    server.inject("created_then_drop")   # do the request, then close the connection without answering
+    server.inject("created_then_5xx")    # do the request, then answer 503 (a gateway that gave up)
 
-A fault can be limited to requests whose "METHOD path" matches a regex (``match=``).
+The "created_then_" faults are the ambiguous cases: the network has acted on the request
+but the client never learns it.  A fault can be limited to requests whose "METHOD path" matches a regex (``match=``).
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-FAULTS = ("5xx", "429", "slow", "drop", "expired_token", "duplicate", "quota")
+FAULTS = ("5xx", "429", "slow", "drop", "expired_token", "duplicate", "quota",
+          "created_then_slow", "created_then_drop", "created_then_5xx")
 
 
 @dataclass
@@ -230,7 +235,15 @@ class TestServer:
             time.sleep(self.latency)
         fault = self._take_fault(request)
         response: Response | None = None
-        if fault is not None:
+        if fault is not None and fault.kind.startswith("created_then_"):
+            response = self._dispatch(request)           # the network acts on it...
+            if fault.kind == "created_then_slow":
+                time.sleep(fault.delay or 5.0)           # ...and answers after the client gave up
+            elif fault.kind == "created_then_5xx":
+                response = self.fault_response("5xx", request)
+            else:
+                fault = Fault("drop")                    # ...and the answer never leaves
+        if fault is not None and not fault.kind.startswith("created_then_"):
             if fault.kind == "drop":
                 try:
                     h.connection.shutdown(socket.SHUT_RDWR)

@@ -44,6 +44,7 @@ class Server(TestServer):
         self.route("POST", version + rf"/{THREADS_USER}/threads", self.threads_container)
         self.route("POST", version + rf"/{THREADS_USER}/threads_publish", self.threads_publish)
         self.route("GET", version + rf"/{THREADS_USER}/threads", self.threads_list)
+        self.route("GET", version + rf"/{THREADS_USER}/replies", self.threads_list)
         self.route("GET", version + r"/debug_token", self.debug_token)
         self.route("GET", version + r"/(?P<id>[\w]+)", self.get_object)
 
@@ -131,13 +132,14 @@ class Server(TestServer):
         if not container or container.get("status_code") != "FINISHED":
             return graph_error(9007, "Media ID is not available", subcode=2207027)
         media = self._new({"kind": "ig_media", "caption": container.get("caption"), "container": container["id"]})
+        media["timestamp"] = media["created_time"]
         media["permalink"] = f"https://www.instagram.com/p/C{media['id']}/"
         return Response(200, {"id": media["id"]})
 
     def ig_media(self, request: Request) -> Response:
         media = [o for o in self.objects.values() if o["kind"] == "ig_media"][::-1]
-        return Response(200, {"data": [{"id": m["id"], "caption": m["caption"], "permalink": m["permalink"]}
-                                       for m in media]})
+        return Response(200, {"data": [{"id": m["id"], "caption": m["caption"], "permalink": m["permalink"],
+                                        "timestamp": m["timestamp"]} for m in media]})
 
     # ----- Threads -----------------------------------------------------------------------
     def threads_container(self, request: Request) -> Response:
@@ -161,11 +163,18 @@ class Server(TestServer):
         post = self._new({"kind": "thread", "text": container.get("text"), "reply_to_id": container.get("reply_to_id"),
                           "container": container["id"]})
         post["permalink"] = f"https://www.threads.net/@council/post/T{post['id']}"
+        post["timestamp"] = post["created_time"]
         return Response(200, {"id": post["id"]})
 
     def threads_list(self, request: Request) -> Response:
-        posts = [o for o in self.objects.values() if o["kind"] == "thread"][::-1]
-        return Response(200, {"data": [{"id": p["id"], "text": p["text"], "permalink": p["permalink"]} for p in posts]})
+        """/threads lists the user's posts, /replies the user's replies (Threads API)."""
+        replies = request.path.endswith("/replies")
+        posts = [o for o in self.objects.values() if o["kind"] == "thread" and bool(o.get("reply_to_id")) == replies][::-1]
+        # A reply names the post it answers as replied_to {"id"} (Threads API, reply management).
+        return Response(200, {"data": [{"id": p["id"], "text": p["text"], "permalink": p["permalink"],
+                                        "timestamp": p["timestamp"],
+                                        **({"replied_to": {"id": p["reply_to_id"]}} if p.get("reply_to_id") else {})}
+                                       for p in posts]})
 
     # ----- any object --------------------------------------------------------------------
     def get_object(self, request: Request) -> Response:

@@ -144,7 +144,8 @@ class Server(TestServer):
         if media.startswith("urn:li:video:") and self.videos.get(media, {}).get("status") != "AVAILABLE":
             return li_error(422, "UNPROCESSABLE_ENTITY", f"/content/media/id :: {media} is not AVAILABLE")
         urn = f"urn:li:share:{7_000_000_000_000_000_000 + int(self.next_id())}"
-        self.posts[urn] = {**body, "id": urn}
+        now = int(time.time() * 1000)       # LinkedIn's times are epoch milliseconds
+        self.posts[urn] = {**body, "id": urn, "createdAt": now, "publishedAt": now, "lastModifiedAt": now}
         return Response(201, b"", {"x-restli-id": urn, "Content-Type": "application/json"})
 
     def find_posts(self, request: Request) -> Response:

@@ -20,6 +20,11 @@ USER = {"id": "2244994945", "name": "Blackburn Council", "username": "BlackburnC
 _URL = re.compile(r"https?://\S+")
 
 
+def _now() -> str:
+    """X's timestamps: ISO 8601 in UTC with milliseconds, e.g. 2026-11-25T09:00:00.000Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
 def problem(status: int, title: str, detail: str) -> Response:
     return Response(status, {"title": title, "detail": detail, "type": "about:blank", "status": status})
 
@@ -30,6 +35,8 @@ class Server(TestServer):
     def setup_routes(self) -> None:
         self.tweets: dict[str, dict] = {}
         self.reject_duplicates = True           # as X does; the crash test turns it off to see any double post
+        # Seconds before a new tweet shows in a user's timeline (X's reads lag its writes).
+        self.listing_lag = 0.0
         self.media: dict[str, dict] = {}
         self.alt_text: dict[str, str] = {}
         self.route("POST", r"/2/tweets", self.create_tweet)
@@ -75,6 +82,7 @@ class Server(TestServer):
                 "id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id],
                 "in_reply_to_tweet_id": (body.get("reply") or {}).get("in_reply_to_tweet_id"),
                 "media_ids": (body.get("media") or {}).get("media_ids", []),
+                "created_at": _now(), "made": time.time(),
             }
         return Response(201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}})
 
@@ -85,9 +93,14 @@ class Server(TestServer):
 
     def users_tweets(self, request: Request) -> Response:
         limit = int(request.query.get("max_results", ["10"])[0])
-        newest = sorted(self.tweets.values(), key=lambda t: int(t["id"]), reverse=True)[:limit]
+        listed = [t for t in self.tweets.values() if t.get("made", 0) <= time.time() - self.listing_lag]
+        newest = sorted(listed, key=lambda t: int(t["id"]), reverse=True)[:limit]
+        fields = ",".join(request.query.get("tweet.fields", [])).split(",")
         data = [{"id": t["id"], "text": _URL.sub("https://t.co/AbCdEf1234", t["text"]),
-                 "edit_history_tweet_ids": [t["id"]]} for t in newest]
+                 "edit_history_tweet_ids": [t["id"]], **({"created_at": t["created_at"]} if "created_at" in fields else {}),
+                 **({"referenced_tweets": [{"type": "replied_to", "id": t["in_reply_to_tweet_id"]}]}
+                    if "referenced_tweets" in fields and t.get("in_reply_to_tweet_id") else {})}
+                for t in newest]
         meta = {"result_count": len(data)}
         if data:
             meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])

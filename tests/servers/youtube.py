@@ -87,6 +87,9 @@ class Server(TestServer):
 
     def upload_chunk(self, request: Request) -> Response:
         session = self.sessions[request.query["upload_id"][0]]
+        if session.get("video"):                # a finished session answers with its video, as Google's do
+            video = self.videos[session["video"]]
+            return Response(200, {k: v for k, v in video.items() if k != "bytes"})
         found = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", request.header("Content-Range") or "")
         session["bytes"] += request.body
         total = int(found.group(3)) if found and found.group(3) != "*" else None
@@ -102,6 +105,7 @@ class Server(TestServer):
                             "publicStatsViewable": True, **metadata["status"]},
                  "bytes": len(session["bytes"])}
         self.videos[video_id] = video
+        session["video"] = video_id
         return Response(200, {k: v for k, v in video.items() if k != "bytes"})
 
     def thumbnail(self, request: Request) -> Response:
@@ -132,4 +136,5 @@ class Server(TestServer):
         return Response(200, {"kind": "youtube#playlistItemListResponse", "items": [{
             "kind": "youtube#playlistItem", "id": f"item-{v['id']}",
             "snippet": {"title": v["snippet"]["title"], "description": v["snippet"]["description"],
+                        "publishedAt": v["snippet"]["publishedAt"],
                         "resourceId": {"kind": "youtube#video", "videoId": v["id"]}}} for v in newest]})
