@@ -115,6 +115,16 @@ def test_meta_and_the_sql_other_modules_run(ledger):
                              "ORDER BY id DESC LIMIT 1", ["ledger-write"]).fetchone()[0] == "alert"
 
 
+def test_remote_ids_of_other_deliveries(ledger):
+    first = ledger.add("bins", "x", "x", WHEN)
+    second = ledger.add("road", "x", "x", WHEN)
+    ledger.transition(first, "posted", remote_id="111")
+    ledger.record_part(first, 1, "112", None)
+    ledger.transition(second, "posted", remote_id="222")
+    assert ledger.remote_ids() == {"111", "112", "222"}
+    assert ledger.remote_ids(exclude=first) == {"222"}
+
+
 def test_every_state_is_accepted(ledger):
     delivery = ledger.add("bins", "log", "log", WHEN)
     for state in STATES:
