@@ -71,13 +71,20 @@ def _params(args: Any) -> list:
 class PgDatabase:
     """What callers use of sqlite-utils' Database, on a psycopg connection."""
 
-    def __init__(self, conn: psycopg.Connection, lock: threading.RLock):
-        self.conn, self.lock = conn, lock
+    def __init__(self, conn: psycopg.Connection, lock: threading.RLock, reconnect=None):
+        self.conn, self.lock, self.reconnect = conn, lock, reconnect
         self._tables: list[str] = []
+
+    def live(self) -> psycopg.Connection:
+        """The connection, opened again if the server dropped it (a restart, a failover)
+        while no transaction was open: the statement that met the drop failed, and only it."""
+        if (self.conn.closed or self.conn.broken) and self.reconnect:
+            self.reconnect()
+        return self.conn
 
     def execute(self, sql: str, args: Any = ()) -> psycopg.Cursor:
         with self.lock:
-            return self.conn.execute(to_pg_sql(sql), _params(args))
+            return self.live().execute(to_pg_sql(sql), _params(args))
 
     def table_names(self) -> list[str]:
         if "meta" not in self._tables:          # tables are never dropped: ask until the schema is there
@@ -99,24 +106,35 @@ class PostgresLedger(Ledger):
         self.lock = threading.RLock()
         self.depth = threading.local()
         self.changes = 0                      # NOTIFYs from other sessions (data_version)
+        self.readonly = readonly
+        self.db = PgDatabase(self._connect(), self.lock, self._reconnect)
         try:
-            conn = psycopg.connect(url, autocommit=True, **connect_options(url, readonly))
-        except psycopg.Error as exc:
-            raise LedgerError(f"ledger {url}: cannot connect ({_first_line(exc)}): check [database] url, that "
-                              "PostgreSQL is running, and the password in PGPASSWORD, "
-                              "CIVICPOST_DATABASE_PASSWORD or ~/.pgpass") from None
-        self.db = PgDatabase(conn, self.lock)
-        conn.add_notify_handler(self._notified)
-        try:
-            conn.execute(f"LISTEN {CHANNEL}")
             if not readonly:
                 self.migrate()
         except psycopg.Error as exc:
-            conn.close()
+            self.db.conn.close()
             raise LedgerError(f"ledger {url}: {_first_line(exc)}") from None
 
+    def _connect(self) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, **connect_options(self.url, self.readonly))
+            conn.add_notify_handler(self._notified)
+            conn.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error as exc:
+            raise LedgerError(f"ledger {self.url}: cannot connect ({_first_line(exc)}): check [database] url, that "
+                              "PostgreSQL is running, and the password in PGPASSWORD, "
+                              "CIVICPOST_DATABASE_PASSWORD or ~/.pgpass") from None
+        return conn
+
+    def _reconnect(self) -> None:
+        if getattr(self.depth, "value", 0):
+            raise LedgerError(f"ledger {self.url}: the connection was lost inside a transaction: nothing of it "
+                              "was written")
+        self.db.conn = self._connect()
+        self.changes += 1              # NOTIFYs sent while away are lost: tell the reader to look again
+
     def _notified(self, notice: psycopg.Notify) -> None:
-        if notice.pid != self.db.conn.info.backend_pid:
+        if notice.pid != self.db.conn.pgconn.backend_pid:
             self.changes += 1
 
     # ----- schema ----------------------------------------------------------------
@@ -147,7 +165,7 @@ class PostgresLedger(Ledger):
 
     def _query(self, sql: str, args: list | tuple = ()) -> list[dict]:
         with self.lock:
-            with self.db.conn.cursor(row_factory=dict_row) as cursor:
+            with self.db.live().cursor(row_factory=dict_row) as cursor:
                 cursor.execute(to_pg_sql(sql), _params(args))
                 return cursor.fetchall()
 
@@ -155,9 +173,12 @@ class PostgresLedger(Ledger):
         """A round trip lets libpq read pending NOTIFYs (handled by ``_notified``)."""
         with self.lock:
             try:
-                self.db.conn.execute("SELECT 1")
-            except psycopg.Error as exc:
-                raise LedgerError(f"ledger {self.url}: {_first_line(exc)}") from None
+                self.db.live().execute("SELECT 1")
+            except (psycopg.Error, LedgerError):
+                # Polled every second by the daemon's main loop, which must keep running
+                # while the database is away (it holds; writes fail and are retried): say
+                # "something may have changed" and try the connection again next time.
+                self.changes += 1
             return self.changes
 
     def _insert(self, table: str, row: dict) -> int:
@@ -216,18 +237,24 @@ class _PgTransaction:
     def __enter__(self) -> None:
         ledger = self.ledger
         ledger.lock.acquire()
-        ledger.depth.value = getattr(ledger.depth, "value", 0) + 1
-        if ledger.depth.value == 1:
+        if not getattr(ledger.depth, "value", 0):
             try:
-                ledger.db.conn.execute("BEGIN")
+                conn = ledger.db.live()         # may reconnect: no transaction is open yet
+                conn.execute("BEGIN")
                 # SQLite's BEGIN IMMEDIATE lets one transaction write at a time, and callers
                 # rely on it (read a setting, then write it: sign-off replays, the plan).
                 # READ COMMITTED alone would let two such transactions interleave.
-                ledger.db.conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
-            except psycopg.Error as exc:
-                ledger.depth.value -= 1
+                conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            except (psycopg.Error, LedgerError) as exc:
+                conn = ledger.db.conn
+                if not conn.closed and not conn.broken \
+                        and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    conn.execute("ROLLBACK")
                 ledger.lock.release()
+                if isinstance(exc, LedgerError):
+                    raise
                 raise LedgerError(f"ledger {ledger.url}: {_first_line(exc)}: is the database reachable?") from None
+        ledger.depth.value = getattr(ledger.depth, "value", 0) + 1
 
     def __exit__(self, kind, exc, tb) -> None:
         ledger = self.ledger
