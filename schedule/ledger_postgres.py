@@ -118,6 +118,7 @@ class PostgresLedger(Ledger):
     def _connect(self) -> psycopg.Connection:
         try:
             conn = psycopg.connect(self.url, autocommit=True, **connect_options(self.url, self.readonly))
+            self.own_pid = conn.info.backend_pid     # our own NOTIFYs are not news
             conn.add_notify_handler(self._notified)
             conn.execute(f"LISTEN {CHANNEL}")
         except psycopg.Error as exc:
@@ -134,7 +135,7 @@ class PostgresLedger(Ledger):
         self.changes += 1              # NOTIFYs sent while away are lost: tell the reader to look again
 
     def _notified(self, notice: psycopg.Notify) -> None:
-        if notice.pid != self.db.conn.pgconn.backend_pid:
+        if notice.pid != self.own_pid:
             self.changes += 1
 
     # ----- schema ----------------------------------------------------------------
