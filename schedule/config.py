@@ -235,7 +235,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
     read.flag(access, "require_captions", True)
     for key, example in (("retry_base_seconds", "30"), ("retry_max_seconds", "900"),
                          ("per_channel_concurrency", "25"), ("workers", "100"), ("job_horizon_hours", "6"),
-                         ("stop_timeout_seconds", "30")):
+                         ("stop_timeout_seconds", "30"), ("blocked_reminder_hours", "24")):
         read.number(sched, key, 1, example)
     if alerts.get("urls", []) != []:         # a text is refused too (not read as characters); never echoed
         # Apprise URLs carry passwords and webhook tokens (often in the path, where no check

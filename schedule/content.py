@@ -6,13 +6,14 @@ the file, a line and the fix; one bad file never stops the others (``scanner.sca
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import functools
 import mimetypes
 import os
 import re
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from frontmatter.default_handlers import YAMLHandler
 from .config import MAX_GRACE_MINUTES, NETWORKS, Config
 from .errors import ContentError, Problem
 from .model import Item, Media
-from .timeutil import AmbiguousTime, NonExistentTime, localize
+from .timeutil import AmbiguousTime, NonExistentTime, TooManyTimes, localize, wall_clock_times
 
 THREAD_MARKER = "---8<---"
 THREAD_SPLIT = re.compile(r"^[ \t]*---8<---[ \t]*$", re.MULTILINE)
@@ -93,7 +94,10 @@ def load_bytes(path: Path, rel: str, config: Config) -> bytes:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ContentError(rel, 1, "file not found: check the path", "missing") from None
-    except OSError as exc:
+    except (RuntimeError, OSError) as exc:  # RuntimeError: Path.resolve() on a symlink loop (Python < 3.13)
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            raise ContentError(rel, 1, "symlink loop (the link points back at itself): remove the link or point "
+                               "it at a real file", "symlink-loop") from None
         raise ContentError(rel, 1, f"cannot read file: {exc.strerror}; check its permissions", "unreadable") from None
     if len(data) > config.max_file_bytes:   # it grew between stat and read
         raise ContentError(rel, 1, f"file is over the {config.max_file_bytes}-byte limit ([content] "
@@ -101,8 +105,13 @@ def load_bytes(path: Path, rel: str, config: Config) -> bytes:
     return data
 
 
-def parse_item(data: bytes, path: Path, rel: str, config: Config, digest: str | None = None) -> Item:
-    """`digest` is the sha256 of `data` when the caller has it already (the scanner does)."""
+def parse_item(data: bytes, path: Path, rel: str, config: Config, digest: str | None = None,
+               lenient: bool = False) -> Item:
+    """`digest` is the sha256 of `data` when the caller has it already (the scanner does).
+
+    Strict (the default) raises the first problem.  ``lenient`` (the scanner) returns the
+    item with every field problem as an error in ``item.problems``, so validate reports them
+    all at once (and the rendered lengths too) and the daemon blocks it."""
     digest = digest or hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8-sig")    # -sig: editors on Windows add a byte-order mark
@@ -114,7 +123,7 @@ def parse_item(data: bytes, path: Path, rel: str, config: Config, digest: str | 
         raise ContentError(rel, text[: text.index("\x00")].count("\n") + 1,
                            "file contains a NUL byte: it is not a text file", "encoding")
     meta, body, body_line, lines = _split(text, rel)
-    reader = _Reader(meta, lines, rel, config, path)
+    reader = _Reader(meta, lines, rel, config, path, lenient)
     return reader.item(body, body_line, digest)
 
 
@@ -171,9 +180,12 @@ def _inside(path: Path, root: Path) -> bool:
 class _Reader:
     """Turns the front-matter mapping into an Item, one field at a time, with line numbers."""
 
-    def __init__(self, meta: dict, lines: dict[str, int], rel: str, config: Config, path: Path):
+    def __init__(self, meta: dict, lines: dict[str, int], rel: str, config: Config, path: Path,
+                 lenient: bool = False):
         self.meta, self.lines, self.rel, self.config, self.path = meta, lines, rel, config, path
+        self.lenient = lenient
         self.warnings: list[Problem] = []
+        self.errors: list[ContentError] = []
 
     def fail(self, key: str, message: str, code: str = "schema") -> ContentError:
         return ContentError(self.rel, self.lines.get(key, 1), message, code)
@@ -197,6 +209,15 @@ class _Reader:
         ident = self.text("id") or relative(self.path.absolute(), self.config.content_dir).rsplit(".", 1)[0]
         if not ident.strip() or len(ident) > 200 or any(ord(c) < 32 for c in ident):
             raise self.fail("id", "id: must be one line of text, at most 200 characters")
+        if "#" in ident:
+            # "<id>#<lang>" names one language of a bilingual pair in the ledger: an id with
+            # '#' could be taken for one (budget#faq would be the 'faq' post of 'budget').
+            # Recorded, not raised: an older ledger's deliveries for such an id are then
+            # blocked with this message instead of cancelled.
+            where = "" if "id" in meta else " (it comes from the file name: rename the file or add an id: line)"
+            self.errors.append(self.fail("id", f"id: {ident.strip()!r} contains '#', which civicpost keeps for the "
+                                         f"languages of bilingual posts: use id: {ident.strip().replace('#', '-')} "
+                                         f"instead{where}", "id-collides"))
         thread = meta.get("thread")
         if thread is not None:
             if not isinstance(thread, list) or not all(isinstance(p, (str, int, float)) for p in thread):
@@ -204,41 +225,67 @@ class _Reader:
             if body.strip():
                 raise self.fail("thread", "use either a thread: list or a body, not both")
             body = f"\n{THREAD_MARKER}\n".join(str(p).strip() for p in thread)
-        channels = self.channel_list()
-        times, repeat = self.times()
+        # Each field is read even when an earlier one is wrong, so a file's problems are all
+        # reported at once (a clock-change error must not hide the rest).
+        channels = self.soft(self.channel_list, ())
+        times, repeat = self.soft(self.times, ((), None))
         overrides = {k: v for k, v in meta.items() if k in self.config.channels or k in NETWORKS}
-        for name, table in overrides.items():
-            if not isinstance(table, dict):
-                raise self.fail(name, f"{name}: must be a table like '{name}: {{text: ...}}'")
-            unknown = set(table) - OVERRIDE_FIELDS
-            if unknown:
-                raise self.fail(name, f"{name}: unknown override {sorted(unknown)[0]!r}; use "
-                                + ", ".join(sorted(OVERRIDE_FIELDS)))
-            overrides[name] = self.override(name, table)
+        for name, table in list(overrides.items()):
+            overrides[name] = self.soft(lambda: self.override_table(name, table), {})
         extra = {k: v for k, v in meta.items() if k not in KNOWN_FIELDS - EXTRA_FIELDS and k not in overrides}
         for key in set(extra) - EXTRA_FIELDS:
             close = difflib.get_close_matches(key, sorted(KNOWN_FIELDS), n=1, cutoff=0.8)
             if close:
                 self.warn(key, "unknown-field", f"unknown field {key!r}: did you mean {close[0]!r}?")
-        grace = meta.get("grace_minutes")
-        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float)) or
-                                  not 0 <= grace <= MAX_GRACE_MINUTES):     # .inf would break the planner
-            raise self.fail("grace_minutes", f"grace_minutes: must be a number of minutes from 0 to "
-                            f"{MAX_GRACE_MINUTES} (a year), e.g. 30", "grace")
-        autothread = meta.get("autothread")
-        if autothread is not None and not isinstance(autothread, bool):
-            raise self.fail("autothread", "autothread: must be true or false")
-        draft = meta.get("draft", False)
-        if not isinstance(draft, bool):
-            raise self.fail("draft", "draft: must be true or false")
+        grace = self.soft(self.grace, None)
+        autothread = self.soft(lambda: self.flag("autothread", None), None)
+        draft = self.soft(lambda: self.flag("draft", False), False)
+        media = self.soft(lambda: self.media_list(meta.get("media"), "media"), ())
+        tags = self.soft(lambda: self.tag_list(meta.get("tags"), "tags"), ())
+        not_after = self.soft(self.not_after, None)
+        if self.errors and not self.lenient:
+            raise self.errors[0]
+        problems = [Problem(e.path, e.line, "error", e.code, e.message) for e in self.errors]
         return Item(
             id=ident.strip(), path=self.path, rel=self.rel, title=self.text("title", "") or "",
             body=markdown_to_text(body), times=times, channels=channels,
-            media=self.media_list(meta.get("media"), "media"), link=self.text("link"),
-            tags=self.tag_list(meta.get("tags"), "tags"), draft=draft, not_after=self.not_after(),
+            media=media, link=self.text("link"),
+            tags=tags, draft=draft, not_after=not_after,
             autothread=autothread, grace_minutes=grace, overrides=overrides, extra=extra, lines=self.lines,
-            body_line=body_line, problems=tuple(self.warnings), repeat=repeat, digest=digest,
+            body_line=body_line, problems=tuple(problems + self.warnings), repeat=repeat, digest=digest,
         )
+
+    def soft(self, read, default):
+        """One field: a problem in it is recorded (and the default used) so the other fields
+        are still read and checked; the item then carries the errors and is never sent."""
+        try:
+            return read()
+        except ContentError as exc:
+            self.errors.append(exc)
+            return default
+
+    def grace(self) -> float | None:
+        grace = self.meta.get("grace_minutes")
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, (int, float)) or
+                                  not 0 <= grace <= MAX_GRACE_MINUTES):     # .inf/.nan would break the planner
+            raise self.fail("grace_minutes", f"grace_minutes: must be a number of minutes from 0 to "
+                            f"{MAX_GRACE_MINUTES} (a year), e.g. 30", "grace")
+        return grace
+
+    def flag(self, key: str, default: bool | None) -> bool | None:
+        value = self.meta.get(key, default)
+        if value is not default and not isinstance(value, bool):
+            raise self.fail(key, f"{key}: must be true or false")
+        return value
+
+    def override_table(self, name: str, table: Any) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail(name, f"{name}: must be a table like '{name}: {{text: ...}}'")
+        unknown = set(table) - OVERRIDE_FIELDS
+        if unknown:
+            raise self.fail(name, f"{name}: unknown override {sorted(unknown)[0]!r}; use "
+                            + ", ".join(sorted(OVERRIDE_FIELDS)))
+        return self.override(name, table)
 
     def override(self, name: str, table: dict) -> dict[str, Any]:
         out = dict(table)
@@ -401,30 +448,23 @@ def quoted_date(value: Any) -> Any:
 
 
 def expand_repeat(expression: str, start: datetime | None, until: datetime, tz, reader: _Reader) -> tuple[datetime, ...]:
-    """Every time a cron expression fires from ``start`` to ``until``, in local wall time.
-
-    APScheduler's CronTrigger works in the item's zone, so "0 9 * * MON" stays at 09:00
-    local across daylight-saving changes.
-    """
-    from apscheduler.triggers.cron import CronTrigger
-
+    """Every time a cron expression fires from ``start`` to ``until``, in local wall time,
+    with the clock-change nights made explicit (``timeutil.wall_clock_times``): in the
+    autumn overlap it fires once, at the first of the two times (summer time); in the spring
+    gap that day's time does not exist, so that day is skipped, with a warning."""
     try:
-        trigger = CronTrigger.from_crontab(expression.strip(), timezone=tz)
+        first = start or datetime.now(tz).replace(second=0, microsecond=0)
+        times, skipped = wall_clock_times(expression.strip(), first, until, tz, MAX_REPEATS)
+    except TooManyTimes:
+        raise reader.fail("until", f"repeat: fires more than {MAX_REPEATS} times before until: choose an "
+                          "earlier until: date", "repeat") from None
     except ValueError as exc:
         raise reader.fail("repeat", f"repeat: {expression!r} is not a cron expression ({exc}); write "
                           "minute hour day month weekday, e.g. \"0 9 * * MON\"", "repeat") from None
-    moment = (start or datetime.now(tz).replace(second=0, microsecond=0)) - timedelta(microseconds=1)
-    times: list[datetime] = []
-    previous = None
-    while True:
-        moment = trigger.get_next_fire_time(previous, moment + timedelta(microseconds=1))
-        if moment is None or moment > until:
-            break
-        times.append(moment)
-        previous = moment
-        if len(times) > MAX_REPEATS:
-            raise reader.fail("until", f"repeat: fires more than {MAX_REPEATS} times before until: choose an "
-                              "earlier until: date", "repeat")
+    for missing in skipped:
+        reader.warn("repeat", "repeat-gap", f"repeat: no post on {missing:%a %d %b %Y}: {missing:%H:%M} does not "
+                    f"exist in {tz.key} that night (the clocks go forward), so that day is skipped; add a one-off "
+                    f"item with another time that day if it is needed")
     return tuple(times)
 
 

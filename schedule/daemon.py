@@ -11,21 +11,25 @@ import dataclasses
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from .alerts import Alerter
+from .blocked import Attention
+from .gitinfo import GitIndex, git_pull
+from .lock import LedgerLock
 from .config import Config, load_config
+from .content import display_path
 from .scanner import ContentScanner
-from .errors import BotError, ConfigError, LedgerError
-from .languages import split_delivery_item
+from .errors import BotError, ConfigError, LedgerError, Problem
+from .gate import decide
+from .languages import language_codes, split_delivery_item
 from .database import ledger_spec, open_configured
 from .ledger import OPEN_STATES
 from .model import Item
-from .plan import reconcile, too_late, wanted
+from .plan import blocked_reason, reconcile, too_late, wanted, wanted_but_cancelled
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -52,10 +56,18 @@ class Daemon:
         self.dry_run = dry_run
         self.play_next = play_next           # rehearsal only: play the next N deliveries now
         self.config = self._load()
+        # Before the ledger is even opened: a second daemon must not migrate, plan or
+        # "recover" the first one's in-flight `publishing` rows.
+        self.lock = LedgerLock(self.config.database)
+        self.lock.acquire()
         self.ledger = open_configured(self.config)
+        if hasattr(self.ledger, "hold_daemon_lock"):
+            self.ledger.hold_daemon_lock()       # PostgreSQL: the same refusal across hosts (#12)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
+        self.attention = Attention(self.config, self.ledger, self.alerter)
         self.scanner = ContentScanner(self.config)
         self.items: dict[str, Item] = {}
+        self.item_errors: dict[str, list[Problem]] = {}     # item id -> its errors (the gate's answer)
         self.planned_once = False
         self.renderer = Renderer(self.config)
         self.publisher = self._publisher()
@@ -70,9 +82,8 @@ class Daemon:
         self.running: set[int] = set()
         self.last_tick = time.monotonic()
         self.auth_checked: dict[str, float] = {}
-        self.git_commits: dict = {}
-        self.git_index: dict | None = None
-        self.ledger_failing = False
+        self.git = GitIndex()
+        self.ledger_failing, self.replan_failed, self.works_lock = False, False, threading.Lock()
 
     def _load(self) -> Config:
         config = load_config(self.config_path)
@@ -83,7 +94,7 @@ class Daemon:
         bad = old.bad_auth if old else {}
         # A lookup through self, not a bound dict method: each rescan swaps in a new dict.
         return Publisher(self.config, self.ledger, self.renderer, self.alerter,
-                         lambda i: self.items.get(split_delivery_item(i)[0]),
+                         lambda i: self.items.get(split_delivery_item(i, language_codes(self.config))[0]),
                          self.dry_run,
                          bad_auth=bad, unrecorded=old.unrecorded if old else {},
                          pending=old.pending if old else {})
@@ -98,9 +109,11 @@ class Daemon:
             self.renderer.channel(name).warm_up()
         self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
                              dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
-        self.replan(sync=False)
+        # The first plan gates every file (6.5 s for 20,000 in bench/idle.py): a slow host may need more.
+        notify("EXTEND_TIMEOUT_USEC=300000000")
+        self._replan_safely(sync=False)
         for row in self.ledger.deliveries(states=["publishing"]):
-            state = self.publisher.recover(row)
+            state = self.attention.recover(row, self.publisher)
             log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
                         row["channel"], state)
         if self.dry_run and self.play_next:
@@ -118,6 +131,25 @@ class Daemon:
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
                  len(self.items), ledger_spec(self.config), self._status())
+
+    def _replan_safely(self, sync: bool = True) -> None:
+        """A re-plan whose failure is reported, never fatal (systemd would restart into it)."""
+        try:
+            self.replan(sync)
+            if self.ledger_failing:
+                self._ledger_works()
+            if self.replan_failed:
+                self.replan_failed = False
+                self.alerter.clear("replan")
+        except BotError as exc:
+            log.error("rescan failed: %s", mask(exc))
+            if isinstance(exc, LedgerError):
+                self._ledger_trouble(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug or an input nobody foresaw
+            log.exception("rescan failed")
+            self.replan_failed = True
+            self.alerter.send("replan", "civicpost: re-planning failed", f"{type(exc).__name__}: {mask(exc)}\nPlanned "
+                              "deliveries still go out; edits are not picked up until this is fixed (see the log).")
 
     def _watch(self) -> None:
         """Notice edits at once where the OS lets us; the periodic rescan is the safety net."""
@@ -139,12 +171,14 @@ class Daemon:
         files changed are compared, so an idle 20,000-file queue costs a directory scan."""
         started = time.perf_counter()
         if self.config.git_pull:
-            self._git_pull()
+            git_pull(self.config.content_dir, self.alerter)
         result = self.scanner.scan()
         touched = {**result.changed, **result.removed}
-        for error in result.errors:
-            if self.planned_once is False or str(self.config.path.parent / error.path) in touched:
-                log.error("%s", error)
+        landed = [e for e in result.errors if not self.planned_once or str(self.config.path.parent / e.path) in touched]
+        for error in landed:
+            log.error("%s", error)
+        readable = [display_path(Path(path), self.config) for path in touched
+                    if not (entry := self.scanner.cache.get(path)) or entry.item]
         duplicates = {p.message.split("'")[1] for p in result.problems if p.code == "duplicate-id"}
         for problem in result.problems:
             log.error("%s", problem)
@@ -164,6 +198,8 @@ class Daemon:
             self.planned_once = False
             raise
         self.planned_once = True
+        self.attention.file_errors(landed, readable)
+        self.attention.check_blocked(self.items)
         self._recheck_credentials()
         self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
                              content_errors=len(result.errors))
@@ -174,44 +210,82 @@ class Daemon:
     def _apply(self, result, affected: set[str] | None, duplicates: set[str]) -> None:
         now = utcnow()
         items = list(self.items.values()) if affected is None else [self.items[i] for i in affected if i in self.items]
-        want = wanted(items, self.config, now)
+        failures: dict[str, str] = {}
+        want = wanted(items, self.config, now, failures)
         rows = self.ledger.deliveries(items=affected) if affected is not None and len(affected) < 500 \
             else self.ledger.deliveries()
         if affected is not None and len(affected) >= 500:
             rows = [r for r in rows if r["item"] in affected]
-        broken = {e.path: e.message for e in result.errors}
-        broken.update({r["source"]: f"id {r['item']!r} is used by two files" for r in rows if r["item"] in duplicates})
-        actions = reconcile(want, rows, self.config, now, broken)
+        # Files whose deliveries are blocked (not cancelled) because they cannot be read or planned.
+        broken: dict[str, list[Problem]] = {e.path: [Problem(e.path, e.line, "error", e.code, e.message)]
+                                             for e in result.errors}
+        for problem in (p for p in result.problems if p.code == "duplicate-id"):
+            ident = problem.message.split("'")[1]   # both files: neither may cancel the other's posts
+            for source in {r["source"] for r in rows if self.attention.base(r["item"]) == ident} | {problem.path}:
+                broken[source] = [problem]
+        for path, why in failures.items():
+            log.error("%s: %s", path, why)
+            broken[path] = [Problem(path, 1, "error", "plan", why)]
+        self.item_errors = {} if affected is None else {k: v for k, v in self.item_errors.items() if k not in affected}
+        for item in items:
+            # The gate's verdict (the same check as validate and the publisher): item-level
+            # errors (channel None) stop every channel, the others their own channel.
+            found = decide(item, self.config, self.renderer, now, advice=False).errors()
+            if found:
+                self.item_errors[item.id] = found
+                if any(p.level == "error" for p in item.problems):
+                    # Part of the file cannot be read (a time, the channels...): block what it
+                    # had rather than cancel it, as for a file that cannot be read at all.
+                    broken[item.rel] = found
+        cancelled = wanted_but_cancelled(want, rows)
+        reasons = {path: blocked_reason(found).split(": ", 1)[1] for path, found in broken.items()}
+        actions = reconcile(want, rows, self.config, now, reasons, self.ledger.cancelled_by(cancelled),
+                            self.item_errors)
         alerts: list = []
-        self.git_index = None
+        self.git.forget()                        # look again once per re-plan, and only when needed
         with self.ledger.transaction():          # one commit (one fsync) for a whole first plan
             self._apply_actions(actions, alerts)
-        for row, what, reason in alerts:         # sent after the commit: no network call holds the ledger
-            self.publisher.alert(row, what, reason)
+        # After the commit: no network call holds the ledger.
+        self.attention.send(alerts, broken, self.item_errors, {e.path for e in result.errors})
 
     def _apply_actions(self, actions, alerts: list) -> None:
         for w, state, reason in actions.add:
-            commit, author = self._git_info(w.item)
+            commit, author = self.git.lookup(self.config.content_dir, w.item)
             delivery_id = self.ledger.add(w.delivery_item, w.channel, w.network, w.when, state=state, reason=reason,
                                           item_digest=w.item.digest, source=w.item.rel, commit_sha=commit,
                                           author=author or w.item.extra.get("author"),
                                           approved_by=w.item.extra.get("approved_by"),
-                                          error=reason if state == "missed" else None)
-            if state == "missed":
-                alerts.append((self.ledger.get(delivery_id), "missed", reason))
+                                          hold_reason=reason if state == "blocked" else None,
+                                          error=reason if state in ("missed", "blocked") else None)
+            if state in ("missed", "blocked"):
+                alerts.append((self.ledger.get(delivery_id), state, reason))
+        for row, state, reason in actions.reopen:
+            if self.ledger.transition(row["id"], state, expect=["cancelled"], actor="planner", kind="replanned",
+                                      reason=reason, hold_reason=reason if state == "blocked" else None,
+                                      error=reason if state != "scheduled" else None, next_attempt_at=None):
+                log.info("REPLANNED %s on %s: %s (%s)", row["item"], row["channel"], state, reason)
+                if state != "scheduled":
+                    alerts.append((row, state, reason))
         for row, reason in actions.cancel:
             self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
-        for row, reason in actions.hold:
-            if self.ledger.transition(row["id"], "held", expect=OPEN_STATES, actor="planner", reason=reason,
-                                      hold_reason=reason):
-                alerts.append((row, "held", reason))
         for row, item in actions.edited:
-            commit, author = self._git_info(item)
+            commit, author = self.git.lookup(self.config.content_dir, item)
             self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
                                item_digest=item.digest, commit_sha=commit, approved_by=item.extra.get("approved_by"))
             if row["state"] == "held" and (row["hold_reason"] or "").startswith("content file has an error"):
+                # A row held by an older civicpost for a broken file (now `blocked`).
                 self.ledger.transition(row["id"], "scheduled", expect=["held"], actor="planner", kind="released",
                                        reason="content file fixed", hold_reason=None)
+        for row, reason in actions.block:
+            if self.ledger.transition(row["id"], "blocked", expect=OPEN_STATES, actor="planner", reason=reason,
+                                      hold_reason=reason, error=reason, next_attempt_at=None):
+                log.warning("BLOCKED %s on %s: %s", row["item"], row["channel"], reason)
+                alerts.append((row, "blocked", reason))
+        for row, state, reason in actions.unblock:
+            if self.ledger.transition(row["id"], state, expect=["blocked"], actor="planner", kind="unblocked",
+                                      reason=reason, hold_reason=None, error=reason if state == "missed" else None):
+                log.info("UNBLOCKED %s on %s: %s", row["item"], row["channel"], state)
+                alerts.append((row, "unblocked" if state == "scheduled" else state, reason))
         for row, item in actions.edited_after_post:
             self.ledger.update(row["id"], kind="edited-after-posting", actor="planner",
                                reason="content file changed after it was posted; not reposted",
@@ -285,6 +359,8 @@ class Daemon:
         try:
             if self.stop_event.is_set():
                 return
+            if self.attention.block_if_errors(delivery_id, self.item_errors):
+                return
             self.publisher.run(delivery_id)
         except LedgerError as exc:
             self._ledger_trouble(exc)
@@ -306,64 +382,24 @@ class Daemon:
                 self.job_times.pop(delivery_id, None)
             self.sync_event.set()                # e.g. a retry needs its next job
 
-    # ----- git -------------------------------------------------------------------------
-    def _git_pull(self) -> None:
-        try:
-            done = subprocess.run(["git", "-C", str(self.config.content_dir), "pull", "--ff-only", "--quiet"],
-                                  capture_output=True, text=True, timeout=120)
-            error = done.stderr.strip() if done.returncode else None
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            error = str(exc)
-        if error:
-            log.error("git pull failed: %s", mask(error))
-            self.alerter.send("git-pull", "civicpost: git pull failed", f"{mask(error)}\nPosting continues from "
-                              "the content already checked out.")
-        else:
-            self.alerter.clear("git-pull")
-
-    def _git_info(self, item: Item) -> tuple[str | None, str | None]:
-        """The commit and author that last changed the item's file (for the audit trail)."""
-        if self.git_index is None:               # once per re-plan, and only when needed
-            self.git_index = self._git_index()
-        return self.git_index.get(str(item.path), (None, None))
-
-    def _git_index(self) -> dict[str, tuple[str, str]]:
-        """file -> (commit, author) of its latest change, from one `git log` per new HEAD."""
-        folder = str(self.config.content_dir)
-        try:
-            head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD", "--show-toplevel"], capture_output=True,
-                                  text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return {}
-        if head.returncode != 0:
-            return {}                            # content/ is not a git checkout
-        sha, top = head.stdout.split()[:2]
-        if self.git_commits.get("head") != sha:
-            log_out = subprocess.run(["git", "-C", folder, "log", "--format=%x1e%H%x1f%an <%ae>", "--name-only",
-                                      "--", "."], capture_output=True, text=True, timeout=300).stdout
-            index: dict[str, tuple[str, str]] = {}
-            for record in log_out.split("\x1e")[1:]:
-                header, _, names = record.partition("\n")
-                commit, _, author = header.partition("\x1f")
-                for name in names.split("\n"):
-                    if name.strip():
-                        index.setdefault(str(Path(top) / name.strip()), (commit, author))
-            self.git_commits = {"head": sha, "index": index}
-        return self.git_commits["index"]
-
     # ----- the main loop -----------------------------------------------------------------
     def _heartbeat(self) -> None:
         self.last_tick = time.monotonic()
-        try:
-            self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow()))
-            self.publisher.record_unrecorded()
-        except LedgerError as exc:
-            self._ledger_trouble(exc)
-            return
-        if self.ledger_failing:
-            self.ledger_failing = False
-            log.warning("the ledger can be written again: posting resumes")
-            self.alerter.clear(LEDGER_ALERT)
+        self._ledger_works(lambda: self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow())))
+
+    def _ledger_works(self, write=None) -> None:
+        """A write worked (heartbeat, re-plan): record the posts that waited; say once posting resumes."""
+        with self.works_lock:                    # the scheduler's thread and the main loop
+            try:
+                if write:
+                    write()
+                self.publisher.record_unrecorded()
+            except LedgerError as exc:
+                return self._ledger_trouble(exc)
+            if self.ledger_failing:
+                self.ledger_failing = False
+                log.warning("the ledger can be written again: posting resumes")
+                self.alerter.clear(LEDGER_ALERT)
 
     def _ledger_trouble(self, exc: LedgerError) -> None:
         """Say once, loudly, that nothing can be posted: a full disk is otherwise silent."""
@@ -401,13 +437,7 @@ class Daemon:
                 self.sync_jobs()
             if self.rescan_event.is_set():
                 self.rescan_event.clear()
-                try:
-                    self.replan()
-                except LedgerError as exc:
-                    self._ledger_trouble(exc)
-                    log.error("rescan failed: %s", mask(exc))
-                except BotError as exc:
-                    log.error("rescan failed: %s", mask(exc))
+                self._replan_safely()
             if watchdog and time.monotonic() - last_ping >= watchdog:
                 # Only while the scheduler thread is ticking: a stuck scheduler gets restarted.
                 if time.monotonic() - self.last_tick < 3 * HEARTBEAT_SECONDS:
@@ -421,14 +451,21 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload refused, keeping the old config: %s", exc)
             return
+        if ledger_spec(config) != ledger_spec(self.config):
+            # The lock and the open ledger are for the old file: moving them live could let a
+            # second daemon in between.  Say so, and keep the ledger this daemon locked.
+            log.error("reload: [paths] database changed to %s; keeping %s until a restart", config.database,
+                      self.config.database)
+            config = dataclasses.replace(config, database=self.config.database, database_url=self.config.database_url)
         self.config = config
         self.alerter.urls = config.alert_urls
+        self.attention.config = config
         self.scanner = ContentScanner(config)
         self.planned_once = False
         self.renderer = Renderer(config)
         self.publisher = self._publisher()
         log.info("config reloaded from %s", config.path)
-        self.replan()
+        self._replan_safely()
 
     def shutdown(self) -> int:
         notify("STOPPING=1")
@@ -439,7 +476,10 @@ class Daemon:
             time.sleep(0.1)
         try:
             self.publisher.record_unrecorded()
-            self.ledger.set_meta(daemon_pid=None, heartbeat_at=None, stopped_at=to_utc_key(utcnow()))
+            with self.ledger.transaction():      # clear the PID only if it is ours
+                if self.ledger.get_meta("daemon_pid") == str(os.getpid()):
+                    self.ledger.set_meta(daemon_pid=None, heartbeat_at=None)
+                self.ledger.set_meta(stopped_at=to_utc_key(utcnow()))
         except LedgerError as exc:
             left = ", ".join(f"{i} as {r.remote_id}" for i, (r, *_) in self.publisher.unrecorded.items())
             log.error("stopping with a ledger that cannot be written (%s)%s", mask(exc),

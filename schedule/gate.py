@@ -83,7 +83,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     if not item.times and item.repeat and not item.draft:
         add("repeat", "error", "repeat-never", f"repeat: {item.repeat!r} never fires between publish_at and until: "
             "check the day and month (e.g. there is no 31 February) and the until: date")
-    elif not item.times and not item.draft:
+    elif not item.times and not item.draft and not any(p.level == "error" for p in item.problems):
         add("publish_at", "error", "no-time", "no publish_at: add publish_at: 2027-03-01T09:00 (or draft: true)")
     if not item.channels:
         add("channels", "error", "no-channel", "no channels: add channels: [...] or default_channels in config.toml")
@@ -127,7 +127,7 @@ def planner_problems(item: Item, config: Config, now: datetime) -> list[Problem]
 
     problems = []
     base, lang = split_delivery_item(item.id)
-    if lang:
+    if lang and not any(p.code == "id-collides" for p in item.problems):     # content.py said it already
         # The ledger names one language of a bilingual pair "<id>#<lang>": this id would be
         # taken for the {lang} post of item {base}.
         problems.append(Problem(item.rel, item.line("id"), "error", "id-collides",

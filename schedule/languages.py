@@ -160,7 +160,17 @@ def merge_translations(items: list[Item], langs: Languages | None) -> list[Item]
     return out
 
 
-def split_delivery_item(delivery_item: str) -> tuple[str, str | None]:
-    """A paired delivery's ledger item is "<id>#<lang>"."""
+def split_delivery_item(delivery_item: str, codes: tuple[str, ...] | None = None) -> tuple[str, str | None]:
+    """A paired delivery's ledger item is "<id>#<lang>".  Ids may not contain '#' (content.py
+    refuses them), so the two cannot collide.  A ledger from before that rule may still hold
+    an id like "budget#faq": given ``codes`` (the configured languages), only those count as
+    a language, so such a row is never taken for another item's post."""
     base, sep, lang = delivery_item.rpartition(PAIR_SEPARATOR)
+    if codes is not None and lang not in codes:
+        return delivery_item, None
     return (base, lang) if sep and base and re.fullmatch(r"[a-z]{2,3}", lang) else (delivery_item, None)
+
+
+def language_codes(config: Config) -> tuple[str, ...]:
+    langs = languages(config)
+    return langs.order if langs else ()

@@ -23,8 +23,11 @@ from .errors import LedgerError
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
 SCHEMA_VERSION = 2
-STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain")
-OPEN_STATES = ("scheduled", "retrying", "held")          # may still go out
+STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",
+          "blocked")
+# May still go out.  `blocked`: the content file has errors; it goes back to `scheduled` by
+# itself when the file is fixed.
+OPEN_STATES = ("scheduled", "retrying", "held", "blocked")
 FINAL_STATES = ("posted", "failed", "missed", "cancelled", "uncertain")
 
 
@@ -204,6 +207,24 @@ class Ledger:
         return self._query("SELECT id, item, channel, planned_at, next_attempt_at FROM deliveries WHERE state IN "
                            "('scheduled', 'retrying') AND COALESCE(next_attempt_at, planned_at) < ?",
                            [to_utc_key(until)])
+
+    def cancelled_by(self, ids: Iterable[int]) -> dict[int, str]:
+        """For cancelled deliveries: who cancelled them last (the actor of that event)."""
+        ids, out = list(ids), {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self._query(f"SELECT delivery_id, actor FROM events WHERE id IN (SELECT MAX(id) FROM events "
+                                   f"WHERE to_state = 'cancelled' AND delivery_id IN ({', '.join('?' * len(chunk))}) "
+                                   "GROUP BY delivery_id)", chunk):
+                out[row["delivery_id"]] = row["actor"]
+        return out
+
+    def alert_keys(self, prefix: str) -> list[str]:
+        """The alert keys sent so far that start with ``prefix`` (to clear them)."""
+        # A range on reason, with the alert index's own condition, so the index does the work.
+        rows = self._query("SELECT DISTINCT reason FROM events WHERE kind IN ('alert', 'alert-cleared') AND "
+                           "reason >= ? AND reason < ?", [prefix, prefix + "\U0010ffff"])
+        return [r["reason"] for r in rows]
 
     def next_open(self) -> dict | None:
         rows = self._query("SELECT item, channel, planned_at FROM deliveries WHERE state IN ('scheduled', "

@@ -59,7 +59,12 @@ def _walk(root: Path, paths: Iterable[str | Path] | None = None) -> list[tuple[s
         for entry in entries:
             if entry.name.startswith("."):       # .git and editors' hidden files
                 continue
-            if entry.is_dir():
+            try:
+                is_dir = entry.is_dir()
+            except OSError:                      # a symlink loop (ELOOP): reported when read; the scan goes on
+                found.append((entry.path, (0, -1)))
+                continue
+            if is_dir:
                 real = os.path.realpath(entry.path)
                 if entry.is_symlink() and real in walked:
                     continue                         # a link back to a folder already walked (a loop)
@@ -146,7 +151,7 @@ class ContentScanner:
                 cached.stamp = stamp
                 return cached
             try:
-                entry = _Cached(stamp, digest, parse_item(data, file, rel, self.config, digest), None)
+                entry = _Cached(stamp, digest, parse_item(data, file, rel, self.config, digest, lenient=True), None)
             except ContentError as exc:
                 entry = _Cached(stamp, digest, None, exc)
         self.cache[path] = entry

@@ -140,3 +140,18 @@ def test_alert_urls_come_from_the_environment_or_credentials_and_are_masked(tmp_
     (creds / "alert_urls").write_text(f"{slack}\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     assert load_config(write(tmp_path, LOG)).alert_urls == (slack,)
+
+
+def test_blocked_reminder_hours_is_a_number(project):
+    """Issue 10 §2: [schedule] blocked_reminder_hours (default 24) is checked like the other numbers."""
+    from schedule.errors import ConfigError
+
+    project.write_config(extra='[schedule]\nblocked_reminder_hours = "a day"\n')
+    try:
+        project.config()
+    except ConfigError as exc:
+        assert "blocked_reminder_hours" in str(exc) and "blocked_reminder_hours = 24" in str(exc)
+    else:
+        raise AssertionError("a text was accepted as blocked_reminder_hours")
+    project.write_config(extra="[schedule]\nblocked_reminder_hours = 48\n")
+    assert project.config().section("schedule")["blocked_reminder_hours"] == 48

@@ -236,3 +236,94 @@ def test_any_bytes_give_an_item_or_a_content_error(project, data):
     else:
         assert item.id.strip() and item.rel == "content/fuzz.md"
         assert all(t.tzinfo is not None for t in item.times)
+
+
+# ----- issue 9.7: numbers the planner cannot use are refused when read ----------------------
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e300", "-5"])
+def test_grace_minutes_must_be_a_real_number_of_minutes(project, value):
+    project.post("g.md", f"publish_at: 2027-01-14T10:00\ngrace_minutes: {value}")
+    err = error_of(project, "g.md")
+    assert err.line == 3 and "grace_minutes: must be a number of minutes from 0" in err.message
+    assert "\n" not in str(err)
+
+
+# ----- issue 9.9: ids and language variants never share a namespace --------------------------
+def test_an_id_with_a_hash_is_refused_with_the_fix(project):
+    project.post("b.md", "id: budget#faq\npublish_at: 2027-01-14T10:00")
+    err = error_of(project, "b.md")
+    assert err.code == "id-collides" and err.line == 2 and "id: budget-faq" in err.message
+    project.post("budget#cy.md", "publish_at: 2027-01-14T10:00")      # the id would come from the name
+    err = error_of(project, "budget#cy.md")
+    assert err.code == "id-collides" and "rename the file" in err.message
+    scanned = scan(project.config()).items                    # the service's reading: kept as an error
+    assert {(i.id, p.code, p.level) for i in scanned for p in i.problems if p.code == "id-collides"} == {
+        ("budget#faq", "id-collides", "error"), ("budget#cy", "id-collides", "error")}
+
+
+# ----- issue 9.8: repeats on the two clock-change nights ------------------------------------
+# UK rules (the Summer Time Order 2002, as in the tz database's Europe/London): BST starts at
+# 01:00 UTC on the last Sunday of March and ends at 01:00 UTC on the last Sunday of October.
+# In 2027 those are Sunday 28 March and Sunday 31 October.
+def utc(text):
+    return datetime.fromisoformat(text)
+
+
+def in_utc(times):
+    # Compared in UTC: Python never calls an ambiguous local time (01:30 on the autumn night)
+    # equal to a time in another zone (PEP 495), even when they are the same instant.
+    return [t.astimezone(utc("2027-01-01T00:00+00:00").tzinfo) for t in times]
+
+
+def test_a_repeat_fires_once_on_the_autumn_night_at_the_first_0130(project):
+    project.post("night.md", 'publish_at: 2027-10-30T00:00\nrepeat: "30 1 * * *"\nuntil: 2027-11-01')
+    item = read(project, "night.md")
+    assert in_utc(item.times) == [
+        utc("2027-10-30T00:30:00+00:00"),      # Sat 01:30 BST
+        utc("2027-10-31T00:30:00+00:00"),      # Sun 01:30 BST, the first of the two 01:30s; not again at 01:30 GMT
+        utc("2027-11-01T01:30:00+00:00"),      # Mon 01:30 GMT
+    ]
+    assert not [p for p in item.problems if p.code == "repeat-gap"]
+
+
+def test_a_repeat_skips_the_missing_0130_in_spring_and_says_so(project):
+    project.post("night.md", 'publish_at: 2027-03-27T00:00\nrepeat: "30 1 * * *"\nuntil: 2027-03-29')
+    item = read(project, "night.md")
+    assert in_utc(item.times) == [
+        utc("2027-03-27T01:30:00+00:00"),      # Sat 01:30 GMT
+        utc("2027-03-29T00:30:00+00:00"),      # Mon 01:30 BST; Sun 01:30 never happens
+    ]
+    warnings = [p for p in item.problems if p.code == "repeat-gap"]
+    assert len(warnings) == 1 and warnings[0].level == "warning" and warnings[0].line == 3
+    assert "Sun 28 Mar 2027" in warnings[0].message and "skipped" in warnings[0].message
+
+
+def test_a_year_of_a_nightly_repeat_across_both_changes_fires_once_a_night(project):
+    project.post("year.md", 'publish_at: 2027-01-01T00:00\nrepeat: "30 1 * * *"\nuntil: 2027-12-31')
+    times = read(project, "year.md").times
+    assert len(times) == 364                   # 365 nights, less the one with no 01:30
+    assert len({t.date() for t in times}) == 364 and all((t.hour, t.minute) == (1, 30) for t in times)
+
+
+# ----- issue 10 §2: every problem in a file at once -----------------------------------------
+def test_a_clock_change_error_does_not_hide_the_other_problems(project):
+    from schedule.validate import check
+    from tests.helpers import ALL_NETWORK_CHANNELS
+
+    project.write_config(channels=ALL_NETWORK_CHANNELS)
+    project.post("gap.md", "publish_at: 2027-03-28T01:30\nchannels: [x]\nautothread: maybe", "Word " * 100)
+    problems = check(project.config_path).problems
+    codes = {p.code for p in problems if p.path == "content/gap.md" and p.level == "error"}
+    assert {"time-gap", "too-long"} <= codes and any("autothread" in p.message for p in problems)
+    with pytest.raises(ContentError):           # read strictly (one file), the first still raises
+        read(project, "gap.md")
+
+
+# ----- issue 9.7: a symlink loop is reported and the scan goes on -------------------------------
+def test_a_symlink_loop_is_reported_and_the_scan_goes_on(project):
+    os.symlink("loop.md", project.content / "loop.md")
+    os.symlink("circle", project.content / "circle")
+    project.post("fine.md", "publish_at: 2027-01-14T10:00")
+    result = scan(project.config())
+    assert [i.id for i in result.items] == ["fine"]
+    assert sorted((e.path, e.code) for e in result.errors) == [("content/circle", "symlink-loop"),
+                                                                ("content/loop.md", "symlink-loop")]

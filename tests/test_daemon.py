@@ -28,12 +28,15 @@ class Daemon:
 
     def __init__(self, project, *args: str, env: dict | None = None):
         self.project = project
-        self.sock_path = project.root / "notify.sock"
+        # A second daemon in the same project gets its own socket and log.
+        suffix = "" if not (project.root / "notify.sock").exists() else f"-{len(list(project.root.glob('notify*.sock')))}"
+        self.sock_path = project.root / f"notify{suffix}.sock"
+        self.log_path = project.root / f"daemon{suffix}.log"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.sock_path))
         self.sock.settimeout(0.2)
         self.messages: list[str] = []
-        self.log = open(project.root / "daemon.log", "w+")
+        self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "run", *args],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=project.root,
@@ -54,7 +57,7 @@ class Daemon:
 
     def output(self) -> str:
         self.log.flush()
-        return (self.project.root / "daemon.log").read_text()
+        return self.log_path.read_text()
 
     def stop(self, sig=signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -274,3 +277,271 @@ def test_git_pull_brings_new_items_and_records_commit_and_author(fast, daemons, 
     time.sleep(4)
     assert daemon.output().count("ALERT civicpost: git pull failed") == 1
     assert daemon.proc.poll() is None
+
+
+def test_a_second_daemon_on_the_same_ledger_is_refused(fast, daemons):
+    """Issue 9.2 / 10 §5: the second `run` must not plan, recover or post; it names the first's PID."""
+    first = daemons(fast)
+    first.wait_for("READY=1")
+    # An in-flight post of the first daemon (as it is between its two ledger writes).
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    in_flight = ledger.add("inflight", "log", "log", datetime.now(timezone.utc), state="publishing",
+                           parts_text='["Bins"]', text="Bins")
+    ledger.close()
+    second = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--config", str(fast.config_path), "run"],
+                            capture_output=True, text=True, timeout=60, cwd=fast.root)
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"PID {first.proc.pid}" in lines[0] and "already running" in lines[0]
+    assert rows(fast)["inflight"]["state"] == "publishing"          # not "recovered" by the second
+    events = [e["kind"] for e in Ledger(fast.root / "var" / "civicpost.db").events(in_flight)]
+    assert events == ["planned"]
+    status = json.loads(bot(fast, "status", "--json").stdout)
+    assert status["running"] and status["pid"] == first.proc.pid
+
+
+def test_the_lock_dies_with_a_killed_daemon_and_the_rehearsal_has_its_own(fast, daemons):
+    first = daemons(fast)
+    first.wait_for("READY=1")
+    rehearsal = daemons(fast, "--dry-run")                       # its own ledger, its own lock
+    rehearsal.wait_for("READY=1")
+    first.proc.kill()                                            # SIGKILL: no clean-up runs
+    first.proc.wait()
+    again = daemons(fast)
+    again.wait_for("READY=1")
+    assert again.proc.poll() is None
+
+
+def test_stopping_leaves_another_process_daemon_pid_alone(fast, daemons):
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    ledger.set_meta(daemon_pid=os.getpid())                       # as if another process owned the ledger now
+    assert daemon.stop() == 0
+    assert ledger.get_meta("daemon_pid") == str(os.getpid())
+    assert ledger.get_meta("stopped_at")
+    ledger.close()
+
+
+def events_of(project, delivery_id):
+    ledger = Ledger(project.root / "var" / "civicpost.db")
+    try:
+        return ledger.events(delivery_id)
+    finally:
+        ledger.close()
+
+
+def test_cancelled_by_the_content_comes_back_when_the_content_asks_again(fast, daemons):
+    """Issue 9.3: draft -> undraft, a file briefly gone, a time changed and changed back."""
+    later = soon(3600)
+    drafted = fast.post("drafted.md", f"publish_at: {later}")
+    gone = fast.post("gone.md", f"publish_at: {later}")
+    moved = fast.post("moved.md", f"publish_at: {later}")
+    kept = fast.post("kept.md", f"publish_at: {later}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    for name in ("drafted", "gone", "moved", "kept"):
+        wait_state(fast, name, "scheduled")
+    assert bot(fast, "cancel", str(rows(fast)["kept"]["id"]), "--reason", "Event called off").returncode == 0
+    drafted.write_text(f"---\npublish_at: {later}\ndraft: true\n---\nBins go out on Tuesday this week.\n")
+    text = gone.read_text()
+    gone.unlink()                                       # an editor's delete-and-recreate, a branch switch
+    moved.write_text(f"---\npublish_at: {soon(7200)}\n---\nBins go out on Tuesday this week.\n")
+    for name in ("drafted", "gone"):
+        wait_state(fast, name, "cancelled")
+    deadline = time.monotonic() + 20
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    while len(ledger.deliveries(item="moved")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    drafted.write_text(f"---\npublish_at: {later}\n---\nBins go out on Tuesday this week.\n")
+    gone.write_text(text)
+    moved.write_text(f"---\npublish_at: {later}\n---\nBins go out on Tuesday this week.\n")
+    kept.write_text(f"---\npublish_at: {later}\n---\nEdited after the operator cancelled it.\n")
+    for name in ("drafted", "gone"):
+        row = wait_state(fast, name, "scheduled")
+        assert [e["kind"] for e in events_of(fast, row["id"])][-1] == "replanned"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        states = {r["planned_at"]: r["state"] for r in ledger.deliveries(item="moved")}
+        if sorted(states.values()) == ["cancelled", "scheduled"] and states[min(states)] == "scheduled":
+            break
+        time.sleep(0.2)
+    assert states[min(states)] == "scheduled" and states[max(states)] == "cancelled", states
+    ledger.close()
+    time.sleep(2)
+    assert rows(fast)["kept"]["state"] == "cancelled"          # an operator's cancel sticks
+    assert daemon.proc.poll() is None
+
+
+def test_repeats_missed_in_an_outage_are_missed_and_alert_like_one_offs(fast, daemons):
+    """Issue 9.5: the daemon was down for two hours; last hours' repeats and a one-off were due."""
+    from schedule.content import read_item
+
+    start = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    fast.post("hourly.md", f'publish_at: {start.isoformat()}\nrepeat: "0 * * * *"\n'
+                           f'until: {(start + timedelta(days=1)).date()}')
+    fast.post("oneoff.md", f"publish_at: {(start + timedelta(hours=2)).isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # what the ledger held when the outage began
+    outage = [ledger.add(name, "log", "log", start + timedelta(hours=hours), source=f"content/{name}.md",
+                         item_digest=read_item(fast.content / f"{name}.md", config).digest)
+              for name, hours in (("hourly", 1), ("hourly", 2), ("oneoff", 2))]
+    ledger.close()
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ledger = Ledger(config.database)
+        states = {(r["item"], r["planned_at"]): r for r in ledger.deliveries() if r["id"] in outage}
+        ledger.close()
+        if all(r["state"] == "missed" for r in states.values()):
+            break
+        time.sleep(0.2)
+    assert sorted((k[0], r["state"]) for k, r in states.items()) == [
+        ("hourly", "missed"), ("hourly", "missed"), ("oneoff", "missed")]
+    assert all("changed" not in (r["error"] or "") for r in states.values())
+    time.sleep(1)
+    assert daemon.output().count("ALERT civicpost: hourly on log missed") == 2
+    assert daemon.output().count("ALERT civicpost: oneoff on log missed") == 1
+
+
+TWO_LOGS = '[channels.log]\nnetwork = "log"\n[channels.archive]\nnetwork = "log"\n'
+
+
+def test_a_file_with_errors_is_blocked_at_once_and_a_fix_unblocks_it(fast, daemons):
+    """Issue 10 §2: blocked when the file lands, one alert per problem (not per channel),
+    naming file, line and fix; fixed -> scheduled with no command; then it posts once."""
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n", channels=TWO_LOGS, default_channels='["log", "archive"]')
+    fast.image("pool.png")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    planned = soon(3600)
+    broken = f"publish_at: {planned}\nmedia:\n  - {{path: media/pool.png}}"
+    fast.post("pool.md", broken, "The new pool opens on Saturday.")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "ALERT civicpost: pool is blocked" not in daemon.output():
+        time.sleep(0.2)
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    states = sorted((r["channel"], r["state"]) for r in ledger.deliveries(item="pool"))
+    assert states == [("archive", "blocked"), ("log", "blocked")]
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: pool is blocked" in line]
+    assert len(alerts) == 1                                  # one problem, two channels: one alert
+    assert "content/pool.md:3: error: media/pool.png has no alt text" in alerts[0] and "alt" in alerts[0] and "archive, log" in alerts[0]
+    status = json.loads(bot(fast, "status", "--json").stdout)
+    assert sorted(a["state"] for a in status["attention"] if a["item"] == "pool") == ["blocked", "blocked"]
+    time.sleep(2)                                            # rescans later: still one alert
+    assert daemon.output().count("ALERT civicpost: pool is blocked") == 1
+    fast.post("pool.md", f"publish_at: {soon(3)}\nmedia:\n  - {{path: media/pool.png, alt: \"The new pool\"}}",
+              "The new pool opens on Saturday.")
+    for channel in ("log", "archive"):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = [r for r in ledger.deliveries(item="pool", states=["posted"]) if r["channel"] == channel]
+            if found:
+                break
+            time.sleep(0.2)
+        assert found, ledger.deliveries(item="pool")
+    blocked_rows = [r for r in ledger.deliveries(item="pool") if r["planned_at"] != found[0]["planned_at"]]
+    assert {r["state"] for r in blocked_rows} == {"cancelled"}           # the old time, moved
+    ledger.close()
+    assert daemon.output().count("POST pool [") == 2
+
+
+def test_a_blocked_item_reminds_once_before_it_is_due_and_is_never_sent(fast, daemons):
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n[schedule]\nblocked_reminder_hours = 1\n")
+    fast.image("pool.png")
+    fast.post("later.md", f"publish_at: {soon(3 * 3600)}\nmedia: [{{path: media/pool.png}}]")
+    fast.post("soon.md", f"publish_at: {soon(1800)}\nmedia: [{{path: media/pool.png}}]")
+    fast.post("now.md", f"publish_at: {soon(3)}\nmedia: [{{path: media/pool.png}}]\ngrace_minutes: 0.05")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "now", "missed", timeout=30)
+    time.sleep(2)
+    out = daemon.output()
+    assert out.count("ALERT civicpost: reminder: soon is still blocked") == 1
+    assert "reminder: later" not in out
+    assert "POST " not in out
+    assert rows(fast)["soon"]["state"] == rows(fast)["later"]["state"] == "blocked"
+    assert "still had errors" in rows(fast)["now"]["error"]
+
+
+def test_bad_inputs_are_reported_and_held_and_everything_else_goes_on(fast, daemons):
+    """Issue 9.7: each of these stopped the daemon (systemd would restart it into the same crash)."""
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    stranded = ledger.add("old-news", "retired", "mastodon", datetime.now(timezone.utc) - timedelta(minutes=2),
+                          state="publishing", parts_text='["Old news"]', text="Old news", attempts=1)
+    ledger.close()
+    os.symlink("loop.md", fast.content / "loop.md")
+    fast.post("forever.md", f"publish_at: {soon(3600)}\ngrace_minutes: .inf")
+    fast.post("never.md", f"publish_at: {soon(3600)}\ngrace_minutes: .nan")
+    fast.post("ok.md", f"publish_at: {soon(4)}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "ok", "posted")
+    row = rows(fast)["old-news"]
+    assert row["id"] == stranded and row["state"] == "uncertain"
+    assert "'retired' is no longer in config.toml" in row["error"] and f"retry {stranded}" in row["error"]
+    out = daemon.output()
+    assert "ALERT civicpost: old-news on retired uncertain" in out
+    assert "content/loop.md:1: error: symlink loop" in out
+    assert "content/forever.md:3: error: grace_minutes: must be a number of minutes" in out
+    assert "content/never.md:3: error: grace_minutes" in out
+    assert "forever" not in rows(fast) or rows(fast)["forever"]["state"] == "blocked"
+    assert "Traceback" not in out and daemon.proc.poll() is None
+
+
+def test_a_file_that_cannot_be_read_alerts_once_when_it_lands_and_its_deliveries_wait(fast, daemons):
+    """Issue 10 §2 and 9.9: an id like budget#faq (read as a language pair before) and a file
+    that cannot be read at all are errors the moment they land, alerted once with the fix;
+    the delivery already planned waits (blocked, not cancelled) and comes back when fixed."""
+    planned = soon(3600)
+    fast.post("faq.md", f"id: budget-faq\npublish_at: {planned}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "budget-faq", "scheduled")
+    fast.post("faq.md", f"id: budget#faq\npublish_at: {planned}")
+    row = wait_state(fast, "budget-faq", "blocked")
+    assert "use id: budget-faq" in row["error"]
+    assert rows(fast)["budget#faq"]["state"] == "blocked"             # never sent under the colliding id
+    time.sleep(2)
+    out = daemon.output()
+    assert out.count("ALERT civicpost: budget") == 1                    # one problem: one alert
+    assert "content/faq.md:2: error: id: 'budget#faq' contains '#'" in out
+    fast.post("faq.md", f"id: budget-faq\npublish_at: {planned}")
+    wait_state(fast, "budget-faq", "scheduled")
+    fast.write("faq.md", "---\nid: budget-faq\npublish_at: [unclosed\n---\nBins.\n")
+    wait_state(fast, "budget-faq", "blocked")
+    time.sleep(2)
+    out = daemon.output()
+    assert out.count("ALERT civicpost: content/faq.md cannot be read") == 1
+    assert out.count("ALERT civicpost: budget") == 1                    # no second alert for the same file
+    fast.post("faq.md", f"id: budget-faq\npublish_at: {planned}")
+    wait_state(fast, "budget-faq", "scheduled")
+
+
+def test_a_past_date_on_several_channels_is_one_alert(fast, daemons):
+    """Issue 10 §2: alerts are one per item and problem, not one per channel (a past date gave five)."""
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n", channels=TWO_LOGS, default_channels='["log", "archive"]')
+    fast.post("stale.md", f"publish_at: {soon(-60 * 60)}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    assert sorted(r["state"] for r in ledger.deliveries(item="stale")) == ["missed", "missed"]
+    ledger.close()
+    time.sleep(1)
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: stale on" in line]
+    assert len(alerts) == 1 and "(and 1 more channel(s))" in alerts[0]
+
+
+def test_a_second_file_with_the_same_id_blocks_and_cancels_nothing(fast, daemons):
+    planned = soon(3600)
+    fast.post("first.md", f"id: budget\npublish_at: {planned}")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    wait_state(fast, "budget", "scheduled")
+    second = fast.post("second.md", f"id: budget\npublish_at: {planned}")
+    row = wait_state(fast, "budget", "blocked")
+    assert "already used by content/first.md" in row["error"]
+    second.unlink()
+    wait_state(fast, "budget", "scheduled")
+    assert [e["to_state"] for e in events_of(fast, row["id"]) if e["to_state"] == "cancelled"] == []

@@ -89,3 +89,30 @@ def test_paired_posts_go_out_in_order_each_in_its_language(project):
     rows = ledger.deliveries()
     assert [(r["item"], r["text"], r["title"]) for r in rows] == [
         ("market#cy", "Mae'r farchnad yn ôl.", "Marchnad"), ("market#en", "The market is back.", "Market")]
+
+
+def test_ids_and_language_pairs_cannot_collide(project):
+    """Issue 9.9: 'budget#faq' was read as the 'faq' post of item 'budget' and cancelled at due
+    time.  An id with '#' is refused with the fix; the pair form stays readable for old ledgers,
+    and only configured languages count as one."""
+    from schedule.errors import ContentError
+    from schedule.content import read_item
+    from schedule.languages import split_delivery_item
+
+    project.write_config(extra=WELSH)
+    project.post("faq.md", "id: budget#faq\npublish_at: 2030-12-05T09:00")
+    try:
+        read_item(project.content / "faq.md", project.config())
+    except ContentError as exc:
+        assert exc.line == 2 and "use id: budget-faq" in exc.message
+    else:
+        raise AssertionError("an id with '#' was accepted")
+    assert split_delivery_item("budget#cy", ("cy", "en")) == ("budget", "cy")
+    assert split_delivery_item("budget#faq", ("cy", "en")) == ("budget#faq", None)
+    assert split_delivery_item("budget#faq", ()) == ("budget#faq", None)
+    project.post("ok.md", "id: budget\npublish_at: 2030-12-05T09:00\nbody_cy: Cyllideb.", "Budget.")
+    project.write_config(extra=WELSH + 'mode = "paired"\n')
+    config = project.config()
+    items = [i for i in ContentScanner(config).scan().items if i.id == "budget"]
+    assert [w.delivery_item for w in wanted(items, config, datetime(2030, 12, 1, tzinfo=timezone.utc))] == [
+        "budget#cy", "budget#en"]

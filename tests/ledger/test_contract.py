@@ -125,6 +125,18 @@ def test_remote_ids_of_other_deliveries(ledger):
     assert ledger.remote_ids(exclude=first) == {"222"}
 
 
+def test_who_cancelled_and_alert_keys(ledger):
+    first = ledger.add("bins", "x", "x", WHEN)
+    second = ledger.add("road", "x", "x", WHEN)
+    ledger.transition(first, "cancelled", actor="amy")
+    ledger.transition(first, "scheduled", actor="planner")
+    ledger.transition(first, "cancelled", actor="bob")
+    assert ledger.cancelled_by([first, second]) == {first: "bob"}
+    for key in ("blocked:content/a.md:1", "blocked:content/b.md:2", "ledger-write"):
+        ledger.event("alert", reason=key)
+    assert sorted(ledger.alert_keys("blocked:")) == ["blocked:content/a.md:1", "blocked:content/b.md:2"]
+
+
 def test_every_state_is_accepted(ledger):
     delivery = ledger.add("bins", "log", "log", WHEN)
     for state in STATES:

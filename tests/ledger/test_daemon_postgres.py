@@ -75,3 +75,23 @@ def test_the_daemon_posts_once_and_obeys_pause_on_postgresql(on_postgres, pg_url
     assert not (on_postgres.root / "var" / "civicpost.db").exists()      # nothing went to SQLite
     history = json.loads(bot(on_postgres, "history", "--json").stdout)
     assert sorted((h["item"], h["state"]) for h in history) == [("later", "posted"), ("notice", "posted")]
+
+
+def test_a_second_daemon_on_the_same_postgresql_ledger_is_refused(on_postgres, pg_url, daemons, tmp_path):  # noqa: F811
+    """Another host (here: another project folder, so the local lock file is not shared):
+    until the row claim lands, the PostgreSQL ledger itself refuses a second daemon."""
+    from tests.helpers import Project
+    from tests.test_daemon import ROOT
+    first = daemons(on_postgres)
+    first.wait_for("READY=1")
+    elsewhere = Project(tmp_path / "other-host", ROOT / "templates")
+    elsewhere.write_config(extra=on_postgres.config_path.read_text().split("\n[channels", 1)[0]
+                           .split("default_channels = [\"log\"]\n", 1)[1])
+    second = bot(elsewhere, "run")
+    assert second.returncode == 1 and "another civicpost daemon is already running on the ledger" in second.stderr
+    assert "Traceback" not in second.stderr
+    drain(first)
+    assert first.stop() == 0
+    ledger = open_spec(pg_url, ZoneInfo("Europe/London"))
+    ledger.hold_daemon_lock()                          # the lock went with the first daemon's session
+    ledger.close()
