@@ -148,14 +148,14 @@ def queue(ctx: click.Context, as_json: bool, item: str | None, channel: str | No
 @handled
 def history(ctx: click.Context, as_json: bool, since: str | None, dry_run: bool) -> None:
     """What went out, where and when, with links (and what failed or was missed)."""
-    from schedule.listing import history as run_history
+    from schedule.listing import history as run_history, print_history
 
     config = _config(ctx, dry_run)
     rows = run_history(config, _date(since, config.timezone), include_dry_run=dry_run)
     if as_json:
         _dump(rows)
         return
-    _table(rows, "History", ("planned_at", "posted_at", "item", "channel", "state", "url", "error"), config.timezone)
+    print_history(rows, config.timezone, _narrow_console())
 
 
 @cli.command()

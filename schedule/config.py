@@ -87,15 +87,17 @@ def _parse_time(value: Any, tz: ZoneInfo, path: Path, text: str, what: str) -> d
             raise ConfigError(f"{what}: {value!r} is not a date-time; write it like 2027-04-01T00:00",
                               str(path), line) from None
     if moment.tzinfo is None:
-        from .timeutil import AmbiguousTime, NonExistentTime, localize
+        from .timeutil import AmbiguousTime, NonExistentTime, localize, nearest_real_time, offsets
         try:
             moment = localize(moment, tz)
         except NonExistentTime as exc:
-            raise ConfigError(f"{what}: {exc}: choose another time, e.g. {moment:%Y-%m-%dT}03:00, or add the "
-                              f"offset, e.g. {moment:%Y-%m-%dT%H:%M}+00:00", str(path), line) from None
+            raise ConfigError(f"{what}: {exc}: choose another time, e.g. "
+                              f"{nearest_real_time(moment, tz):%Y-%m-%dT%H:%M}, or add the offset, e.g. "
+                              f"{moment:%Y-%m-%dT%H:%M}{offsets(moment, tz)[0]}", str(path), line) from None
         except AmbiguousTime as exc:
-            raise ConfigError(f"{what}: {exc}: add the offset you mean, {moment:%Y-%m-%dT%H:%M}+01:00 (first) "
-                              f"or {moment:%Y-%m-%dT%H:%M}+00:00 (second)", str(path), line) from None
+            first, second = offsets(moment, tz)
+            raise ConfigError(f"{what}: {exc}: add the offset you mean, {moment:%Y-%m-%dT%H:%M}{first} (first) "
+                              f"or {moment:%Y-%m-%dT%H:%M}{second} (second)", str(path), line) from None
     return moment
 
 

@@ -23,7 +23,7 @@ from frontmatter.default_handlers import YAMLHandler
 from .config import MAX_GRACE_MINUTES, NETWORKS, Config
 from .errors import ContentError, Problem
 from .model import Item, Media
-from .timeutil import AmbiguousTime, NonExistentTime, TooManyTimes, localize, wall_clock_times
+from .timeutil import AmbiguousTime, NonExistentTime, TooManyTimes, localize, offsets, wall_clock_times
 
 THREAD_MARKER = "---8<---"
 THREAD_SPLIT = re.compile(r"^[ \t]*---8<---[ \t]*$", re.MULTILINE)
@@ -350,10 +350,11 @@ class _Reader:
                 return localize(moment, tz)
             except NonExistentTime as exc:
                 raise self.fail(key, f"{key}: {exc}: choose another time or add the offset, e.g. "
-                                f"{moment:%Y-%m-%dT%H:%M}+00:00", "time-gap") from None
+                                f"{moment:%Y-%m-%dT%H:%M}{offsets(moment, tz)[0]}", "time-gap") from None
             except AmbiguousTime as exc:
-                raise self.fail(key, f"{key}: {exc}: add the offset you mean, {moment:%Y-%m-%dT%H:%M}+01:00 "
-                                f"(first) or {moment:%Y-%m-%dT%H:%M}+00:00 (second)", "time-ambiguous") from None
+                first, second = offsets(moment, tz)
+                raise self.fail(key, f"{key}: {exc}: add the offset you mean, {moment:%Y-%m-%dT%H:%M}{first} "
+                                f"(first) or {moment:%Y-%m-%dT%H:%M}{second} (second)", "time-ambiguous") from None
         return moment.astimezone(tz)
 
     def times(self) -> tuple[tuple[datetime, ...], str | None]:

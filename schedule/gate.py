@@ -73,7 +73,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     from .accessibility import check_item
     from .languages import languages, problems as language_problems, unused_language_fields
     from .plan import approval_missing, blackout_for
-    from .timeutil import to_utc_key
+    from .timeutil import human, to_utc_key
 
     problems = list(item.problems)
 
@@ -98,7 +98,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     if posted is not None:
         past = [t for t in item.times if t < now and (item.id, to_utc_key(t)) not in posted]
         if past and not item.repeat:
-            add("publish_at", "warning", "past", f"publish_at {past[0].isoformat()} has already passed and it has "
+            add("publish_at", "warning", "past", f"publish_at {human(past[0], config.timezone)} has already passed and it has "
                 "not gone out: change the time or remove the file")
     if item.not_after and item.times and all(t > item.not_after for t in item.times):
         add("not_after", "error", "expired", "every planned time is after not_after: nothing would be posted")
@@ -107,7 +107,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
             continue
         window = blackout_for(item, when, config)
         if window:
-            add("publish_at", "warning", "blackout", f"planned {when:%Y-%m-%d %H:%M} is inside the blackout "
+            add("publish_at", "warning", "blackout", f"planned {human(when, config.timezone)} is inside the blackout "
                 f"'{window.reason}': it will be held unless tagged {', '.join(window.allow_tags) or '(no tag allowed)'}")
             break
     problems.extend(planner_problems(item, config, now))

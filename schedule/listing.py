@@ -27,8 +27,10 @@ def queue(config: Config, now: datetime | None = None, item: str | None = None, 
     overdue (retrying, held, blocked) are included.  ``item`` (an id or a pattern such as
     "bins/*"), ``channel`` and ``until`` (exclusive) narrow it.
     """
-    rows = _queue(config, now or utcnow(), items)
-    return [r for r in rows if _matches(r, item, channel, until)]
+    def wanted_here(row: dict) -> bool:
+        return _matches(row, item, channel, until)
+
+    return _queue(config, now or utcnow(), items, wanted_here)
 
 
 def _matches(row: dict, item: str | None, channel: str | None, until: datetime | None) -> bool:
@@ -57,7 +59,7 @@ def by_item(rows: list[dict]) -> list[dict]:
     return list(grouped.values())
 
 
-def _queue(config: Config, now: datetime, items: list | None = None) -> list[dict]:
+def _queue(config: Config, now: datetime, items: list | None = None, keep=lambda row: True) -> list[dict]:
     ledger = open_configured(config, readonly=True)
     rows = {}
     if ledger is not None:
@@ -78,6 +80,8 @@ def _queue(config: Config, now: datetime, items: list | None = None) -> list[dic
             "id": None, "item": want.delivery_item, "channel": want.channel, "network": want.network,
             "planned_at": iso_seconds(want.when, tz), "posted_at": None, "state": "scheduled",
             "remote_id": None, "url": None, "attempts": 0, "error": None, "dry_run": False}
+        if not keep(entry):
+            continue          # filtered out before the gate: `queue --item x` need not render every item
         window = blackout_for(want.item, want.when, config)
         entry["note"] = f"inside blackout '{window.reason}': will be held" if window else None
         # The gate (the daemon's own check): an error here means this delivery will not be sent.
@@ -92,7 +96,8 @@ def _queue(config: Config, now: datetime, items: list | None = None) -> list[dic
         if key not in out and (row["planned_at"] >= to_utc_key(now) or row["state"] in SHOWN_STATES) \
                 and not row.get("dry_run"):
             out[key] = {**public_row(row, tz), "note": None, "blocked": None}
-    return sorted(out.values(), key=lambda d: (datetime.fromisoformat(d["planned_at"]), d["item"], d["channel"]))
+    return sorted((entry for entry in out.values() if keep(entry)),
+                  key=lambda d: (datetime.fromisoformat(d["planned_at"]), d["item"], d["channel"]))
 
 
 def history(config: Config, since: datetime | None = None, include_dry_run: bool = False) -> list[dict]:
@@ -145,3 +150,32 @@ def print_queue(entries: list[dict], tz, console) -> None:
         console.print(Text("A blank id: not in the ledger yet (the daemon adds it when it runs: `python bot.py "
                            "run`). `cancel ID` takes the ids shown; until there is one, set draft: true in the "
                            "file or remove the channel from it."))
+
+
+def print_history(rows: list[dict], tz, console) -> None:
+    """One row per delivery, fitting 80 columns: its times stacked in one column, and its link
+    or error under the item (seven side-by-side columns left the item one letter wide)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if not rows:
+        console.print("History: nothing to show")
+        return
+    table = Table(title="History", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("planned\nposted", no_wrap=True)
+    table.add_column("item, link or error", overflow="fold")
+    table.add_column("channel", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    for row in rows:
+        when = human(row["planned_at"], tz)
+        if row.get("posted_at"):
+            when += f"\n{human(row['posted_at'], tz)}"
+        item = Text(row["item"])          # Text, not markup: ids and errors are shown as written
+        if row.get("url"):
+            item.append(f"\n{row['url']}")
+        if row.get("error"):
+            item.append(f"\n! {row['error']}", style="yellow")
+        table.add_row(str(row.get("id") or "-"), when, item, Text(row["channel"]), row["state"])
+    console.print(table)

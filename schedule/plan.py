@@ -13,7 +13,7 @@ from .errors import Problem
 from .languages import PAIR_SEPARATOR, languages, mode_for
 from .ledger import OPEN_STATES
 from .model import Item
-from .timeutil import to_utc_key
+from .timeutil import human, to_utc_key
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetim
             if w.history:
                 continue
             if late:
-                actions.add.append((w, "missed", f"planned time {w.when.isoformat()} had already passed when "
+                actions.add.append((w, "missed", f"planned time {human(w.when, config.timezone)} had already passed when "
                                     "civicpost first saw it"))
             elif problems:
                 actions.add.append((w, "blocked", blocked_reason(problems)))
@@ -187,7 +187,7 @@ def reconcile(want: list[Wanted], rows: list[dict], config: Config, now: datetim
             if not w.history and cancelled_by.get(row["id"]) in AUTOMATIC_ACTORS:
                 if late:
                     actions.reopen.append((row, "missed", f"the content file asks for it again, but its planned "
-                                           f"time {w.when.isoformat()} has passed"))
+                                           f"time {human(w.when, config.timezone)} has passed"))
                 elif problems:
                     actions.reopen.append((row, "blocked", blocked_reason(problems)))
                 else:
@@ -250,7 +250,7 @@ def due_decision(item: Item | None, when: datetime, now: datetime, config: Confi
     if item is None:
         return "cancelled", "content file no longer has this delivery"
     if item.not_after and now > item.not_after:
-        return "missed", f"not_after {item.not_after.isoformat()} has passed"
+        return "missed", f"not_after {human(item.not_after, config.timezone)} has passed"
     if too_late(item, when, now, config):
         return "missed", f"more than {int(grace_for(item, config).total_seconds() // 60)} minutes late"
     if paused:

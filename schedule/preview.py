@@ -55,12 +55,16 @@ def print_preview(items: list[dict], loose: list[Problem], console) -> None:
     for item in items:
         when = item.get("publish_at_local") or "no time"
         # Ids, paths and titles are the comms team's text, never rich markup ("[draft]", "[/b]").
-        header = f"[bold]{escape(item['id'])}[/] ({escape(item['path'])}) - {when}"
+        # The rule holds the id only (a rule is cut to one line); the time and file go on a
+        # line of their own, which wraps, so "Sun 03 Jan 2027 18:00 GMT" is whole at 80 columns.
+        console.rule(f"[bold]{escape(item['id'])}[/]")
+        header = Text(f"{when}")
         if item["repeat"]:
-            header += f", repeats {escape(item['repeat'])} ({len(item['times'])}+ times)"
+            header.append(f", repeats {item['repeat']} ({len(item['times'])}+ times)")
+        header.append(f" - {item['path']}")
         if item["draft"]:
-            header += " [yellow]DRAFT: never scheduled[/]"
-        console.rule(header)
+            header.append(" DRAFT: never scheduled", style="yellow")
+        console.print(header)
         for problem in item["problems"]:
             console.print(Text(f"{problem['level']}: {problem['message']} (line {problem['line']})",
                                style="red" if problem["level"] == "error" else "yellow"))

@@ -32,6 +32,15 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime:
     return first
 
 
+def offsets(naive: datetime, tz: ZoneInfo) -> tuple[str, str]:
+    """The zone's two UTC offsets around a clock change, as written after a time ("+01:00"):
+    before the change (a repeated time's first occurrence) and after it.  Fix-it hints use
+    these rather than London's, so they are right in whatever zone config.toml names."""
+    def written(fold: int) -> str:
+        return naive.replace(tzinfo=tz, fold=fold).isoformat(timespec="minutes")[16:]
+    return written(0), written(1)
+
+
 class TooManyTimes(ValueError):
     pass
 
@@ -81,8 +90,8 @@ def wall_clock_times(expression: str, start: datetime, until: datetime, tz: Zone
 
 
 def nearest_real_time(naive: datetime, tz: ZoneInfo) -> datetime:
-    """The first real local time after a time the clocks skip (02:30 on the night the
-    clocks go forward in London -> 03:00 BST).  zoneinfo has no "gap end" lookup, so step a
+    """The first real local time after a time the clocks skip (01:30 on the night the
+    clocks go forward in London -> 02:00 BST).  zoneinfo has no "gap end" lookup, so step a
     minute at a time (gaps are whole minutes, at most a day in any zone's history)."""
     probe = naive.replace(second=0, microsecond=0)
     for _ in range(24 * 60):
@@ -126,4 +135,4 @@ def to_utc_key(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
-__all__ = ["localize", "human", "iso_seconds", "nearest_real_time", "utcnow", "to_utc_key", "AmbiguousTime", "NonExistentTime"]
+__all__ = ["localize", "offsets", "human", "iso_seconds", "nearest_real_time", "utcnow", "to_utc_key", "AmbiguousTime", "NonExistentTime"]

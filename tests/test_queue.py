@@ -154,3 +154,28 @@ def test_a_delivery_the_gate_stops_is_shown_as_blocked_in_the_table(project):
     lines = {line.split()[6]: line for line in table(project).splitlines() if line.split()[6:7] in (["pool"], ["bins"])}
     assert lines["pool"].split()[-1] == "blocked" and lines["bins"].split()[-1] == "scheduled"
     assert "will not be sent" in table(project)
+
+
+def test_a_filtered_queue_runs_the_gate_only_on_the_items_it_lists(project, monkeypatch):
+    """Issue 10 §1 made `queue` run the daemon's gate (render and check) on every item, which
+    took 10 s on 20,000 items; `queue --item`, `--channel` and `--until` need only the items
+    they list.  The gate itself is the real one, counted."""
+    import schedule.listing as listing
+
+    project.write_config(channels='[channels.log]\nnetwork = "log"\n[channels.second]\nnetwork = "log"\n')
+    for n in range(5):
+        project.post(f"n{n}.md", f"publish_at: 2030-01-1{n + 1}T10:00\nchannels: [log]")
+    project.post("pool.md", "publish_at: 2030-02-01T10:00\nchannels: [second]")
+    seen = []
+    real = listing.decide
+
+    def counted(item, *args, **kwargs):
+        seen.append(item.id)
+        return real(item, *args, **kwargs)
+
+    monkeypatch.setattr(listing, "decide", counted)
+    for args in (["--item", "n3"], ["--channel", "second"], ["--until", "2030-01-12"]):
+        seen.clear()
+        result = CliRunner().invoke(cli, ["--config", str(project.config_path), "queue", "--json", *args])
+        listed = {row["item"] for row in json.loads(result.stdout)}
+        assert listed and set(seen) == listed, (args, seen, listed)

@@ -97,6 +97,25 @@ def test_admin_pause_is_an_event_with_who_and_why(site):
     assert "Paused by web:alice: Flood warning" in now
 
 
+def test_resume_confirmation_lists_what_goes_out_at_once_and_what_stays_held(site):
+    """Issue 10 §4: resume lists what will go out at once before asking (the CLI does; so must
+    the page), so a cheerful post does not slip out after a grave pause.  The fixture's held
+    pool post was due 5 minutes ago (inside the default 15-minute grace: goes at once); one
+    due 2 hours ago is past grace and stays held."""
+    from datetime import datetime, timedelta, timezone
+
+    ledger = site.ledger()
+    ledger.set_meta(paused="1", paused_by="web:alice", paused_reason="Major incident")
+    old = ledger.add("summer", "log", "log", datetime.now(timezone.utc) - timedelta(hours=2), source="summer.md")
+    ledger.transition(old, "held", reason="paused by operator", hold_reason="paused")
+    ledger.close()
+    page = site.get("/actions/resume").text()
+    at_once = page[page.index("Goes out at once"):page.index("Stays held")]
+    held = page[page.index("Stays held"):]
+    assert f"{site.ids['held']}: pool on log, planned for" in at_once
+    assert f"{old}: summer" in held and "summer" not in at_once
+
+
 def test_a_replayed_form_is_refused(site):
     token = site.get("/actions/pause").token()
     assert site.post("/actions/pause", {"form_token": token, "reason": "first"}).status == 200

@@ -141,9 +141,11 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
     def confirm(action: str, delivery_id: int | None = None):
         need("operate")
         target = f"{action}:{delivery_id}" if delivery_id is not None else action
+        # Resume: what goes out at once and what stays held, as `bot.py resume` lists before asking.
+        plan = operator.resume_plan(config) if action == "resume" else None
         return render_template("confirm.html", page="action", action=action, heading=ACTIONS[action],
                                delivery=delivery(delivery_id), token=forms.issue(secret, g.user, target),
-                               target=request.path)
+                               target=request.path, plan=plan)
 
     def act(action: str, delivery_id: int | None = None):
         need("operate")
