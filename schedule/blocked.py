@@ -95,8 +95,9 @@ class Attention:
         for key in self.ledger.alert_keys(f"blocked:{source}:") + self.ledger.alert_keys(f"blocked-reminder:{base}:"):
             self.alerter.clear(key)
 
-    def check_blocked(self, items: dict[str, Item]) -> None:
-        """Deliveries still blocked near their time: remind once; past grace: missed."""
+    def check_blocked(self, items: dict[str, Item], publisher) -> None:
+        """Deliveries still blocked near their time: remind once; past grace: missed (or
+        uncertain, when an earlier attempt got no answer and it may be live)."""
         now = utcnow()
         hours = float(self.config.section("schedule").get("blocked_reminder_hours", 24))   # checked by config.py
         missed: dict[tuple, list[dict]] = {}
@@ -108,14 +109,15 @@ class Attention:
             decision = blocked_decision(datetime.fromisoformat(row["planned_at"]), grace, now,
                                         timedelta(hours=hours))
             if decision == "missed":
-                reason = f"its content file still had errors at its planned time ({row['hold_reason']})"
-                if self.ledger.transition(row["id"], "missed", expect=["blocked"], actor="planner", reason=reason,
+                state, reason = publisher.unless_live(row, "missed", f"its content file still had errors at its "
+                                                      f"planned time ({row['hold_reason']})")
+                if self.ledger.transition(row["id"], state, expect=["blocked"], actor="planner", reason=reason,
                                           error=reason):
-                    missed.setdefault((base, reason), []).append(row)
+                    missed.setdefault((base, state, reason), []).append(row)
             elif decision == "remind":
                 remind.setdefault((base, row["planned_at"]), []).append(row)
-        for (_, reason), group in missed.items():
-            self.group_alert(group, "missed", reason)
+        for (_, state, reason), group in missed.items():
+            self.group_alert(group, state, reason)
         tz = self.config.timezone
         for (base, planned), group in remind.items():
             when = datetime.fromisoformat(planned).astimezone(tz)

@@ -199,7 +199,7 @@ class Daemon:
             raise
         self.planned_once = True
         self.attention.file_errors(landed, readable)
-        self.attention.check_blocked(self.items)
+        self.attention.check_blocked(self.items, self.publisher)
         self._recheck_credentials()
         self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
                              content_errors=len(result.errors))
@@ -266,8 +266,9 @@ class Daemon:
                 log.info("REPLANNED %s on %s: %s (%s)", row["item"], row["channel"], state, reason)
                 if state != "scheduled":
                     alerts.append((row, state, reason))
-        for row, reason in actions.cancel:
-            self.ledger.transition(row["id"], "cancelled", expect=OPEN_STATES, actor="planner", reason=reason)
+        for row, reason in actions.cancel:           # one that may be live becomes `uncertain`, and alerts
+            if (moved := self.publisher.withdraw(row, reason)) and moved[0] == "uncertain":
+                alerts.append((row, *moved))
         for row, item in actions.edited:
             commit, author = self.git.lookup(self.config.content_dir, item)
             self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
@@ -282,8 +283,9 @@ class Daemon:
                 log.warning("BLOCKED %s on %s: %s", row["item"], row["channel"], reason)
                 alerts.append((row, "blocked", reason))
         for row, state, reason in actions.unblock:
+            state, reason = self.publisher.unless_live(row, state, reason)
             if self.ledger.transition(row["id"], state, expect=["blocked"], actor="planner", kind="unblocked",
-                                      reason=reason, hold_reason=None, error=reason if state == "missed" else None):
+                                      reason=reason, hold_reason=None, error=reason if state != "scheduled" else None):
                 log.info("UNBLOCKED %s on %s: %s", row["item"], row["channel"], state)
                 alerts.append((row, "unblocked" if state == "scheduled" else state, reason))
         for row, item in actions.edited_after_post:

@@ -13,6 +13,7 @@ publisher's ledger and its outcome methods (``_posted``, ``_fail``, ``_settle``.
 """
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import Callable
@@ -26,6 +27,10 @@ from .timeutil import to_utc_key, utcnow
 log = logging.getLogger("civicpost.publish")
 # The network's clock against ours, when a read-back is bounded by when this delivery started.
 CLOCK_SKEW = timedelta(minutes=2)
+# On each move to `publishing`: this attempt was sent under a key that a resend names again.
+# An attempt without it was made by an older civicpost (Bluesky: a random record key), so
+# only a read-back can tell whether it is live.
+SAME_KEY = {"same_key": True}
 UNCERTAIN_ADVICE = ("; it may be live: check the account by hand, then `python bot.py retry {id}` (not there) or "
                     "`python bot.py cancel {id}` (there)")
 
@@ -41,6 +46,13 @@ class NetworkCheck:
         """Whether an earlier attempt may have posted and the network has no key that makes a
         resend safe: then the account is asked before anything is sent."""
         return self._may_have_posted(row) and not self._resend_is_safe(row, channel)
+
+    def unless_live(self, row: dict, state: str, reason: str) -> tuple[str, str]:
+        """A delivery about to end `missed` or `cancelled` that may be live (an earlier attempt
+        got no answer) ends `uncertain` instead, with the advice: never silently dropped."""
+        if state in ("missed", "cancelled") and self._may_have_posted(row):
+            return "uncertain", f"{reason}, but an earlier attempt got no answer" + UNCERTAIN_ADVICE.format(id=row["id"])
+        return state, reason
 
     def _may_have_posted(self, row: dict) -> bool:
         """An earlier attempt of this delivery failed ambiguously or was interrupted by a crash
@@ -159,4 +171,6 @@ class NetworkCheck:
     def _resend_is_safe(self, row: dict, channel: Channel) -> bool:
         """The network's idempotency (a key it still remembers) makes a resend return the first post."""
         window = channel.idempotency_window
-        return channel.idempotent and (window is None or utcnow() - self._since(row) <= window - CLOCK_SKEW)
+        started = [e for e in self.ledger.events(row["id"]) if e["to_state"] == "publishing"]
+        return channel.idempotent and all(json.loads(e["detail"] or "{}").get("same_key") for e in started) and (
+            window is None or utcnow() - self._since(row) <= window - CLOCK_SKEW)

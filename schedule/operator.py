@@ -208,6 +208,21 @@ def attention(ledger: Ledger, config: Config, now: datetime) -> list[dict]:
     return [{**_shown(r, config), "error": r["error"] or r.get("hold_reason")} for r in rows]
 
 
+def _stuck(ledger: Ledger, config: Config, now: datetime, daemon: dict) -> list[dict]:
+    """Deliveries left in `publishing`: while the daemon cannot write its ledger (stalled), its
+    outcome is held in memory; with no daemon, it is checked on the network at the next start;
+    otherwise only a call running for over 10 minutes is worth a look."""
+    if daemon["stalled"]:
+        why = "sent or being sent, but the daemon cannot write its ledger: the outcome is held in its memory"
+    elif not daemon["running"]:
+        why = "interrupted while posting: checked on the network when the daemon starts"
+    else:
+        why = "still in progress after 10 minutes: see the daemon's log"
+    old = to_utc_key(now - timedelta(minutes=10))
+    return [{**_shown(r, config), "error": why} for r in ledger.deliveries(states=["publishing"])
+            if daemon["stalled"] or not daemon["running"] or (r["updated_at"] or "") < old]
+
+
 def status(config: Config, now: datetime | None = None) -> dict:
     now = now or utcnow()
     ledger = open_configured(config, readonly=True)
@@ -222,11 +237,13 @@ def status(config: Config, now: datetime | None = None) -> dict:
         upcoming = [public_row(r, config.timezone) for r in ledger.deliveries(states=["scheduled", "retrying"])][:10]
         bad = {row[0].split(":", 1)[1]: row[1] for row in ledger.db.execute(
             "SELECT key, value FROM meta WHERE key LIKE 'auth_failed:%' AND value IS NOT NULL")}
+        stuck = _stuck(ledger, config, now, daemon)
         return {**daemon, "heartbeat_at": _local(daemon["heartbeat_at"], config),
                 "paused": ledger.get_meta("paused") == "1",
                 "paused_by": ledger.get_meta("paused_by"), "paused_reason": ledger.get_meta("paused_reason"),
                 "last_rescan": _local(ledger.get_meta("last_rescan"), config), "next": upcoming,
-                "attention": attention(ledger, config, now), "bad_credentials": bad, "ledger": str(ledger_spec(config)),
+                "attention": stuck + attention(ledger, config, now), "bad_credentials": bad,
+                "ledger": str(ledger_spec(config)),
                 "ledger_exists": True, "rehearsal": practice}
     finally:
         ledger.close()

@@ -112,7 +112,10 @@ def wanted(items: list[Item], config: Config, now: datetime, failures: dict[str,
 
 def _wanted_for(item: Item, config: Config, now: datetime, langs) -> list[Wanted]:
     out: list[Wanted] = []
-    if item.draft or approval_missing(item, config):
+    # An item still awaiting sign-off is planned all the same: the gate blocks it (error
+    # `approval`), so it is seen in queue, status and the calendar and reminded before it is
+    # due, instead of silently never going out.  It is never sent until it is signed off.
+    if item.draft:
         return out
     for name in item.channels:
         channel = config.channels.get(name)

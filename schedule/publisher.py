@@ -21,9 +21,9 @@ from .channels.base import Channel
 from .config import Config
 from .errors import Ambiguous, AuthError, ChannelError, LedgerError, RateLimited, Rejected, Transient
 from .languages import languages, split_delivery_item
-from .ledger import Ledger
+from .ledger import OPEN_STATES, Ledger
 from .model import Item, Media, Part, Receipt, Variant
-from .network_check import UNCERTAIN_ADVICE, NetworkCheck
+from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
@@ -60,6 +60,7 @@ class Publisher(NetworkCheck):
     unrecorded: dict[int, tuple[Receipt, str, dict]] = field(default_factory=dict)
     # Any other outcome (retrying, failed, uncertain) the ledger could not record: delivery id -> Pending.
     pending: dict[int, Pending] = field(default_factory=dict)
+    missed_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ----- the due path ------------------------------------------------------------
     def run(self, delivery_id: int, now: datetime | None = None) -> str:
@@ -69,6 +70,12 @@ class Publisher(NetworkCheck):
             return row["state"] if row else "missing"
         now = now or utcnow()
         item = self.items(row["item"])
+        decision, reason = self._decide(row, item, now)
+        if decision != "publish":
+            return self._stop(row, decision, reason, now)
+        return self._publish(row, item, now)
+
+    def _decide(self, row: dict, item: Item | None, now: datetime) -> tuple[str, str | None]:
         when = datetime.fromisoformat(row["planned_at"])
         paused = self.ledger.get_meta("paused") == "1"
         decision, reason = due_decision(item, when, now, self.config, paused)
@@ -82,17 +89,45 @@ class Publisher(NetworkCheck):
         if decision in ("missed", "cancelled") and self._may_have_posted(row):
             decision, reason = "uncertain", f"{reason}, but an earlier attempt got no answer" + \
                 UNCERTAIN_ADVICE.format(id=row["id"])            # it may be live: never silently dropped
-        if decision != "publish":
-            return self._stop(row, decision, reason)
-        return self._publish(row, item, now)
+        return decision, reason
 
-    def _stop(self, row: dict, state: str, reason: str | None) -> str:
+    def withdraw(self, row: dict, reason: str) -> tuple[str, str] | None:
+        """The planner's cancel (the content no longer asks for it).  One that may be live (an
+        earlier attempt got no answer) is `uncertain` instead, to be alerted: never silently
+        forgotten.  (state, reason), or None if someone moved the row first."""
+        state = "uncertain" if self._may_have_posted(row) else "cancelled"
+        if state == "uncertain":
+            reason = (f"{reason}, but an earlier attempt got no answer and it may be live: check the account by "
+                      f"hand and delete it there if it is out, then `python bot.py cancel {row['id']}`")
+        moved = self.ledger.transition(row["id"], state, expect=OPEN_STATES, actor="planner", reason=reason,
+                                       **({"error": reason, "next_attempt_at": None} if state == "uncertain" else {}))
+        return (state, reason) if moved else None
+
+    def _stop(self, row: dict, state: str, reason: str | None, now: datetime | None = None) -> str:
+        # Missed: one job at a time, so the first marks (and names) the item's other channels.
+        with self.missed_lock if state == "missed" else contextlib.nullcontext():
+            return self._stopped(row, state, reason, now)
+
+    def _stopped(self, row: dict, state: str, reason: str | None, now: datetime | None) -> str:
         if self.ledger.transition(row["id"], state, expect=DUE_STATES, reason=reason, hold_reason=reason
                                   if state == "held" else None, error=reason if state != "held" else row["error"]):
             log.warning("%s %s on %s: %s", state.upper(), row["item"], row["channel"], reason)
+            also = self._also_missed(row, reason, now) if state == "missed" and now else []
             if state in ("missed", "held", "uncertain"):
-                self.alert(row, state, reason)
+                self.alert(row, state, reason, also)
         return state
+
+    def _also_missed(self, row: dict, reason: str | None, now: datetime) -> list[dict]:
+        """The item's other channels due at the same time and missed for the same reason (an
+        outage): marked now, so that one alert names them all, not one per channel."""
+        also = []
+        for other in self.ledger.deliveries(items=[row["item"]]):
+            if other["id"] != row["id"] and other["planned_at"] == row["planned_at"] and other["state"] in \
+                    DUE_STATES and self._decide(other, self.items(other["item"]), now) == ("missed", reason) and \
+                    self.ledger.transition(other["id"], "missed", expect=DUE_STATES, reason=reason, error=reason):
+                log.warning("MISSED %s on %s: %s", other["item"], other["channel"], reason)
+                also.append(other)
+        return also
 
     def _publish(self, row: dict, item: Item | None, now: datetime) -> str:
         channel = self.renderer.channel(row["channel"])
@@ -115,7 +150,7 @@ class Publisher(NetworkCheck):
                 text="\n\n".join(p.text for p in variant.parts), text_hash=variant.digest,
                 parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
                 media=json.dumps([_media_json(m) for m in variant.media]), retry_until=retry_until,
-                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None)
+                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None, detail=SAME_KEY)
         except LedgerError as exc:
             raise LedgerError(f"not sent, because {exc}") from None
         if not moved:
@@ -331,8 +366,11 @@ class Publisher(NetworkCheck):
                     row["channel"], state)
         return state
 
-    def alert(self, row: dict, what: str, error: str | None) -> None:
+    def alert(self, row: dict, what: str, error: str | None, also: list[dict] = ()) -> None:
         title, body = delivery_alert(row, what, error, self.config.timezone)
+        if also:                                  # the same problem on the item's other channels
+            title += f" (and {len(also)} more channel(s))"
+            body += "\nAlso: " + ", ".join(f"{r['channel']} (id {r['id']})" for r in also)
         base, lang = split_delivery_item(row["item"])
         if lang:
             langs = languages(self.config)

@@ -545,3 +545,131 @@ def test_a_second_file_with_the_same_id_blocks_and_cancels_nothing(fast, daemons
     second.unlink()
     wait_state(fast, "budget", "scheduled")
     assert [e["to_state"] for e in events_of(fast, row["id"]) if e["to_state"] == "cancelled"] == []
+
+
+def test_a_post_awaiting_sign_off_is_blocked_with_an_alert_and_goes_out_once_signed(fast, daemons):
+    """Issue 10 §2 with `[approval] required`: a file that lands without `approved_by:` is an
+    error like any other, so its deliveries are blocked at once with one alert naming the fix
+    (not left out of the ledger, where nobody would hear of it), and signing it off in the
+    file sends it with no command."""
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n[approval]\nrequired = true\n")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    fast.post("fete.md", f"publish_at: {soon(3600)}", "The summer fete is on Saturday.")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "ALERT civicpost: fete is blocked" not in daemon.output():
+        time.sleep(0.2)
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: fete is blocked" in line]
+    assert len(alerts) == 1 and "approved_by" in alerts[0]
+    ledger = Ledger(fast.root / "var" / "civicpost.db")
+    assert [r["state"] for r in ledger.deliveries(item="fete")] == ["blocked"]
+    fast.post("fete.md", f"publish_at: {soon(3)}\napproved_by: Head of Comms", "The summer fete is on Saturday.")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not ledger.deliveries(item="fete", states=["posted"]):
+        time.sleep(0.2)
+    assert len(ledger.deliveries(item="fete", states=["posted"])) == 1
+    ledger.close()
+    assert daemon.output().count("POST fete [") == 1
+
+
+def test_a_delivery_that_may_be_live_is_never_silently_cancelled_by_the_content(fast, daemons):
+    """Issue 9.1 with 9.3: an attempt got no answer (the post may be live), then the file was
+    made a draft.  The planner must not forget it as `cancelled`: it is `uncertain` and alerts."""
+    from schedule.content import read_item
+
+    later = datetime.fromisoformat(soon(3600))
+    notice = fast.post("notice.md", f"publish_at: {later.isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # as the publisher left it after a read timeout
+    delivery = ledger.add("notice", "log", "log", later, source="content/notice.md",
+                          item_digest=read_item(notice, config).digest)
+    ledger.transition(delivery, "publishing", attempts=1, idem_key=f"civicpost-{delivery}")
+    ledger.transition(delivery, "retrying", kind="ambiguous", reason="Ambiguous: the post may have been made",
+                      next_attempt_at=soon(1800), error="read timed out")
+    ledger.close()
+    notice.write_text(f"---\npublish_at: {later.isoformat()}\ndraft: true\n---\nBins go out on Tuesday.\n")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    row = wait_state(fast, "notice", "uncertain")
+    assert "may be live" in row["error"] and f"bot.py cancel {delivery}" in row["error"]
+    time.sleep(1)
+    assert "ALERT civicpost: notice on log uncertain" in daemon.output()
+
+
+def test_a_post_missed_in_an_outage_on_several_channels_is_one_alert(fast, daemons):
+    """Issue 10 §2 with 9.5: the daemon was down when a post for three channels was due; the
+    publisher marks them missed at start-up: one alert for the item and problem, naming all."""
+    from schedule.content import read_item
+
+    three = TWO_LOGS + '[channels.board]\nnetwork = "log"\n'
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n[schedule]\ngrace_minutes = 15\n", channels=three,
+                      default_channels='["log", "archive", "board"]')
+    planned = datetime.fromisoformat(soon(-2 * 60 * 60))
+    notice = fast.post("notice.md", f"publish_at: {planned.isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # what the ledger held when the outage began
+    for name in ("log", "archive", "board"):
+        ledger.add("notice", name, "log", planned, source="content/notice.md",
+                   item_digest=read_item(notice, config).digest)
+    ledger.close()
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ledger = Ledger(config.database)
+        states = sorted(r["state"] for r in ledger.deliveries(item="notice"))
+        ledger.close()
+        if states == ["missed"] * 3:
+            break
+        time.sleep(0.2)
+    assert states == ["missed"] * 3
+    time.sleep(1)
+    alerts = [line for line in daemon.output().splitlines() if "ALERT civicpost: notice on" in line]
+    assert len(alerts) == 1 and "(and 2 more channel(s))" in alerts[0], alerts
+
+
+def test_a_delivery_that_may_be_live_is_never_marked_missed_while_its_file_has_errors(fast, daemons):
+    """Issue 9.1 with 10 §2: an attempt got no answer (the post may be live), then its file got
+    an error and stayed broken past the grace: not `missed` (nothing went out) but `uncertain`."""
+    from schedule.content import read_item
+
+    planned = datetime.fromisoformat(soon(-2 * 60 * 60))
+    notice = fast.post("notice.md", f"publish_at: {planned.isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # as the publisher left it after a dropped connection
+    delivery = ledger.add("notice", "log", "log", planned, source="content/notice.md",
+                          item_digest=read_item(notice, config).digest)
+    ledger.transition(delivery, "publishing", attempts=1, idem_key=f"civicpost-{delivery}")
+    ledger.transition(delivery, "retrying", kind="ambiguous", reason="Ambiguous: the post may have been made",
+                      next_attempt_at=soon(1800), error="connection dropped")
+    ledger.close()
+    notice.write_text(f"---\npublish_at: {planned.isoformat()}\ngrace_minutes: .inf\n---\nBins go out on Tuesday.\n")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    row = wait_state(fast, "notice", "uncertain")
+    assert "earlier attempt got no answer" in row["error"] and "check the account by hand" in row["error"]
+    time.sleep(1)
+    assert "ALERT civicpost: notice on log uncertain" in daemon.output()
+
+
+def test_a_delivery_that_may_be_live_is_never_marked_missed_when_its_file_is_fixed_late(fast, daemons):
+    """As above, but the file is fixed after the grace: unblocked as `uncertain`, not `missed`."""
+    from schedule.content import read_item
+
+    planned = datetime.fromisoformat(soon(-2 * 60 * 60))
+    notice = fast.post("notice.md", f"publish_at: {planned.isoformat()}")
+    config = fast.config()
+    ledger = Ledger(config.database)            # a dropped connection, then the file broke (blocked)
+    delivery = ledger.add("notice", "log", "log", planned, source="content/notice.md",
+                          item_digest=read_item(notice, config).digest)
+    ledger.transition(delivery, "publishing", attempts=1, idem_key=f"civicpost-{delivery}")
+    ledger.transition(delivery, "retrying", kind="ambiguous", reason="Ambiguous: the post may have been made",
+                      error="connection dropped")
+    ledger.transition(delivery, "blocked", actor="planner", reason="content file has an error",
+                      hold_reason="content file has an error")
+    ledger.close()
+    daemon = daemons(fast)                      # ...and the file is fine again now
+    daemon.wait_for("READY=1")
+    row = wait_state(fast, "notice", "uncertain")
+    assert "earlier attempt got no answer" in row["error"]
+    assert daemon.proc.poll() is None

@@ -10,6 +10,7 @@ import pytest
 from schedule.alerts import Alerter
 from schedule.scanner import ContentScanner
 from schedule.ledger import Ledger
+from schedule.network_check import SAME_KEY
 from schedule.publisher import Publisher
 from schedule.render import Renderer
 from tests.servers import channel_tables, mastodon, x
@@ -169,7 +170,8 @@ def test_recovery_is_uncertain_when_the_network_cannot_be_checked(world, servers
 def test_mastodon_recovery_resends_with_the_same_key(world, servers):
     delivery = world.plan("a.md", "Idempotent.", NOW, "mastodon")
     world.ledger.transition(delivery, "publishing", attempts=1, parts_text='["Idempotent."]', media="[]",
-                            idem_key=f"civicpost-{delivery}", retry_until="2999-01-01T00:00:00+00:00")
+                            idem_key=f"civicpost-{delivery}", retry_until="2999-01-01T00:00:00+00:00",
+                            detail=SAME_KEY)                     # sent by this civicpost, under its key
     channel = world.renderer.channel("mastodon")
     channel.publish(world.publisher.recorded_variant(world.state(delivery), channel, None), f"civicpost-{delivery}")
     assert world.publisher.recover(world.state(delivery)) == "retrying"

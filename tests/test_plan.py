@@ -114,7 +114,8 @@ def test_approval_given_after_the_planner_cancelled_brings_it_back(project):
     project.write_config(extra='[approval]\nrequired = true\n')
     config = project.config()
     unapproved = item(project, "publish_at: 2030-01-20T10:00:00+00:00")
-    assert wanted([unapproved], config, NOW) == []
+    # Planned (so it is seen, and blocked by the gate's `approval` error), not dropped.
+    assert [w.item.id for w in wanted([unapproved], config, NOW)] == [unapproved.id]
     approved = item(project, "publish_at: 2030-01-20T10:00:00+00:00\napproved_by: Head of Comms")
     w = wanted([approved], config, NOW)[0]
     actions = reconcile([w], [row(w, "cancelled", id=3, item_digest=unapproved.digest)], config, NOW,

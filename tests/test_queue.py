@@ -48,12 +48,18 @@ def test_ledger_state_is_shown_when_the_daemon_has_run(project):
     assert row["state"] == "held" and row["id"] == delivery
 
 
-def test_unapproved_items_are_not_queued_when_approval_is_required(project):
+def test_unapproved_items_are_queued_as_blocked_when_approval_is_required(project):
+    """Issue 10 §2: a file with an error (here: sign-off required and missing, or not from an
+    approver) is shown as blocked with the reason, never silently left out of the queue, and
+    never sent (the gate's `approval` error)."""
     project.write_config(extra="[approval]\nrequired = true\napprovers = [\"Tom Hughes\"]\n")
     project.post("ok.md", "publish_at: 2030-01-14T10:00\napproved_by: Tom Hughes")
     project.post("no.md", "publish_at: 2030-01-14T10:00")
     project.post("who.md", "publish_at: 2030-01-14T10:00\napproved_by: Somebody Else")
-    assert [r["item"] for r in queue(project)] == ["ok"]
+    rows = {r["item"]: r for r in queue(project)}
+    assert sorted(rows) == ["no", "ok", "who"]
+    assert not rows["ok"]["blocked"]
+    assert "approved_by" in rows["no"]["blocked"] and "approvers" in rows["who"]["blocked"]
 
 
 # ----- the table people read (#10 §4) ------------------------------------------------

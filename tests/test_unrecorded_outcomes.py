@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from schedule.ledger import Ledger
+from schedule.operator import status
 # The same world (X test server, project, daemon with a real RLIMIT_FSIZE) and marks as there.
 from tests.test_full_disk import pytestmark, state, wait_until, world  # noqa: F401 - pytestmark, fixture
 
@@ -30,6 +31,10 @@ def test_an_outcome_the_ledger_cannot_record_is_kept_with_its_parts_and_recorded
     world.server.on_request.clear()
     assert state(project)["notice"]["state"] == "publishing"               # all the ledger could say...
     assert world.logged("ALERT civicpost: delivery")                      # ...but it is said, not silent
+    # ...and `status` a couple of minutes on (heartbeat stale) lists it, not only the log.
+    seen = status(project.config(), now=datetime.now(timezone.utc) + timedelta(minutes=2))
+    assert [(r["item"], r["state"]) for r in seen["attention"]] == [("notice", "publishing")]
+    assert "held in its memory" in seen["attention"][0]["error"]
     time.sleep(2)
     assert len(world.server.tweets) == 1
 

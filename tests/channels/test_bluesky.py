@@ -145,3 +145,22 @@ def test_a_failed_create_that_made_nothing_is_ambiguous_until_the_resend_posts_i
     receipt = bsky.channel.publish(variant, key="civicpost-8")
     assert bsky.posted_text(receipt) == "Library closed on Monday."
     assert bsky.count_posts_with("Library closed on Monday.") == 1
+
+
+def test_a_post_left_in_publishing_by_an_older_civicpost_is_read_back_not_resent(bsky, tmp_path):
+    """An older civicpost let the PDS choose a random record key (atproto's send_post), so a
+    resend under today's deterministic key would be a second post (atproto.com/specs/record-key:
+    a tid key is any TID).  A `publishing` row without this version's same-key marker is
+    therefore recovered by reading the account back."""
+    from tests.channels.deliveries import Deliveries
+
+    world = Deliveries(bsky, tmp_path)
+    text = "Garden waste collections restart on Monday."
+    delivery = world.plan([text])
+    world.ledger.transition(delivery, "publishing", idem_key=f"civicpost-{delivery}",  # as the old version did
+                            retry_until="2999-01-01T00:00:00+00:00")
+    bsky.channel.client().send_post(text=text, profile_identify=bsky.channel._did())   # the old create: random key
+    assert world.publisher.recover(world.row(delivery)) == "posted"
+    assert world.publisher.run(delivery) == "posted"
+    assert bsky.count_posts_with(text) == 1
+    assert world.row(delivery)["remote_id"].startswith("at://")
