@@ -346,6 +346,32 @@ def status(ctx: click.Context, as_json: bool, dry_run: bool) -> None:
 
 
 @cli.group()
+def ledger() -> None:
+    """Commands about the ledger itself (the database of deliveries and their events)."""
+
+
+@ledger.command("copy")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="Where to copy: a postgresql://host/db url (no password in it) or a SQLite file path.")
+@click.option("--from", "source", metavar="URL",
+              help="Copy this ledger instead of the configured one ([database] url or [paths] database).")
+@click.pass_context
+@handled
+def ledger_copy(ctx: click.Context, target: str, source: str | None) -> None:
+    """Copy every delivery, part, event and setting into an empty ledger elsewhere.
+
+    Moves a SQLite ledger into PostgreSQL and back, with the whole trail and the same ids.
+    Stop the daemon first; then point [database] url at the copy.
+    """
+    from schedule.database import ledger_spec
+    from schedule.ledger_copy import copy_ledger
+
+    config = _config(ctx.find_root())
+    counts = copy_ledger(source or ledger_spec(config), target, config.timezone)
+    click.echo("copied " + ", ".join(f"{n} {table}" for table, n in counts.items()) + f" to {target}")
+
+
+@cli.group()
 def channels() -> None:
     """Commands about the configured channels (accounts on each network)."""
 

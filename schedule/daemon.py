@@ -26,7 +26,8 @@ from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError, Problem
 from .gate import decide
 from .languages import language_codes, split_delivery_item
-from .ledger import OPEN_STATES, Ledger
+from .database import ledger_spec, open_configured
+from .ledger import OPEN_STATES
 from .model import Item
 from .plan import blocked_reason, reconcile, too_late, wanted, wanted_but_cancelled
 from .publisher import Publisher
@@ -43,7 +44,8 @@ HEARTBEAT_SECONDS = 5
 def dry_run_config(config: Config) -> Config:
     """A rehearsal writes to its own ledger file, so it never blocks the real run."""
     db = config.database
-    return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix))
+    # Always a SQLite file, even beside a PostgreSQL ledger (#12): a rehearsal never touches the real one.
+    return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix), database_url=None)
 
 
 LEDGER_ALERT = "ledger-write"
@@ -59,7 +61,9 @@ class Daemon:
         # "recover" the first one's in-flight `publishing` rows.
         self.lock = LedgerLock(self.config.database)
         self.lock.acquire()
-        self.ledger = Ledger(self.config.database, self.config.timezone)
+        self.ledger = open_configured(self.config)
+        if hasattr(self.ledger, "hold_daemon_lock"):
+            self.ledger.hold_daemon_lock()       # PostgreSQL: the same refusal across hosts (#12)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
         self.attention = Attention(self.config, self.ledger, self.alerter)
         self.scanner = ContentScanner(self.config)
@@ -132,7 +136,7 @@ class Daemon:
         self._watch()
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
-                 len(self.items), self.config.database, self._status())
+                 len(self.items), ledger_spec(self.config), self._status())
 
     def _replan_safely(self, sync: bool = True) -> None:
         """A re-plan whose failure is reported, never fatal (systemd would restart into it)."""
@@ -460,12 +464,12 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload refused, keeping the old config: %s", exc)
             return
-        if config.database != self.config.database:
+        if ledger_spec(config) != ledger_spec(self.config):
             # The lock and the open ledger are for the old file: moving them live could let a
             # second daemon in between.  Say so, and keep the ledger this daemon locked.
             log.error("reload: [paths] database changed to %s; keeping %s until a restart", config.database,
                       self.config.database)
-            config = dataclasses.replace(config, database=self.config.database)
+            config = dataclasses.replace(config, database=self.config.database, database_url=self.config.database_url)
         self.config = config
         self.alerter.urls = config.alert_urls
         self.attention.config = config

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from .config import Config
 from .errors import BotError
+from .database import ledger_spec, open_configured
 from .ledger import Ledger, OPEN_STATES, open_ledger, operator, public_row
 from .plan import grace_for, too_late
 from .rehearsal import is_rehearsal
@@ -31,7 +32,7 @@ def _item_of(config: Config):
 
 
 def _ledger(config: Config) -> Ledger:
-    return Ledger(config.database, config.timezone)
+    return open_configured(config)
 
 
 def pause(config: Config, reason: str, actor: str | None = None) -> dict:
@@ -66,7 +67,7 @@ def resume_plan(config: Config, now: datetime | None = None) -> dict:
     (still within grace), those that stay held, and what else is due within the next day.
     Shown before asking, so that a cheerful post does not slip out after a grave pause."""
     now = now or utcnow()
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     practice = None if is_rehearsal(config) else rehearsal(config, now)
     if ledger is None:
         return {"paused": False, "paused_by": None, "paused_reason": None, "paused_at": None, "at_once": [],
@@ -235,12 +236,12 @@ def _stuck(ledger: Ledger, config: Config, now: datetime, daemon: dict) -> list[
 
 def status(config: Config, now: datetime | None = None) -> dict:
     now = now or utcnow()
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     practice = None if is_rehearsal(config) else rehearsal(config, now)
     if ledger is None:                   # a fresh install: nothing has run yet
         return {"running": False, "pid": None, "stalled": False, "heartbeat_at": None, "paused": False,
                 "paused_by": None, "paused_reason": None, "last_rescan": None, "next": [], "attention": [],
-                "bad_credentials": {}, "ledger": str(config.database), "ledger_exists": False,
+                "bad_credentials": {}, "ledger": str(ledger_spec(config)), "ledger_exists": False,
                 "rehearsal": practice}
     try:
         daemon = _daemon(ledger, now)
@@ -252,7 +253,8 @@ def status(config: Config, now: datetime | None = None) -> dict:
                 "paused": ledger.get_meta("paused") == "1",
                 "paused_by": ledger.get_meta("paused_by"), "paused_reason": ledger.get_meta("paused_reason"),
                 "last_rescan": _local(ledger.get_meta("last_rescan"), config), "next": upcoming,
-                "attention": stuck + attention(ledger, config, now), "bad_credentials": bad, "ledger": str(config.database),
+                "attention": stuck + attention(ledger, config, now), "bad_credentials": bad,
+                "ledger": str(ledger_spec(config)),
                 "ledger_exists": True, "rehearsal": practice}
     finally:
         ledger.close()
