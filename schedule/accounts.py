@@ -33,8 +33,12 @@ def check_channels(config: Config, only: str | None = None, now: datetime | None
                     result.update(ok=False, error=f"token expired on {expires:%Y-%m-%d}: renew it")
                 elif days <= config.token_warn_days:
                     result["warning"] = f"token expires on {expires:%Y-%m-%d} ({days:.0f} days): renew it soon"
+            if "missing_rights" in info:               # YouTube: what the token's scopes do not allow
+                result["missing_rights"] = info["missing_rights"]
             if info.get("warning"):                  # the channel's own, e.g. an API version about to retire
                 result["warning"] = "; ".join(w for w in (result["warning"], info["warning"]) if w)
+            if channel_config.network != "log":     # the inbox (#11): reported, never a failure
+                result["inbox"] = channel.inbox_access()
         except BotError as exc:
             result["error"] = mask(exc)
         except Exception as exc:  # noqa: BLE001 - a check must report every channel, whatever breaks

@@ -61,6 +61,7 @@ class Config:
     blackouts: tuple[Blackout, ...] = ()
     alert_urls: tuple[str, ...] = ()
     token_warn_days: int = 14
+    database_url: str | None = None      # [database] url = "postgresql://..." (#12); None: SQLite at database
     raw: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -243,10 +244,11 @@ def load_config(path: str | Path = "config.toml") -> Config:
         # can tell them from an address), so every one is a secret: none in config.toml.
         raise read.fail("urls", "[alerts] urls are secrets (passwords, webhook tokens): remove them from config.toml "
                                 "and set CIVICPOST_ALERT_URLS or the credential file alert_urls (docs/admin.md)")
+    database_path, database_url = _database(read, data, paths, resolve)
     return Config(
         path=path, timezone=tz,
         content_dir=resolve("content", "content"), templates_dir=resolve("templates", "templates"),
-        database=resolve("database", "var/civicpost.db"),
+        database=database_path, database_url=database_url,
         default_channels=defaults, channels=channels,
         max_file_bytes=int(read.number(content, "max_file_bytes", 1_000_000, "1000000", whole=True, low=1)),
         git_pull=read.flag(content, "git_pull", False),
@@ -257,6 +259,29 @@ def load_config(path: str | Path = "config.toml") -> Config:
         token_warn_days=int(read.number(read.table(data, "channels_check"), "token_warn_days", 14, "14", whole=True)),
         raw=data,
     )
+
+
+def _database(read: _Reader, data: dict, paths: dict, resolve) -> tuple[Path, str | None]:
+    """`[database] url`: a postgresql:// url (#12) or a SQLite path; `[paths] database` (the
+    older key) still names the SQLite file.  A url with a password is refused."""
+    from .database import is_postgres, password_problem
+
+    url = read.table(data, "database").get("url")
+    if url is None:
+        return resolve("database", "var/civicpost.db"), None
+    if not isinstance(url, str) or not url.strip():
+        raise read.fail("url", f"[database] url = {url!r} must be a postgresql:// url or a path in quotes, e.g. "
+                               'url = "postgresql://db.example.org/civicpost" or url = "var/civicpost.db"')
+    if "database" in paths:
+        raise read.fail("url", "both [database] url and [paths] database name the ledger: keep one ([database] url)")
+    if is_postgres(url):
+        problem = password_problem(url)
+        if problem:
+            raise read.fail("url", f"[database] url: {problem}")
+        return resolve("database", "var/civicpost.db"), url
+    if "://" in url:
+        raise read.fail("url", f"[database] url = {url!r}: only postgresql:// urls or SQLite paths are supported")
+    return (read.path.parent / url).resolve(), None
 
 
 # Names people write for the networks; difflib catches typos ("mastadon").

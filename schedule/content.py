@@ -33,10 +33,12 @@ CAPTION_SUFFIXES = (".srt", ".vtt")
 KNOWN_FIELDS = {
     "id", "title", "publish_at", "channels", "media", "link", "tags", "draft", "expires", "not_after",
     "autothread", "grace_minutes", "thread", "repeat", "until", "approved_by", "author", "lang",
+    "in_reply_to",
 }
 
 # Kept in Item.extra (templates and the audit trail read them) but known, so not "typos".
-EXTRA_FIELDS = {"approved_by", "author", "lang", "body_cy", "body_en", "title_cy", "title_en"}
+EXTRA_FIELDS = {"approved_by", "author", "lang", "body_cy", "body_en", "title_cy", "title_en",
+                "in_reply_to"}
 OVERRIDE_FIELDS = {"text", "body", "title", "link", "tags", "media", "thread", "autothread", "skip"}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # the C loader keeps a 20,000-file scan fast
 _ALIAS_HINT = re.compile(r"(^|[\s\[{,:-])[&*][^\s]")
@@ -237,6 +239,8 @@ class _Reader:
             close = difflib.get_close_matches(key, sorted(KNOWN_FIELDS), n=1, cutoff=0.8)
             if close:
                 self.warn(key, "unknown-field", f"unknown field {key!r}: did you mean {close[0]!r}?")
+        if "in_reply_to" in meta:       # a reply from the inbox (#11): one channel, native reply
+            self.soft(lambda: self.in_reply_to(meta["in_reply_to"], channels), None)
         grace = self.soft(self.grace, None)
         autothread = self.soft(lambda: self.flag("autothread", None), None)
         draft = self.soft(lambda: self.flag("draft", False), False)
@@ -254,6 +258,13 @@ class _Reader:
             autothread=autothread, grace_minutes=grace, overrides=overrides, extra=extra, lines=self.lines,
             body_line=body_line, problems=tuple(problems + self.warnings), repeat=repeat, digest=digest,
         )
+
+    def in_reply_to(self, value, channels) -> None:
+        from .inbox.replies import check_in_reply_to
+
+        problem = check_in_reply_to(value, channels, self.config)
+        if problem:
+            raise self.fail("in_reply_to", problem)
 
     def soft(self, read, default):
         """One field: a problem in it is recorded (and the default used) so the other fields
@@ -427,7 +438,11 @@ class _Reader:
 
     def resolve_file(self, key: str, rel: str, what: str) -> Path:
         root = self.config.content_dir
-        candidate = (root / rel).resolve()
+        try:
+            candidate = (root / rel).resolve()
+        except (ValueError, OSError) as exc:      # a NUL byte, a symlink loop, a name too long
+            raise self.fail(key, f"{key}: {what} {rel!r} is not a usable file name ({exc}): write its path "
+                            "relative to content/, e.g. media/pool.jpg", "media-missing")
         if not _inside(candidate, root):
             raise self.fail(key, f"{key}: {what} {rel} is outside content/: put it in content/media/ and write "
                             "its path relative to content/", "media-outside")

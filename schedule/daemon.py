@@ -26,7 +26,8 @@ from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError, Problem
 from .gate import decide
 from .languages import language_codes, split_delivery_item
-from .ledger import OPEN_STATES, Ledger
+from .database import ledger_spec, open_configured
+from .ledger import OPEN_STATES
 from .model import Item
 from .plan import blocked_reason, reconcile, too_late, wanted, wanted_but_cancelled
 from .publisher import Publisher
@@ -34,6 +35,7 @@ from .render import Renderer
 from .secrets import mask
 from .systemd import notify, watchdog_interval
 from .timeutil import human, to_utc_key, utcnow
+from .unschedule import sweep as unschedule_sweep
 
 log = logging.getLogger("civicpost.daemon")
 HEARTBEAT_SECONDS = 5
@@ -42,7 +44,8 @@ HEARTBEAT_SECONDS = 5
 def dry_run_config(config: Config) -> Config:
     """A rehearsal writes to its own ledger file, so it never blocks the real run."""
     db = config.database
-    return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix))
+    # Always a SQLite file, even beside a PostgreSQL ledger (#12): a rehearsal never touches the real one.
+    return dataclasses.replace(config, database=db.with_name(db.stem + ".dry-run" + db.suffix), database_url=None)
 
 
 LEDGER_ALERT = "ledger-write"
@@ -58,7 +61,9 @@ class Daemon:
         # "recover" the first one's in-flight `publishing` rows.
         self.lock = LedgerLock(self.config.database)
         self.lock.acquire()
-        self.ledger = Ledger(self.config.database, self.config.timezone)
+        self.ledger = open_configured(self.config)
+        if hasattr(self.ledger, "hold_daemon_lock"):
+            self.ledger.hold_daemon_lock()       # PostgreSQL: the same refusal across hosts (#12)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
         self.attention = Attention(self.config, self.ledger, self.alerter)
         self.scanner = ContentScanner(self.config)
@@ -121,12 +126,17 @@ class Daemon:
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat")
         self.scheduler.add_job(self.rescan_event.set, IntervalTrigger(seconds=self.config.rescan_seconds),
                                id="rescan")
+        if not self.dry_run:                      # the inbox (#11): its own thread, never delays posting
+            from .inbox.fetch import daemon_poll, tick_seconds
+            self.scheduler.add_executor(ThreadPoolExecutor(1), "inbox")
+            self.scheduler.add_job(daemon_poll, IntervalTrigger(seconds=tick_seconds(self.config)), args=[self],
+                                   id="inbox", executor="inbox")
         self.scheduler.start()
         self.sync_jobs()
         self._watch()
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
-                 len(self.items), self.config.database, self._status())
+                 len(self.items), ledger_spec(self.config), self._status())
 
     def _replan_safely(self, sync: bool = True) -> None:
         """A re-plan whose failure is reported, never fatal (systemd would restart into it)."""
@@ -186,6 +196,11 @@ class Daemon:
             affected |= {e.item.id for path in touched if (e := self.scanner.cache.get(path)) and e.item}
             affected |= duplicates
         try:
+            # Before _apply records the edits: videos YouTube holds that the content, a pause or
+            # a blackout no longer lets go out are taken off its schedule (schedule/unschedule.py).
+            unschedule_sweep(self.config, self.ledger, self.items.get, lambda item, row: self.publisher.
+                             _fresh_variant(row, item), self.renderer.channel, self.publisher.alert,
+                             broken={e.path for e in result.errors})
             if affected is None or affected:
                 self._apply(result, affected, duplicates)
         except LedgerError:
@@ -449,12 +464,12 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload refused, keeping the old config: %s", exc)
             return
-        if config.database != self.config.database:
+        if ledger_spec(config) != ledger_spec(self.config):
             # The lock and the open ledger are for the old file: moving them live could let a
             # second daemon in between.  Say so, and keep the ledger this daemon locked.
             log.error("reload: [paths] database changed to %s; keeping %s until a restart", config.database,
                       self.config.database)
-            config = dataclasses.replace(config, database=self.config.database)
+            config = dataclasses.replace(config, database=self.config.database, database_url=self.config.database_url)
         self.config = config
         self.alerter.urls = config.alert_urls
         self.attention.config = config

@@ -18,7 +18,8 @@ import json
 from datetime import datetime
 
 from .config import Config
-from .ledger import open_ledger, public_row
+from .database import open_configured
+from .ledger import public_row
 from .timeutil import iso_seconds
 
 BOM = "\ufeff"
@@ -28,7 +29,7 @@ FIELDS = ["id", "item", "channel", "network", "state", "planned_at", "posted_at"
 
 
 def records(config: Config, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     if ledger is None:
         return []
     try:

@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3                      # = len(MIGRATIONS)
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",
           "blocked")
 # May still go out.  `blocked`: the content file has errors; it goes back to `scheduled` by
@@ -63,8 +63,15 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_alert ON events (reason, id) WHERE kind IN ('alert', 'alert-cleared')")
 
 
+def _migrate_inbox(db: sqlite_utils.Database) -> None:
+    """The inbox (#11): its SQL lives in schedule/inbox/store.py."""
+    from .inbox.store import create_tables
+
+    create_tables(db)
+
+
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1, _migrate_2]
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox]
 
 
 def _private(path: Path) -> None:

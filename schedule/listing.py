@@ -6,7 +6,8 @@ from fnmatch import fnmatchcase
 
 from .config import Config
 from .scanner import ContentScanner
-from .ledger import OPEN_STATES, open_ledger, public_row
+from .database import open_configured
+from .ledger import OPEN_STATES, public_row
 from .gate import decide
 from .render import Renderer
 from .languages import split_delivery_item
@@ -59,7 +60,7 @@ def by_item(rows: list[dict]) -> list[dict]:
 
 
 def _queue(config: Config, now: datetime, items: list | None = None, keep=lambda row: True) -> list[dict]:
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     rows = {}
     if ledger is not None:
         try:
@@ -101,7 +102,7 @@ def _queue(config: Config, now: datetime, items: list | None = None, keep=lambda
 
 def history(config: Config, since: datetime | None = None, include_dry_run: bool = False) -> list[dict]:
     """What went out (or was meant to and did not), newest last."""
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     if ledger is None:
         return []
     try:

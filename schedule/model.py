@@ -92,7 +92,8 @@ class Variant:
             "channel": self.channel, "network": self.network,
             "parts": [{"text": p.text, "length": p.length} for p in self.parts],
             "limit": self.limit, "title": self.title,
-            "media": [{"path": m.rel, "alt": m.alt} for m in self.media],
+            "media": [{"path": m.rel, "alt": m.alt, **({"sent_as": self.extra["sent_as"][m.rel]} if m.rel in
+                                                        self.extra.get("sent_as", {}) else {})} for m in self.media],
             "problems": [p.as_dict() for p in self.problems],
         }
 
@@ -108,3 +109,36 @@ class Receipt:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message read back from a network (the inbox): a reply, comment or mention.
+
+    ``own`` marks the council's own replies (made in the network's app or by civicpost),
+    which answer a resident's message rather than wait in the inbox."""
+    remote_id: str
+    kind: str                               # "reply" | "comment" | "mention" | "dm"
+    text: str
+    created_at: datetime                    # aware
+    author: str = ""
+    author_id: str = ""
+    url: str | None = None
+    parent_id: str | None = None            # the remote id it replies to
+    conversation: str | None = None         # the thread's root remote id
+    answers: str | None = None              # the council's post (remote id) it is under, if known
+    edited_at: datetime | None = None
+    deleted: bool = False
+    own: bool = False
+    language: str | None = None             # as the network reports it
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """What one read call found, and the cursor to start from next time (None: unchanged)."""
+    messages: tuple[Incoming, ...] = ()
+    cursor: str | None = None
+    # True when every current reply under the posts asked about is listed: a stored
+    # reply that is missing was deleted on the network (its text stays in the ledger).
+    complete: bool = False
+    missing_posts: tuple[str, ...] = ()     # council posts the network no longer has

@@ -98,7 +98,7 @@ def claims_for(database: object, channel: str) -> Claims:
 
 class NetworkCheck:
     def claims(self, channel: Channel) -> Claims:
-        return claims_for(self.config.database, channel.name)
+        return claims_for(self.config.database_url or self.config.database, channel.name)
 
     def _unrecorded_ids(self) -> set[str]:
         """Remote ids sent but held in memory until the ledger can be written: taken too."""

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from .config import Config
 from .errors import BotError
+from .database import ledger_spec, open_configured
 from .ledger import Ledger, OPEN_STATES, open_ledger, operator, public_row
 from .plan import grace_for, too_late
 from .rehearsal import is_rehearsal
@@ -31,7 +32,7 @@ def _item_of(config: Config):
 
 
 def _ledger(config: Config) -> Ledger:
-    return Ledger(config.database, config.timezone)
+    return open_configured(config)
 
 
 def pause(config: Config, reason: str, actor: str | None = None) -> dict:
@@ -44,7 +45,13 @@ def pause(config: Config, reason: str, actor: str | None = None) -> dict:
     practice = None if is_rehearsal(config) else rehearsal(config)
     if practice:
         _pause_ledger(Ledger(practice["ledger"], config.timezone), who, reason)
-    return {"paused": True, "by": who, "reason": reason, "rehearsal": practice}
+    from .unschedule import command_hooks, pause_all        # videos YouTube would publish by itself
+    ledger = _ledger(config)
+    try:
+        unscheduled = pause_all(config, ledger, reason, who, *command_hooks(config, ledger))
+    finally:
+        ledger.close()
+    return {"paused": True, "by": who, "reason": reason, "rehearsal": practice, "unscheduled": unscheduled}
 
 
 def _pause_ledger(ledger: Ledger, who: str, reason: str) -> None:
@@ -60,7 +67,7 @@ def resume_plan(config: Config, now: datetime | None = None) -> dict:
     (still within grace), those that stay held, and what else is due within the next day.
     Shown before asking, so that a cheerful post does not slip out after a grave pause."""
     now = now or utcnow()
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     practice = None if is_rehearsal(config) else rehearsal(config, now)
     if ledger is None:
         return {"paused": False, "paused_by": None, "paused_reason": None, "paused_at": None, "at_once": [],
@@ -143,6 +150,11 @@ def retry(config: Config, delivery_id: int, reason: str = "") -> dict:
 def cancel(config: Config, delivery_id: int, reason: str = "", actor: str | None = None) -> dict:
     ledger = _ledger(config)
     row = _row(ledger, delivery_id)
+    from .unschedule import command_hooks, unschedule, waiting
+    if any(r["id"] == delivery_id for r in waiting(config, ledger)):    # uploaded ahead, YouTube would publish it
+        done = unschedule(config, ledger, row, "cancelled", reason or "cancelled by operator", actor or operator(),
+                          *command_hooks(config, ledger))
+        return {**public_row(ledger.get(delivery_id), config.timezone), "unscheduled": done}
     if row["state"] not in OPEN_STATES + ("failed", "missed", "uncertain"):
         raise BotError(f"delivery {delivery_id} is {row['state']}; it cannot be cancelled")
     ledger.transition(delivery_id, "cancelled", expect=[row["state"]], actor=actor or operator(),
@@ -224,12 +236,12 @@ def _stuck(ledger: Ledger, config: Config, now: datetime, daemon: dict) -> list[
 
 def status(config: Config, now: datetime | None = None) -> dict:
     now = now or utcnow()
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     practice = None if is_rehearsal(config) else rehearsal(config, now)
     if ledger is None:                   # a fresh install: nothing has run yet
         return {"running": False, "pid": None, "stalled": False, "heartbeat_at": None, "paused": False,
                 "paused_by": None, "paused_reason": None, "last_rescan": None, "next": [], "attention": [],
-                "bad_credentials": {}, "ledger": str(config.database), "ledger_exists": False,
+                "bad_credentials": {}, "ledger": str(ledger_spec(config)), "ledger_exists": False,
                 "rehearsal": practice}
     try:
         daemon = _daemon(ledger, now)
@@ -241,7 +253,8 @@ def status(config: Config, now: datetime | None = None) -> dict:
                 "paused": ledger.get_meta("paused") == "1",
                 "paused_by": ledger.get_meta("paused_by"), "paused_reason": ledger.get_meta("paused_reason"),
                 "last_rescan": _local(ledger.get_meta("last_rescan"), config), "next": upcoming,
-                "attention": stuck + attention(ledger, config, now), "bad_credentials": bad, "ledger": str(config.database),
+                "attention": stuck + attention(ledger, config, now), "bad_credentials": bad,
+                "ledger": str(ledger_spec(config)),
                 "ledger_exists": True, "rehearsal": practice}
     finally:
         ledger.close()

@@ -79,7 +79,8 @@ def too_late(item: Item | None, when: datetime, now: datetime, config: Config) -
 def approval_missing(item: Item, config: Config) -> str | None:
     """Why an item may not be scheduled under [approval], or None."""
     rules = config.section("approval")
-    if not rules.get("required"):
+    reply_rule = bool(item.extra.get("in_reply_to")) and bool(config.section("inbox").get("reply_approval"))
+    if not rules.get("required") and not reply_rule:
         return None
     approver = item.extra.get("approved_by")
     if not approver or not str(approver).strip():

@@ -77,7 +77,8 @@ def print_preview(items: list[dict], loose: list[Problem], console) -> None:
                 table.add_row(f"{number}/{len(variant['parts'])}", Text(part["text"]))
                 table.add_row("", Text(f"{part['length']}/{variant['limit']}", style="bold red" if over else "dim"))
             for media in variant["media"]:
-                table.add_row("media", Text(f"{media['path']}  alt: {media['alt'] or '(none)'}"))
+                sent_as = f" -> sent as {media['sent_as']}" if media.get("sent_as") else ""
+                table.add_row("media", Text(f"{media['path']}{sent_as}  alt: {media['alt'] or '(none)'}"))
             for problem in variant["problems"]:
                 table.add_row(problem["level"], Text(problem["message"],
                                                      style="red" if problem["level"] == "error" else "yellow"))

@@ -399,7 +399,9 @@ class Publisher(NetworkCheck):
         return Variant(item_id=row["item"], channel=row["channel"], network=channel.network,
                        parts=tuple(Part(t, channel.count(t)) for t in texts), limit=channel.max_length, media=media,
                        title=row["title"] or "", link=item.link if item else None,
-                       extra={"planned_at": datetime.fromisoformat(row["planned_at"])}, source=row["source"] or "")
+                       extra={"planned_at": datetime.fromisoformat(row["planned_at"]),
+                              "in_reply_to": item.extra.get("in_reply_to") if item else None},
+                       source=row["source"] or "")
 
     def _keeper(self, row: dict, variant: Variant, held: dict, warnings: list[str] | None = None):
         """on_part for the thread loop: record each part as soon as it is out, or hold it in

@@ -182,7 +182,8 @@ class Renderer:
         parts = tuple(Part(p, channel.count(p)) for p in pieces)
         variant = Variant(item_id=item.id, channel=channel_name, network=channel.network, parts=parts,
                           limit=channel.max_length, media=tuple(media), title=title, link=link, tags=tuple(tags),
-                          problems=problems, extra={"planned_at": when, "lang": lang or item.extra.get("lang")},
+                          problems=problems, extra={"planned_at": when, "lang": lang or item.extra.get("lang"),
+                                 "in_reply_to": item.extra.get("in_reply_to")},
                           source=item.rel, line=line,
                           media_line=item.line(channel_name) if "media" in override else item.line("media"))
         if parts:

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from .config import Config
 from .errors import BotError
-from .ledger import Ledger, open_ledger
+from .database import open_configured
 from .model import Item
 from .timeutil import to_utc_key, utcnow
 
@@ -32,7 +32,7 @@ def sign_off(config: Config, item: Item, digest_seen: str, actor: str, reason: s
         raise BotError(f"{item.rel} has changed since you opened its preview: reload the preview and read the "
                        "new text before signing it off")
     record = {"digest": item.digest, "by": actor, "at": to_utc_key(now or utcnow()), "path": item.rel}
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         with ledger.transaction():
             ledger.set_meta(**{PREFIX + item.id: json.dumps(record)})
@@ -45,7 +45,7 @@ def sign_off(config: Config, item: Item, digest_seen: str, actor: str, reason: s
 
 def signoffs(config: Config) -> dict[str, dict]:
     """item id -> its latest page sign-off ({digest, by, at, path}); {} without a ledger."""
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     if ledger is None:
         return {}
     try:
@@ -65,7 +65,7 @@ def approved_by_page(item: Item, records: dict[str, dict]) -> str | None:
 
 def history(config: Config, item_id: str) -> list[dict]:
     """Every page sign-off of one item, oldest first (events: who, when, why, digest)."""
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     if ledger is None:
         return []
     try:

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 
 from .config import Config
-from .ledger import Ledger, open_ledger
+from .database import open_configured
 from .timeutil import to_utc_key, utcnow
 
 PREFIX = "token_check:"
@@ -21,7 +21,7 @@ def remember(config: Config, results: list[dict], now: datetime | None = None) -
     if not config.database.exists():
         return
     at = to_utc_key(now or utcnow())
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         ledger.set_meta(**{PREFIX + r["channel"]: json.dumps({
             "expires_at": r.get("expires_at"), "warning": r.get("warning"), "error": r.get("error"),
@@ -33,7 +33,7 @@ def remember(config: Config, results: list[dict], now: datetime | None = None) -
 def needing_attention(config: Config, now: datetime | None = None) -> list[dict]:
     """Channels whose last check failed, or whose token expires within token_warn_days."""
     now = now or utcnow()
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     if ledger is None:
         return []
     try:

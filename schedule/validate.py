@@ -105,10 +105,10 @@ def _collisions(config: Config, result: ScanResult) -> list[Problem]:
 
 def _posted_keys(config: Config) -> set[tuple[str, str]]:
     """(item, planned_at) pairs already posted, if a ledger exists (validate never creates one)."""
-    from .ledger import open_ledger
+    from .database import open_configured
 
     try:
-        ledger = open_ledger(config.database, config.timezone, readonly=True)
+        ledger = open_configured(config, readonly=True)
     except Exception:  # noqa: BLE001 - an unreadable ledger must not stop a content check
         return set()
     if ledger is None:

@@ -109,6 +109,15 @@ def test_media_resolution_and_errors(project):
     assert error_of(project, "outside.md").code == "media-outside"
 
 
+def test_a_media_path_with_a_nul_byte_is_a_content_error_not_a_crash(project):
+    """Found by tests/test_fuzz_path.py: YAML's "\\u0000" escape puts a NUL byte in a path,
+    which the OS refuses (ValueError from os.path.realpath). It must be this file's one-line
+    error, never an exception that stops a scan."""
+    project.post("nul.md", 'media: [{path: "media/pool\\u0000.png", alt: x}]')
+    err = error_of(project, "nul.md")
+    assert err.code == "media-missing" and err.line == 2 and "media/pool" in err.message
+
+
 def test_media_symlink_pointing_outside_is_refused(project, tmp_path):
     secret = tmp_path / "outside.png"
     secret.write_bytes(b"x")

@@ -223,6 +223,7 @@ def test_a_channel_missing_a_setting_sends_nothing(project, monkeypatch):
     ("media-needed", None, 0),                                     # Instagram posts need a picture or video
     ("media-count", "[" + ", ".join(f"{{path: media/p{n}.png, alt: \"Picture {n} of the pool\"}}"
                                     for n in range(11)) + "]", 11),   # a carousel takes at most 10
+    ("media-convert", "[{path: media/wave.gif, alt: \"A wave\"}]", "animated"),   # JPEG only; a GIF that moves
 ])
 def test_instagram_receives_nothing_the_gate_refuses(project, monkeypatch, code, media, files):
     from tests.servers import channel_tables, graph
@@ -230,7 +231,7 @@ def test_instagram_receives_nothing_the_gate_refuses(project, monkeypatch, code,
     server = graph.Server().start()
     try:
         monkeypatch.setenv("CIVICPOST_INSTAGRAM_ACCESS_TOKEN", graph.TOKEN)
-        _images(project, files)
+        _images(project, files) if files != "animated" else _animated_gif(project.content / "media" / "wave.gif")
         world = World(project, channels=channel_tables({"instagram": server.url}), default='["instagram"]')
         when = _when()
         project.post("case.md", f"publish_at: {when.isoformat()}" + (f"\nmedia: {media}" if media else ""),
@@ -241,6 +242,13 @@ def test_instagram_receives_nothing_the_gate_refuses(project, monkeypatch, code,
         assert server.calls("POST") == []
     finally:
         server.stop()
+
+
+def _animated_gif(path) -> None:
+    from PIL import Image
+
+    frames = [Image.new("RGB", (4, 4), colour) for colour in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
 def test_youtube_receives_nothing_without_a_title(project, monkeypatch):
@@ -342,7 +350,8 @@ def test_every_error_code_the_gate_can_produce_has_a_case_here():
             found |= {m.group(1) for m in re.finditer(r'\badd\("([a-z][a-z-]*)",(.*?)\)\n', source, re.DOTALL)
                       if '"warning"' not in m.group(2)}
     covered = {c[0] for c in CASES} | {"alt-missing", "media-count", "media-mix", "config", "media-needed",
-                                       "no-title", "captions-size", "text-refused"}     # the network tests above
+                                       "no-title", "captions-size", "text-refused",
+                                       "media-convert"}     # the network tests above
     assert found - set(NOT_ITEM_CODES) <= covered, sorted(found - set(NOT_ITEM_CODES) - covered)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -55,23 +54,6 @@ def test_parts_are_recorded_in_order(tmp_path):
     ledger.record_part(delivery, 0, "111", "https://x.com/c/status/111")
     assert [(p["idx"], p["remote_id"]) for p in ledger.parts(delivery)] == [(0, "111"), (1, "222")]
     assert ledger.parts(delivery)[1]["extra"] == {"cid": "b"}
-
-
-def test_concurrent_threads_keep_row_and_event_together(tmp_path):
-    ledger = Ledger(tmp_path / "l.db")
-    ids = [ledger.add(f"item{i}", "log", "log", WHEN) for i in range(40)]
-
-    def move(delivery):
-        ledger.transition(delivery, "publishing", expect=["scheduled"])
-        ledger.transition(delivery, "posted", expect=["publishing"], remote_id=f"r{delivery}")
-
-    threads = [threading.Thread(target=move, args=(d,)) for d in ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert {r["state"] for r in ledger.deliveries()} == {"posted"}
-    assert len(ledger.events(kind="posted")) == 40
 
 
 def test_other_connections_are_noticed_through_data_version(tmp_path):

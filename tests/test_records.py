@@ -47,7 +47,7 @@ def test_alert_de_duplication_uses_an_index(tmp_path):
                              "'alert-cleared') ORDER BY id DESC LIMIT 1", ["k"]).fetchall()
     detail = " ".join(str(row[-1]) for row in plan)
     assert "USING INDEX events_alert" in detail and "SCAN events" not in detail, detail
-    assert ledger.get_meta("schema_version") == "2"
+    assert int(ledger.get_meta("schema_version")) >= 2      # the migration with the index ran (later ones may follow)
 
 
 def test_ics_uids_are_utc_whatever_the_machine_zone(project, tmp_path):

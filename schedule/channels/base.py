@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 from ..config import ChannelConfig
 from ..counting import chars
 from ..errors import Ambiguous, AuthError, ChannelError, Problem, RateLimited, Rejected, Transient
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Part, Receipt, Variant
 from ..secrets import get_secret, mask, env_name
 
 log = logging.getLogger("civicpost.channel")
@@ -144,9 +144,10 @@ class Channel:
             add("media-count", f"{len(videos)} videos, {self.network} takes at most {self.max_videos}", line=mline)
         if images and videos and not self.mix_media:
             add("media-mix", f"{self.network} cannot mix images and video in one post", line=mline)
-        if self.needs_media == "video" and not videos:
+        reply = bool(variant.extra.get("in_reply_to"))      # an inbox reply is a comment: no media needed
+        if self.needs_media == "video" and not videos and not reply:
             add("media-needed", f"{self.network} posts need a video in media:", line=mline)
-        if self.needs_media == "image" and not (images or videos):
+        if self.needs_media == "image" and not (images or videos) and not reply:
             add("media-needed", f"{self.network} posts need an image or video in media:", line=mline)
         for media in variant.media:
             allowed = self.image_types if media.kind == "image" else self.video_types
@@ -191,9 +192,11 @@ class Channel:
         """
         posted = list(done)
         parts = variant.parts if self.threads else (Part(variant.text, 0),)
+        reply_to = variant.extra.get("in_reply_to")          # "CHANNEL:REMOTE_ID" (schedule/inbox/replies.py)
+        target = self.reply_target(str(reply_to).split(":", 1)[1]) if reply_to else None
         for index in range(len(posted), len(parts)):
-            parent = posted[-1] if posted else None
-            root = posted[0] if posted else None
+            parent = posted[-1] if posted else (target[0] if target else None)
+            root = target[1] if target else (posted[0] if posted else None)
             with hold():
                 receipt = self.post_part(variant, index, parts[index], parent, root, f"{key}:{index}")
                 posted.append(receipt)
@@ -218,6 +221,9 @@ class Channel:
         where the network says what a post replies to, as ``extra["in_reply_to"]``).
         """
         taken = set(taken)
+        if parent is None and index == 0 and variant.extra.get("in_reply_to"):
+            # An inbox reply's first part answers the resident's message (#11), not nothing.
+            parent = self.reply_target(str(variant.extra["in_reply_to"]).split(":", 1)[1])[0]
         for receipt, created in self.candidates(variant, index, part):
             if receipt.remote_id in taken:
                 continue
@@ -281,6 +287,36 @@ class Channel:
                                              "servernotfound")):
                 raise Transient(text, not_sent=never_sent(exc)) from None
             raise
+
+    # ----- the inbox: reading what comes back (schedule/inbox/ calls these) ---------
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> "InboxPage":
+        """Replies and comments under the council's own posts ``remote_ids``, newer than the
+        cursor ``since``; the council's own replies come back too, with ``own=True``."""
+        raise InboxNotSupported(f"{self.name}: the inbox cannot read replies on {self.label or self.network} yet")
+
+    def inbox_mentions(self, cursor: str | None) -> "InboxPage":
+        """Mentions of the account after ``cursor`` (a since id or time; None: the newest page)."""
+        raise InboxNotSupported(f"{self.name}: the inbox cannot read mentions on {self.label or self.network} yet")
+
+    def inbox_access(self) -> str:
+        """For `channels check`: "ok", or why the inbox cannot read on this channel.  The
+        default reads one page of mentions; networks with a cheaper test override it."""
+        try:
+            self.inbox_mentions(None)
+        except InboxNotSupported:
+            return "not checked here: the first `inbox fetch` reports it"
+        except ChannelError as exc:
+            return f"cannot read mentions: {mask(exc)}"
+        return "ok"
+
+    def hide(self, remote_id: str) -> None:
+        """Hide a resident's reply or comment from public view, where the network allows it."""
+        raise InboxNotSupported(f"{self.name}: {self.label or self.network} has no way to hide a reply here")
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """(parent, root) receipts for a native reply to the message ``remote_id``; networks
+        that can reply override this (publish() then sends part 0 as that reply)."""
+        raise Rejected(f"{self.name}: civicpost cannot post replies on {self.label or self.network} yet")
 
 
 # Exceptions (by class name, as the libraries are imported lazily) that mean the request
@@ -365,3 +401,8 @@ def classify_http(channel: str, status: int, message: str, headers: Any = None,
     if status >= 500:
         return Transient(text)                            # may have been acted on (Ambiguous when creating)
     return Rejected(text, duplicate=any(word in message.lower() for word in duplicate_words))
+
+
+
+class InboxNotSupported(ChannelError):
+    """This network (or this civicpost) has no such read call: skipped, never retried."""

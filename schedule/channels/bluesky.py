@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask, remember
 from .base import IMAGE_TYPES, Channel, parse_time, retry_at_from_headers
 
@@ -281,3 +281,78 @@ class BlueskyChannel(Channel):
         session = self._with_session(client.com.atproto.server.get_session)
         return {"account": f"@{session.handle}", "expires_at": None, "checked_at": datetime.now(timezone.utc)}
 
+    # ----- the inbox (schedule/inbox/): replies, mentions and quotes ------------------
+    # app.bsky.* reads go to the account's PDS, which proxies them to its AppView (Bluesky's
+    # own, or the test AppView in tests/servers/appview.py); a PDS without one answers
+    # "No service configured", which the inbox reports once.
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
+        """app.bsky.feed.getPostThread for each post (depth 20): every reply under it, the
+        council's own included; a post deleted since is skipped."""
+        client, found, missing = self.client(), {}, []
+        for uri in remote_ids:
+            try:
+                thread = self._with_session(client.app.bsky.feed.get_post_thread,
+                                            {"uri": uri, "depth": 20, "parent_height": 0}).thread
+            except Rejected as exc:
+                if "NotFound" not in str(exc):
+                    raise
+                missing.append(uri)
+                continue
+            stack = list(getattr(thread, "replies", None) or [])
+            while stack:
+                node = stack.pop()
+                post = getattr(node, "post", None)
+                if post is None:                      # notFoundPost / blockedPost
+                    continue
+                found.setdefault(post.uri, self._incoming(post.uri, post.author, post.record, "reply", uri,
+                                                          post.indexed_at))
+                stack += list(getattr(node, "replies", None) or [])
+        return InboxPage(tuple(found.values()), None, complete=True, missing_posts=tuple(missing))
+
+    def inbox_mentions(self, cursor: str | None) -> InboxPage:
+        """app.bsky.notification.listNotifications (reply, mention, quote), newest first, page
+        by page until one is no newer than the cursor (the newest indexedAt seen)."""
+        client, found, newest, page_cursor = self.client(), [], cursor, None
+        while True:
+            params = {"limit": 50, "reasons": ["reply", "mention", "quote"]}
+            if page_cursor:
+                params["cursor"] = page_cursor
+            listed = self._with_session(client.app.bsky.notification.list_notifications, params)
+            for note in listed.notifications:
+                if cursor and note.indexed_at <= cursor:
+                    return InboxPage(tuple(found), newest)
+                if note.reason not in ("reply", "mention", "quote"):
+                    continue
+                newest = max(newest or "", note.indexed_at)
+                kind = "mention" if note.reason in ("mention", "quote") else "reply"
+                found.append(self._incoming(note.uri, note.author, note.record, kind, note.reason_subject,
+                                            note.indexed_at))
+            page_cursor = listed.cursor
+            if not page_cursor or not listed.notifications:
+                return InboxPage(tuple(found), newest)
+
+    def _incoming(self, uri: str, author: Any, record: Any, kind: str, answers: str | None,
+                  indexed_at: str) -> Incoming:
+        reply = getattr(record, "reply", None)
+        parent = reply.parent.uri if reply else None
+        root = reply.root.uri if reply else None
+        created = getattr(record, "created_at", None) or indexed_at
+        langs = getattr(record, "langs", None) or []
+        return Incoming(remote_id=uri, kind=kind, text=getattr(record, "text", "") or "",
+                        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")),
+                        author=f"@{author.handle}", author_id=author.did,
+                        url=f"https://bsky.app/profile/{author.handle}/post/{uri.rsplit('/', 1)[-1]}",
+                        parent_id=parent, conversation=answers if kind == "reply" and answers else root,
+                        answers=answers if kind == "reply" else None, own=author.did == self._did(),
+                        language=langs[0] if langs else None)
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """Bluesky replies carry strong refs to the parent and to the thread's root: read the
+        parent record from its own repo (com.atproto.repo.getRecord) for its cid and root."""
+        repo, collection, rkey = remote_id.removeprefix("at://").split("/", 2)
+        got = self._with_session(self.client().com.atproto.repo.get_record,
+                                 {"repo": repo, "collection": collection, "rkey": rkey})
+        parent = Receipt(got.uri, None, {"uri": got.uri, "cid": got.cid})
+        reply = getattr(got.value, "reply", None)
+        root = Receipt(reply.root.uri, None, {"uri": reply.root.uri, "cid": reply.root.cid}) if reply else parent
+        return parent, root

@@ -7,10 +7,11 @@ node's user-provided alternative text; without it Facebook shows its own guess).
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from .. import counting
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import IMAGE_TYPES, VIDEO_TYPES
 from .graph_common import GraphChannel
 
@@ -34,6 +35,8 @@ class FacebookChannel(GraphChannel):
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
+        if parent is not None:                   # only a reply has a parent here (no threads)
+            return self._comment_reply(parent, part)
         page = str(self.setting("page_id"))
         images = [m for m in variant.media if m.kind == "image"]
         videos = [m for m in variant.media if m.kind == "video"]
@@ -68,12 +71,67 @@ class FacebookChannel(GraphChannel):
         return Receipt(post_id, url)
 
     def candidates(self, variant: Variant, index: int, part: Part):
+        if variant.extra.get("in_reply_to"):     # a reply: look among the comment's own comments
+            return self.recent_matches(str(variant.extra["in_reply_to"]).split(":", 1)[1], "comments", "message",
+                                       "permalink_url", "created_time", part.text)
         return self.recent_matches(str(self.setting("page_id")), "posts", "message", "permalink_url", "created_time",
                                    part.text)
 
     def check(self) -> dict[str, Any]:
         page = self.call("get_object", str(self.setting("page_id")), fields="id,name")
         return {"account": page.get("name", page["id"]), "expires_at": self.token_expiry()}
+
+    # ----- the inbox (schedule/inbox/): comments on the Page's posts -----------------
+    # Needs pages_read_engagement and pages_read_user_content (App Review, docs/channels.md);
+    # without them Graph answers error 10/200, which the inbox reports once.  Facebook has
+    # no mentions read call for Pages here (issue 11's table): the base class says so.
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
+        """GET /{post}/comments?filter=stream&since=... (every comment, replies to comments
+        too, oldest first), following paging.cursors.after; the cursor is the newest
+        created_time seen, as Unix seconds (Graph's ``since`` takes them)."""
+        page_id, found, newest = str(self.setting("page_id")), [], int(since) if since else 0
+        for post_id in remote_ids:
+            after = None
+            while True:
+                params = {"filter": "stream", "limit": 100, "order": "chronological",
+                          "fields": "id,message,created_time,from,parent{id},permalink_url"}
+                if since:
+                    params["since"] = since
+                if after:
+                    params["after"] = after
+                listed = self.call("get_connection", post_id, "comments", **params)
+                for comment in listed.get("data", []):
+                    message = _comment(comment, post_id, page_id)
+                    found.append(message)
+                    newest = max(newest, int(message.created_at.timestamp()))
+                paging = listed.get("paging") or {}
+                after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+                if not after:
+                    break
+        return InboxPage(tuple(found), str(newest) if newest else since)
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """A reply is a comment on the comment: POST /{comment-id}/comments (post_part)."""
+        target = Receipt(remote_id, None)
+        return target, target
+
+    def hide(self, remote_id: str) -> None:
+        """POST /{comment-id} is_hidden=true (pages_manage_engagement)."""
+        self.call("post_object", remote_id, data={"is_hidden": "true"})
+
+    def _comment_reply(self, parent: Receipt, part: Part) -> Receipt:
+        made = self.call("post_object", parent.remote_id, "comments", data={"message": part.text})
+        return Receipt(str(made["id"]), f"https://www.facebook.com/{made['id']}")
+
+
+def _comment(comment: dict, post_id: str, page_id: str):
+    author = comment.get("from") or {}          # absent without pages_read_user_content
+    created = datetime.strptime(comment["created_time"], "%Y-%m-%dT%H:%M:%S%z")
+    parent = (comment.get("parent") or {}).get("id") or post_id
+    return Incoming(remote_id=str(comment["id"]), kind="comment", text=comment.get("message") or "",
+                    created_at=created, author=author.get("name", ""), author_id=str(author.get("id", "")),
+                    url=comment.get("permalink_url"), parent_id=parent, conversation=post_id, answers=post_id,
+                    own=str(author.get("id")) == page_id)
 
 
 def _alt(image) -> dict[str, str]:

@@ -77,17 +77,26 @@ class GraphChannel(Channel):
                            f"{media.rel}")
         return f"{base}/{media.rel.lstrip('/')}"
 
+    # The container fields each network documents for its status (asking Graph for a field a
+    # node does not have is error 100): Instagram's IG Container has `status_code` and `status`
+    # (the error detail); Threads' container has `status` and `error_message` (Threads API,
+    # "Troubleshooting: Publishing Does Not Return a Media ID").  Subclasses set their pair.
+    container_status_field: str = "status_code"
+    container_error_field: str = "status"
+
     def wait_for_container(self, container_id: str) -> None:
         """Instagram and Threads process a media container before it can be published."""
         interval = float(self.setting("container_poll_seconds", 2))
         deadline = time.monotonic() + float(self.setting("container_timeout_seconds", 120))
+        fields = f"{self.container_status_field},{self.container_error_field}"
         while True:
-            status = self.call("get_object", container_id, fields="status_code,status")
-            code = status.get("status_code") or status.get("status")
+            status = self.call("get_object", container_id, fields=fields)
+            code = status.get(self.container_status_field)
             if code in ("FINISHED", "PUBLISHED"):
                 return
             if code in ("ERROR", "EXPIRED"):
-                raise Rejected(f"{self.name}: media container {container_id} is {code}: {status.get('status', '')}")
+                detail = status.get(self.container_error_field) or ""
+                raise Rejected(f"{self.name}: media container {container_id} is {code}: {detail}")
             if time.monotonic() > deadline:
                 raise Transient(f"{self.name}: media container {container_id} still {code} after waiting")
             time.sleep(interval)
@@ -102,6 +111,18 @@ class GraphChannel(Channel):
             if (post.get(text_field) or "").strip() == text.strip():
                 found = Receipt(str(post["id"]), post.get(link_field)), parse_time(post.get(time_field))
                 yield (*found, post) if more_fields else found
+
+    def inbox_access(self) -> str:
+        """The token's own scopes (debug_token) against what reading comments needs."""
+        needed = {"facebook": ("pages_read_engagement", "pages_read_user_content"),
+                  "instagram": ("instagram_manage_comments",),
+                  "threads": ("threads_read_replies",)}.get(self.network, ())
+        try:
+            scopes = set(self.call("debug_token", self.secret("access_token")).get("data", {}).get("scopes", []))
+        except ChannelError as exc:
+            return f"cannot tell: {exc}"
+        missing = [s for s in needed if s not in scopes]
+        return f"missing permission {', '.join(missing)} (App Review)" if missing else "ok"
 
     def token_expiry(self) -> datetime | None:
         """Expiry from debug_token where the token may inspect itself (0 means never)."""

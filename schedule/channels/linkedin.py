@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from .. import counting
 from ..errors import Ambiguous, AuthError, Rejected, Transient
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
 from .base import Channel, classify_http, parse_time
 
@@ -154,6 +154,8 @@ class LinkedInChannel(Channel):
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
+        if parent is not None:                   # only a reply has a parent here (no threads)
+            return self._comment_reply(parent, part)
         body: dict[str, Any] = {
             "author": self.setting("organization"), "commentary": _escape(part.text), "visibility": "PUBLIC",
             "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
@@ -175,6 +177,13 @@ class LinkedInChannel(Channel):
         return Receipt(urn, f"https://www.linkedin.com/feed/update/{urn}/")
 
     def candidates(self, variant: Variant, index: int, part: Part):
+        if variant.extra.get("in_reply_to"):     # a reply: look among the comment's own comments
+            for comment in self._comments(str(variant.extra["in_reply_to"]).split(":", 1)[1]):
+                if comment.get("actor") == self.setting("organization") and \
+                        (comment.get("message") or {}).get("text", "").strip() == part.text.strip():
+                    yield (Receipt(comment.get("$URN") or comment["commentUrn"], None),
+                           datetime.fromtimestamp(comment["created"]["time"] / 1000, timezone.utc))
+            return
         organization = quote(str(self.setting("organization")), safe="")
         posts = self.request("GET", f"/rest/posts?author={organization}&q=author&count=20",
                              headers={"X-RestLi-Method": "FINDER"}).json()
@@ -194,6 +203,65 @@ class LinkedInChannel(Channel):
             expires_at = day if day.tzinfo else datetime.combine(day.date(), time(0), timezone.utc)
         name = found.get("localizedName") or organization
         return {"account": name, "expires_at": expires_at, "warning": self.version_warning(datetime.now(timezone.utc))}
+
+    # ----- the inbox (schedule/inbox/): comments on the organisation's posts ------------
+    # Needs the Community Management API (LinkedIn's approval; docs/channels.md); without it
+    # LinkedIn answers 403 ACCESS_DENIED, reported once.  No "since": each pass lists all.
+    def _comments(self, urn: str) -> list[dict]:
+        out, start = [], 0
+        while True:
+            page = self.request("GET", f"/rest/socialActions/{quote(urn, safe='')}/comments",
+                                params={"start": start, "count": 100}).json()
+            elements = page.get("elements", [])
+            out += elements
+            start += len(elements)
+            if not elements or start >= int((page.get("paging") or {}).get("total", 0)):
+                return out
+
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
+        """GET /rest/socialActions/{urn}/comments (start/count paging), and each comment's
+        own comments where it has some."""
+        found, missing = {}, []
+        for post in remote_ids:
+            try:
+                stack = [(c, post) for c in self._comments(post)]
+            except Rejected as exc:
+                if "404" not in str(exc):
+                    raise
+                missing.append(post)
+                continue
+            while stack:
+                comment, parent = stack.pop()
+                urn = comment.get("$URN") or comment["commentUrn"]
+                found.setdefault(urn, self._incoming(comment, urn, parent, post))
+                if int((comment.get("commentsSummary") or {}).get("aggregatedTotalComments", 0)):
+                    stack += [(c, urn) for c in self._comments(urn)]
+        return InboxPage(tuple(found.values()), None, complete=True, missing_posts=tuple(missing))
+
+    def _incoming(self, comment: dict, urn: str, parent: str, post: str) -> Incoming:
+        created = datetime.fromtimestamp(comment["created"]["time"] / 1000, timezone.utc)
+        changed = datetime.fromtimestamp((comment.get("lastModified") or comment["created"])["time"] / 1000,
+                                         timezone.utc)
+        actor = comment.get("actor", "")
+        return Incoming(remote_id=urn, kind="comment", text=(comment.get("message") or {}).get("text", ""),
+                        created_at=created, author=actor, author_id=actor, parent_id=parent, conversation=post,
+                        answers=post, edited_at=changed if changed > created else None,
+                        own=actor == str(self.setting("organization")))
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """A comment as the organisation on the comment (parentComment), posted to the
+        comment's socialActions; the object is the activity the comment URN names."""
+        return Receipt(remote_id, None), Receipt(remote_id, None)
+
+    def _comment_reply(self, parent: Receipt, part: Part) -> Receipt:
+        inner = parent.remote_id.split("(", 1)[1].rsplit(")", 1)[0] if "(" in parent.remote_id else parent.remote_id
+        activity = inner.rsplit(",", 1)[0]
+        response = self.request("POST", f"/rest/socialActions/{quote(parent.remote_id, safe='')}/comments", json={
+            "actor": self.setting("organization"), "object": activity, "parentComment": parent.remote_id,
+            "message": {"text": part.text}})
+        made = response.json() if response.content else {}
+        urn = made.get("$URN") or response.headers.get("x-restli-id") or ""
+        return Receipt(urn, None)
 
 
 def _escape(text: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
 from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time
 
@@ -118,6 +118,67 @@ class MastodonChannel(Channel):
         me = self._call(self.client().account_verify_credentials)
         host = re.sub(r"^https?://", "", self.api_base)
         return {"account": f"@{me['acct']}@{host}", "expires_at": None}
+
+    # ----- the inbox (schedule/inbox/): reading replies and mentions -----------------
+    def _my_id(self) -> str:
+        if getattr(self, "_me_id", None) is None:
+            self._me_id = str(self._call(self.client().account_verify_credentials)["id"])
+        return self._me_id
+
+    def _incoming(self, status: Any, kind: str, answers: str | None) -> Incoming:
+        account = status["account"] or {}
+        return Incoming(
+            remote_id=str(status["id"]), kind=kind, text=html_to_text(status["content"]),
+            created_at=_aware(status["created_at"]), author=f"@{account.get('acct', '')}",
+            author_id=str(account.get("id", "")), url=status.get("url"),
+            parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
+            conversation=answers or (str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None),
+            answers=answers, edited_at=_aware(status["edited_at"]) if status.get("edited_at") else None,
+            own=str(account.get("id")) == self._my_id(), language=status.get("language"))
+
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
+        """GET /api/v1/statuses/:id/context for each post: every reply under it, the
+        council's own included.  Context has no since id, so each pass reads the whole
+        thread (which is how edits and deletions are seen); a post deleted since is skipped."""
+        client, found, missing = self.client(), {}, []
+        for post_id in remote_ids:
+            try:
+                context = self._call(client.status_context, post_id)
+            except Rejected as exc:
+                if "404" not in str(exc) and "not found" not in str(exc).lower():
+                    raise
+                missing.append(post_id)
+                continue
+            for status in context["descendants"]:
+                found.setdefault(str(status["id"]), self._incoming(status, "reply", post_id))
+        return InboxPage(tuple(found.values()), None, complete=True, missing_posts=tuple(missing))
+
+    def inbox_mentions(self, cursor: str | None) -> InboxPage:
+        """GET /api/v1/notifications?types[]=mention&min_id=cursor, page by page (each page's
+        Link rel="prev" goes newer) until nothing is newer; the cursor is the newest id."""
+        client, found, newest = self.client(), [], cursor
+        page = self._call(client.notifications, types=["mention"], min_id=cursor, limit=40)
+        while page:
+            for notification in page:
+                newest = str(max(int(newest or 0), int(notification["id"])))
+                if notification.get("status"):           # None when the status was deleted since
+                    found.append(self._incoming(notification["status"], "mention", None))
+            if getattr(page, "_pagination_prev", None) is None:
+                break
+            page = self._call(client.fetch_previous, page)
+        return InboxPage(tuple(found), newest)
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """A reply is a status with in_reply_to_id (post_part sends parent.remote_id)."""
+        target = Receipt(remote_id, None)
+        return target, target
+
+
+def _aware(moment: Any) -> datetime:
+    """Mastodon.py gives aware datetimes; a string (an odd server) is parsed, never guessed."""
+    if isinstance(moment, datetime):
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
 
 
 def html_to_text(content: str) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import counting
-from ..model import Part, Receipt, Variant
+from ..errors import Rejected
+from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import VIDEO_TYPES
 from .graph_common import GraphChannel
 
@@ -29,6 +30,10 @@ class ThreadsChannel(GraphChannel):
     video_types = VIDEO_TYPES
     max_image_bytes = 8 * 1024 * 1024
     required_settings = ("threads_user_id",)
+    # Threads documents `status` (IN_PROGRESS, FINISHED, PUBLISHED, ERROR, EXPIRED) and
+    # `error_message` for a container; it has no `status_code` (that is Instagram's).
+    container_status_field = "status"
+    container_error_field = "error_message"
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
@@ -57,7 +62,7 @@ class ThreadsChannel(GraphChannel):
 
     def candidates(self, variant: Variant, index: int, part: Part):
         # The account's own replies (every part after the first) are its /replies edge, not /threads.
-        edge = "replies" if index else "threads"
+        edge = "replies" if index or variant.extra.get("in_reply_to") else "threads"
         for receipt, created, post in self.recent_matches(str(self.setting("threads_user_id")), edge, "text",
                                                           "permalink", "timestamp", part.text, "replied_to"):
             receipt.extra["in_reply_to"] = str((post.get("replied_to") or {}).get("id") or "") or None
@@ -66,3 +71,60 @@ class ThreadsChannel(GraphChannel):
     def check(self) -> dict[str, Any]:
         me = self.call("get_object", "me", fields="id,username")
         return {"account": f"@{me.get('username', me['id'])}", "expires_at": None}
+
+    # ----- the inbox (schedule/inbox/): replies and mentions --------------------------
+    # Needs threads_read_replies (and threads_manage_mentions for mentions), App Review.
+    _FIELDS = "id,text,timestamp,username,permalink,replied_to{id},root_post{id},is_reply_owned_by_me"
+
+    def _pages(self, owner: str, edge: str, **params: Any):
+        after = None
+        while True:
+            listed = self.call("get_connection", owner, edge, fields=self._FIELDS, limit=100,
+                               **params, **({"after": after} if after else {}))
+            yield from listed.get("data", [])
+            paging = listed.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+            if not after:
+                return
+
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
+        """GET /{media}/conversation: every reply at any depth, flattened."""
+        found, missing = {}, []
+        for media_id in remote_ids:
+            try:
+                for reply in self._pages(media_id, "conversation", reverse="false"):
+                    found.setdefault(reply["id"], _thread_reply(reply, "reply", media_id))
+            except Rejected as exc:
+                if "does not exist" not in str(exc):
+                    raise
+                missing.append(media_id)
+        return InboxPage(tuple(found.values()), None, complete=True, missing_posts=tuple(missing))
+
+    def inbox_mentions(self, cursor: str | None) -> InboxPage:
+        """GET /{user}/mentions since the newest timestamp seen (Unix seconds)."""
+        found, newest = [], int(cursor) if cursor else 0
+        params = {"since": cursor} if cursor else {}
+        for post in self._pages(str(self.setting("threads_user_id")), "mentions", **params):
+            message = _thread_reply(post, "mention", None)
+            found.append(message)
+            newest = max(newest, int(message.created_at.timestamp()))
+        return InboxPage(tuple(found), str(newest) if newest else cursor)
+
+    def hide(self, remote_id: str) -> None:
+        """POST /{reply-id}/manage_reply hide=true (threads_manage_replies)."""
+        self.call("post_object", remote_id, "manage_reply", data={"hide": "true"})
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """A reply is a post with reply_to_id (post_part sends parent.remote_id)."""
+        return Receipt(remote_id, None), Receipt(remote_id, None)
+
+
+def _thread_reply(post: dict, kind: str, media_id: str | None) -> Incoming:
+    from datetime import datetime
+
+    parent = (post.get("replied_to") or {}).get("id")
+    root = (post.get("root_post") or {}).get("id")
+    return Incoming(remote_id=str(post["id"]), kind=kind, text=post.get("text") or "",
+                    created_at=datetime.strptime(post["timestamp"], "%Y-%m-%dT%H:%M:%S%z"),
+                    author=f"@{post.get('username', '')}", url=post.get("permalink"), parent_id=parent,
+                    conversation=media_id or root, answers=media_id, own=bool(post.get("is_reply_owned_by_me")))

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
-from ..model import Part, Receipt, Variant
+from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
 from .base import IMAGE_TYPES, Channel, never_sent, parse_time, retry_at_from_headers
 
@@ -203,6 +203,93 @@ class XChannel(Channel):
         me = self.me()
         return {"account": f"@{me['username']}", "expires_at": None,
                 "checked_at": datetime.now(timezone.utc)}
+
+    # ----- the inbox (schedule/inbox/): reading replies and mentions -----------------
+    # Both need a paid API tier (docs/channels.md); without it X answers 403
+    # "client-not-enrolled", which the inbox reports once.  Search covers the last 7 days.
+    def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
+        """GET /2/tweets/search/recent with "conversation_id:A OR conversation_id:B ..."
+        (queries kept under X's 512-character limit) and since_id; every page."""
+        found, newest = [], since
+        for query in _conversation_queries(remote_ids):
+            page_found, page_newest = self._read_pages(self.client().search_recent_tweets, "next_token",
+                                                       set(remote_ids), query, since_id=since)
+            found += page_found
+            newest = _newer(newest, page_newest)
+        return InboxPage(tuple(found), newest)
+
+    def inbox_mentions(self, cursor: str | None) -> InboxPage:
+        """GET /2/users/:id/mentions with since_id; every page (next_token goes older)."""
+        found, newest = self._read_pages(self.client().get_users_mentions, "pagination_token", set(),
+                                         self.me()["id"], since_id=cursor)
+        return InboxPage(tuple(found), _newer(cursor, newest))
+
+    def hide(self, remote_id: str) -> None:
+        """PUT /2/tweets/:id/hidden {"hidden": true}: X's hidden replies (in the account's own
+        conversations only)."""
+        response = self._call(self.client().hide_reply, remote_id)
+        if not (response.data or {}).get("hidden"):
+            raise Rejected(f"{self.name}: X did not hide reply {remote_id}")
+
+    def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
+        """create_tweet(in_reply_to_tweet_id=...): post_part sends parent.remote_id.  X allows
+        it only where the resident mentioned or quoted the account (docs/channels.md)."""
+        target = Receipt(remote_id, None)
+        return target, target
+
+    def _read_pages(self, fn, page_param: str, posts: set[str], *args: Any, **params: Any):
+        found, newest, token = [], None, None
+        fields = dict(max_results=100, user_auth=True, expansions=["author_id"], user_fields=["username"],
+                      tweet_fields=["created_at", "conversation_id", "referenced_tweets", "lang", "author_id",
+                                    "edit_history_tweet_ids"])
+        while True:
+            extra = {page_param: token} if token else {}
+            response = self._call(fn, *args, **params, **fields, **extra)
+            users = {str(_field(u, "id")): str(_field(u, "username")) for u in (response.includes or {}).get("users", [])}
+            for tweet in response.data or []:
+                found.append(self._incoming(tweet, users, posts))
+            meta = response.meta or {}
+            newest = _newer(newest, meta.get("newest_id"))
+            token = meta.get("next_token")
+            if not token:
+                return found, newest
+
+    def _incoming(self, tweet: Any, users: dict[str, str], posts: set[str]) -> Incoming:
+        tweet_id = str(_field(tweet, "id"))
+        history = [str(t) for t in (_field(tweet, "edit_history_tweet_ids") or [tweet_id])]
+        parent = next((str(_field(r, "id")) for r in (_field(tweet, "referenced_tweets") or [])
+                       if _field(r, "type") == "replied_to"), None)
+        conversation = str(_field(tweet, "conversation_id") or tweet_id)
+        author_id = str(_field(tweet, "author_id") or "")
+        created = _field(tweet, "created_at")
+        created = created if isinstance(created, datetime) else datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        handle = users.get(author_id, author_id)
+        # An edit is a new tweet id listing the original first (X's edit_history_tweet_ids):
+        # it is kept as a new version of the original message.
+        return Incoming(remote_id=history[0], kind="reply" if conversation in posts else "mention",
+                        text=str(_field(tweet, "text")), created_at=created, author=f"@{handle}", author_id=author_id,
+                        url=f"https://x.com/{handle}/status/{tweet_id}", parent_id=parent, conversation=conversation,
+                        answers=conversation if conversation in posts else None,
+                        edited_at=created if len(history) > 1 else None, own=author_id == self.me()["id"],
+                        language=_field(tweet, "lang"))
+
+
+def _newer(a: str | None, b: str | None) -> str | None:
+    """Tweet ids are snowflakes: compare as numbers, not strings."""
+    values = [int(v) for v in (a, b) if v]
+    return str(max(values)) if values else None
+
+
+def _conversation_queries(remote_ids: list[str], limit: int = 512) -> list[str]:
+    queries, current = [], ""
+    for remote_id in remote_ids:
+        term = f"conversation_id:{remote_id}"
+        joined = f"{current} OR {term}" if current else term
+        if len(joined) > limit and current:
+            queries.append(current)
+            joined = term
+        current = joined
+    return queries + ([current] if current else [])
 
 
 def _tweepy_error(response):

@@ -16,7 +16,8 @@ from .. import operator, signoff
 from ..config import Config
 from ..errors import BotError
 from ..languages import split_delivery_item
-from ..ledger import open_ledger, public_row
+from ..database import open_configured
+from ..ledger import public_row
 from ..secrets import mask
 from . import forms, pages
 from .content import Content
@@ -129,7 +130,7 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
         """One delivery in the public shape plus why it is held, or a 404 page."""
         if delivery_id is None:
             return None
-        ledger = open_ledger(config.database, config.timezone, readonly=True)
+        ledger = open_configured(config, readonly=True)
         row = ledger.get(delivery_id) if ledger else None
         if ledger:
             ledger.close()

@@ -14,7 +14,7 @@ import secrets as random_tokens
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..config import Config
-from ..ledger import Ledger
+from ..database import open_configured
 from ..timeutil import to_utc_key, utcnow
 
 MAX_AGE = 3600          # seconds a confirmation page stays usable
@@ -41,7 +41,7 @@ def redeem(secret: str, token: str, user: str, action: str, config: Config) -> N
     if not isinstance(data, dict) or data.get("u") != user or data.get("a") != action:
         raise FormRefused("this form was issued to someone else or for another action: reload the page") from None
     key = f"web_form:{data.get('n')}"
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         with ledger.transaction():       # BEGIN IMMEDIATE: two replays cannot both pass
             if ledger.get_meta(key) is not None:

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from ..config import Config
 from ..languages import PAIR_SEPARATOR, languages, split_delivery_item
-from ..ledger import open_ledger
+from ..database import open_configured
 from ..listing import history, queue
 from ..operator import status
 from ..preview import preview_items
@@ -129,7 +129,7 @@ def preview_page(config: Config, content: Content, item_id: str, now: datetime |
 def post_page(config: Config, content: Content, item_id: str) -> dict | None:
     """One item's deliveries, each with its events (who, when, why) and posted parts."""
     item = content.fresh(item_id)
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     deliveries = []
     if ledger is not None:
         try:

@@ -38,6 +38,7 @@ class Server(TestServer):
         self.route("PUT", r"/video-upload/(?P<video>[\w:]+)/(?P<part>\d+)", self.video_part)
         self.route("PUT", r"/captions-upload/(?P<video>[\w:]+)", self.video_captions)
         self.route("GET", r"/rest/videos/(?P<video>[\w:%]+)", self.video_status)
+        self.setup_inbox_routes()
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "5xx":
@@ -159,3 +160,65 @@ class Server(TestServer):
             return problem
         return Response(200, {"id": int(request.params["id"]), "localizedName": "Blackburn Council",
                               "vanityName": "blackburn-council"})
+
+    # ----- the inbox: comments through socialActions (#11) -------------------------------------
+    # From LinkedIn's Comments API (Community Management): GET /rest/socialActions/{urn}/comments
+    # (start, count -> {"elements", "paging": {"start", "count", "total"}}), each comment with
+    # $URN "urn:li:comment:(urn:li:activity:N,M)", actor, message.text, created/lastModified
+    # {"time": ms}, commentsSummary; POST the same path (actor, object, message,
+    # parentComment) -> 201 with the comment.  Without approval: 403 ACCESS_DENIED.
+    def setup_inbox_routes(self) -> None:
+        self.comments: dict[str, dict] = {}
+        self.community_management = True
+        self.route("GET", r"/rest/socialActions/(?P<urn>[^/]+)/comments", self.list_comments)
+        self.route("POST", r"/rest/socialActions/(?P<urn>[^/]+)/comments", self.create_comment)
+
+    def resident_comment(self, on: str, text: str, actor: str = "urn:li:person:resident1",
+                         parent: str | None = None) -> dict:
+        with self.lock:
+            number = self.next_id()
+            post = on if on.startswith("urn:li:share:") else self.comments[on]["post"]
+            activity = f"urn:li:activity:{post.rsplit(':', 1)[1]}"
+            urn = f"urn:li:comment:({activity},{number})"
+            now = int(time.time() * 1000)
+            self.comments[urn] = {"$URN": urn, "id": number, "actor": actor, "object": activity,
+                                  "message": {"text": text, "attributes": []}, "created": {"actor": actor, "time": now},
+                                  "lastModified": {"actor": actor, "time": now}, "post": post,
+                                  "parentComment": parent, "commentsSummary": {"aggregatedTotalComments": 0}}
+            if parent:
+                self.comments[parent]["commentsSummary"]["aggregatedTotalComments"] += 1
+        return self.comments[urn]
+
+    def _comments_of(self, urn: str) -> list[dict]:
+        if urn.startswith("urn:li:comment:"):
+            return [c for c in self.comments.values() if c["parentComment"] == urn]
+        return [c for c in self.comments.values() if c["post"] == urn and not c["parentComment"]]
+
+    def list_comments(self, request: Request) -> Response:
+        from urllib.parse import unquote
+
+        if problem := self._check(request):
+            return problem
+        if not self.community_management:
+            return li_error(403, "ACCESS_DENIED", "Not enough permissions to access: socialActions.GET.NO_VERSION")
+        urn = unquote(request.params["urn"])
+        if urn not in self.posts and urn not in self.comments:
+            return li_error(404, "NOT_FOUND", f"{urn} not found")
+        rows = self._comments_of(urn)
+        start, count = int(request.query.get("start", ["0"])[0]), int(request.query.get("count", ["10"])[0])
+        page = [{k: v for k, v in c.items() if k not in ("post", "parentComment")} | (
+            {"parentComment": c["parentComment"]} if c["parentComment"] else {}) for c in rows[start:start + count]]
+        return Response(200, {"elements": page, "paging": {"start": start, "count": count, "total": len(rows)}})
+
+    def create_comment(self, request: Request) -> Response:
+        from urllib.parse import unquote
+
+        if problem := self._check(request):
+            return problem
+        urn = unquote(request.params["urn"])
+        body = request.json()
+        if urn not in self.comments and urn not in self.posts:
+            return li_error(404, "NOT_FOUND", f"{urn} not found")
+        made = self.resident_comment(urn, body["message"]["text"], actor=body["actor"],
+                                     parent=body.get("parentComment"))
+        return Response(201, {k: v for k, v in made.items() if k != "post"}, {"x-restli-id": made["$URN"]})

@@ -35,6 +35,7 @@ class Server(TestServer):
         self.route("POST", r"/api/v1/statuses", self.status_post)
         self.route("GET", r"/api/v1/statuses/(?P<id>\d+)", self.status_get)
         self.route("GET", r"/api/v1/instance", lambda r: Response(200, {"uri": "mastodon.test", "version": "4.2.0"}))
+        self.setup_inbox_routes()
 
     # Mastodon answers every request for a bad token with 401 {"error": "The access token is invalid"}.
     def authorised(self, request: Request) -> bool:
@@ -119,6 +120,107 @@ class Server(TestServer):
     def status_get(self, request: Request) -> Response:
         status = self.statuses.get(request.params["id"])
         return Response(200, status) if status else Response(404, {"error": "Record not found"})
+
+    # ----- the inbox: replies, mentions, edits and deletions (#11) ------------------------
+    # Context and notifications follow Mastodon's API docs: GET /api/v1/statuses/:id/context
+    # -> {"ancestors", "descendants"} (depth-first, oldest first); GET /api/v1/notifications
+    # with types[], min_id/since_id/max_id and limit, newest first, and a Link header
+    # (rel="next" max_id=oldest, rel="prev" min_id=newest) that Mastodon.py pages with.
+    def setup_inbox_routes(self) -> None:
+        self.notifications: list[dict] = []
+        self.mutations = 0                      # bumps the context index (see status_context)
+        self.forbid_notifications = False       # a token without the read:notifications scope
+        self.route("GET", r"/api/v1/statuses/(?P<id>\d+)/context", self.status_context)
+        self.route("GET", r"/api/v1/notifications", self.notifications_list)
+
+    def resident_status(self, text: str, in_reply_to: str | None = None, acct: str = "resident@example.social",
+                        mention: bool = True, language: str | None = "en") -> dict:
+        """A resident's status (a reply under in_reply_to, or a plain mention), with the
+        mention notification Mastodon gives the council for it."""
+        with self.lock:
+            status_id = str(int(time.time() * 1000) * 1000 + int(self.next_id()) % 1000)
+            account = {**self.account, "id": str(200000000000 + len(acct)), "username": acct.split("@")[0],
+                       "acct": acct, "display_name": acct.split("@")[0].title()}
+            own = acct == self.account["acct"]
+            if own:
+                account = self.account
+            status = {"sensitive": False, "spoiler_text": "", "replies_count": 0, "reblogs_count": 0,
+                      "favourites_count": 0, "reblog": None, "application": None, "tags": [], "emojis": [],
+                      "card": None, "poll": None, "in_reply_to_account_id": None,
+                      "id": status_id, "in_reply_to_id": in_reply_to,
+                      "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                      "content": f"<p>{html.escape(text)}</p>", "account": account, "edited_at": None,
+                      "url": f"{self.url}/@{acct}/{status_id}", "uri": f"{self.url}/users/{acct}/statuses/{status_id}",
+                      "language": language, "media_attachments": [], "mentions": [], "visibility": "public"}
+            self.statuses[status_id] = status
+            self.mutations += 1
+            if mention and not own:
+                self.notifications.append({"id": str(int(self.next_id()) * 10), "type": "mention",
+                                           "created_at": status["created_at"], "account": account,
+                                           "status": status})
+        return status
+
+    def edit_status(self, status_id: str, text: str) -> None:
+        with self.lock:
+            status = self.statuses[status_id]
+            status["content"] = f"<p>{html.escape(text)}</p>"
+            status["edited_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    def delete_status(self, status_id: str) -> None:
+        with self.lock:
+            self.mutations += 1
+            self.statuses.pop(status_id)
+            for notification in self.notifications:      # Mastodon drops the status from it
+                if notification["status"] and notification["status"]["id"] == status_id:
+                    notification["status"] = None
+
+    def status_context(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return self._unauthorised()
+        root = request.params["id"]
+        if root not in self.statuses:
+            return Response(404, {"error": "Record not found"})
+        with self.lock:                   # a parent -> children index, rebuilt when statuses change
+            key = (len(self.statuses), self.mutations)
+            if getattr(self, "_children_of", (None, None))[1] != key:
+                index: dict[str, list] = {}
+                for status in self.statuses.values():
+                    index.setdefault(status.get("in_reply_to_id"), []).append(status)
+                self._children_of = (index, key)
+            index = self._children_of[0]
+        descendants, frontier = [], [root]
+        while frontier:
+            parent = frontier.pop(0)
+            children = sorted(index.get(parent, []), key=lambda s: int(s["id"]))
+            descendants += children
+            frontier += [c["id"] for c in children]
+        return Response(200, {"ancestors": [], "descendants": descendants})
+
+    def notifications_list(self, request: Request) -> Response:
+        if not self.authorised(request):
+            return self._unauthorised()
+        if self.forbid_notifications:
+            return Response(403, {"error": "This action is outside the authorized scopes"})
+        query = request.query
+        types = query.get("types[]", []) or query.get("types", [])
+        rows = [n for n in self.notifications if not types or n["type"] in types]
+        rows.sort(key=lambda n: int(n["id"]))
+        limit = int(query.get("limit", ["40"])[0])
+        if query.get("max_id"):
+            rows = [n for n in rows if int(n["id"]) < int(query["max_id"][0])]
+        if query.get("since_id"):
+            rows = [n for n in rows if int(n["id"]) > int(query["since_id"][0])]
+        if query.get("min_id"):          # immediately newer than min_id: the oldest `limit` of them
+            rows = [n for n in rows if int(n["id"]) > int(query["min_id"][0])][:limit]
+        else:                            # otherwise the newest `limit`
+            rows = rows[-limit:]
+        page = rows[::-1]
+        headers = {}
+        if page:
+            base = f"{self.url}/api/v1/notifications"
+            headers["Link"] = (f'<{base}?max_id={page[-1]["id"]}>; rel="next", '
+                               f'<{base}?min_id={page[0]["id"]}>; rel="prev"')
+        return Response(200, page, headers)
 
 
 def _form_list(request: Request, name: str) -> list[str]:

@@ -41,10 +41,10 @@ def free_port_pair() -> int:
 
 
 class PDS:
-    def __init__(self):
+    def __init__(self, extra_env: dict[str, str] | None = None):
         self.port = free_port_pair()
         done = subprocess.run(["bash", str(PDS_SH), "start", str(PDS_DIR), str(self.port)], capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=120, env={**os.environ, **(extra_env or {})})
         if done.returncode != 0:
             raise RuntimeError(f"PDS did not start: {done.stderr[-2000:]}")
         self.pid = int(done.stdout.strip().splitlines()[-1])

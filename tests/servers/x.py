@@ -49,6 +49,7 @@ class Server(TestServer):
         self.route("POST", r"/2/media/upload/(?P<id>\d+)/finalize", self.media_finalize)
         self.route("GET", r"/2/media/upload", self.media_status)
         self.route("POST", r"/2/media/metadata", self.metadata)
+        self.setup_inbox_routes()
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "5xx":
@@ -157,3 +158,113 @@ class Server(TestServer):
         body = request.json()
         self.alt_text[str(body["id"])] = body["metadata"]["alt_text"]["text"]
         return Response(200, {"data": {"id": body["id"], "associated_metadata": body["metadata"]}})
+
+    # ----- the inbox: mentions and conversation search (#11) ---------------------------------
+    # From X's API v2 reference: GET /2/users/:id/mentions (since_id, max_results 5-100,
+    # pagination_token) and GET /2/tweets/search/recent (query, since_id, max_results 10-100,
+    # next_token); newest first; {"data", "includes": {"users"}, "meta": {"newest_id",
+    # "oldest_id", "result_count", "next_token"}}; an app without the paid tier gets 403
+    # "client-not-enrolled" (X's "Client Forbidden" problem).
+    def setup_inbox_routes(self) -> None:
+        self.others: dict[str, dict] = {}           # residents' tweets
+        self.users = {USER["id"]: USER}
+        self.enrolled = True
+        self.route("GET", r"/2/users/(?P<id>\d+)/mentions", self.mentions)
+        self.route("GET", r"/2/tweets/search/recent", self.search_recent)
+        self.route("PUT", r"/2/tweets/(?P<id>\d+)/hidden", self.hide_reply)
+
+    def resident_tweet(self, text: str, reply_to: str | None = None, username: str = "resident",
+                       lang: str = "en") -> dict:
+        with self.lock:
+            user = next((u for u in self.users.values() if u["username"] == username), None)
+            if user is None:
+                user = {"id": str(1000 + len(self.users)), "name": username.title(), "username": username}
+                self.users[user["id"]] = user
+            tweet_id = str(int(time.time() * 1000) << 22 | int(self.next_id()) % 4096)
+            parent = self.tweets.get(reply_to) or self.others.get(reply_to) if reply_to else None
+            tweet = {"id": tweet_id, "text": text, "author_id": user["id"], "lang": lang,
+                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                     "conversation_id": (parent.get("conversation_id") or parent["id"]) if parent else tweet_id,
+                     "edit_history_tweet_ids": [tweet_id]}
+            if parent:
+                tweet["referenced_tweets"] = [{"type": "replied_to", "id": parent["id"]}]
+                tweet["in_reply_to_user_id"] = parent.get("author_id", USER["id"])
+            self.others[tweet_id] = tweet
+        return tweet
+
+    def edit_tweet(self, tweet_id: str, text: str) -> dict:
+        """X makes an edit a new tweet whose edit_history_tweet_ids lists the original first."""
+        with self.lock:
+            old = self.others[tweet_id]
+            time.sleep(0.002)                       # a later snowflake than any tweet so far
+            new_id = str(int(time.time() * 1000) << 22 | int(self.next_id()) % 4096)
+            history = old["edit_history_tweet_ids"] + [new_id]
+            self.others[new_id] = {**old, "id": new_id, "text": text, "edit_history_tweet_ids": history}
+            old["edit_history_tweet_ids"] = history
+        return self.others[new_id]
+
+    def _forbidden(self) -> Response:
+        response = problem(403, "Client Forbidden", "When authenticating requests to the Twitter API v2 endpoints, "
+                           "you must use keys and tokens from a Twitter developer App that is attached to a Project.")
+        response.body.update({"reason": "client-not-enrolled", "type": "https://api.twitter.com/2/problems/"
+                              "client-forbidden", "required_enrollment": "Appropriate Level of API Access"})
+        return response
+
+    def _page(self, request: Request, tweets: list[dict], token_param: str) -> Response:
+        query = request.query
+        if query.get("since_id"):
+            tweets = [t for t in tweets if int(t["id"]) > int(query["since_id"][0])]
+        tweets = sorted(tweets, key=lambda t: int(t["id"]), reverse=True)
+        if query.get(token_param):
+            tweets = [t for t in tweets if int(t["id"]) < int(query[token_param][0])]
+        size = int(query.get("max_results", ["10"])[0])
+        page, rest = tweets[:size], tweets[size:]
+        if not page:
+            return Response(200, {"meta": {"result_count": 0}})
+        fields = set(",".join(query.get("tweet.fields", [""])).split(",")) | {"id", "text", "edit_history_tweet_ids"}
+        meta = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], "result_count": len(page)}
+        if rest:
+            meta["next_token"] = page[-1]["id"]        # opaque to clients; here the oldest id so far
+        users = [self.users[t["author_id"]] for t in page if t["author_id"] in self.users]
+        return Response(200, {"data": [{k: v for k, v in t.items() if k in fields} for t in page],
+                              "includes": {"users": list({u["id"]: u for u in users}.values())}, "meta": meta})
+
+    def _all(self) -> list[dict]:
+        council = [{**t, "author_id": USER["id"], "created_at": t.get("created_at", time.strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())), "conversation_id": t.get("conversation_id") or t["id"]}
+            for t in self.tweets.values()]
+        return council + list(self.others.values())
+
+    def mentions(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        if not self.enrolled:
+            return self._forbidden()
+        handle = f"@{USER['username']}".lower()
+        found = [t for t in self.others.values() if handle in t["text"].lower()
+                 or t.get("in_reply_to_user_id") == request.params["id"]]
+        return self._page(request, found, "pagination_token")
+
+    def search_recent(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        if not self.enrolled:
+            return self._forbidden()
+        query = request.query["query"][0]
+        if len(query) > 512:
+            return problem(400, "Invalid Request", "One or more parameters to your request was invalid.")
+        wanted = set(re.findall(r"conversation_id:(\d+)", query))
+        found = [t for t in self._all() if t["conversation_id"] in wanted and t["id"] not in wanted]
+        return self._page(request, found, "next_token")
+
+    def hide_reply(self, request: Request) -> Response:
+        """PUT /2/tweets/:id/hidden {"hidden": true} -> {"data": {"hidden": true}}; only a reply
+        in a conversation the account started."""
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        tweet = self.others.get(request.params["id"])
+        root = self.tweets.get(tweet["conversation_id"]) if tweet else None
+        if tweet is None or root is None:
+            return problem(403, "Forbidden", "You cannot hide or unhide replies to a conversation you do not own.")
+        tweet["hidden"] = bool(request.json().get("hidden"))
+        return Response(200, {"data": {"hidden": tweet["hidden"]}})

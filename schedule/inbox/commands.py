@@ -1,0 +1,108 @@
+"""The functions behind `bot.py inbox ...` (each command is a thin wrapper over one of these).
+
+The JSON shapes here are the contract of `inbox --json` and `inbox show --json`
+(docs/inbox.md): times in the config's zone, flags and tags as lists.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Iterator
+
+from ..errors import BotError
+from ..ledger import Ledger, operator, public_row
+from . import store, triage
+
+STATES = store.STATES
+FLAGS = ("foi", "complaint", "urgent", "abusive", "welsh")
+
+
+@contextmanager
+def _ledger(config, readonly: bool = False) -> Iterator[Ledger | None]:
+    if readonly and not config.database.exists():
+        yield None
+        return
+    ledger = Ledger(config.database, config.timezone)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def public_message(row: dict, tz) -> dict:
+    def local(key: str | None) -> str | None:
+        return datetime.fromisoformat(key).astimezone(tz).isoformat() if key else None
+
+    return {"id": row["id"], "network": row["network"], "channel": row["channel"], "remote_id": row["remote_id"],
+            "kind": row["kind"], "conversation": row["conversation"], "in_reply_to": row["parent_remote_id"],
+            "item": row["item"], "delivery_id": row["delivery_id"], "author": row["author"], "text": row["text"],
+            "language": row["language"], "created_at": local(row["created_at"]), "url": row["url"],
+            "state": row["state"], "assignee": row["assignee"], "tags": row["tags"], "flags": row["flags"],
+            "foi_due": row["foi_due"], "deleted": row["deleted"], "edited_at": local(row["edited_at"]),
+            "version": row["version"], "answered_at": local(row["answered_at"]),
+            "first_response_seconds": row["first_response_seconds"], "own": row["own"],
+            "hidden_at": local(row.get("hidden_at"))}
+
+
+DEFAULT_LIMIT = 500          # newest first; `inbox --limit 0` lists every message
+
+
+def list_messages(config, state: str | None = None, channel: str | None = None, item: str | None = None,
+                  flag: str | None = None, since: datetime | None = None, limit: int | None = DEFAULT_LIMIT
+                  ) -> list[dict]:
+    if state is not None and state not in STATES:
+        raise BotError(f"inbox --state {state!r}: use one of {', '.join(STATES)}")
+    if flag is not None and flag not in FLAGS:
+        raise BotError(f"inbox --flag {flag!r}: use one of {', '.join(FLAGS)}")
+    if channel is not None and channel not in config.channels:
+        raise BotError(f"inbox --channel {channel!r}: no [channels.{channel}] in {config.path}")
+    with _ledger(config) as ledger:
+        rows = store.messages(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
+                              limit=limit or None)
+        return [public_message(row, config.timezone) for row in rows]
+
+
+def show(config, message_id: int) -> dict:
+    """The message, its whole conversation (oldest first, the council's replies included),
+    the council's original post, every version, note and event."""
+    with _ledger(config) as ledger:
+        row = store.message(ledger, message_id)
+        if row is None:
+            raise BotError(f"no inbox message {message_id}: see `python bot.py inbox` for ids")
+        original = ledger.get(row["delivery_id"]) if row["delivery_id"] else None
+        return {
+            "message": public_message(row, config.timezone),
+            "original": dict(public_row(original, config.timezone), text=original.get("text")) if original else None,
+            "conversation": [public_message(r, config.timezone) for r in store.conversation(ledger, row)],
+            "versions": store.versions(ledger, message_id),
+            "notes": store.notes(ledger, message_id),
+            "events": [{k: e[k] for k in ("at", "kind", "from_state", "to_state", "actor", "reason")}
+                       for e in store.events(ledger, message_id)],
+        }
+
+
+def _act(config, fn, message_id: int, *args) -> dict:
+    with _ledger(config) as ledger:
+        return public_message(fn(ledger, message_id, *args, operator()), config.timezone)
+
+
+def assign(config, message_id: int, name: str) -> dict:
+    return _act(config, triage.assign, message_id, name)
+
+
+def tag(config, message_id: int, name: str) -> dict:
+    return _act(config, triage.tag, message_id, name)
+
+
+def note(config, message_id: int, text: str) -> dict:
+    return _act(config, triage.note, message_id, text)
+
+
+def close(config, message_id: int, reason: str) -> dict:
+    return _act(config, triage.close, message_id, reason)
+
+
+def fetch(config, channel: str | None = None) -> list[dict]:
+    from .fetch import fetch_once
+
+    return fetch_once(config, channel)

@@ -1,0 +1,142 @@
+"""`inbox report`: how well residents are being answered, per channel.
+
+First-response time is counted in office hours (``[inbox] hours``, default
+"09:00-17:00", Monday to Friday, England and Wales bank holidays excluded): a question at
+16:30 on Friday answered at 09:30 on Monday took one office hour, not 65 clock hours.
+The share answered within ``[inbox] target_hours`` (default 8 office hours, one working
+day) is over the messages that were answered.  ``--html`` draws the same figures as bars
+(inline SVG, no script), because people would rather look than read.
+"""
+from __future__ import annotations
+
+import html
+import statistics
+from collections import Counter
+from datetime import datetime, time, timedelta
+
+from ..errors import ConfigError
+from . import store
+from .triage import working_day
+
+DEFAULT_HOURS = "09:00-17:00"
+DEFAULT_TARGET_HOURS = 8.0
+
+
+def office_hours(config) -> tuple[time, time]:
+    text = str(config.section("inbox").get("hours", DEFAULT_HOURS))
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ConfigError(f"[inbox] hours = {text!r}: write it like \"09:00-17:00\"", str(config.path)) from None
+    if end <= start:
+        raise ConfigError(f"[inbox] hours = {text!r}: the end must be after the start", str(config.path))
+    return start, end
+
+
+def office_seconds(start: datetime, end: datetime, tz, hours: tuple[time, time]) -> float:
+    """Seconds of office time between two aware moments (local working days only)."""
+    if end <= start:
+        return 0.0
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    total, day = 0.0, start.date()
+    while day <= end.date():
+        if working_day(day):
+            # Office hours never fall in the UK's 01:00-02:00 clock change, so these exist.
+            opens = datetime.combine(day, hours[0], tz)
+            closes = datetime.combine(day, hours[1], tz)
+            overlap = (min(end, closes) - max(start, opens)).total_seconds()
+            total += max(0.0, overlap)
+        day += timedelta(days=1)
+    return total
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def report(config, since: datetime | None = None, until: datetime | None = None, now: datetime | None = None
+           ) -> list[dict]:
+    from ..ledger import Ledger
+    from ..timeutil import to_utc_key, utcnow
+
+    now = now or utcnow()
+    hours = office_hours(config)
+    target = float(config.section("inbox").get("target_hours", DEFAULT_TARGET_HOURS))
+    ledger = Ledger(config.database, config.timezone)
+    try:
+        rows = store.messages(ledger, since=since)
+    finally:
+        ledger.close()
+    if until is not None:
+        rows = [r for r in rows if r["created_at"] < to_utc_key(until)]
+    out = []
+    for channel in sorted({r["channel"] for r in rows}):
+        mine = [r for r in rows if r["channel"] == channel]
+        waits = [office_seconds(datetime.fromisoformat(r["created_at"]), datetime.fromisoformat(r["answered_at"]),
+                                config.timezone, hours) / 3600 for r in mine if r["answered_at"]]
+        waiting = sorted((r for r in mine if r["state"] in store.OPEN_STATES), key=lambda r: r["created_at"])
+        oldest = waiting[0] if waiting else None
+        out.append({
+            "channel": channel, "messages": len(mine),
+            "states": dict(Counter(r["state"] for r in mine)),
+            "first_response_office_hours": {"median": _round(_quantile(waits, 0.5)), "p90": _round(_quantile(waits, 0.9))},
+            "target_hours": target,
+            "answered_within_target": round(sum(w <= target for w in waits) / len(waits), 3) if waits else None,
+            "by_item": dict(Counter(r["item"] or "(not a reply to a post)" for r in mine).most_common()),
+            "by_flag": dict(Counter(f for r in mine for f in r["flags"]).most_common()),
+            "oldest_unanswered": None if oldest is None else {
+                "id": oldest["id"], "created_at": datetime.fromisoformat(oldest["created_at"]).astimezone(
+                    config.timezone).isoformat(), "author": oldest["author"],
+                "office_hours_waiting": _round(office_seconds(datetime.fromisoformat(oldest["created_at"]), now,
+                                                              config.timezone, hours) / 3600)},
+        })
+    return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+# ----- the page ----------------------------------------------------------------------
+def _bars(title: str, values: dict[str, float], unit: str = "") -> str:
+    if not values:
+        return f"<h3>{html.escape(title)}</h3><p>Nothing yet.</p>"
+    top = max(values.values()) or 1
+    height = 26 * len(values) + 10
+    rows = []
+    for number, (label, value) in enumerate(values.items()):
+        y = 10 + 26 * number
+        width = max(2, 300 * value / top)
+        rows.append(f'<text x="0" y="{y + 14}">{html.escape(str(label))[:40]}</text>'
+                    f'<rect x="260" y="{y}" width="{width:.0f}" height="18" fill="#1d70b8"></rect>'
+                    f'<text x="{265 + width:.0f}" y="{y + 14}">{value:g}{unit}</text>')
+    return (f'<h3>{html.escape(title)}</h3><svg role="img" aria-label="{html.escape(title)}" width="640" '
+            f'height="{height}" xmlns="http://www.w3.org/2000/svg" font-size="13">{"".join(rows)}</svg>')
+
+
+def to_html(results: list[dict], title: str = "Inbox report") -> str:
+    sections = []
+    for r in results:
+        fr = r["first_response_office_hours"]
+        share = "-" if r["answered_within_target"] is None else f"{r['answered_within_target'] * 100:.0f}%"
+        oldest = r["oldest_unanswered"]
+        sections.append(
+            f"<section><h2>{html.escape(r['channel'])}</h2><ul>"
+            f"<li>{r['messages']} messages: " + ", ".join(f"{v} {html.escape(k)}" for k, v in r["states"].items())
+            + f"</li><li>First response (office hours): median {fr['median'] if fr['median'] is not None else '-'}"
+            f", 90th percentile {fr['p90'] if fr['p90'] is not None else '-'}</li>"
+            f"<li>Answered within {r['target_hours']:g} office hours: {share}</li>"
+            + (f"<li>Oldest unanswered: message {oldest['id']} from {html.escape(oldest['author'] or '')}, "
+               f"{oldest['office_hours_waiting']} office hours waiting</li>" if oldest else "")
+            + "</ul>" + _bars("Messages by item", r["by_item"]) + _bars("Messages by flag", r["by_flag"])
+            + _bars("First response (office hours)", {k: v for k, v in fr.items() if v is not None}, " h")
+            + "</section>")
+    body = "".join(sections) or "<p>No messages in this period.</p>"
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title><style>'
+            "body{font-family:system-ui,sans-serif;margin:1rem;color:#0b0c0c}svg text{fill:#0b0c0c}"
+            f"section{{margin-bottom:2rem}}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
