@@ -10,6 +10,7 @@ and keeps working; the gate (`plan.approval_missing`) accepts either, through `a
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import datetime
 
 from .config import Config
@@ -57,9 +58,11 @@ def signoffs(config: Config) -> dict[str, dict]:
 def records_in(ledger) -> dict[str, dict]:
     """`signoffs` from a ledger the caller already holds (the daemon, the publisher):
     one read per scan, not one connection per item."""
-    if "meta" not in ledger.db.table_names():
-        return {}
-    rows = ledger.db.execute("SELECT key, value FROM meta WHERE key LIKE ?", [PREFIX + "%"]).fetchall()
+    # Under the ledger's lock, as its own reads are: the publisher asks from a worker thread.
+    with getattr(ledger, "lock", nullcontext()):
+        if "meta" not in ledger.db.table_names():
+            return {}
+        rows = ledger.db.execute("SELECT key, value FROM meta WHERE key LIKE ?", [PREFIX + "%"]).fetchall()
     return {key[len(PREFIX):]: json.loads(value) for key, value in rows if value}
 
 
