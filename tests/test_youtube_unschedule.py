@@ -289,8 +289,9 @@ media: [{{path: media/meeting.mp4, captions: media/meeting.vtt}}]
     # Held by the un-scheduling, then `blocked` by the daemon's gate until the file is fixed.
     row = run.until(lambda: (r := run.row())["state"] in ("held", "blocked") and r, "the delivery held")
     assert "content file has an error" in row["hold_reason"] and "title" in row["hold_reason"]
-    status = run.video()["status"]
-    assert status["privacyStatus"] == "private" and "publishAt" not in status
+    # The row is held before the call to YouTube (ledger first), so wait for the call itself.
+    status = run.until(lambda: "publishAt" not in (s := run.video()["status"]) and s, "the video un-scheduled")
+    assert status["privacyStatus"] == "private"
     assert run.video()["snippet"]["title"] == "Full council meeting highlights"
 
 
