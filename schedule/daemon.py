@@ -25,6 +25,7 @@ from .content import display_path
 from .scanner import ContentScanner
 from .errors import BotError, ConfigError, LedgerError, Problem
 from .gate import decide
+from .signoff import records_in
 from .languages import language_codes, split_delivery_item
 from .database import ledger_spec, open_configured
 from .ledger import OPEN_STATES
@@ -69,6 +70,10 @@ class Daemon:
         self.scanner = ContentScanner(self.config)
         self.items: dict[str, Item] = {}
         self.item_errors: dict[str, list[Problem]] = {}     # item id -> its errors (the gate's answer)
+        # Page sign-offs are ledger writes by another process, not file changes: the loop
+        # compares them on each data_version change and re-plans the items they touch.
+        self.signoffs_seen: dict[str, dict] = records_in(self.ledger)
+        self.signoffs_changed: set[str] = set()
         self.planned_once = False
         self.renderer = Renderer(self.config)
         self.publisher = self._publisher()
@@ -195,6 +200,8 @@ class Daemon:
             affected = {old for old in touched.values() if old}
             affected |= {e.item.id for path in touched if (e := self.scanner.cache.get(path)) and e.item}
             affected |= duplicates
+            affected |= {i for i in self.signoffs_changed if i in self.items}
+        self.signoffs_changed = set()
         try:
             # Before _apply records the edits: videos YouTube holds that the content, a pause or
             # a blackout no longer lets go out are taken off its schedule (schedule/unschedule.py).
@@ -238,10 +245,11 @@ class Daemon:
             log.error("%s: %s", path, why)
             broken[path] = [Problem(path, 1, "error", "plan", why)]
         self.item_errors = {} if affected is None else {k: v for k, v in self.item_errors.items() if k not in affected}
+        signoffs = records_in(self.ledger)           # once per re-plan: a page sign-off counts as approved_by:
         for item in items:
             # The gate's verdict (the same check as validate and the publisher): item-level
             # errors (channel None) stop every channel, the others their own channel.
-            found = decide(item, self.config, self.renderer, now, advice=False).errors()
+            found = decide(item, self.config, self.renderer, now, advice=False, signoffs=signoffs).errors()
             if found:
                 self.item_errors[item.id] = found
                 if any(p.level == "error" for p in item.problems):
@@ -447,6 +455,7 @@ class Daemon:
             if version != seen_version or self.sync_event.is_set():   # an operator command, or a retry
                 seen_version = version
                 self.sync_event.clear()
+                self._notice_signoffs()
                 self.sync_jobs()
             if self.rescan_event.is_set():
                 self.rescan_event.clear()
@@ -457,6 +466,20 @@ class Daemon:
                     notify("WATCHDOG=1")
                     last_ping = time.monotonic()
         return self.shutdown()
+
+    def _notice_signoffs(self) -> None:
+        """A sign-off made (or replaced) on the web page re-plans its item, so a post blocked
+        for want of approval goes out without an edit to its file."""
+        try:
+            fresh = records_in(self.ledger)
+        except Exception as exc:  # noqa: BLE001 - the ledger's own trouble is reported by the re-plan
+            log.warning("could not read page sign-offs: %s", mask(exc))
+            return
+        changed = {i for i in fresh.keys() | self.signoffs_seen.keys() if fresh.get(i) != self.signoffs_seen.get(i)}
+        self.signoffs_seen = fresh
+        if changed:
+            self.signoffs_changed |= changed
+            self.rescan_event.set()
 
     def reload(self) -> None:
         try:

@@ -37,7 +37,8 @@ class Verdict:
 
 
 def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tuple[str, str]] | None = None,
-           channel: str | None = None, variants: Iterable[Variant] | None = None, advice: bool = True) -> Verdict:
+           channel: str | None = None, variants: Iterable[Variant] | None = None, advice: bool = True,
+           signoffs: dict[str, dict] | None = None) -> Verdict:
     """The item's problems: item-level (reading, time, approval, not_after, blackout,
     the planner's own checks, accessibility, languages) and, per channel, the rendered
     variant's (template, length, media, network rules, accessibility of the text) and the
@@ -49,10 +50,12 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
     skips that warning (the daemon knows a due delivery is due).  ``advice=False`` skips the
     rules that can only warn (the rendered text's accessibility advice), for callers that act
     on errors alone (the publisher, queue, calendar); the errors are the same either way.
+    ``signoffs`` are the ledger's page sign-offs (`signoff.signoffs`, read once per scan):
+    one of this exact file counts as ``approved_by:``.
     """
     from .accessibility import unique
 
-    verdict = Verdict(item, item_problems(item, config, now, posted))
+    verdict = Verdict(item, item_problems(item, config, now, posted, signoffs))
     verdict.variants = list(variants) if variants is not None else renderer.variants(item, only=channel)
     rules: list[Problem] = []
     for variant in verdict.variants:
@@ -69,7 +72,8 @@ def decide(item: Item, config: Config, renderer, now: datetime, posted: set[tupl
     return verdict
 
 
-def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[str, str]] | None) -> list[Problem]:
+def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[str, str]] | None,
+                  signoffs: dict[str, dict] | None = None) -> list[Problem]:
     from .accessibility import check_item
     from .languages import languages, problems as language_problems, unused_language_fields
     from .plan import approval_missing, blackout_for
@@ -92,7 +96,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
                                 "the front matter"))
     if item.draft:
         return problems
-    missing = approval_missing(item, config)
+    missing = approval_missing(item, config, signoffs)
     if missing:
         add("approved_by", "error", "approval", missing)
     if posted is not None:

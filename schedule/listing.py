@@ -9,6 +9,7 @@ from .scanner import ContentScanner
 from .database import open_configured
 from .ledger import OPEN_STATES, public_row
 from .gate import decide
+from .signoff import records_in
 from .render import Renderer
 from .languages import split_delivery_item
 from .plan import blackout_for, wanted
@@ -61,11 +62,12 @@ def by_item(rows: list[dict]) -> list[dict]:
 
 def _queue(config: Config, now: datetime, items: list | None = None, keep=lambda row: True) -> list[dict]:
     ledger = open_configured(config, readonly=True)
-    rows = {}
+    rows, records = {}, {}
     if ledger is not None:
         try:
             for row in ledger.deliveries():
                 rows[(row["item"], row["channel"], row["planned_at"])] = row
+            records = records_in(ledger)               # page sign-offs count as approved_by:
         finally:
             ledger.close()
     renderer, verdicts = Renderer(config), {}          # the gate's verdict, once per item
@@ -86,7 +88,7 @@ def _queue(config: Config, now: datetime, items: list | None = None, keep=lambda
         entry["note"] = f"inside blackout '{window.reason}': will be held" if window else None
         # The gate (the daemon's own check): an error here means this delivery will not be sent.
         if want.item.id not in verdicts:
-            verdicts[want.item.id] = decide(want.item, config, renderer, now, advice=False)
+            verdicts[want.item.id] = decide(want.item, config, renderer, now, advice=False, signoffs=records)
         errors = verdicts[want.item.id].errors(want.channel)
         entry["blocked"] = str(errors[0]) if errors else None
         if errors:

@@ -76,16 +76,25 @@ def too_late(item: Item | None, when: datetime, now: datetime, config: Config) -
     return now - when > grace_for(item, config)
 
 
-def approval_missing(item: Item, config: Config) -> str | None:
-    """Why an item may not be scheduled under [approval], or None."""
+def approval_missing(item: Item, config: Config, signoffs: dict[str, dict] | None = None) -> str | None:
+    """Why an item may not be scheduled under [approval], or None.  ``approved_by:`` in the
+    file or a page sign-off of this exact file (``signoffs``, from `signoff.signoffs`)
+    counts, each only from someone in [approval] approvers when that list is set."""
+    from .signoff import approved_by_page
+
     rules = config.section("approval")
     reply_rule = bool(item.extra.get("in_reply_to")) and bool(config.section("inbox").get("reply_approval"))
     if not rules.get("required") and not reply_rule:
         return None
+    allowed = [str(a).lower() for a in rules.get("approvers", [])]
+    page = approved_by_page(item, signoffs or {})
+    if page and (not allowed or str(page).strip().lower() in allowed):
+        return None
     approver = item.extra.get("approved_by")
     if not approver or not str(approver).strip():
-        return "approval is required: add approved_by: NAME once it is signed off"
-    allowed = [str(a).lower() for a in rules.get("approvers", [])]
+        if page:
+            return f"signed off on the page by {page!r}, who is not in [approval] approvers in config.toml"
+        return "approval is required: add approved_by: NAME once it is signed off (or sign it off on the web page)"
     if allowed and str(approver).strip().lower() not in allowed:
         return f"approved_by: {approver!r} is not in [approval] approvers in config.toml"
     return None

@@ -27,6 +27,7 @@ from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
+from .signoff import records_in
 from .secrets import mask
 from .timeutil import to_utc_key, utcnow
 
@@ -165,7 +166,9 @@ class Publisher(NetworkCheck):
             return []
         if item is None:
             return [p for p in variant.problems if p.level == "error"]
-        return decide(item, self.config, self.renderer, now, variants=[variant], advice=False).errors(row["channel"])
+        # The last check before sending reads the sign-offs afresh: an edit voids one.
+        return decide(item, self.config, self.renderer, now, variants=[variant], advice=False,
+                      signoffs=records_in(self.ledger)).errors(row["channel"])
 
     def send(self, row: dict, channel: Channel, variant: Variant, now: datetime) -> str:
         """The network call, with the row already in `publishing`."""

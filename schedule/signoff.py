@@ -5,11 +5,12 @@ so any edit to the file (text, time, media, alt text) voids it.  It is kept in t
 ledger: the latest sign-off of each item in `meta` (`signoff:<item id>`, JSON with
 digest, who and when) and every sign-off as an event (`signed_off`, with the digest in
 its detail), so the audit trail keeps them all.  `approved_by:` in the file is separate
-and keeps working; `approved_by_page` is the rule the planner/gate can ask.
+and keeps working; the gate (`plan.approval_missing`) accepts either, through `approved_by_page`.
 """
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import datetime
 
 from .config import Config
@@ -49,11 +50,19 @@ def signoffs(config: Config) -> dict[str, dict]:
     if ledger is None:
         return {}
     try:
+        return records_in(ledger)
+    finally:
+        ledger.close()
+
+
+def records_in(ledger) -> dict[str, dict]:
+    """`signoffs` from a ledger the caller already holds (the daemon, the publisher):
+    one read per scan, not one connection per item."""
+    # Under the ledger's lock, as its own reads are: the publisher asks from a worker thread.
+    with getattr(ledger, "lock", nullcontext()):
         if "meta" not in ledger.db.table_names():
             return {}
         rows = ledger.db.execute("SELECT key, value FROM meta WHERE key LIKE ?", [PREFIX + "%"]).fetchall()
-    finally:
-        ledger.close()
     return {key[len(PREFIX):]: json.loads(value) for key, value in rows if value}
 
 

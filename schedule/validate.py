@@ -13,6 +13,7 @@ from .scanner import ContentScanner, ScanResult, content_files
 from .errors import ConfigError, Problem
 from .model import Item, Variant
 from .gate import decide
+from .signoff import signoffs
 from .render import Renderer
 from .timeutil import utcnow
 
@@ -65,9 +66,10 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
     if paths and every_id:
         problems.extend(_collisions(config, result))
     ledger_rows = _posted_keys(config)
+    records = signoffs(config)                     # page sign-offs, read once
     for item in result.items:
         checked.items.append(item)
-        verdict = decide(item, config, renderer, now, ledger_rows, channel=only_channel)
+        verdict = decide(item, config, renderer, now, ledger_rows, channel=only_channel, signoffs=records)
         checked.variants[item.id] = verdict.variants
         problems.extend(verdict.problems)
     # A channel's config error once, not per item; a template's syntax error once, not per channel.

@@ -673,3 +673,39 @@ def test_a_delivery_that_may_be_live_is_never_marked_missed_when_its_file_is_fix
     row = wait_state(fast, "notice", "uncertain")
     assert "earlier attempt got no answer" in row["error"]
     assert daemon.proc.poll() is None
+
+
+def test_a_sign_off_on_the_page_sends_a_blocked_post_and_an_edit_voids_it(fast, daemons):
+    """Issue 13 "Sign-off from the page": a sign-off recorded by the web page's own function
+    (another process's ledger write, no file change) lets a post blocked for approval go out
+    once; a sign-off of an earlier text of the file does not count (it is bound to the digest)."""
+    from schedule.content import read_item
+    from schedule.signoff import sign_off
+
+    fast.write_config(extra="[content]\nrescan_seconds = 1\n[approval]\nrequired = true\n")
+    daemon = daemons(fast)
+    daemon.wait_for("READY=1")
+    fete = fast.post("fete.md", f"publish_at: {soon(5)}", "The summer fete is on Saturday.")
+    wait_state(fast, "fete", "blocked")
+    config = fast.config()
+    item = read_item(fete, config)
+    sign_off(config, item, item.digest, "Head of Comms")
+    ledger = Ledger(config.database)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not ledger.deliveries(item="fete", states=["posted"]):
+        time.sleep(0.2)
+    assert len(ledger.deliveries(item="fete", states=["posted"])) == 1
+    # Signed off, then edited: the sign-off no longer covers the text, so it is blocked again and not sent.
+    due = soon(15)
+    fair = fast.post("fair.md", f"publish_at: {due}", "The craft fair is on Sunday.")
+    wait_state(fast, "fair", "blocked")
+    signed = read_item(fair, config)
+    sign_off(config, signed, signed.digest, "Head of Comms")
+    wait_state(fast, "fair", "scheduled")
+    fair.write_text(fair.read_text().replace("Sunday", "Monday"))
+    row = wait_state(fast, "fair", "blocked")
+    assert "approv" in row["error"]
+    time.sleep(max(0.0, (datetime.fromisoformat(due) - datetime.now(timezone.utc)).total_seconds()) + 3)
+    assert [r["state"] for r in ledger.deliveries(item="fair")] == ["blocked"]
+    ledger.close()
+    assert daemon.output().count("POST fete [") == 1 and "POST fair [" not in daemon.output()
