@@ -13,7 +13,6 @@ from .scanner import ContentScanner, ScanResult, content_files
 from .errors import ConfigError, Problem
 from .model import Item, Variant
 from .gate import decide
-from .signoff import signoffs
 from .render import Renderer
 from .timeutil import utcnow
 
@@ -65,8 +64,7 @@ def check(config_path: str | Path, paths: Iterable[str] | None = None, only_chan
     problems.extend(result.problems)
     if paths and every_id:
         problems.extend(_collisions(config, result))
-    ledger_rows = _posted_keys(config)
-    records = signoffs(config)                     # page sign-offs, read once
+    ledger_rows, records = _ledger_facts(config)   # one read of the ledger, not one per item
     for item in result.items:
         checked.items.append(item)
         verdict = decide(item, config, renderer, now, ledger_rows, channel=only_channel, signoffs=records)
@@ -105,20 +103,25 @@ def _collisions(config: Config, result: ScanResult) -> list[Problem]:
     return [p for p in duplicate_ids(others + result.items) if p.path in named]
 
 
-def _posted_keys(config: Config) -> set[tuple[str, str]]:
-    """(item, planned_at) pairs already posted, if a ledger exists (validate never creates one)."""
+def _ledger_facts(config: Config) -> tuple[set[tuple[str, str]], dict[str, dict]]:
+    """What the ledger knows that the gate asks about, from one read-only connection: the
+    (item, planned_at) pairs already posted, and the page sign-offs.  Empty if there is no
+    ledger yet (validate never creates one) or it cannot be read (that must not stop a
+    content check)."""
     from .database import open_configured
+    from .signoff import records_in
 
     try:
         ledger = open_configured(config, readonly=True)
+        if ledger is None:
+            return set(), {}
+        try:
+            posted = {(r["item"], r["planned_at"]) for r in ledger.deliveries(states=["posted", "publishing"])}
+            return posted, records_in(ledger)
+        finally:
+            ledger.close()
     except Exception:  # noqa: BLE001 - an unreadable ledger must not stop a content check
-        return set()
-    if ledger is None:
-        return set()
-    try:
-        return {(r["item"], r["planned_at"]) for r in ledger.deliveries(states=["posted", "publishing"])}
-    finally:
-        ledger.close()
+        return set(), {}
 
 
 def validate(config_path: str | Path, paths: Iterable[str] | None = None, progress: bool = False) -> list[Problem]:

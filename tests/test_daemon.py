@@ -572,21 +572,29 @@ def test_a_post_awaiting_sign_off_is_blocked_with_an_alert_and_goes_out_once_sig
     assert daemon.output().count("POST fete [") == 1
 
 
-def test_a_delivery_that_may_be_live_is_never_silently_cancelled_by_the_content(fast, daemons):
-    """Issue 9.1 with 9.3: an attempt got no answer (the post may be live), then the file was
-    made a draft.  The planner must not forget it as `cancelled`: it is `uncertain` and alerts."""
+def left_ambiguous(project, when: datetime, error: str) -> int:
+    """A `notice` delivery as the publisher leaves it after an attempt that got no answer
+    (read timeout, dropped connection): `retrying`, with an `ambiguous` event.  Its id."""
     from schedule.content import read_item
 
-    later = datetime.fromisoformat(soon(3600))
-    notice = fast.post("notice.md", f"publish_at: {later.isoformat()}")
-    config = fast.config()
-    ledger = Ledger(config.database)            # as the publisher left it after a read timeout
-    delivery = ledger.add("notice", "log", "log", later, source="content/notice.md",
+    notice = project.content / "notice.md"
+    config = project.config()
+    ledger = Ledger(config.database)
+    delivery = ledger.add("notice", "log", "log", when, source="content/notice.md",
                           item_digest=read_item(notice, config).digest)
     ledger.transition(delivery, "publishing", attempts=1, idem_key=f"civicpost-{delivery}")
     ledger.transition(delivery, "retrying", kind="ambiguous", reason="Ambiguous: the post may have been made",
-                      next_attempt_at=soon(1800), error="read timed out")
+                      next_attempt_at=soon(1800), error=error)
     ledger.close()
+    return delivery
+
+
+def test_a_delivery_that_may_be_live_is_never_silently_cancelled_by_the_content(fast, daemons):
+    """Issue 9.1 with 9.3: an attempt got no answer (the post may be live), then the file was
+    made a draft.  The planner must not forget it as `cancelled`: it is `uncertain` and alerts."""
+    later = datetime.fromisoformat(soon(3600))
+    notice = fast.post("notice.md", f"publish_at: {later.isoformat()}")
+    delivery = left_ambiguous(fast, later, "read timed out")
     notice.write_text(f"---\npublish_at: {later.isoformat()}\ndraft: true\n---\nBins go out on Tuesday.\n")
     daemon = daemons(fast)
     daemon.wait_for("READY=1")
@@ -631,18 +639,9 @@ def test_a_post_missed_in_an_outage_on_several_channels_is_one_alert(fast, daemo
 def test_a_delivery_that_may_be_live_is_never_marked_missed_while_its_file_has_errors(fast, daemons):
     """Issue 9.1 with 10 §2: an attempt got no answer (the post may be live), then its file got
     an error and stayed broken past the grace: not `missed` (nothing went out) but `uncertain`."""
-    from schedule.content import read_item
-
     planned = datetime.fromisoformat(soon(-2 * 60 * 60))
     notice = fast.post("notice.md", f"publish_at: {planned.isoformat()}")
-    config = fast.config()
-    ledger = Ledger(config.database)            # as the publisher left it after a dropped connection
-    delivery = ledger.add("notice", "log", "log", planned, source="content/notice.md",
-                          item_digest=read_item(notice, config).digest)
-    ledger.transition(delivery, "publishing", attempts=1, idem_key=f"civicpost-{delivery}")
-    ledger.transition(delivery, "retrying", kind="ambiguous", reason="Ambiguous: the post may have been made",
-                      next_attempt_at=soon(1800), error="connection dropped")
-    ledger.close()
+    left_ambiguous(fast, planned, "connection dropped")
     notice.write_text(f"---\npublish_at: {planned.isoformat()}\ngrace_minutes: .inf\n---\nBins go out on Tuesday.\n")
     daemon = daemons(fast)
     daemon.wait_for("READY=1")
@@ -654,17 +653,10 @@ def test_a_delivery_that_may_be_live_is_never_marked_missed_while_its_file_has_e
 
 def test_a_delivery_that_may_be_live_is_never_marked_missed_when_its_file_is_fixed_late(fast, daemons):
     """As above, but the file is fixed after the grace: unblocked as `uncertain`, not `missed`."""
-    from schedule.content import read_item
-
     planned = datetime.fromisoformat(soon(-2 * 60 * 60))
-    notice = fast.post("notice.md", f"publish_at: {planned.isoformat()}")
-    config = fast.config()
-    ledger = Ledger(config.database)            # a dropped connection, then the file broke (blocked)
-    delivery = ledger.add("notice", "log", "log", planned, source="content/notice.md",
-                          item_digest=read_item(notice, config).digest)
-    ledger.transition(delivery, "publishing", attempts=1, idem_key=f"civicpost-{delivery}")
-    ledger.transition(delivery, "retrying", kind="ambiguous", reason="Ambiguous: the post may have been made",
-                      error="connection dropped")
+    fast.post("notice.md", f"publish_at: {planned.isoformat()}")
+    delivery = left_ambiguous(fast, planned, "connection dropped")   # ...then the file broke (blocked)
+    ledger = Ledger(fast.config().database)
     ledger.transition(delivery, "blocked", actor="planner", reason="content file has an error",
                       hold_reason="content file has an error")
     ledger.close()
