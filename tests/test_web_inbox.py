@@ -164,6 +164,46 @@ def test_hide_keeps_the_full_text_on_record_before_the_network_is_asked(site):
     assert act(site, message_id, "hide", reason="").status == 409            # a reason is required
 
 
+def test_hide_on_x_from_the_page_hides_it_there_after_recording_the_text(project, monkeypatch):
+    from datetime import datetime, timezone
+
+    from schedule.channels import make_channel
+    from schedule.inbox import store
+    from schedule.model import Incoming
+    from tests.helpers import make_variant
+    from tests.servers import channel_tables, credentials_env, x
+
+    server = x.Server().start()
+    site = inbox_site(project)
+    try:
+        # The site's x channel pointed at the project's X test server (X API v2 wire format).
+        text = project.config_path.read_text(encoding="utf-8")
+        project.config_path.write_text(text.replace('[channels.x]\nnetwork = "x"\n', channel_tables({"x": server.url})),
+                                       encoding="utf-8")
+        site.config = project.config()
+        for name, value in credentials_env("x").items():
+            monkeypatch.setenv(name, value)
+        channel = make_channel(site.config.channels["x"])
+        post = channel.publish(make_variant(channel, ["Roadworks on King Street."]), key="roadworks-key").remote_id
+        tweet = server.resident_tweet("@BlackburnCouncil you are all useless idiots", reply_to=post)
+        ledger = site.ledger()
+        message_id = store.record(ledger, "x", "x", Incoming(tweet["id"], "reply", tweet["text"],
+                                                              datetime.now(timezone.utc), author="@resident",
+                                                              parent_id=post, conversation=post))[0]
+        ledger.close()
+        site.start(env=credentials_env("x"))
+        reply = act(site, message_id, "hide", reason="house rule 3")
+        assert reply.status == 200 and "is hidden on x" in reply.text()
+        assert server.others[tweet["id"]]["hidden"] is True           # PUT /2/tweets/:id/hidden
+        found = [e for e in events(site, message_id) if e["kind"] in ("hiding", "hidden")]
+        assert [(e["kind"], e["actor"]) for e in found] == [("hiding", f"web:{OFFICER}"), ("hidden", f"web:{OFFICER}")]
+        assert json.loads(found[0]["detail"])["text"] == tweet["text"]     # on record before the call
+        assert "Hidden on the network" in site.get(f"/inbox/{message_id}").text()
+    finally:
+        site.stop()
+        server.stop()
+
+
 # ----- reply drafts -----------------------------------------------------------------------
 def _written(reply) -> Path:
     return Path(re.search(r"is written to <code>([^<]+)</code>", reply.body).group(1))
