@@ -18,7 +18,7 @@ import frontmatter
 import pytest
 
 from tests.web_helpers import OUTSIDER, ROOT, WebSite
-from tests.web_inbox_helpers import FOI_TEXT, OFFICER, WELSH_TEXT, inbox_site
+from tests.web_inbox_helpers import OFFICER, inbox_site
 
 
 @pytest.fixture

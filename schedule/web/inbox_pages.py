@@ -9,16 +9,16 @@ officer to run.  Nothing here decides anything those functions do not already sa
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Mapping
 
 from ..config import Config
 from ..errors import BotError
 from ..inbox import commands, moderate, replies, report, store, triage
-from ..ledger import Ledger
+# The CLI's own opening of the inbox's ledger (SQLite; readonly and no file: None, no inbox).
+from ..inbox.commands import _ledger
 from ..validate import check
 
 PER_PAGE = 50
@@ -31,19 +31,6 @@ ACTIONS = {"assign": "Assign", "tag": "Tag", "note": "Add a note", "close": "Clo
 # The form field each action reads, and its longest accepted value.
 FIELDS = {"assign": ("name", 200), "tag": ("tag", 100), "note": ("text", 2000), "close": ("reason", 500),
           "hide": ("reason", 500), "reply": ("text", 5000)}
-
-
-@contextmanager
-def _ledger(config: Config, readonly: bool = False) -> Iterator[Ledger | None]:
-    """The inbox lives in the SQLite ledger (schedule/inbox/store.py); no file, no inbox."""
-    if readonly and not config.database.exists():
-        yield None
-        return
-    ledger = Ledger(config.database, config.timezone)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def foi_date(value: str | None) -> str:
