@@ -161,14 +161,13 @@ def report_page(config: Config, args: Mapping[str, str], now: datetime | None = 
     """`inbox report --since --until` (the same function and numbers), shaped for charts."""
     since_text = str(args.get("since") or "").strip()[:40]
     until_text = str(args.get("until") or "").strip()[:40]
+    shown = {"since": since_text, "until": until_text, "flag_words": FLAG_WORDS, "office_hours": "",
+             "target_hours": float(config.section("inbox").get("target_hours", report.DEFAULT_TARGET_HOURS))}
     try:
+        # A bad [inbox] hours is the CLI's one clear line here too, not a broken page.
+        shown["office_hours"] = "-".join(t.strftime("%H:%M") for t in report.office_hours(config))
         since, until = since_moment(since_text, config), since_moment(until_text, config)
     except BotError as exc:
-        return {"error": str(exc), "channels": [], "since": since_text, "until": until_text}
+        return {**shown, "error": str(exc), "channels": []}
     results = report.report(config, since, until, now=now) if config.database.exists() else []
-    response = [(r["channel"], r["first_response_office_hours"]) for r in results]
-    top_hours = max([v for _, fr in response for v in fr.values() if v is not None] + [1])
-    return {"error": None, "channels": results, "since": since_text, "until": until_text, "top_hours": top_hours,
-            "flag_words": FLAG_WORDS,
-            "office_hours": "-".join(t.strftime("%H:%M") for t in report.office_hours(config)),
-            "target_hours": float(config.section("inbox").get("target_hours", report.DEFAULT_TARGET_HOURS))}
+    return {**shown, "error": None, "channels": results}
