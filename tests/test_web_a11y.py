@@ -43,7 +43,7 @@ def pages(site) -> list[str]:
             "/inbox", "/inbox?flag=foi&state=new", "/inbox?page=2", "/inbox?channel=x&since=2026-11-01",
             "/inbox?flag=nonsense", f"/inbox/{site.messages['foi']}", f"/inbox/{site.messages['welsh']}",
             f"/inbox/{site.messages['on-post']}", f"/inbox/{site.messages['a']}", "/inbox/99999",
-            "/reports?since=2026-11-09", "/reports?since=not-a-date"]
+            "/reports?since=2026-11-09", "/reports?since=not-a-date", "/inbox?since=garbage", "/inbox?page=abc"]
 
 
 def check(browser: Browser, site: WebSite, path: str, user: str = "alice") -> list[str]:

@@ -1,0 +1,192 @@
+"""A review of the web page's Inbox and Reports (#13): what a security officer, an
+accessibility auditor and a comms officer would try, through real HTTP against a real
+`bot.py serve` child process (tests/web_helpers.py).
+
+Sources of the expected behaviour, not our own code:
+- WCAG 2.2: 3.3.1 Error Identification and 1.3.1 Info and Relationships (an error is said in
+  text, beside the field, tied to it: GOV.UK Design System "Error message" and "Error
+  summary" patterns, aria-invalid and aria-describedby); 3.3.7 Redundant Entry (what was
+  typed is not asked again); 3.1.2 Language of Parts (lang on a passage in another
+  language); 2.4.2 Page Titled.
+- HTML Living Standard: <bdi> and dir="auto" isolate text of unknown direction (Unicode
+  UAX #9, the bidirectional algorithm: U+202E RIGHT-TO-LEFT OVERRIDE reorders what follows
+  it unless isolated).
+- Python 3.11: int() refuses strings of over 4,300 digits and str.isdigit() is true for
+  "²" (U+00B2), which int() refuses; SQLite's INTEGER is at most 2**63 - 1.
+- URL Standard / HTML: a javascript: URL in an href runs script when followed.
+"""
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.web_helpers import WebSite
+from tests.web_inbox_helpers import OFFICER, inbox_site
+
+ARABIC = "متى تفتح المكتبة يوم السبت؟ شكرا"
+
+
+@pytest.fixture
+def site(project):
+    website = inbox_site(project)
+    website.hostile = seed_hostile(website)
+    website.start()
+    yield website
+    website.stop()
+
+
+def seed_hostile(site: WebSite) -> dict[str, int]:
+    """Messages a resident (or a federated server) controls every byte of."""
+    from schedule.inbox import store
+    from schedule.model import Incoming
+
+    ledger = site.ledger()
+    when = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+    made = {}
+    try:
+        for name, text, extra in (
+                ("rtl", ARABIC, {"author": "\u202eevil\u202c", "language": "ar"}),
+                ("script", "<script>alert(1)</script>", {"url": "javascript:alert(document.domain)"}),
+                ("empty", "", {}),
+                ("long", "a" * 3000, {"url": "https://social.example/@r/1"}),
+                ("badlang", "hello", {"language": 'en" onmouseover="x'})):
+            message = Incoming(f"hostile-{name}", "mention", text, when, author=extra.get("author", "@resident"),
+                               url=extra.get("url"))
+            made[name] = store.record(ledger, "x", "x", message, language=extra.get("language"))[0]
+    finally:
+        ledger.close()
+    return made
+
+
+def server_log(site: WebSite) -> str:
+    site.stop()
+    return site.process.stdout.read()
+
+
+def token_for(page, message_id: int, action: str) -> str:
+    found = re.search(rf'action="/inbox/{message_id}/{action}">\s*<input type="hidden" name="form_token" '
+                      r'value="([^"]+)"', page.body)
+    assert found, page.text()[:500]
+    return found.group(1)
+
+
+# ----- robustness: bad query strings -------------------------------------------------------
+def test_bad_query_strings_get_a_clear_sentence_never_a_500(site):
+    for page in ("-1", "abc", "0", "%C2%B2", "9" * 5000, "100000", "1.5"):
+        reply = site.get(f"/inbox?page={page}", user="bob")
+        assert reply.status == 400, (page[:20], reply.status)
+        assert "is not a page number: use a whole number from 1" in reply.text()
+        assert "There is a problem" in reply.text() and "<title>Error: Inbox" in reply.body
+    # No such message: an id past SQLite's INTEGER is a 404 like any other missing one.
+    huge = "9" * 25
+    assert site.get(f"/inbox/{huge}", user="bob").status == 404
+    assert site.post(f"/inbox/{huge}/close", {"form_token": "x", "reason": "r"}, user=OFFICER).status == 404
+    # A page past the end says so, and does not claim the filters matched nothing.
+    beyond = site.get("/inbox?page=500", user="bob")
+    assert beyond.status == 200 and "There is no page 500" in beyond.text()
+    assert "Go to the first page" in beyond.text() and "match these filters" not in beyond.text()
+    # An unknown parameter is ignored, as an unknown query parameter is on any web page.
+    assert site.get("/inbox?colour=red", user="bob").status == 200
+    assert "Traceback" not in server_log(site)
+
+
+def test_a_refused_filter_is_said_beside_its_field_and_the_form_stays(site):
+    reply = site.get("/inbox?since=garbage&state=new", user="bob")
+    assert reply.status == 400
+    body = reply.body
+    # The form is still there, the field marked invalid and described by the sentence.
+    field = re.search(r'<input id="since"[^>]*>', body).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="since-error"' in field
+    error = html.unescape(re.search(r'<p id="since-error"[^>]*>(.*?)</p>', body, re.S).group(1))
+    assert "'garbage' is not a date" in error
+    assert '<a href="#since">' in body                           # the summary links to the field
+    assert re.search(r'<option value="new" selected>', body)     # what was chosen is kept
+    flag = site.get("/inbox?flag=rude", user="bob")
+    assert flag.status == 400 and 'aria-describedby="flag-error"' in flag.body
+    assert "use one of foi, complaint, urgent, abusive, welsh" in flag.text()
+    # Reports: the same for since/until.
+    report = site.get("/reports?until=2027-02-30", user="bob")
+    assert report.status == 200
+    until = re.search(r'<input id="until"[^>]*>', report.body).group(0)
+    assert 'aria-describedby="until-error"' in until and 'aria-invalid="true"' in until
+    assert "'2027-02-30' is not a date" in html.unescape(
+        re.search(r'<p id="until-error"[^>]*>(.*?)</p>', report.body, re.S).group(1))
+    assert 'id="since-error"' not in report.body
+
+
+# ----- residents' text: escaped, legible, in its own direction and language -----------------
+def test_residents_text_is_escaped_isolated_and_in_its_own_language(site):
+    hostile = site.hostile
+    listing = site.get("/inbox", user="bob").body
+    assert "<script>alert(1)</script>" not in listing and "&lt;script&gt;alert(1)&lt;/script&gt;" in listing
+    # The right-to-left text isolated in its own direction, its language said; the name
+    # carrying U+202E isolated so it cannot reverse the words after it.
+    assert re.search(rf'<bdi dir="auto" lang="ar">{ARABIC}</bdi>', listing)
+    assert "<bdi>\u202eevil\u202c</bdi>" in listing
+    rtl = site.get(f"/inbox/{hostile['rtl']}", user="bob")
+    assert re.search(rf'<pre class="post-text" dir="auto" lang="ar">{ARABIC}</pre>', rtl.body)
+    welsh = site.get(f"/inbox/{site.messages['welsh']}", user="bob")
+    assert re.search(r'<pre class="post-text" dir="auto" lang="cy">Pryd mae', welsh.body)
+    # A language value that is not a language tag never reaches an attribute.
+    odd = site.get(f"/inbox/{hostile['badlang']}", user="bob").body
+    assert 'onmouseover="' not in odd and re.search(r'<pre class="post-text" dir="auto">hello</pre>', odd)
+    empty = site.get(f"/inbox/{hostile['empty']}", user="bob")
+    assert empty.status == 200 and "(no text)" in empty.text()
+    # A very long word wraps inside its cell instead of widening the list.
+    assert re.search(r'<td class="resident"><a href="/inbox/%d">' % hostile["long"], listing)
+
+
+def test_only_web_addresses_become_links(site):
+    page = site.get(f"/inbox/{site.hostile['script']}", user="bob")
+    assert page.status == 200
+    assert 'href="javascript:' not in page.body.lower()
+    assert "javascript:alert(document.domain)" in page.text()           # still on record, as text
+    good = site.get(f"/inbox/{site.hostile['long']}", user="bob")
+    assert '<a href="https://social.example/@r/1">' in good.body
+
+
+def test_page_titles_name_the_message(site):
+    message_id = site.messages["welsh"]
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    assert f"<title>Inbox message {message_id} from \u2068@dai\u2069 on x - civicpost</title>" in page.body
+    done = site.post(f"/inbox/{message_id}/tag", {"form_token": token_for(page, message_id, "tag"), "tag": "bins"},
+                     user=OFFICER)
+    assert done.status == 200 and f"<title>Done: Tag, inbox message {message_id} - civicpost</title>" in done.body
+
+
+# ----- actions refused: said at the field, what was typed kept, nothing cut -----------------
+def test_a_refused_action_is_said_at_its_field_with_the_typed_text_kept(site):
+    message_id = site.messages["on-post"]
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    refused = site.post(f"/inbox/{message_id}/hide", {"form_token": token_for(page, message_id, "hide"),
+                                                      "reason": "house rule 3"}, user=OFFICER)
+    assert refused.status == 409 and "nothing was hidden" in refused.text()
+    field = re.search(r'<input id="hide-reason"[^>]*>', refused.body).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="hide-reason-error"' in field
+    assert 'value="house rule 3"' in field                               # not asked again (3.3.7)
+    assert "nothing was hidden" in re.search(r'<p id="hide-reason-error"[^>]*>(.*?)</p>', refused.body,
+                                             re.S).group(1)
+    assert refused.body.count('name="form_token"') == 6                 # fresh forms: the sent one is spent
+
+
+def test_a_reply_or_note_too_long_for_the_form_is_refused_never_cut(site, project):
+    message_id = site.messages["foi"]
+    text = "Thank you for your request. " + "x" * 5000
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    reply = site.post(f"/inbox/{message_id}/reply", {"form_token": token_for(page, message_id, "reply"),
+                                                     "text": text}, user=OFFICER)
+    assert reply.status == 409 and "more than this page takes (5000)" in reply.text()
+    assert not list(project.content.glob("replies/*.md"))              # no draft, not even a cut one
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    note = site.post(f"/inbox/{message_id}/note", {"form_token": token_for(page, message_id, "note"),
+                                                   "text": "n" * 2001}, user=OFFICER)
+    assert note.status == 409 and "more than this page takes (2000)" in note.text()
+    from schedule.inbox import store
+    ledger = site.ledger()
+    try:
+        assert store.notes(ledger, message_id) == []
+    finally:
+        ledger.close()
