@@ -88,6 +88,15 @@ def test_bad_query_strings_get_a_clear_sentence_never_a_500(site):
     beyond = site.get("/inbox?page=500", user="bob")
     assert beyond.status == 200 and "There is no page 500" in beyond.text()
     assert "Go to the first page" in beyond.text() and "match these filters" not in beyond.text()
+    # Dates at the ends of the calendar, with an offset, have no UTC time: a sentence, not a crash.
+    for since in ("0001-01-01T00:00%2B01:00", "9999-12-31T23:59-01:00"):
+        listed = site.get(f"/inbox?since={since}", user="bob")
+        assert listed.status == 400 and "is not a date" in listed.text()
+        for key in ("since", "until"):
+            report = site.get(f"/reports?{key}={since}", user="bob")
+            assert report.status == 200 and "is not a date" in report.text()
+    assert site.get(f"/deliveries/{huge}", user="bob").status == 404
+    assert site.get(f"/deliveries/{huge}/cancel", user="alice").status == 404
     # An unknown parameter is ignored, as an unknown query parameter is on any web page.
     assert site.get("/inbox?colour=red", user="bob").status == 200
     assert "Traceback" not in server_log(site)

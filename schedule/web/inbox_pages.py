@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -118,9 +118,12 @@ def since_moment(value: str, config: Config) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=config.timezone)
+        # The ledger compares in UTC: year 1 or 9999 with an offset has no UTC time.
+        moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise BotError(f"{value!r} is not a date: write it like 2027-03-01 or 2027-03-01T09:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=config.timezone)
+    return moment
 
 
 def list_page(config: Config, f: Filters, per_page: int = PER_PAGE) -> dict:
