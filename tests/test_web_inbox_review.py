@@ -199,3 +199,18 @@ def test_a_reply_or_note_too_long_for_the_form_is_refused_never_cut(site, projec
         assert store.notes(ledger, message_id) == []
     finally:
         ledger.close()
+
+
+# ----- one truth: the draft page does not promise what pause withholds ----------------------
+def test_a_reply_drafted_while_paused_says_it_waits_for_resume(site):
+    from schedule import operator
+
+    operator.pause(site.config, "Flood warning", actor="alice")     # what `bot.py pause` runs
+    message_id = site.messages["foi"]
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    done = site.post(f"/inbox/{message_id}/reply", {"form_token": token_for(page, message_id, "reply"),
+                                                    "text": "Thanks, we are on it."}, user=OFFICER)
+    assert done.status == 200
+    verdict = done.text().split("What the gate says")[1]
+    assert "Posting is paused (by alice: Flood warning)" in verdict
+    assert "goes out once posting is resumed" in verdict and "found nothing wrong" in verdict

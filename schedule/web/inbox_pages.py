@@ -188,7 +188,12 @@ def reply_draft(config: Config, message_id: int, text: str, actor: str) -> dict:
         row = store.message(ledger, message_id)
         store.event(ledger, "reply-drafted", row["channel"], message_id, actor=actor,
                     reason=_shown_path(path, config), detail={"path": str(path)})
-    return {"message": commands.public_message(row, config.timezone), **verdict(config, path, row["channel"])}
+        # Pause is not the gate's (validate cannot see it) but it holds replies too: say so,
+        # as `bot.py status` would, rather than "the reply can be sent".
+        paused = ({"by": ledger.get_meta("paused_by"), "reason": ledger.get_meta("paused_reason")}
+                  if ledger.get_meta("paused") == "1" else None)
+    return {"message": commands.public_message(row, config.timezone), "paused": paused,
+            **verdict(config, path, row["channel"])}
 
 
 def verdict(config: Config, path: Path, channel: str) -> dict:
