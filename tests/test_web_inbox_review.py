@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
 
-from tests.web_helpers import WebSite
+from tests.web_helpers import ROOT, WebSite
 from tests.web_inbox_helpers import OFFICER, inbox_site
 
 ARABIC = "متى تفتح المكتبة يوم السبت؟ شكرا"
@@ -214,3 +216,33 @@ def test_a_reply_drafted_while_paused_says_it_waits_for_resume(site):
     verdict = done.text().split("What the gate says")[1]
     assert "Posting is paused (by alice: Flood warning)" in verdict
     assert "goes out once posting is resumed" in verdict and "found nothing wrong" in verdict
+
+
+def test_the_drafts_verdict_agrees_with_validate_even_when_config_toml_is_broken(site, project):
+    # config.toml edited after `serve` started, badly: `bot.py validate FILE` reports it as an
+    # error (it cannot judge the reply), so the page must not say "nothing wrong".
+    project.config_path.write_text(project.config_path.read_text(encoding="utf-8") + "\n[broken\n",
+                                   encoding="utf-8")
+    message_id = site.messages["foi"]
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    done = site.post(f"/inbox/{message_id}/reply", {"form_token": token_for(page, message_id, "reply"),
+                                                    "text": "Thanks, we are on it."}, user=OFFICER)
+    assert done.status == 200
+    verdict = done.text().split("What the gate says")[1]
+    path = next(project.content.glob("replies/*.md"))
+    cli = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--config", str(project.config_path), "validate",
+                          str(path)], capture_output=True, text=True)
+    assert cli.returncode != 0                                          # the CLI says it is not sendable
+    assert "found nothing wrong" not in verdict and "will not be sent until" in verdict
+
+
+def test_control_characters_are_refused_not_written(site, project):
+    message_id = site.messages["foi"]
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    reply = site.post(f"/inbox/{message_id}/reply", {"form_token": token_for(page, message_id, "reply"),
+                                                     "text": "Thanks\x00 we are on it"}, user=OFFICER)
+    assert reply.status == 409 and "control character U+0000" in reply.text()
+    assert not list(project.content.glob("replies/*.md"))
+    page = site.get(f"/inbox/{message_id}", user=OFFICER)
+    assert site.post(f"/inbox/{message_id}/tag", {"form_token": token_for(page, message_id, "tag"),
+                                                  "tag": "bins\x1b[31m"}, user=OFFICER).status == 409

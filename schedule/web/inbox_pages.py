@@ -34,6 +34,8 @@ ACTIONS = {"assign": "Assign", "tag": "Tag", "note": "Add a note", "close": "Clo
 # The form field each action reads, and its longest accepted value.
 FIELDS = {"assign": ("name", 200), "tag": ("tag", 100), "note": ("text", 2000), "close": ("reason", 500),
           "hide": ("reason", 500), "reply": ("text", 5000)}
+# C0 controls and DEL, bar tab and line breaks: nothing a person types.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The id of each action's form control in inbox_message.html (where a refusal is said).
 FIELD_IDS = {"assign": "assign-name", "tag": "tag-name", "note": "note-text", "close": "close-reason",
              "hide": "hide-reason", "reply": "reply-text"}
@@ -165,6 +167,12 @@ def act(config: Config, message_id: int, action: str, form: Mapping[str, str], u
     actor = f"web:{user}"
     field, longest = FIELDS[action]
     value = (form.get(field) or "").strip()
+    control = CONTROL.search(value)
+    if control:
+        # A shell argument cannot carry these; a form can.  In a content file a NUL makes it
+        # "not a text file" for every later scan, so refuse it here, by name.
+        raise BotError(f"{ACTIONS[action]}: the text holds the control character U+{ord(control.group()):04X}, "
+                       "which cannot go in the record or a content file; remove it (paste as plain text)")
     if len(value) > longest:
         # Refused, never cut: a reply or note cut short says something else than was written.
         raise BotError(f"{ACTIONS[action]}: {len(value)} characters is more than this page takes "
@@ -198,11 +206,14 @@ def reply_draft(config: Config, message_id: int, text: str, actor: str) -> dict:
 
 def verdict(config: Config, path: Path, channel: str) -> dict:
     checked = check(config.path, [str(path)])
-    rel = {item.rel for item in checked.items}
-    # The file's own findings, and its channel's settings (a channel missing one cannot send).
+    shown = _shown_path(path, config)
+    # The file's own findings (named as the content repository knows it when the file could
+    # not even be read as an item, e.g. a NUL byte), and its channel's settings (a channel
+    # missing one cannot send); everything if config.toml itself could not be read.
+    mine = {item.rel for item in checked.items} | {str(path), shown}
     problems = [p.as_dict() for p in checked.problems
-                if p.path in rel or p.path == str(path) or (p.code == "config" and p.channel == channel)]
-    return {"path": _shown_path(path, config), "file_text": path.read_text(encoding="utf-8"),
+                if checked.config is None or p.path in mine or (p.code == "config" and p.channel == channel)]
+    return {"path": shown, "file_text": path.read_text(encoding="utf-8", errors="replace"),
             "problems": problems, "errors": sum(p["level"] == "error" for p in problems),
             "item_id": checked.items[0].id if checked.items else None}
 
