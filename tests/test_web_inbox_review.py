@@ -246,3 +246,12 @@ def test_control_characters_are_refused_not_written(site, project):
     page = site.get(f"/inbox/{message_id}", user=OFFICER)
     assert site.post(f"/inbox/{message_id}/tag", {"form_token": token_for(page, message_id, "tag"),
                                                   "tag": "bins\x1b[31m"}, user=OFFICER).status == 409
+
+
+def test_the_reports_headings_skip_no_level(site):
+    # WCAG 1.3.1 (H42): headings give the page's outline; h2 then h4 leaves a screen-reader
+    # user guessing what the missing level was.
+    body = site.get("/reports", user="bob").body
+    levels = [int(n) for n in re.findall(r"<h([1-6])[\s>]", body)]
+    assert levels and levels[0] == 1
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
