@@ -28,6 +28,7 @@ import pytest
 from tests.web_helpers import ROOT, WebSite
 from tests.web_inbox_helpers import OFFICER, inbox_site
 
+FLAG = "\U0001F1EC\U0001F1E7"    # 🇬🇧: two regional indicators, one grapheme cluster (UAX #29 GB12)
 ARABIC = "متى تفتح المكتبة يوم السبت؟ شكرا"
 
 
@@ -54,7 +55,8 @@ def seed_hostile(site: WebSite) -> dict[str, int]:
                 ("script", "<script>alert(1)</script>", {"url": "javascript:alert(document.domain)"}),
                 ("empty", "", {}),
                 ("long", "a" * 3000, {"url": "https://social.example/@r/1"}),
-                ("badlang", "hello", {"language": 'en" onmouseover="x'})):
+                ("badlang", "hello", {"language": 'en" onmouseover="x'}),
+                ("flags", "a" * 158 + FLAG * 5, {})):
             message = Incoming(f"hostile-{name}", "mention", text, when, author=extra.get("author", "@resident"),
                                url=extra.get("url"))
             made[name] = store.record(ledger, "x", "x", message, language=extra.get("language"))[0]
@@ -255,3 +257,12 @@ def test_the_reports_headings_skip_no_level(site):
     levels = [int(n) for n in re.findall(r"<h([1-6])[\s>]", body)]
     assert levels and levels[0] == 1
     assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
+
+
+def test_the_lists_glimpse_never_splits_an_emoji(site):
+    listing = site.get("/inbox", user="bob").body
+    shown = re.search(r'<a href="/inbox/%d"><bdi dir="auto">(.*?)</bdi>' % site.hostile["flags"], listing).group(1)
+    assert shown.endswith("…")
+    kept = shown[:-1]
+    # Whole flags only: as many G indicators as B indicators, and the text a prefix of the message.
+    assert kept.count("\U0001F1EC") == kept.count("\U0001F1E7") and ("a" * 158 + FLAG * 5).startswith(kept)

@@ -17,6 +17,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from ..config import Config
+from ..counting import grapheme_clusters
 from ..errors import BotError
 from ..inbox import commands, moderate, replies, report, store, triage
 # The CLI's own opening of the inbox's ledger (SQLite; readonly and no file: None, no inbox).
@@ -49,6 +50,16 @@ def foi_date(value: str | None) -> str:
 # A language tag as BCP 47 spells it (the detector's ISO 639-1 code, or what the network
 # reported): only such a value goes into a lang="" attribute (WCAG 3.1.2, language of parts).
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+
+
+def shorten(text: str, longest: int = 160) -> str:
+    """The list's glimpse of a message: at most ``longest`` user-perceived characters, cut
+    between grapheme clusters (UAX #29), so a flag or a family emoji is never split into
+    stray halves (Jinja's truncate counts code points)."""
+    if len(text) <= longest:
+        return text
+    clusters = grapheme_clusters(text)
+    return text if len(clusters) <= longest else "".join(clusters[:longest - 1]) + "…"
 
 
 def language_tag(value: str | None) -> str | None:

@@ -26,6 +26,7 @@ def register(app: Flask, config: Config, secret: str, need: Callable[[str], None
     inbox = Blueprint("inbox", __name__)
     app.jinja_env.filters["foi_date"] = inbox_pages.foi_date
     app.jinja_env.filters["language_tag"] = inbox_pages.language_tag
+    app.jinja_env.filters["shorten"] = inbox_pages.shorten
     app.jinja_env.tests["web_link"] = inbox_pages.web_link
 
     @inbox.get("/inbox")
