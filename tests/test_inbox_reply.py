@@ -127,3 +127,61 @@ def test_a_reply_is_found_after_a_crash_not_sent_twice(project, monkeypatch):
         assert channel.find_existing(variant, 0, variant.parts[0], since=since).remote_id == sent.remote_id
     finally:
         server.stop()
+
+
+def test_an_x_reply_is_found_after_a_crash_not_sent_twice(project, monkeypatch):
+    """The same read-back on X: the reply is create_tweet(in_reply_to_tweet_id=the resident's
+    tweet), so in GET /2/users/:id/tweets its referenced_tweets (X API v2 reference: type
+    "replied_to") name the resident's tweet, and that is what makes it this delivery's.
+    A second, identical answer to another resident's question is not ours."""
+    from tests.servers import x
+
+    server = x.Server().start()
+    try:
+        for key, value in credentials_env("x").items():
+            monkeypatch.setenv(key, value)
+        project.write_config(channels=channel_tables({"x": server.url}), default_channels='["x"]')
+        channel = make_channel(project.config().channels["x"])
+        question = server.resident_tweet("@BlackburnCouncil is the tip open?")
+        other = server.resident_tweet("@BlackburnCouncil tip open today?", username="neighbour")
+        variant = make_variant(channel, ["Yes, until 4pm."])
+        variant.extra["in_reply_to"] = f"x:{question['id']}"
+        since = datetime.now(timezone.utc) - timedelta(minutes=5)
+        # Before anything is sent the network certainly has no such reply: None, so it is sent.
+        assert channel.find_existing(variant, 0, variant.parts[0], since=since) is None
+        sent = channel.publish(variant, key="reply-key")
+        assert server.tweets[sent.remote_id]["in_reply_to_tweet_id"] == question["id"]
+        found = channel.find_existing(variant, 0, variant.parts[0], since=since)
+        assert found is not None and found.remote_id == sent.remote_id
+        # The same words answering the other resident are not this delivery's reply.
+        elsewhere = make_variant(channel, ["Yes, until 4pm."])
+        elsewhere.extra["in_reply_to"] = f"x:{other['id']}"
+        assert channel.find_existing(elsewhere, 0, elsewhere.parts[0], since=since) is None
+    finally:
+        server.stop()
+
+
+def test_an_x_reply_whose_answer_was_lost_is_found_by_the_publisher_not_resent(project, monkeypatch):
+    """End to end through the publisher: X made the reply but the answer never came back
+    (the connection dropped).  The next attempt reads the account back and records that
+    tweet; X's duplicate refusal is turned off so a resend would show as a second tweet."""
+    from tests.test_delivery import NOW, World, settle
+    from tests.servers import mastodon, x
+
+    servers = {"mastodon": mastodon.Server().start(), "x": x.Server().start()}
+    try:
+        world = World(project, monkeypatch, servers)
+        servers["x"].reject_duplicates = False
+        question = servers["x"].resident_tweet("@BlackburnCouncil is the tip open?")
+        project.post("replies/tip.md", f"publish_at: {NOW.isoformat()}\nchannels: [x]\n"
+                                       f"in_reply_to: 'x:{question['id']}'", "Yes, until 4pm.")
+        item = world.item("replies/tip")
+        delivery = world.ledger.add(item.id, "x", "x", NOW, item_digest=item.digest, source=item.rel)
+        servers["x"].inject("created_then_drop", match=r"^POST /2/tweets$")
+        assert settle(world, delivery)[-1] == "posted"
+        made = list(servers["x"].tweets.values())
+        assert len(made) == 1 and made[0]["in_reply_to_tweet_id"] == question["id"]
+        assert world.state(delivery)["remote_id"] == made[0]["id"]
+    finally:
+        for server in servers.values():
+            server.stop()
