@@ -32,12 +32,14 @@ log = logging.getLogger("civicpost.inbox")
 
 KINDS = ("replies", "mentions")
 BATCH = 100
-DEFAULTS = {"enabled": True, "poll_minutes": 5.0, "lookback_days": 14.0, "replies": True, "mentions": True}
+DEFAULTS = {"enabled": True, "poll_minutes": 5.0, "lookback_days": 14.0, "replies": True, "mentions": True,
+            "direct": False}
 
 
 def channel_settings(config, name: str) -> dict:
     """[inbox] defaults, overridden per channel by [inbox.channels.NAME] (enabled,
-    poll_minutes, lookback_days, replies, mentions).  The log channel has nothing to read."""
+    poll_minutes, lookback_days, replies, mentions, direct).  The log channel has nothing
+    to read.  Also run for every channel when the config is loaded (inbox/settings.py)."""
     section = config.section("inbox")
     merged = {key: section.get(key, default) for key, default in DEFAULTS.items()}
     per_channel = section.get("channels", {})
@@ -55,14 +57,21 @@ def channel_settings(config, name: str) -> dict:
     if unknown:
         raise ConfigError(f"[inbox.channels.{sorted(unknown)[0]}] names no [channels.{sorted(unknown)[0]}] table",
                           str(config.path))
-    try:
-        merged["poll_minutes"] = float(merged["poll_minutes"])
-        merged["lookback_days"] = float(merged["lookback_days"])
-    except (TypeError, ValueError):
-        raise ConfigError(f"[inbox] poll_minutes and lookback_days must be numbers (channel {name})",
-                          str(config.path)) from None
+    for key in ("poll_minutes", "lookback_days"):
+        if isinstance(merged[key], bool) or not isinstance(merged[key], (int, float)):
+            where = f"[inbox.channels.{name}]" if key in override else "[inbox]"
+            raise ConfigError(f"{where} {key} = {merged[key]!r} must be a number without quotes: {key} = "
+                              f"{int(DEFAULTS[key])}", str(config.path))
+        merged[key] = float(merged[key])
     if merged["poll_minutes"] <= 0:
         raise ConfigError(f"[inbox] poll_minutes must be more than 0 (channel {name})", str(config.path))
+    if merged["lookback_days"] < 0:
+        raise ConfigError(f"[inbox] lookback_days must be 0 or more (channel {name})", str(config.path))
+    for key in ("enabled", "replies", "mentions", "direct"):
+        if not isinstance(merged[key], bool):
+            where = f"[inbox.channels.{name}]" if key in override else "[inbox]"
+            raise ConfigError(f"{where} {key} = {merged[key]!r} must be true or false (without quotes)",
+                              str(config.path))
     merged["enabled"] = bool(merged["enabled"]) and config.channels[name].network != "log"
     return merged
 

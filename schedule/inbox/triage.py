@@ -97,6 +97,21 @@ def is_abusive(text: str, extra: tuple[str, ...] = ()) -> bool:
 
 
 # ----- language ------------------------------------------------------------------------
+def languages(config) -> tuple[str, ...]:
+    """``[inbox] languages``: the ISO 639-1 codes the detector chooses among."""
+    from lingua import IsoCode639_1
+
+    value = config.section("inbox").get("languages", ["en", "cy"])
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[inbox] languages = {value!r} must be a list of language codes: "
+                          "languages = [\"en\", \"cy\"]", str(config.path))
+    for code in value:
+        if not hasattr(IsoCode639_1, code.upper()):
+            raise ConfigError(f"[inbox] languages: {code!r} is not an ISO 639-1 code the detector knows "
+                              "(use e.g. \"en\", \"cy\")", str(config.path))
+    return tuple(value)
+
+
 _detectors: dict[tuple[str, ...], Any] = {}
 
 
@@ -170,8 +185,7 @@ class Triage:
     def __init__(self, config):
         self.config = config
         self.rules = rules(config)
-        section = config.section("inbox")
-        self.languages = tuple(section.get("languages", ("en", "cy")))
+        self.languages = languages(config)
 
     def assess(self, text: str, received: datetime, network_language: str | None = None
                ) -> tuple[list[str], str | None, str | None]:
