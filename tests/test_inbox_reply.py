@@ -185,3 +185,71 @@ def test_an_x_reply_whose_answer_was_lost_is_found_by_the_publisher_not_resent(p
     finally:
         for server in servers.values():
             server.stop()
+
+
+# Welsh Language Standards (No. 1) Regulations 2015, standard 1: "If you receive
+# correspondence from a person in Welsh you must reply in Welsh (if an answer is required),
+# unless the person has indicated that there is no need to reply in Welsh."
+ENGLISH = "Thanks, the library is open from 9 until 5 every weekday."
+WELSH = "Diolch, mae'r llyfrgell ar agor o naw tan bump bob dydd o'r wythnos."
+
+
+def _reply_problems(project, body, front=""):
+    from schedule.gate import decide
+    from schedule.render import Renderer
+
+    path = project.post("replies/r.md", f"publish_at: 2030-01-01T09:00\nin_reply_to: 'mastodon:109500'\n"
+                                        f"channels: [mastodon]\n{front}", body)
+    config = project.config()
+    verdict = decide(read_item(path, config), config, Renderer(config), datetime.now(timezone.utc))
+    return [p for p in verdict.problems if p.code == "welsh-reply"]
+
+
+@pytest.mark.parametrize("language, body, front, expected", [
+    ("cy", ENGLISH, "", "error"),                         # Welsh asked, English answer: not sent
+    ("cy", WELSH, "", None),
+    ("cy", f"{WELSH}\n\n{ENGLISH}", "", None),            # bilingual is fine
+    ("cy", ENGLISH, "lang: en\n", "warning"),             # the person said Welsh is not needed
+    ("en", ENGLISH, "", None),
+    (None, ENGLISH, "lang: cy\n", "error"),               # `inbox reply` wrote lang: cy (no ledger row needed)
+    ("cy", "Diolch 👍", "", None),                        # too short to tell: never guessed
+])
+def test_a_reply_to_a_welsh_message_must_have_welsh_in_it(mastodon_project, language, body, front, expected):
+    if language:
+        _message(mastodon_project, language=language, flags=["welsh"] if language == "cy" else [])
+    problems = _reply_problems(mastodon_project, body, front)
+    assert [p.level for p in problems] == ([expected] if expected else [])
+
+
+def test_validate_and_the_publisher_refuse_an_english_reply_to_welsh(mastodon_project):
+    """The gate is the one check: validate reports it, and the publisher's gate blocks it."""
+    project = mastodon_project
+    _message(project, language="cy", flags=["welsh"])
+    path = project.post("replies/r.md", "publish_at: 2030-01-01T09:00\nin_reply_to: 'mastodon:109500'\n"
+                                        "channels: [mastodon]", ENGLISH)
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", str(path)])
+    assert result.exit_code == 1
+    line = next(row for row in result.output.splitlines() if "Welsh Language Standards" in row)
+    assert "replies/r.md:6: error" in line and "in Welsh and English" in line, result.output
+
+
+def test_the_publisher_does_not_send_an_english_reply_to_welsh(project, monkeypatch):
+    from tests.test_delivery import NOW, World
+    from tests.servers import mastodon, x
+
+    servers = {"mastodon": mastodon.Server().start(), "x": x.Server().start()}
+    try:
+        world = World(project, monkeypatch, servers)
+        question = servers["mastodon"].resident_status("@council Pryd mae'r llyfrgell ar agor?")
+        store.record(world.ledger, "mastodon", "mastodon", Incoming(question["id"], "mention", question["content"],
+                     datetime.now(timezone.utc)), language="cy", flags=["welsh"])
+        project.post("replies/r.md", f"publish_at: {NOW.isoformat()}\nchannels: [mastodon]\n"
+                                     f"in_reply_to: 'mastodon:{question['id']}'", ENGLISH)
+        item = world.item("replies/r")
+        delivery = world.ledger.add(item.id, "mastodon", "mastodon", NOW, item_digest=item.digest, source=item.rel)
+        assert world.publisher.run(delivery) != "posted"
+        assert "Welsh Language Standards" in (world.state(delivery)["error"] or "")
+        assert not servers["mastodon"].calls("POST", r"^/api/v1/statuses$")
+    finally:
+        for server in servers.values():
+            server.stop()
