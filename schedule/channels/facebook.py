@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import counting
+from ..errors import Rejected
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import IMAGE_TYPES, VIDEO_TYPES
 from .graph_common import GraphChannel
@@ -85,11 +86,18 @@ class FacebookChannel(GraphChannel):
     # Needs pages_read_engagement and pages_read_user_content (App Review, docs/channels.md);
     # without them Graph answers error 10/200, which the inbox reports once.  Facebook has
     # no mentions read call for Pages here (issue 11's table): the base class says so.
+    # Graph gives a comment no edit time and ``since`` filters by creation time, so an
+    # incremental read never shows an edit or a deletion: with since=None (the poller's
+    # sweep, every [inbox] sweep_minutes) every current comment is listed, so an edited
+    # one comes back with its new text and a deleted one is missing (kept, marked deleted).
+    inbox_full_read_shows_changes = True
+
     def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
         """GET /{post}/comments?filter=stream&since=... (every comment, replies to comments
         too, oldest first), following paging.cursors.after; the cursor is the newest
-        created_time seen, as Unix seconds (Graph's ``since`` takes them)."""
-        page_id, found, newest = str(self.setting("page_id")), [], int(since) if since else 0
+        created_time seen, as Unix seconds (Graph's ``since`` takes them).  A post the Page
+        deleted is Graph error 100 "does not exist": skipped, and named in missing_posts."""
+        page_id, found, newest, missing = str(self.setting("page_id")), [], int(since) if since else 0, []
         for post_id in remote_ids:
             after = None
             while True:
@@ -99,7 +107,13 @@ class FacebookChannel(GraphChannel):
                     params["since"] = since
                 if after:
                     params["after"] = after
-                listed = self.call("get_connection", post_id, "comments", **params)
+                try:
+                    listed = self.call("get_connection", post_id, "comments", **params)
+                except Rejected as exc:
+                    if "does not exist" not in str(exc):
+                        raise
+                    missing.append(post_id)
+                    break
                 for comment in listed.get("data", []):
                     message = _comment(comment, post_id, page_id)
                     found.append(message)
@@ -108,7 +122,8 @@ class FacebookChannel(GraphChannel):
                 after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
                 if not after:
                     break
-        return InboxPage(tuple(found), str(newest) if newest else since)
+        return InboxPage(tuple(found), str(newest) if newest else since, complete=since is None,
+                         missing_posts=tuple(missing))
 
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
         """A reply is a comment on the comment: POST /{comment-id}/comments (post_part)."""

@@ -224,6 +224,18 @@ class XChannel(Channel):
                                          self.me()["id"], since_id=cursor)
         return InboxPage(tuple(found), _newer(cursor, newest))
 
+    def inbox_deleted(self, remote_ids: list[str]) -> list[str]:
+        """Which stored tweets X no longer has: GET /2/tweets?ids=... (100 a call) answers
+        each missing one with a "resource-not-found" error (X API v2, Tweets lookup).  Only
+        that type counts: a protected or suspended author's tweet is not deleted."""
+        gone = []
+        for start in range(0, len(remote_ids), 100):
+            response = self._call(self.client().get_tweets, remote_ids[start:start + 100], user_auth=True)
+            for error in response.errors or []:
+                if str(error.get("type", "")).endswith("/resource-not-found"):
+                    gone.append(str(error.get("resource_id") or error.get("value")))
+        return gone
+
     def hide(self, remote_id: str) -> None:
         """PUT /2/tweets/:id/hidden {"hidden": true}: X's hidden replies (in the account's own
         conversations only)."""

@@ -33,7 +33,7 @@ log = logging.getLogger("civicpost.inbox")
 KINDS = ("replies", "mentions")
 BATCH = 100
 DEFAULTS = {"enabled": True, "poll_minutes": 5.0, "lookback_days": 14.0, "replies": True, "mentions": True,
-            "direct": False}
+            "direct": False, "sweep_minutes": 60.0}
 
 
 def channel_settings(config, name: str) -> dict:
@@ -57,7 +57,7 @@ def channel_settings(config, name: str) -> dict:
     if unknown:
         raise ConfigError(f"[inbox.channels.{sorted(unknown)[0]}] names no [channels.{sorted(unknown)[0]}] table",
                           str(config.path))
-    for key in ("poll_minutes", "lookback_days"):
+    for key in ("poll_minutes", "lookback_days", "sweep_minutes"):
         if isinstance(merged[key], bool) or not isinstance(merged[key], (int, float)):
             where = f"[inbox.channels.{name}]" if key in override else "[inbox]"
             raise ConfigError(f"{where} {key} = {merged[key]!r} must be a number without quotes: {key} = "
@@ -183,9 +183,15 @@ class Poller:
             # `inbox reply`) under the resident's own post, not under one of its own.
             waiting = store.open_remote_ids(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
             asked = list(by_remote) + [rid for rid in waiting if rid not in by_remote]
+            # Every sweep_minutes, the reads that show edits and deletions (inbox_deleted, or a
+            # full read where the incremental one cannot show them): see Channel.inbox_deleted.
+            sweep = self._sweep_due(name, settings, now)
+            if sweep:
+                self._sweep(name, channel, settings, now, result)
             if not asked:
                 return
-            page = channel.inbox_replies(asked, cursor)
+            full = sweep and channel.inbox_full_read_shows_changes
+            page = channel.inbox_replies(asked, None if full else cursor)
         else:
             by_remote = {}
             page = channel.inbox_mentions(cursor)
@@ -208,6 +214,33 @@ class Poller:
             self._missing_were_deleted(name, ours - set(page.missing_posts), seen, result)
         if page.cursor is not None and page.cursor != cursor:
             store.set_cursor(self.ledger, name, kind, page.cursor)
+
+    def _sweep_due(self, name: str, settings: dict, now: datetime) -> bool:
+        last = store.get_cursor(self.ledger, name, "swept_at")
+        return last is None or datetime.fromisoformat(last) + timedelta(minutes=settings["sweep_minutes"]) <= now
+
+    def _sweep(self, name: str, channel, settings: dict, now: datetime, result: ChannelResult) -> None:
+        """Ask the network which stored messages it no longer has (X: tweets lookup), and
+        mark them deleted (text kept); the sweep's time is kept as the cursor "swept_at"."""
+        ids = store.live_remote_ids(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
+        try:
+            gone = channel.inbox_deleted(ids) if ids else []
+        except InboxNotSupported:
+            gone = []
+        for remote_id in gone:
+            self._mark_deleted(name, remote_id, result)
+        store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
+
+    def _mark_deleted(self, name: str, remote_id: str, result: ChannelResult) -> None:
+        from ..model import Incoming
+
+        old = store.by_remote(self.ledger, name, remote_id)
+        if old is None or old["deleted"]:
+            return
+        gone = Incoming(old["remote_id"], old["kind"], old["text"] or "", datetime.fromisoformat(old["created_at"]),
+                        deleted=True)
+        if store.record(self.ledger, name, old["network"], gone)[1] == "deleted":
+            result.deleted += 1
 
     def _store(self, name: str, network: str, message, by_remote: dict, result: ChannelResult) -> list[int]:
         """Record one message; returns [its id] if it needs an urgent alert."""
@@ -264,13 +297,7 @@ class Poller:
             # Only where its parent is still there: a reply under a deleted reply drops out
             # of the thread view without being deleted itself.
             if row["remote_id"] not in seen and row["parent_remote_id"] in posts | seen:
-                old = store.by_remote(self.ledger, name, row["remote_id"])
-                from ..model import Incoming
-
-                gone = Incoming(old["remote_id"], old["kind"], old["text"] or "",
-                                datetime.fromisoformat(old["created_at"]), deleted=True)
-                if store.record(self.ledger, name, old["network"], gone)[1] == "deleted":
-                    result.deleted += 1
+                self._mark_deleted(name, row["remote_id"], result)
 
     # ----- access problems: reported once -------------------------------------------
     def _no_access(self, name: str, kind: str, error: str, unsupported: bool = False) -> None:

@@ -21,6 +21,7 @@ KEYS = {
     "replies": "read replies and comments",
     "mentions": "read mentions",
     "direct": "read direct messages (off by default)",
+    "sweep_minutes": "how often edits and deletions are looked for where a read cannot show them",
     "languages": "what the language detector chooses among",
     "hours": "office hours for response times",
     "target_hours": "answered within this many office hours",

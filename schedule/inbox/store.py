@@ -263,3 +263,11 @@ def open_remote_ids(ledger, channel: str, since: datetime, limit: int = 200) -> 
                          "ORDER BY created_at DESC LIMIT ?",
                          [channel, to_utc_key(since), limit])
     return [row["remote_id"] for row in rows]
+
+
+def live_remote_ids(ledger, channel: str, since: datetime, limit: int = 5000) -> list[str]:
+    """Stored messages on ``channel`` since ``since`` not yet marked deleted, newest first
+    (the sweep asks the network which of them it no longer has)."""
+    rows = ledger._query("SELECT remote_id FROM inbox_messages WHERE channel = ? AND deleted = 0 AND created_at >= ? "
+                         "ORDER BY created_at DESC LIMIT ?", [channel, to_utc_key(since), limit])
+    return [row["remote_id"] for row in rows]

@@ -294,6 +294,20 @@ class Server(TestServer):
         comment["permalink_url"] = f"https://www.facebook.com/{post_id}?comment_id={comment['id']}"
         return comment
 
+    def edit_comment(self, comment_id: str, text: str) -> None:
+        """The resident edits a comment: Graph keeps its id and created_time, with the new
+        message (the Comment object has no edit time)."""
+        with self.lock:
+            self.objects[comment_id]["message"] = text
+
+    def delete_comment(self, comment_id: str) -> None:
+        """The resident deletes a comment: it no longer exists (error 100 if asked for) and
+        is no longer listed; its replies go with it, as on Facebook."""
+        with self.lock:
+            self.objects.pop(comment_id)
+            for reply in [o for o in self.objects.values() if o.get("parent") == comment_id]:
+                self.objects.pop(reply["id"])
+
     def post_comments(self, request: Request) -> Response:
         if not self._token_ok(request):
             return self._bad_token()

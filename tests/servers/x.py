@@ -50,6 +50,7 @@ class Server(TestServer):
         self.route("GET", r"/2/media/upload", self.media_status)
         self.route("POST", r"/2/media/metadata", self.metadata)
         self.setup_inbox_routes()
+        self.setup_lookup_routes()
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "5xx":
@@ -268,3 +269,33 @@ class Server(TestServer):
             return problem(403, "Forbidden", "You cannot hide or unhide replies to a conversation you do not own.")
         tweet["hidden"] = bool(request.json().get("hidden"))
         return Response(200, {"data": {"hidden": tweet["hidden"]}})
+
+    # ----- the inbox: deleted tweets (#11) -----------------------------------------------------
+    # GET /2/tweets?ids=... (X API v2 "Tweets lookup", up to 100 ids): HTTP 200 with the
+    # tweets that exist in "data" and, for each that does not, an "errors" entry
+    # {"value", "detail": "Could not find tweet with ids: [ID].", "title": "Not Found Error",
+    # "resource_type": "tweet", "parameter": "ids", "resource_id", "type":
+    # "https://api.twitter.com/2/problems/resource-not-found"} (X's documented partial error).
+    def setup_lookup_routes(self) -> None:
+        self.route("GET", r"/2/tweets", self.lookup_tweets)
+
+    def delete_resident_tweet(self, tweet_id: str) -> None:
+        """A resident deletes their tweet (every version of an edited one goes with it)."""
+        with self.lock:
+            tweet = self.others.pop(tweet_id)
+            for other in tweet["edit_history_tweet_ids"]:
+                self.others.pop(other, None)
+
+    def lookup_tweets(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        ids = ",".join(request.query.get("ids", [""])).split(",")
+        if not ids or len(ids) > 100:
+            return problem(400, "Invalid Request", "The `ids` query parameter value [] is not valid")
+        known = {t["id"]: t for t in self._all()}
+        data = [{"id": i, "text": known[i]["text"], "edit_history_tweet_ids": known[i]["edit_history_tweet_ids"]}
+                for i in ids if i in known]
+        errors = [{"value": i, "detail": f"Could not find tweet with ids: [{i}].", "title": "Not Found Error",
+                   "resource_type": "tweet", "parameter": "ids", "resource_id": i,
+                   "type": "https://api.twitter.com/2/problems/resource-not-found"} for i in ids if i not in known]
+        return Response(200, {**({"data": data} if data else {}), **({"errors": errors} if errors else {})})
