@@ -4,6 +4,7 @@ One pass (``fetch_once``) asks each channel for
 - replies/comments under the council's own posts: the ledger's posted deliveries (every
   thread part) within ``[inbox] lookback_days`` (default 14);
 - mentions of the account;
+- direct messages, where the network allows it and ``direct = true`` for the channel;
 from the cursors (since ids, high-water marks) kept in ``inbox_cursors``, so each pass
 only reads what is new.  The channel's read methods live beside ``publish`` in its
 module and raise the same errors, classified by the same code (``classify_http``,
@@ -30,7 +31,7 @@ from . import store, triage
 
 log = logging.getLogger("civicpost.inbox")
 
-KINDS = ("replies", "mentions")
+KINDS = ("replies", "mentions", "direct")
 BATCH = 100
 DEFAULTS = {"enabled": True, "poll_minutes": 5.0, "lookback_days": 14.0, "replies": True, "mentions": True,
             "direct": False, "sweep_minutes": 60.0}
@@ -182,7 +183,8 @@ class Poller:
             # Open messages too: the council may answer a mention (in the app or through
             # `inbox reply`) under the resident's own post, not under one of its own.
             waiting = store.open_remote_ids(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
-            asked = list(by_remote) + [rid for rid in waiting if rid not in by_remote]
+            # (a "dm:" id names a direct message, not a post a thread can be read under)
+            asked = list(by_remote) + [rid for rid in waiting if rid not in by_remote and not rid.startswith("dm:")]
             # Every sweep_minutes, the reads that show edits and deletions (inbox_deleted, or a
             # full read where the incremental one cannot show them): see Channel.inbox_deleted.
             sweep = self._sweep_due(name, settings, now)
@@ -192,6 +194,9 @@ class Poller:
                 return
             full = sweep and channel.inbox_full_read_shows_changes
             page = channel.inbox_replies(asked, None if full else cursor)
+        elif kind == "direct":
+            by_remote = {}
+            page = channel.inbox_direct(cursor)
         else:
             by_remote = {}
             page = channel.inbox_mentions(cursor)
@@ -205,6 +210,8 @@ class Poller:
             with self.ledger.transaction():
                 for message in messages[start:start + BATCH]:
                     seen.add(message.remote_id)
+                    if message.kind == "direct" and not settings["direct"]:
+                        continue                      # direct messages are read only where enabled
                     if message.remote_id in ours and not self._answers_someone(name, message):
                         continue                      # the council's own post (a thread part)
                     alerts += self._store(name, channel.network, message, by_remote, result)

@@ -1,0 +1,155 @@
+"""Direct messages (#11): read where the network allows it and `direct = true` for the
+channel (off by default), kind "direct", and answered privately, never as a public post.
+Wire formats: X's from tweepy's cassette test_manage_and_lookup_direct_messages.yaml (GET
+/2/dm_events, POST /2/dm_conversations/:id/messages -> {"data": {"dm_conversation_id",
+"dm_event_id"}}); Mastodon's from docs.joinmastodon.org (a status with visibility "direct"
+is "visible only to mentioned users", and reaches them as a "mention" notification)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from schedule.channels import make_channel
+from schedule.inbox import store
+from schedule.inbox.fetch import Poller
+from schedule.ledger import Ledger
+from tests.helpers import make_variant
+from tests.servers import channel_tables, credentials_env, mastodon, x
+
+
+def _setup(project, monkeypatch, network, server, direct=True):
+    for key, value in credentials_env(network).items():
+        monkeypatch.setenv(key, value)
+    inbox = f"[inbox.channels.{network}]\ndirect = true\n" if direct else ""
+    project.write_config(channels=channel_tables({network: server.url}), default_channels=f'["{network}"]',
+                         extra=inbox)
+    config = project.config()
+    ledger = Ledger(config.database, config.timezone)
+    return Poller(config, ledger), ledger, make_channel(config.channels[network])
+
+
+def _reply(channel, remote_id, text):
+    variant = make_variant(channel, [text])
+    variant.extra["in_reply_to"] = f"{channel.name}:{remote_id}"
+    return variant
+
+
+# ----- X -------------------------------------------------------------------------------------
+@pytest.fixture
+def x_server():
+    server = x.Server().start()
+    yield server
+    server.stop()
+
+
+def test_x_direct_messages_are_off_by_default(project, monkeypatch, x_server):
+    poller, ledger, _ = _setup(project, monkeypatch, "x", x_server, direct=False)
+    x_server.resident_dm("My council tax account number is 12345678, can you check it?")
+    [result] = poller.run()
+    assert result["new"] == 0 and not x_server.calls("GET", r"/dm_events$")
+
+
+def test_x_direct_messages_are_read_incrementally_and_answered_privately(project, monkeypatch, x_server):
+    poller, ledger, channel = _setup(project, monkeypatch, "x", x_server)
+    question = x_server.resident_dm("My council tax account number is 12345678, can you check it?")
+    [result] = poller.run()
+    assert result["new"] == 1 and result["errors"] == []
+    remote_id = f"dm:{question['dm_conversation_id']}:{question['id']}"
+    row = store.by_remote(ledger, "x", remote_id)
+    assert (row["kind"], row["author"], row["state"]) == ("direct", "@resident", "new")
+    assert store.get_cursor(ledger, "x", "direct") == question["id"]
+    # The reply goes into that conversation as a direct message: no tweet is made.
+    sent = channel.publish(_reply(channel, remote_id, "Thanks, we have passed this to the council tax team."),
+                           key="r")
+    assert x_server.tweets == {} and not x_server.calls("POST", r"^/2/tweets$")
+    [dm] = x_server.calls("POST", r"/2/dm_conversations/.*/messages$")
+    assert dm.path == f"/2/dm_conversations/{question['dm_conversation_id']}/messages"
+    assert dm.json() == {"text": "Thanks, we have passed this to the council tax team."}
+    assert sent.remote_id.startswith(f"dm:{question['dm_conversation_id']}:")
+    # After a crash the reply is found in the conversation, not sent twice.
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    variant = _reply(channel, remote_id, "Thanks, we have passed this to the council tax team.")
+    assert channel.find_existing(variant, 0, variant.parts[0], since=since).remote_id == sent.remote_id
+    # The next poll reads only what is newer, and the council's message answers the resident.
+    store.set_cursor(ledger, "x", "polled_at", None)
+    x_server.clear()
+    [result] = poller.run()
+    assert result["answered"] == 1
+    assert store.by_remote(ledger, "x", remote_id)["state"] == "answered"
+    assert len(x_server.calls("GET", r"^/2/dm_events$")) == 1
+
+
+def test_x_without_the_dm_permission_is_reported_once(project, monkeypatch, x_server):
+    poller, ledger, channel = _setup(project, monkeypatch, "x", x_server)
+    x_server.dm_allowed = False
+    for _ in range(2):
+        store.set_cursor(ledger, "x", "polled_at", None)
+        [result] = poller.run()
+        assert any("direct" in e and "403" in e for e in result["errors"]), result
+    assert len([e for e in store.events(ledger, kind="no-access") if '"direct"' in (e["detail"] or "")]) == 1
+    assert "Direct Messages permission" in channel.direct_access()
+
+
+# ----- Mastodon --------------------------------------------------------------------------------
+@pytest.fixture
+def mastodon_server():
+    server = mastodon.Server().start()
+    yield server
+    server.stop()
+
+
+def test_mastodon_direct_messages_are_kept_apart_from_mentions(project, monkeypatch, mastodon_server):
+    poller, ledger, _ = _setup(project, monkeypatch, "mastodon", mastodon_server)
+    private = mastodon.resident_direct(mastodon_server, "@council my neighbour is being abused, please help")
+    public = mastodon_server.resident_status("@council the bins were not collected")
+    [result] = poller.run()
+    assert result["new"] == 2 and result["errors"] == []
+    assert store.by_remote(ledger, "mastodon", private["id"])["kind"] == "direct"
+    assert store.by_remote(ledger, "mastodon", public["id"])["kind"] == "mention"
+    assert store.get_cursor(ledger, "mastodon", "direct") and store.get_cursor(ledger, "mastodon", "mentions")
+
+
+def test_mastodon_direct_messages_are_not_stored_when_direct_is_off(project, monkeypatch, mastodon_server):
+    poller, ledger, _ = _setup(project, monkeypatch, "mastodon", mastodon_server, direct=False)
+    private = mastodon.resident_direct(mastodon_server, "@council my address is 1 Hope St")
+    mastodon_server.resident_status("@council the bins were not collected")
+    [result] = poller.run()
+    assert result["new"] == 1 and store.by_remote(ledger, "mastodon", private["id"]) is None
+
+
+def test_a_reply_to_a_mastodon_direct_message_is_direct_and_mentions_only_that_person(
+        project, monkeypatch, mastodon_server):
+    poller, ledger, channel = _setup(project, monkeypatch, "mastodon", mastodon_server)
+    private = mastodon.resident_direct(mastodon_server, "@council my address is 1 Hope St, the bin was missed")
+    poller.run()
+    sent = channel.publish(_reply(channel, private["id"], "Sorry, the crew will come back tomorrow."), key="r")
+    made = mastodon_server.statuses[sent.remote_id]
+    assert made["visibility"] == "direct"                      # never public, never unlisted
+    assert made["in_reply_to_id"] == private["id"]
+    form = mastodon_server.calls("POST", r"^/api/v1/statuses$")[-1].form()
+    assert form["status"] == "@resident@example.social Sorry, the crew will come back tomorrow."
+    # The council's direct reply, read back under the message, answers it.
+    store.set_cursor(ledger, "mastodon", "polled_at", None)
+    [result] = poller.run()
+    assert result["answered"] == 1
+    assert store.by_remote(ledger, "mastodon", private["id"])["state"] == "answered"
+
+
+def test_a_private_reply_that_mentions_someone_else_is_refused_not_sent(project, monkeypatch, mastodon_server):
+    from schedule.errors import Rejected
+
+    _, _, channel = _setup(project, monkeypatch, "mastodon", mastodon_server)
+    private = mastodon.resident_direct(mastodon_server, "@council my neighbour at no. 3 is being abused")
+    with pytest.raises(Rejected, match="@neighbour@example.social"):
+        channel.publish(_reply(channel, private["id"], "@resident we will contact @neighbour@example.social"),
+                        key="r")
+    assert not mastodon_server.calls("POST", r"^/api/v1/statuses$")
+
+
+def test_a_reply_to_a_public_mention_stays_public(project, monkeypatch, mastodon_server):
+    _, _, channel = _setup(project, monkeypatch, "mastodon", mastodon_server)
+    public = mastodon_server.resident_status("@council is the tip open?")
+    sent = channel.publish(_reply(channel, public["id"], "Yes, until 4pm."), key="r")
+    assert mastodon_server.statuses[sent.remote_id]["visibility"] == "public"
+    assert mastodon_server.calls("POST", r"^/api/v1/statuses$")[-1].form()["status"] == "Yes, until 4pm."
