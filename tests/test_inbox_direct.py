@@ -6,6 +6,7 @@ Wire formats: X's from tweepy's cassette test_manage_and_lookup_direct_messages.
 is "visible only to mentioned users", and reaches them as a "mention" notification)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -153,3 +154,74 @@ def test_a_reply_to_a_public_mention_stays_public(project, monkeypatch, mastodon
     sent = channel.publish(_reply(channel, public["id"], "Yes, until 4pm."), key="r")
     assert mastodon_server.statuses[sent.remote_id]["visibility"] == "public"
     assert mastodon_server.calls("POST", r"^/api/v1/statuses$")[-1].form()["status"] == "Yes, until 4pm."
+
+
+# ----- Facebook Page and Instagram (the Page's conversations) ----------------------------------
+@pytest.fixture
+def graph_server():
+    from tests.servers import graph
+
+    server = graph.Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("network, platform", [("facebook", "messenger"), ("instagram", "instagram")])
+def test_meta_direct_messages_are_read_and_answered_with_the_send_api(project, monkeypatch, graph_server,
+                                                                      network, platform):
+    from tests.servers import graph
+
+    for key, value in credentials_env(network).items():
+        monkeypatch.setenv(key, value)
+    project.write_config(channels=channel_tables({network: graph_server.url}, instagram={"page_id": graph.PAGE_ID}),
+                         default_channels=f'["{network}"]', extra=f"[inbox.channels.{network}]\ndirect = true\n")
+    config = project.config()
+    ledger = Ledger(config.database, config.timezone)
+    poller, channel = Poller(config, ledger), make_channel(config.channels[network])
+    question = graph_server.resident_message("Can I get a replacement blue bin?", name="Ann", platform=platform)
+    graph_server.resident_message("Wrong network", name="Bob", platform="instagram" if platform == "messenger"
+                                  else "messenger")
+    [result] = poller.run()
+    assert result["new"] == 1, result
+    call = graph_server.calls("GET", r"/conversations$")[-1]
+    assert call.query["platform"] == [platform]
+    person = str(7000000 + len("Ann"))
+    remote_id = f"dm:{person}:{question['id']}"
+    row = store.by_remote(ledger, network, remote_id)
+    assert (row["kind"], row["author"], row["text"]) == ("direct", "Ann", "Can I get a replacement blue bin?")
+    sent = channel.publish(_reply(channel, remote_id, "Yes: order one at example.gov.uk/bins"), key="r")
+    [send] = graph_server.calls("POST", r"/messages$")
+    form = send.form()
+    assert json.loads(form["recipient"]) == {"id": person} and form["messaging_type"] == "RESPONSE"
+    assert json.loads(form["message"]) == {"text": "Yes: order one at example.gov.uk/bins"}
+    assert not graph_server.calls("POST", r"/comments$") and not graph_server.calls("POST", r"/feed$")
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    variant = _reply(channel, remote_id, "Yes: order one at example.gov.uk/bins")
+    assert channel.find_existing(variant, 0, variant.parts[0], since=since).remote_id == sent.remote_id
+    store.set_cursor(ledger, network, "polled_at", None)
+    [result] = poller.run()
+    assert result["answered"] == 1
+    assert store.by_remote(ledger, network, remote_id)["state"] == "answered"
+
+
+def test_channels_check_says_whether_the_token_can_read_direct_messages(project, monkeypatch, graph_server,
+                                                                        mastodon_server):
+    """Meta: the token's own scopes (debug_token) against pages_messaging; the double's
+    token has pages_manage_posts and pages_read_engagement only.  Mastodon: the same
+    notifications read as mentions."""
+    from click.testing import CliRunner
+
+    from bot import cli
+    from tests.servers import graph
+
+    for key, value in {**credentials_env("facebook"), **credentials_env("mastodon")}.items():
+        monkeypatch.setenv(key, value)
+    project.write_config(channels=channel_tables({"facebook": graph_server.url, "mastodon": mastodon_server.url}),
+                         default_channels='["facebook"]')
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check", "--json"])
+    assert result.exit_code == 0, result.output
+    direct = {r["channel"]: r["inbox_direct"] for r in json.loads(result.output)}
+    assert direct == {"facebook": "missing permission pages_messaging (App Review)", "mastodon": "ok"}
+    text = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check"]).output
+    assert "direct messages: missing permission pages_messaging" in text
+    assert graph.PAGE_ID                                   # (the Page the check asked about)

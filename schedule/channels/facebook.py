@@ -14,10 +14,10 @@ from .. import counting
 from ..errors import Rejected
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import IMAGE_TYPES, VIDEO_TYPES
-from .graph_common import GraphChannel
+from .graph_common import GraphChannel, GraphMessaging
 
 
-class FacebookChannel(GraphChannel):
+class FacebookChannel(GraphMessaging, GraphChannel):
     network = "facebook"
     label = "Facebook Page"
     max_length = 63206
@@ -36,6 +36,8 @@ class FacebookChannel(GraphChannel):
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
+        if parent is not None and parent.remote_id.startswith("dm:"):   # a direct message: answered privately
+            return self.send_dm(part, parent.remote_id)
         if parent is not None:                   # only a reply has a parent here (no threads)
             return self._comment_reply(parent, part)
         page = str(self.setting("page_id"))
@@ -72,6 +74,9 @@ class FacebookChannel(GraphChannel):
         return Receipt(post_id, url)
 
     def candidates(self, variant: Variant, index: int, part: Part):
+        target = str(variant.extra.get("in_reply_to") or "").split(":", 1)[-1]
+        if target.startswith("dm:"):
+            return self.dm_candidates(target, part)
         if variant.extra.get("in_reply_to"):     # a reply: look among the comment's own comments
             return self.recent_matches(str(variant.extra["in_reply_to"]).split(":", 1)[1], "comments", "message",
                                        "permalink_url", "created_time", part.text)
