@@ -224,4 +224,3 @@ def test_channels_check_says_whether_the_token_can_read_direct_messages(project,
     assert direct == {"facebook": "missing permission pages_messaging (App Review)", "mastodon": "ok"}
     text = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check"]).output
     assert "direct messages: missing permission pages_messaging" in text
-    assert graph.PAGE_ID                                   # (the Page the check asked about)
