@@ -317,6 +317,9 @@ class Channel:
     # and deletions that an incremental read (by creation time) cannot: the poller does one
     # such read every [inbox] sweep_minutes (Facebook: Graph has no edit time on comments).
     inbox_full_read_shows_changes: ClassVar[bool] = False
+    # Can answer a direct message (an inbox id "dm:...") privately; validate refuses a reply
+    # file for one on a network that cannot.
+    sends_direct_replies: ClassVar[bool] = False
 
     def inbox_access(self) -> str:
         """For `channels check`: "ok", or why the inbox cannot read on this channel.  The

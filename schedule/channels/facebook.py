@@ -28,6 +28,7 @@ class FacebookChannel(GraphMessaging, GraphChannel):
     threads = False
     idempotent = False
     can_find_existing = True
+    sends_direct_replies = True                  # a reply to a "dm:" message is a direct message
     image_types = IMAGE_TYPES
     video_types = VIDEO_TYPES
     max_image_bytes = 4 * 1024 * 1024

@@ -30,6 +30,7 @@ class InstagramChannel(GraphMessaging, GraphChannel):
     max_alt_length = 1000
     threads = False
     can_find_existing = True
+    sends_direct_replies = True                  # a reply to a "dm:" message is a direct message
     # Sent as JPEG; the others are converted first.
     image_types = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
     video_types = VIDEO_TYPES

@@ -59,6 +59,7 @@ class XChannel(Channel):
     threads = True
     idempotent = False
     can_find_existing = True
+    sends_direct_replies = True                  # a reply to a "dm:" message is a direct message
     image_types = IMAGE_TYPES
     video_types = frozenset({"video/mp4", "video/quicktime"})
     max_image_bytes = 5 * 1024 * 1024

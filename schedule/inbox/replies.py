@@ -41,6 +41,9 @@ def check_in_reply_to(value, channels: tuple[str, ...], config) -> str | None:
     kind = channel_class(config.channels[channel].network)
     if kind.reply_target is Channel.reply_target:
         return f"in_reply_to: civicpost cannot post replies on {kind.label or kind.network} yet"
+    if value.split(":", 1)[1].startswith("dm:") and not kind.sends_direct_replies:
+        return (f"in_reply_to: civicpost cannot answer {kind.label or kind.network} direct messages: answer it in "
+                f"the {kind.label or kind.network} app (the inbox sees that answer)")
     return None
 
 
