@@ -224,3 +224,24 @@ def test_channels_check_says_whether_the_token_can_read_direct_messages(project,
     assert direct == {"facebook": "missing permission pages_messaging (App Review)", "mastodon": "ok"}
     text = CliRunner().invoke(cli, ["--config", str(project.config_path), "channels", "check"]).output
     assert "direct messages: missing permission pages_messaging" in text
+
+
+def test_inbox_reply_to_an_x_direct_message_writes_a_file_that_validates(project, monkeypatch, x_server):
+    """`inbox reply ID` for a direct message: in_reply_to names the DM, validate accepts it
+    (X can answer privately), and the publisher sends it as a DM (tested above)."""
+    import frontmatter
+    from click.testing import CliRunner
+
+    from bot import cli
+
+    poller, ledger, _ = _setup(project, monkeypatch, "x", x_server)
+    question = x_server.resident_dm("When is the next green bin collection?")
+    poller.run()
+    row = store.by_remote(ledger, "x", f"dm:{question['dm_conversation_id']}:{question['id']}")
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "inbox", "reply", str(row["id"]),
+                                      "--text", "Next Tuesday.", "--json"])
+    assert result.exit_code == 0, result.output
+    path = json.loads(result.output)["path"]
+    assert frontmatter.load(path)["in_reply_to"] == f"x:{row['remote_id']}"
+    checked = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", path])
+    assert checked.exit_code == 0, checked.output
