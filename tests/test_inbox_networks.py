@@ -406,3 +406,28 @@ def test_x_deletions_are_seen_by_the_sweep_and_the_text_is_kept(project, monkeyp
     row = store.by_remote(ledger, "x", rude["id"])
     assert row["deleted"] and row["text"] == "@BlackburnCouncil useless as ever"
     assert not store.by_remote(ledger, "x", kept["id"])["deleted"]
+
+
+def test_facebook_a_quiet_poll_lists_the_pages_posts_instead_of_reading_each(project, monkeypatch, graph_server):
+    """Graph's Post.updated_time moves when someone comments (Post reference), so between
+    sweeps only posts updated since the cursor have their comments read: a quiet poll over
+    150 posts is two pages of GET /{page-id}/posts, not 150 comment reads."""
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    posts = [_post(project, ledger, "facebook", f"Notice {number}.", item=f"notice-{number}") for number in range(150)]
+    soon = datetime.now(timezone.utc).timestamp() + 5      # after every post was made (whole seconds)
+    graph_server.resident_comment(posts[3], "First!", name="Ann", at=soon)
+    poller.run()                                          # the first read (a sweep) reads every post
+    graph_server.clear()
+    store.set_cursor(ledger, "facebook", "polled_at", None)
+    [result] = poller.run()
+    assert result["new"] == 0 and result["errors"] == []
+    assert len(graph_server.calls("GET", r"/posts$")) == 2
+    # The post with the newest comment is in the cursor's own second, so it is read again.
+    assert [c.path.split("/")[-2] for c in graph_server.calls("GET", r"/comments$")] == [posts[3]]
+    late = graph_server.resident_comment(posts[120], "Is this still on?", name="Bob", at=soon + 5)
+    graph_server.clear()
+    store.set_cursor(ledger, "facebook", "polled_at", None)
+    [result] = poller.run()
+    assert result["new"] == 1 and store.by_remote(ledger, "facebook", late["id"])["item"] == "notice-120"
+    assert sorted(c.path.split("/")[-2] for c in graph_server.calls("GET", r"/comments$")) == \
+        sorted([posts[3], posts[120]])                    # (posts[3]: the cursor's second again)

@@ -128,12 +128,23 @@ class Server(TestServer):
         return Response(200, {"id": video["id"]})
 
     def page_posts(self, request: Request) -> Response:
+        """GET /{page-id}/posts: newest first, `limit` (default 25) a page, cursor paging with
+        a "next" link while more remain.  Each post's updated_time is, as the Graph Post
+        reference says, "the time the post was last updated, which occurs when the post was
+        created, edited, or a user comments on a post" (resident_comment moves it)."""
         if not self._token_ok(request):
             return self._bad_token()
-        posts = [o for o in self.objects.values() if o["kind"] == "post"][::-1][:25]
+        form = request.form()
+        posts = [o for o in self.objects.values() if o["kind"] == "post"][::-1]
+        start, limit = int(form.get("after") or 0), int(form.get("limit") or 25)
+        page = posts[start:start + limit]
+        paging = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(posts):
+            paging["next"] = f"{self.url}/{request.params['version']}/{PAGE_ID}/posts?after={start + limit}"
         return Response(200, {"data": [{"id": p["id"], "message": p["message"], "created_time": p["created_time"],
-                                        "permalink_url": f"https://www.facebook.com/{p['id']}"} for p in posts],
-                              "paging": {"cursors": {"before": "QVFI", "after": "QVFJ"}}})
+                                        "updated_time": p.get("updated_time", p["created_time"]),
+                                        "permalink_url": f"https://www.facebook.com/{p['id']}"} for p in page],
+                              "paging": paging})
 
     # ----- Instagram -------------------------------------------------------------------
     def ig_container(self, request: Request) -> Response:
@@ -292,6 +303,9 @@ class Server(TestServer):
                              "post": post_id, "message": text, "from": author, "parent": reply_to})
         if at is not None:
             comment["created_time"] = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(at))
+        if post_id in self.objects:                       # a comment updates its post (Graph Post reference)
+            self.objects[post_id]["updated_time"] = max(self.objects[post_id].get("updated_time", ""),
+                                                        comment["created_time"])
         comment["permalink_url"] = f"https://www.facebook.com/{post_id}?comment_id={comment['id']}"
         return comment
 
