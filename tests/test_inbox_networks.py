@@ -431,3 +431,15 @@ def test_facebook_a_quiet_poll_lists_the_pages_posts_instead_of_reading_each(pro
     assert result["new"] == 1 and store.by_remote(ledger, "facebook", late["id"])["item"] == "notice-120"
     assert sorted(c.path.split("/")[-2] for c in graph_server.calls("GET", r"/comments$")) == \
         sorted([posts[3], posts[120]])                    # (posts[3]: the cursor's second again)
+
+
+def test_a_sweep_whose_full_read_failed_is_tried_again(project, monkeypatch, graph_server):
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    post = _post(project, ledger, "facebook", "Roadworks on King Street from Monday.")
+    graph_server.resident_comment(post, "How long for?")
+    poller.run()
+    _sweep_again(ledger, "facebook")
+    graph_server.inject("429", match=r"/comments$")
+    [result] = poller.run()
+    assert "rate limited" in result["errors"][0]
+    assert store.get_cursor(ledger, "facebook", "swept_at") == "2000-01-01T00:00:00+00:00"   # not moved

@@ -177,6 +177,7 @@ class Poller:
     def _read(self, name: str, kind: str, settings: dict, now: datetime, result: ChannelResult) -> None:
         channel = self.channel(name)
         cursor = store.get_cursor(self.ledger, name, kind)
+        sweep = False
         if kind == "replies":
             posts = store.posted_since(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
             by_remote = {rid: post for post in posts for rid in post["remote_ids"]}
@@ -191,6 +192,8 @@ class Poller:
             if sweep:
                 self._sweep(name, channel, settings, now, result)
             if not asked:
+                if sweep:
+                    store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
                 return
             full = sweep and channel.inbox_full_read_shows_changes
             page = channel.inbox_replies(asked, None if full else cursor)
@@ -221,6 +224,9 @@ class Poller:
             self._missing_were_deleted(name, ours - set(page.missing_posts), seen, result)
         if page.cursor is not None and page.cursor != cursor:
             store.set_cursor(self.ledger, name, kind, page.cursor)
+        if sweep:
+            # Only now: a sweep whose full read failed (a 429, a timeout) is tried again next poll.
+            store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
 
     def _sweep_due(self, name: str, settings: dict, now: datetime) -> bool:
         last = store.get_cursor(self.ledger, name, "swept_at")
@@ -228,7 +234,7 @@ class Poller:
 
     def _sweep(self, name: str, channel, settings: dict, now: datetime, result: ChannelResult) -> None:
         """Ask the network which stored messages it no longer has (X: tweets lookup), and
-        mark them deleted (text kept); the sweep's time is kept as the cursor "swept_at"."""
+        mark them deleted (text kept); _read keeps the sweep's time (cursor "swept_at")."""
         ids = store.live_remote_ids(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
         try:
             gone = channel.inbox_deleted(ids) if ids else []
@@ -236,7 +242,6 @@ class Poller:
             gone = []
         for remote_id in gone:
             self._mark_deleted(name, remote_id, result)
-        store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
 
     def _mark_deleted(self, name: str, remote_id: str, result: ChannelResult) -> None:
         from ..model import Incoming
