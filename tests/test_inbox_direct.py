@@ -130,6 +130,11 @@ def test_a_reply_to_a_mastodon_direct_message_is_direct_and_mentions_only_that_p
     assert made["in_reply_to_id"] == private["id"]
     form = mastodon_server.calls("POST", r"^/api/v1/statuses$")[-1].form()
     assert form["status"] == "@resident@example.social Sorry, the crew will come back tomorrow."
+    # Past Mastodon's one-hour Idempotency-Key, recovery reads the account back: the direct
+    # reply is recognised although it starts with the mention civicpost added.
+    variant = _reply(channel, private["id"], "Sorry, the crew will come back tomorrow.")
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    assert channel.find_existing(variant, 0, variant.parts[0], since=since).remote_id == sent.remote_id
     # The council's direct reply, read back under the message, answers it.
     store.set_cursor(ledger, "mastodon", "polled_at", None)
     [result] = poller.run()

@@ -115,7 +115,9 @@ class MastodonChannel(Channel):
         client = self.client()
         me = self._call(client.account_verify_credentials)
         for status in self._call(client.account_statuses, me["id"], limit=40, exclude_reblogs=True):
-            if html_to_text(status["content"]) == part.text.strip():
+            shown = html_to_text(status["content"])
+            if shown == part.text.strip() or (status.get("visibility") == "direct" and
+                                              without_leading_mentions(shown) == without_leading_mentions(part.text)):
                 reply_to = status.get("in_reply_to_id")
                 yield (Receipt(str(status["id"]), status.get("url"), {
                     "uri": status.get("uri"), "in_reply_to": str(reply_to) if reply_to is not None else None}),
@@ -135,7 +137,8 @@ class MastodonChannel(Channel):
     def _incoming(self, status: Any, kind: str, answers: str | None) -> Incoming:
         account = status["account"] or {}
         return Incoming(
-            remote_id=str(status["id"]), kind="direct" if status.get("visibility") == "direct" else kind, text=html_to_text(status["content"]),
+            remote_id=str(status["id"]), kind="direct" if status.get("visibility") == "direct" else kind,
+            text=html_to_text(status["content"]),
             created_at=_aware(status["created_at"]), author=f"@{account.get('acct', '')}",
             author_id=str(account.get("id", "")), url=status.get("url"),
             parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
@@ -205,7 +208,14 @@ _MENTION = re.compile(r"(?<![\w/@])@([\w.]+)(?:@([\w.-]+\w))?", re.UNICODE)
 
 
 def narrowest(*visibilities: str) -> str:
-    return max(visibilities, key=lambda v: VISIBILITIES.index(v) if v in VISIBILITIES else 0)
+    """The least visible of these; one Mastodon does not document counts as direct."""
+    return max(visibilities, key=lambda v: VISIBILITIES.index(v) if v in VISIBILITIES else len(VISIBILITIES))
+
+
+def without_leading_mentions(text: str) -> str:
+    """A direct reply as Mastodon shows it back starts with "@user" (the domain is only in
+    the link): compare what follows the mentions."""
+    return re.sub(r"^(?:\s*@[\w.]+(?:@[\w.-]+\w)?)+\s*", "", text.strip())
 
 
 def private_text(channel: str, text: str, acct: str) -> str:
