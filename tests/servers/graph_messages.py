@@ -16,6 +16,7 @@ import time
 
 from .base import Request, Response
 
+
 class MessagingDouble:
     """Mixed into graph.Server (graph.py is imported by the time these run)."""
 
