@@ -253,3 +253,21 @@ def test_the_publisher_does_not_send_an_english_reply_to_welsh(project, monkeypa
     finally:
         for server in servers.values():
             server.stop()
+
+
+def test_a_reply_committed_hours_after_it_was_written_still_goes_out(mastodon_project):
+    # A reply is written now and committed (perhaps signed off) later: it must not be
+    # "missed" because its writing time passed, nor warned about as if it were stale.
+    from schedule.plan import reconcile, wanted
+
+    project = mastodon_project
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "inbox", "reply",
+                                      str(_message(project)), "--text", "Thanks, it opens at 9.", "--json"])
+    path = Path(json.loads(result.output)["path"])
+    checked = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", "--json", str(path)])
+    assert json.loads(checked.stdout) == [], checked.stdout
+    config = project.config()
+    item = read_item(path, config)
+    later = datetime.now(timezone.utc) + timedelta(hours=3)
+    ((_, state, _reason),) = reconcile(wanted([item], config, later), [], config, later).add
+    assert state == "scheduled"
