@@ -51,3 +51,17 @@ def test_the_documented_inbox_settings_load(project):
         '[inbox.flags]\ncomplaint_words = ["complaint"]\n'
         '[inbox.channels.mastodon]\npoll_minutes = 15\nmentions = false\ndirect = true\n'))
     assert load_config(project.config_path).section("inbox")["channels"]["mastodon"]["direct"] is True
+
+
+def test_direct_messages_on_a_network_without_them_is_refused_with_the_fix(project):
+    """Threads, YouTube and LinkedIn organisations give apps no direct messages (docs/channels.md)."""
+    project.write_config(channels='[channels.threads]\nnetwork = "threads"\nthreads_user_id = "1"\n' + MASTODON,
+                         default_channels='["mastodon"]', extra="[inbox]\ndirect = true\n")
+    with pytest.raises(ConfigError) as refused:
+        load_config(project.config_path)
+    assert "channel threads: Threads gives apps no direct messages" in refused.value.message
+    assert "[inbox.channels.threads] direct = false" in refused.value.message and refused.value.line == 4
+    project.write_config(channels='[channels.threads]\nnetwork = "threads"\nthreads_user_id = "1"\n' + MASTODON,
+                         default_channels='["mastodon"]',
+                         extra="[inbox]\ndirect = true\n[inbox.channels.threads]\ndirect = false\n")
+    assert load_config(project.config_path)                  # the fix it names works

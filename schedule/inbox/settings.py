@@ -58,6 +58,24 @@ def check(config, text: str = "") -> None:
             reader(config)
         except ConfigError as exc:
             raise _at(config, text, key or _key_in(exc.message), exc.message) from None
+    _direct_where_possible(config, text)
+
+
+def _direct_where_possible(config, text: str) -> None:
+    """`direct = true` on a network whose API gives apps no direct messages is a mistake to
+    name now, not a silent "not supported" at the first poll."""
+    from ..channels import channel_class
+    from ..channels.base import Channel
+    from .fetch import channel_settings
+
+    for name, channel in config.channels.items():
+        if channel.network == "log" or not channel_settings(config, name)["direct"]:
+            continue
+        kind = channel_class(channel.network)
+        if kind.inbox_direct is Channel.inbox_direct:
+            raise _at(config, text, "direct", f"[inbox] direct = true for channel {name}: {kind.label or kind.network} "
+                                              "gives apps no direct messages (docs/channels.md); remove it for this "
+                                              f"channel ([inbox.channels.{name}] direct = false)")
 
 
 def _key_in(message: str) -> str:
