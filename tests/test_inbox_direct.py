@@ -250,3 +250,27 @@ def test_inbox_reply_to_an_x_direct_message_writes_a_file_that_validates(project
     assert frontmatter.load(path)["in_reply_to"] == f"x:{row['remote_id']}"
     checked = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", path])
     assert checked.exit_code == 0, checked.output
+
+
+def test_the_daemons_publisher_sends_a_reply_to_an_x_dm_as_a_dm(project, monkeypatch):
+    """End to end: the reply content file (in_reply_to: the DM) through the publisher, as
+    the daemon runs it: posted and recorded, as a direct message, with no tweet at all."""
+    from tests.test_delivery import NOW, World
+
+    servers = {"mastodon": mastodon.Server().start(), "x": x.Server().start()}
+    try:
+        world = World(project, monkeypatch, servers)
+        question = servers["x"].resident_dm("Can I pay my parking fine in instalments?")
+        target = f"dm:{question['dm_conversation_id']}:{question['id']}"
+        project.post("replies/fine.md", f"publish_at: {NOW.isoformat()}\nchannels: [x]\nin_reply_to: 'x:{target}'",
+                     "Yes: call 01234 567890 and ask for a payment plan.")
+        item = world.item("replies/fine")
+        delivery = world.ledger.add(item.id, "x", "x", NOW, item_digest=item.digest, source=item.rel)
+        assert world.publisher.run(delivery) == "posted"
+        assert servers["x"].tweets == {}
+        [sent] = [e for e in servers["x"].dm_events if e["sender_id"] == x.USER["id"]]
+        assert sent["dm_conversation_id"] == question["dm_conversation_id"]
+        assert world.state(delivery)["remote_id"] == f"dm:{question['dm_conversation_id']}:{sent['id']}"
+    finally:
+        for server in servers.values():
+            server.stop()
