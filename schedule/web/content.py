@@ -16,6 +16,7 @@ import threading
 from ..config import Config
 from ..model import Item
 from ..scanner import ContentScanner
+from ..verdicts import Verdicts
 
 log = logging.getLogger("civicpost.web")
 
@@ -26,6 +27,8 @@ class Content:
         self.interval = interval if interval is not None else config.rescan_seconds
         self.items: list[Item] = []
         self.by_id: dict[str, Item] = {}
+        # The gate's verdict per file, kept until the file, its sign-off or the templates change.
+        self.verdicts = Verdicts(config)
         self.refresh()
         self._stop = threading.Event()
         self._changed = threading.Event()
@@ -38,6 +41,7 @@ class Content:
         # One assignment each: request threads see either the old lists or the new ones.
         self.by_id = {item.id: item for item in items}
         self.items = items
+        self.verdicts.forget_except(set(self.by_id))
 
     def fresh(self, item_id: str) -> Item | None:
         """The item read from its file now (for anything that shows or signs its text)."""
