@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from ..config import Config
 from ..model import Item
@@ -50,8 +51,28 @@ class Content:
             return None
         return next((i for i in ContentScanner(self.scanner.config).scan([known.path]).items if i.id == item_id), None)
 
+    def warm(self, days_ahead: int = 42) -> None:
+        """Judge, once, the items due from yesterday to ``days_ahead`` on (what the Now and
+        Calendar pages show first), so a page does not wait for the gate after a start or an
+        edit; only files that changed since are judged again."""
+        from ..signoff import signoffs
+        from ..timeutil import utcnow
+
+        now = utcnow()
+        start, end = now - timedelta(days=1), now + timedelta(days=days_ahead)
+        records, renderer = signoffs(self.scanner.config), self.verdicts.session()
+        for item in self.items:
+            if self._stop.is_set():
+                return
+            if any(start <= when < end for when in item.times):
+                self.verdicts.verdict(item, now, records, renderer)
+
     def _loop(self) -> None:
+        first = True
         while not self._stop.is_set():
+            if first:
+                first = False
+                self._warm_safely()
             self._changed.wait(self.interval)
             self._changed.clear()
             if self._stop.is_set():
@@ -60,6 +81,14 @@ class Content:
                 self.refresh()
             except Exception:  # noqa: BLE001 - keep serving the last good read; the daemon reports file errors
                 log.exception("re-reading the content folder failed; the page shows the last good read")
+                continue
+            self._warm_safely()
+
+    def _warm_safely(self) -> None:
+        try:
+            self.warm()
+        except Exception:  # noqa: BLE001 - only a head start: the pages judge what is not kept
+            log.exception("judging the coming weeks' items ahead of the pages failed")
 
     def _watch(self) -> None:
         try:
