@@ -117,3 +117,16 @@ def test_local_times_are_zoneinfo_s_own(zone):
             assert local(key) == datetime.fromisoformat(key).astimezone(tz).isoformat(), key
     other = "2026-10-25T01:30:00+00:00"                  # not to_utc_key's shape: the definition itself
     assert local(None) is None and local(other) == datetime.fromisoformat(other).astimezone(tz).isoformat()
+
+
+def test_what_a_report_reads_is_the_listing_cut_to_its_dates(filled):
+    since, until = START + timedelta(hours=1), START + timedelta(hours=2, minutes=30)
+    ledger = Ledger(filled.database, filled.timezone)
+    try:
+        full = store.messages(ledger)
+        expected = [{k: row[k] for k in store.REPORTED} for row in full
+                    if store.to_utc_key(since) <= row["created_at"] < store.to_utc_key(until)]
+        assert store.reported(ledger, since=since, until=until) == expected and expected
+        assert store.reported(ledger) == [{k: row[k] for k in store.REPORTED} for row in full]
+    finally:
+        ledger.close()

@@ -61,18 +61,16 @@ def _quantile(values: list[float], q: float) -> float | None:
 def report(config, since: datetime | None = None, until: datetime | None = None, now: datetime | None = None
            ) -> list[dict]:
     from ..ledger import Ledger
-    from ..timeutil import to_utc_key, utcnow
+    from ..timeutil import utcnow
 
     now = now or utcnow()
     hours = office_hours(config)
     target = float(config.section("inbox").get("target_hours", DEFAULT_TARGET_HOURS))
     ledger = Ledger(config.database, config.timezone)
     try:
-        rows = store.messages(ledger, since=since)
+        rows = store.reported(ledger, since=since, until=until)      # only the columns counted
     finally:
         ledger.close()
-    if until is not None:
-        rows = [r for r in rows if r["created_at"] < to_utc_key(until)]
     out = []
     for channel in sorted({r["channel"] for r in rows}):
         mine = [r for r in rows if r["channel"] == channel]

@@ -242,6 +242,23 @@ def listed(ledger, *, state: str | None = None, channel: str | None = None, item
 words = _words
 
 
+# What `inbox report` reads of each message.
+REPORTED = ("id", "channel", "state", "item", "flags", "author", "created_at", "answered_at")
+
+
+def reported(ledger, *, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    """Residents' messages from ``since`` to ``until`` (exclusive), newest first, with only
+    the columns a report counts (``REPORTED``): a report over 100,000 messages reads no text."""
+    where, args = _where(since=since)
+    if until is not None:
+        where += " AND created_at < ?"
+        args.append(to_utc_key(until))
+    rows = ledger._query(f"SELECT {', '.join(REPORTED)} FROM inbox_messages" + where + _NEWEST_FIRST, args)
+    for row in rows:
+        row["flags"] = list(_words(row["flags"]))
+    return rows
+
+
 def count(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
           flag: str | None = None, since: datetime | None = None, own: bool = False) -> int:
     """How many messages `messages` would list with no limit (counted by SQL)."""
