@@ -7,14 +7,14 @@ something it reads changes.  What `decide(..., advice=False)` reads for its erro
   captions' paths are read at parse time, so they are part of the Item; a caption file's own
   size is read by the gate, hence its stat in the stamp);
 - the page sign-off of this item (`approved_by_page`), which the caller reads each request;
-- the templates folder (the renderer caches compiled templates, so a changed template also
-  means a new Renderer);
+- the templates folder and its subfolders (the renderer caches compiled templates, so a
+  changed template also means a new Renderer);
 - the config, fixed for the life of the process that owns the cache.
 
 The clock: its errors do not depend on ``now`` (the time checks that do, "past" and
 "blackout", are warnings; not_after and repeat are compared with the item's own times), so
-a kept verdict stays right as time passes.  tests/test_verdicts.py compares kept verdicts
-with fresh ones.
+a kept verdict stays right as time passes (tests/test_windowed_reads.py compares kept
+verdicts with fresh ones judged weeks later).
 """
 from __future__ import annotations
 
@@ -30,18 +30,17 @@ from .signoff import approved_by_page
 
 
 def templates_stamp(config: Config) -> tuple:
-    """(name, mtime, size) of every file in the templates folder: one scandir, a few files."""
+    """(path, mtime, size) of every file under the templates folder (subfolders too: a
+    template may include another): one walk over a few files."""
     found = []
-    try:
-        with os.scandir(config.templates_dir) as entries:
-            for entry in entries:
-                try:
-                    st = entry.stat()
-                except OSError:
-                    continue
-                found.append((entry.name, st.st_mtime_ns, st.st_size))
-    except OSError:
-        pass
+    for folder, _, names in os.walk(config.templates_dir):
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            found.append((path, st.st_mtime_ns, st.st_size))
     return tuple(sorted(found))
 
 

@@ -171,6 +171,21 @@ def test_a_kept_verdict_is_judged_again_when_a_template_changes(project):
         content.stop()
 
 
+@pytest.mark.parametrize("later", [timedelta(0), timedelta(days=3), timedelta(days=40)])
+def test_a_kept_verdict_has_the_errors_the_gate_finds_later(planned, later):
+    """Kept verdicts are not judged again as time passes: their errors must not depend on it."""
+    from schedule.gate import decide
+    from schedule.render import Renderer
+    from schedule.scanner import ContentScanner
+
+    config, _ = planned
+    verdicts = Verdicts(config)
+    for item in ContentScanner(config).scan().items:
+        kept = verdicts.verdict(item, NOW, {})
+        fresh = decide(item, config, Renderer(config), NOW + later, advice=False, signoffs={})
+        assert kept.errors() == fresh.errors(), item.id
+
+
 def test_preview_page_still_finds_an_id_another_file_has(project):
     project.post("a.md", "id: notice\npublish_at: 2030-01-14T10:00")
     project.post("b.md", "id: notice\npublish_at: 2030-01-15T10:00")
