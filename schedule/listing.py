@@ -78,8 +78,9 @@ def _ledger_rows(ledger, now: datetime, since: datetime | None, until: datetime 
     where, args = [], []
     if item and not _GLOB & set(item):
         # The id itself or one language of its bilingual pair ("<id>#<lang>"; ids have no '#').
-        where.append("(item = ? OR (item >= ? AND item < ?))")
-        args += [item, item + PAIR_SEPARATOR, item + chr(ord(PAIR_SEPARATOR) + 1)]
+        # substr, not a range on item: PostgreSQL's collation may not sort '#' by its code.
+        where.append("(item = ? OR substr(item, 1, ?) = ?)")
+        args += [item, len(item) + 1, item + PAIR_SEPARATOR]
     elif since is None and until is None:
         return ledger.deliveries()
 
