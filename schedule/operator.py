@@ -246,7 +246,8 @@ def status(config: Config, now: datetime | None = None) -> dict:
                 "rehearsal": practice}
     try:
         daemon = _daemon(ledger, now)
-        upcoming = [public_row(r, config.timezone) for r in ledger.deliveries(states=["scheduled", "retrying"], limit=10)]
+        upcoming = [public_row(r, config.timezone)
+                    for r in ledger.deliveries(states=["scheduled", "retrying"], limit=10)]
         bad = {row[0].split(":", 1)[1]: row[1] for row in ledger.db.execute(
             "SELECT key, value FROM meta WHERE key LIKE 'auth_failed:%' AND value IS NOT NULL")}
         stuck = _stuck(ledger, config, now, daemon)
