@@ -130,3 +130,68 @@ def test_what_a_report_reads_is_the_listing_cut_to_its_dates(filled):
         assert store.reported(ledger) == [{k: row[k] for k in store.REPORTED} for row in full]
     finally:
         ledger.close()
+
+
+def counted_from_the_listing(config, since=None, until=None, now=None):
+    """`inbox report` as it was written before its counts moved into SQL (#13: the Reports
+    page over 100,000 messages): Counters over the whole listing.  The new one must give the
+    same figures in the same order."""
+    from collections import Counter
+
+    from schedule.inbox import report
+
+    hours, target = report.office_hours(config), report.DEFAULT_TARGET_HOURS
+    ledger = Ledger(config.database, config.timezone)
+    try:
+        rows = store.messages(ledger, since=since)
+    finally:
+        ledger.close()
+    if until is not None:
+        rows = [r for r in rows if r["created_at"] < store.to_utc_key(until)]
+    out = []
+    for channel in sorted({r["channel"] for r in rows}):
+        mine = [r for r in rows if r["channel"] == channel]
+        waits = [report.office_seconds(datetime.fromisoformat(r["created_at"]), datetime.fromisoformat(
+            r["answered_at"]), config.timezone, hours) / 3600 for r in mine if r["answered_at"]]
+        waiting = sorted((r for r in mine if r["state"] in store.OPEN_STATES), key=lambda r: r["created_at"])
+        oldest = waiting[0] if waiting else None
+        out.append({
+            "channel": channel, "messages": len(mine), "states": dict(Counter(r["state"] for r in mine)),
+            "first_response_office_hours": {"median": report._round(report._quantile(waits, 0.5)),
+                                            "p90": report._round(report._quantile(waits, 0.9))},
+            "target_hours": target,
+            "answered_within_target": round(sum(w <= target for w in waits) / len(waits), 3) if waits else None,
+            "by_item": dict(Counter(r["item"] or "(not a reply to a post)" for r in mine).most_common()),
+            "by_flag": dict(Counter(f for r in mine for f in r["flags"]).most_common()),
+            "oldest_unanswered": None if oldest is None else {
+                "id": oldest["id"], "created_at": datetime.fromisoformat(oldest["created_at"]).astimezone(
+                    config.timezone).isoformat(), "author": oldest["author"],
+                "office_hours_waiting": report._round(report.office_seconds(
+                    datetime.fromisoformat(oldest["created_at"]), now, config.timezone, hours) / 3600)}})
+    return out
+
+
+@pytest.mark.parametrize("since, until", [(None, None), (START + timedelta(hours=1), START + timedelta(hours=3))])
+def test_the_report_counted_by_sql_is_the_report_counted_over_the_listing(filled, since, until):
+    from schedule.inbox import report
+
+    ledger = Ledger(filled.database, filled.timezone)
+    with ledger.transaction():
+        for number, message_id in enumerate(range(5, 200, 9)):
+            row = store.message(ledger, message_id)
+            if row["own"]:
+                continue
+            answered = datetime.fromisoformat(row["created_at"]) + timedelta(hours=2 + number * 7)
+            store.change(ledger, message_id, "answered", actor="test", to_state="answered",
+                         answered_at=store.to_utc_key(answered))
+        for message_id in range(2, 240, 17):              # replies to posts: items with equal counts
+            ledger.db.execute("UPDATE inbox_messages SET item = ? WHERE id = ?", [f"item-{message_id % 3}", message_id])
+    ledger.close()
+    now = START + timedelta(days=3)
+    expected = counted_from_the_listing(filled, since, until, now)
+    got = report.report(filled, since, until, now=now)
+    assert got == expected
+    assert [list(c["by_item"]) for c in got] == [list(c["by_item"]) for c in expected]       # same order too
+    assert [list(c["by_flag"]) for c in got] == [list(c["by_flag"]) for c in expected]
+    assert [list(c["states"]) for c in got] == [list(c["states"]) for c in expected]
+    assert any(c["first_response_office_hours"]["median"] for c in got)

@@ -259,6 +259,45 @@ def reported(ledger, *, since: datetime | None = None, until: datetime | None = 
     return rows
 
 
+def report_facts(ledger, *, since: datetime | None = None, until: datetime | None = None) -> dict[str, dict]:
+    """Per channel, what `inbox report` counts, counted by SQL (a report over 100,000
+    messages must not read them all): residents' messages from ``since`` to ``until``.
+
+    ``states``, ``items`` and ``flags`` are groups (value, count, newest), ``newest`` being
+    (created_at, id) of the group's newest message: the listing is newest first, so the
+    report orders its counts as a Counter over the listing would (ties: first seen).
+    ``answered`` is (created_at, answered_at) of each answered message; ``oldest`` the
+    oldest still waiting (new or assigned)."""
+    where, args = _where(since=since)
+    if until is not None:
+        where += " AND created_at < ?"
+        args.append(to_utc_key(until))
+    facts: dict[str, dict] = {}
+
+    def channel(name: str) -> dict:
+        return facts.setdefault(name, {"states": [], "items": [], "flags": [], "answered": [], "oldest": None})
+
+    for column, key in (("state", "states"), ("item", "items"), ("flags", "flags")):
+        # The newest message of each group: its created_at, then the highest id at that time.
+        rows = ledger._query(
+            f"SELECT g.channel, g.value, g.n, g.newest, MAX(m.id) AS top FROM (SELECT channel, {column} AS value, "
+            f"COUNT(*) AS n, MAX(created_at) AS newest FROM inbox_messages{where} GROUP BY channel, {column}) g "
+            f"JOIN inbox_messages m ON m.channel = g.channel AND m.created_at = g.newest AND m.own = 0 AND "
+            f"(m.{column} = g.value OR (m.{column} IS NULL AND g.value IS NULL)) "
+            "GROUP BY g.channel, g.value, g.n, g.newest", args)
+        for row in rows:
+            channel(row["channel"])[key].append((row["value"], int(row["n"]), (row["newest"], int(row["top"]))))
+    for row in ledger._query(f"SELECT channel, created_at, answered_at FROM inbox_messages{where} AND "
+                             "answered_at IS NOT NULL AND answered_at <> ''", args):
+        channel(row["channel"])["answered"].append((row["created_at"], row["answered_at"]))
+    for name, found in facts.items():
+        rows = ledger._query(f"SELECT id, created_at, author FROM inbox_messages{where} AND channel = ? AND state IN "
+                             f"({', '.join('?' * len(OPEN_STATES))}) ORDER BY created_at, id DESC LIMIT 1",
+                             [*args, name, *OPEN_STATES])
+        found["oldest"] = rows[0] if rows else None
+    return facts
+
+
 def count(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
           flag: str | None = None, since: datetime | None = None, own: bool = False) -> int:
     """How many messages `messages` would list with no limit (counted by SQL)."""
