@@ -195,10 +195,11 @@ def _where(state: str | None = None, channel: str | None = None, item: str | Non
             where.append(f"{column} = ?")
             args.append(value)
     if flag is not None:
-        # flags is a JSON list of plain words; json_each keeps "foi" from matching "foi-like".
-        # The LIKE on the quoted word first: a plain string test, far cheaper than json_each.
-        where.append("flags LIKE ? AND EXISTS (SELECT 1 FROM json_each(inbox_messages.flags) WHERE value = ?)")
-        args += [f'%"{flag}"%', flag]
+        # flags is a JSON list of plain lower-case words (commands.FLAGS); the word between
+        # its JSON quotes is that element exactly ("foi" never matches "foi-like"), and plain
+        # LIKE runs on SQLite and PostgreSQL alike (json_each is SQLite's own).
+        where.append("flags LIKE ?")
+        args.append(f'%"{flag}"%')
     if since is not None:
         where.append("created_at >= ?")
         args.append(to_utc_key(since))
