@@ -21,10 +21,14 @@ FLAGS = ("foi", "complaint", "urgent", "abusive", "welsh")
 
 @contextmanager
 def _ledger(config, readonly: bool = False) -> Iterator[Ledger | None]:
-    if readonly and not config.database.exists():
+    """The configured ledger (the SQLite file or `[database] url`).  ``readonly``: opened
+    read-only, and None when there is none yet (a read never creates or migrates one)."""
+    from ..database import open_configured
+
+    ledger = open_configured(config, readonly=readonly)
+    if ledger is None:
         yield None
         return
-    ledger = Ledger(config.database, config.timezone)
     try:
         yield ledger
     finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import BotError
-from ..ledger import Ledger
+from ..database import open_configured
 from ..timeutil import utcnow
 from . import store
 
@@ -51,7 +51,7 @@ def reply_file(config, message_id: int, text: str, author: str | None = None) ->
     """Write the reply content file for inbox message ``message_id``; returns its path."""
     if not text.strip():
         raise BotError("inbox reply: the reply is empty: give --text \"...\"")
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         row = store.message(ledger, message_id)
     finally:

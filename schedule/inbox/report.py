@@ -68,13 +68,13 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def report(config, since: datetime | None = None, until: datetime | None = None, now: datetime | None = None
            ) -> list[dict]:
-    from ..ledger import Ledger
+    from ..database import open_configured
     from ..timeutil import utcnow
 
     now = now or utcnow()
     hours = office_hours(config)
     target = target_hours(config)
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         facts = store.report_facts(ledger, since=since, until=until)     # counted by SQL
     finally:

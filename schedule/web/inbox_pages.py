@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ..config import Config
 from ..counting import grapheme_clusters
+from ..database import has_ledger
 from ..errors import BotError
 from ..inbox import commands, moderate, replies, report, store, triage
 # The CLI's own opening of the inbox's ledger (SQLite; readonly and no file: None, no inbox).
@@ -195,7 +196,7 @@ def for_reader(data: dict, rights: set[str]) -> dict:
 # ----- one conversation ----------------------------------------------------------------
 def conversation_page(config: Config, message_id: int) -> dict | None:
     """`inbox show ID`, or None when there is no such message."""
-    if not config.database.exists():
+    if not has_ledger(config):
         return None
     try:
         data = commands.show(config, message_id)
@@ -288,5 +289,5 @@ def report_page(config: Config, args: Mapping[str, str], now: datetime | None = 
         until = since_moment(until_text, config)
     except BotError as exc:
         return {**shown, "error": str(exc), "error_field": field, "channels": []}
-    results = report.report(config, since, until, now=now) if config.database.exists() else []
+    results = report.report(config, since, until, now=now) if has_ledger(config) else []
     return {**shown, "error": None, "error_field": None, "channels": results}
