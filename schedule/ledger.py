@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
-SCHEMA_VERSION = 5                      # = len(MIGRATIONS)
+SCHEMA_VERSION = 6                      # = len(MIGRATIONS)
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",
           "blocked")
 # May still go out.  `blocked`: the content file has errors; it goes back to `scheduled` by
@@ -92,8 +92,15 @@ def _migrate_read_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS inbox_messages_channel_created ON inbox_messages (channel, created_at)")
 
 
+def _migrate_inbox_updated_index(db: sqlite_utils.Database) -> None:
+    """The inbox's last change in one index lookup (#13): `inbox report` keeps its counts
+    while nothing in the inbox has changed (schedule/inbox/store.py change_stamp)."""
+    db.execute("CREATE INDEX IF NOT EXISTS inbox_messages_updated ON inbox_messages (updated_at)")
+
+
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries, _migrate_read_indexes]
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries, _migrate_read_indexes,
+              _migrate_inbox_updated_index]
 
 
 def _private(path: Path) -> None:

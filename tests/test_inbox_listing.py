@@ -195,3 +195,27 @@ def test_the_report_counted_by_sql_is_the_report_counted_over_the_listing(filled
     assert [list(c["by_flag"]) for c in got] == [list(c["by_flag"]) for c in expected]
     assert [list(c["states"]) for c in got] == [list(c["states"]) for c in expected]
     assert any(c["first_response_office_hours"]["median"] for c in got)
+
+
+def test_the_report_kept_between_requests_is_recounted_after_an_erasure_and_a_change(filled):
+    """#13: the Reports page keeps the counts while the inbox is unchanged; an erasure
+    (records.forget, as the GDPR right to erasure asks) or a triage change must show at once,
+    the figures equal to a recount over the listing."""
+    from schedule.inbox import records, report
+
+    now = START + timedelta(days=3)
+    first = report.report(filled, now=now)
+    assert first == counted_from_the_listing(filled, now=now)
+    oldest = first[0]["oldest_unanswered"]
+    assert oldest["author"] != records.ERASED
+    assert records.forget(filled, oldest["author"], actor="test") > 0
+    erased = report.report(filled, now=now)
+    assert erased == counted_from_the_listing(filled, now=now)
+    assert erased[0]["oldest_unanswered"]["author"] == records.ERASED
+    ledger = Ledger(filled.database, filled.timezone)
+    store.change(ledger, oldest["id"], "answered", actor="test", to_state="answered",
+                 answered_at=store.to_utc_key(START + timedelta(days=1)))
+    ledger.close()
+    answered = report.report(filled, now=now)
+    assert answered == counted_from_the_listing(filled, now=now)
+    assert answered[0]["oldest_unanswered"]["id"] != oldest["id"]

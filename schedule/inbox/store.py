@@ -299,6 +299,17 @@ def report_facts(ledger, *, since: datetime | None = None, until: datetime | Non
     return facts
 
 
+def change_stamp(ledger) -> tuple:
+    """What changes whenever any message is added, changed, erased or removed: every write
+    here and in records.py sets ``updated_at`` (to the microsecond); the count and highest id
+    cover rows removed or added.  Index lookups only (inbox_messages_updated), so a reader
+    can keep figures counted over every message until this changes."""
+    newest = ledger._query("SELECT MAX(updated_at) AS t FROM inbox_messages")[0]["t"]
+    top = ledger._query("SELECT MAX(id) AS n FROM inbox_messages")[0]["n"]
+    total = ledger._query("SELECT COUNT(*) AS n FROM inbox_messages")[0]["n"]
+    return newest, top, int(total)
+
+
 def count(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
           flag: str | None = None, since: datetime | None = None, own: bool = False) -> int:
     """How many messages `messages` would list with no limit (counted by SQL)."""
