@@ -77,3 +77,19 @@ def test_bad_input_is_one_line_not_a_traceback(project, filled):
         result = run(project, *args)
         assert result.exit_code != 0 and message in result.output, (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_json_list_is_one_compact_message_a_line_equal_to_the_listing(project, filled):
+    """#11: `inbox --json` is one message a line (docs/inbox.md), compact JSON (RFC 8259
+    allows no whitespace between tokens), the same messages `list_messages` gives; the Welsh
+    text stays UTF-8, not \\u escapes."""
+    from schedule.inbox.commands import list_messages
+
+    output = run(project, "inbox", "--json").output
+    lines = output.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]"
+    messages = [json.loads(line.strip().rstrip(",")) for line in lines[1:-1]]
+    assert messages == json.loads(output) == list_messages(project.config())
+    compact = [json.dumps(m, ensure_ascii=False, separators=(",", ":")) for m in messages]
+    assert [line.strip().rstrip(",") for line in lines[1:-1]] == compact
+    assert "Diolch!" in output

@@ -39,13 +39,20 @@ def inbox(ctx: click.Context, state, channel, item, flag, since, limit: int, as_
 
 
 def _dump_list(rows: list[dict]) -> None:
-    """A JSON list, one message a line: json's C encoder runs only without ``indent``, and
-    indenting 100,000 messages in pure Python took longer than reading them."""
-    import json
+    """A JSON list, one message a line, each line compact JSON: orjson writes 100,000
+    messages in a tenth of the time json's C encoder takes (it was half the listing's
+    time).  Times are already strings here; ``default=str`` covers anything else as json's
+    did.  A text orjson refuses (a lone surrogate, not UTF-8) falls back to json."""
+    import orjson
 
-    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
-    lines = ",\n".join("  " + encode(row) for row in rows)
-    click.echo(f"[\n{lines}\n]" if rows else "[]")
+    try:
+        lines = b",\n".join(b"  " + orjson.dumps(row, default=str) for row in rows)
+    except orjson.JSONEncodeError:
+        import json
+
+        encode = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+        lines = ",\n".join("  " + encode(row) for row in rows).encode("utf-8", "surrogatepass")
+    click.echo(b"[\n" + lines + b"\n]" if rows else b"[]")
 
 
 def _inbox_action(ctx: click.Context, fn, *args, as_json: bool) -> None:
