@@ -219,3 +219,35 @@ def test_the_report_kept_between_requests_is_recounted_after_an_erasure_and_a_ch
     answered = report.report(filled, now=now)
     assert answered == counted_from_the_listing(filled, now=now)
     assert answered[0]["oldest_unanswered"]["id"] != oldest["id"]
+
+
+def test_the_digest_read_by_sql_is_the_digest_over_the_listing(filled):
+    """#13: the daily digest reads only the waiting flagged and FOI messages; its text is
+    what it was when it filtered the whole listing (written out here as it was)."""
+    from datetime import date
+
+    from schedule.inbox import records
+
+    ledger = Ledger(filled.database, filled.timezone)
+    try:
+        with ledger.transaction():
+            for message_id in range(1, 240, 10):      # FOI deadlines, some near, some far (20 working days)
+                ledger.db.execute("UPDATE inbox_messages SET foi_due = ? WHERE id = ?",
+                                  [(date(2026, 10, 26) + timedelta(days=message_id % 40)).isoformat(), message_id])
+        now = START + timedelta(days=1)
+        local = now.astimezone(filled.timezone)
+        waiting = [r for r in store.messages(ledger) if r["state"] in store.OPEN_STATES]
+        flagged = [r for r in waiting if r["flags"]]
+        foi = [r for r in waiting if r["foi_due"] and records.working_days_until(
+            local.date(), date.fromisoformat(r["foi_due"])) <= 5]
+        lines = [f"{len(waiting)} message(s) waiting for an answer; {len(flagged)} flagged."]
+        lines += [f"FOI due {r['foi_due']}: message {r['id']} from {r['author']} on {r['channel']}"
+                  for r in sorted(foi, key=lambda r: r["foi_due"])]
+        lines += [f"[{', '.join(r['flags'])}] message {r['id']} from {r['author']} on {r['channel']}: "
+                  f"{(r['text'] or '')[:100]}" for r in flagged[:20]]
+        lines.append("python bot.py inbox --state new")
+        expected = (f"civicpost inbox: {len(waiting)} waiting, {len(foi)} FOI near due", "\n".join(lines))
+        assert foi and len(flagged) > 20
+        assert records.digest(filled, ledger, now=now) == expected
+    finally:
+        ledger.close()

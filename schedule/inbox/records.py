@@ -125,17 +125,27 @@ def working_days_until(today: date, due: date) -> int:
 
 def digest(config, ledger, now: datetime | None = None) -> tuple[str, str]:
     now = (now or utcnow()).astimezone(config.timezone)
-    waiting = [r for r in store.messages(ledger) if r["state"] in store.OPEN_STATES]
-    flagged = [r for r in waiting if r["flags"]]
-    foi = [r for r in waiting if r["foi_due"] and working_days_until(now.date(), date.fromisoformat(r["foi_due"])) <= 5]
-    lines = [f"{len(waiting)} message(s) waiting for an answer; {len(flagged)} flagged."]
+    # Only what the digest shows is read (#13: not every message of 100,000): the waiting
+    # ones are counted by SQL, and only the flagged and FOI ones among them are read.
+    where, args = store._where()
+    where += f" AND state IN ({', '.join('?' * len(store.OPEN_STATES))})"
+    args += list(store.OPEN_STATES)
+    waiting = int(ledger._query("SELECT COUNT(*) AS n FROM inbox_messages" + where, args)[0]["n"])
+
+    def read(extra: str) -> list[dict]:
+        return [store._decode(r) for r in ledger._query(
+            "SELECT * FROM inbox_messages" + where + extra + " ORDER BY created_at DESC, id DESC", args)]
+    flagged = [r for r in read(" AND flags <> '[]'") if r["flags"]]
+    foi = [r for r in read(" AND foi_due IS NOT NULL AND foi_due <> ''")
+           if working_days_until(now.date(), date.fromisoformat(r["foi_due"])) <= 5]
+    lines = [f"{waiting} message(s) waiting for an answer; {len(flagged)} flagged."]
     for r in sorted(foi, key=lambda r: r["foi_due"]):
         lines.append(f"FOI due {r['foi_due']}: message {r['id']} from {r['author']} on {r['channel']}")
     for r in flagged[:20]:
         lines.append(f"[{', '.join(r['flags'])}] message {r['id']} from {r['author']} on {r['channel']}: "
                      f"{(r['text'] or '')[:100]}")
     lines.append("python bot.py inbox --state new")
-    return f"civicpost inbox: {len(waiting)} waiting, {len(foi)} FOI near due", "\n".join(lines)
+    return f"civicpost inbox: {waiting} waiting, {len(foi)} FOI near due", "\n".join(lines)
 
 
 def digest_time(config) -> time | None:
