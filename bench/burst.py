@@ -33,7 +33,8 @@ daemons may share one ledger) is reported as refused, with the daemon's own mess
 
 The machine's load average (``uptime``) is printed with every figure: the benchmark's
 own test servers run in this process and share the cores with the daemons.
-CIVICPOST_PROFILE=DIR profiles each daemon (bench/profile_daemon.py) into DIR/<pid>.prof.
+``--profile DIR`` samples each daemon with py-spy (``pip install py-spy``) through the burst
+into DIR/<pid>.txt (collapsed stacks; ``bench/burst.py --top DIR/<pid>.txt`` sums them).
 """
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ def channel_names(accounts: int) -> list[str]:
 
 
 def write_node(folder: Path, servers: dict, names: list[str], deliveries: int, when: datetime,
-               database: str | None) -> None:
+               database: str | None, inbox: bool) -> None:
     (folder / "content").mkdir(parents=True)
     shutil.copytree(ROOT / "templates", folder / "templates")
     tables = "".join(channel_tables({name.split("-")[0]: servers[name.split("-")[0]].url})
@@ -145,7 +146,8 @@ def write_node(folder: Path, servers: dict, names: list[str], deliveries: int, w
         f"default_channels = {json.dumps(names[:1])}\n"
         + (f'[database]\nurl = "{database}"\n' if database else "")
         + "[content]\nrescan_seconds = 600\n"
-        "[schedule]\nper_channel_concurrency = 25\n" + tables)
+        + ("" if inbox else "[inbox]\nenabled = false\n")
+        + "[schedule]\nper_channel_concurrency = 25\n" + tables)
     for k in range(deliveries):
         (folder / "content" / f"notice-{k}.md").write_text(
             f"---\npublish_at: {when.isoformat()}\nchannels: [{names[k % len(names)]}]\n---\n"
@@ -178,10 +180,8 @@ def run(engine: str, daemons: int, args, pg) -> dict:
         env.pop("NOTIFY_SOCKET", None)
         for node in range(daemons):
             folder = tmp / f"node{node}"
-            write_node(folder, servers, names, args.deliveries, when, url)
+            write_node(folder, servers, names, args.deliveries, when, url, args.inbox)
             command = [sys.executable, str(ROOT / "bot.py"), "--config", str(folder / "config.toml"), "run"]
-            if os.environ.get("CIVICPOST_PROFILE"):
-                command = [sys.executable, str(ROOT / "bench" / "profile_daemon.py"), *command[1:]]
             procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                           stderr=open(folder / "daemon.log", "w")))
             time.sleep(0.5)
@@ -196,6 +196,10 @@ def run(engine: str, daemons: int, args, pg) -> dict:
             return result
         planned = count_rows(ledger_spec)
         cpu_start = [cpu_seconds(p.pid) for p in procs]
+        spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--gil", "-r", "250",
+                                   "-d", str(int(args.spy_seconds)), "-f", "raw", "-o", str(args.profile / f"{p.pid}.txt"),
+                                   "-p", str(p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for p in procs] if args.profile else []
         pg_start = tree_cpu(pg.postmaster) if url else 0.0
         expected = args.deliveries
         deadline = when.timestamp() + args.timeout
@@ -205,6 +209,8 @@ def run(engine: str, daemons: int, args, pg) -> dict:
             time.sleep(0.2)
         finished = time.time()
         cpu_end = [cpu_seconds(p.pid) for p in procs]
+        for spy in spies:
+            spy.wait()
         pg_end = tree_cpu(pg.postmaster) if url else 0.0
         result["load_after"] = load()
         lateness = [r.at - when.timestamp() for n, s in servers.items() for r in _posts(s, POST_PATHS[n])]
@@ -282,7 +288,6 @@ def claim_latency(engine: str, pg, connections: int = 1, count: int = 1000, thre
 
     tmp = Path(tempfile.mkdtemp(prefix="civicpost-claim-"))
     spec = pg.new_database() if engine == "postgresql" else tmp / "civicpost.db"
-    os.environ["PGPASSWORD"] = getattr(pg, "password", "")
     ledgers = [open_spec(spec, TZ) for _ in range(connections)]
     try:
         now = datetime.now(timezone.utc)
@@ -329,6 +334,28 @@ def report(result: dict) -> None:
     print(f"    [{result['load_before']} before, {result['load_after']} after]")
 
 
+def top(path: Path, rows: int = 45) -> int:
+    """Samples per function (inclusive and own) from py-spy's collapsed stacks (py-spy leaves
+    out threads the OS sees waiting, so these are the busy ones)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")[1:]                # the first is the thread
+        if not frames:
+            continue
+        total += int(count)
+        names = [re.sub(r" \((.*?):\d+\)$", r" (\1)", f) for f in frames]
+        for name in set(names):
+            inclusive[name] = inclusive.get(name, 0) + int(count)
+        own[names[-1]] = own.get(names[-1], 0) + int(count)
+    print(f"{total} busy samples")
+    for name, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:rows]:
+        print(f"{count / total * 100:5.1f}% incl {own.get(name, 0) / total * 100:5.1f}% self  {name}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="sqlite:1,postgresql:1,postgresql:2,postgresql:3",
@@ -340,14 +367,25 @@ def main() -> int:
     parser.add_argument("--lead", type=float, default=40, help="seconds from start to the burst (start-up, plan)")
     parser.add_argument("--timeout", type=float, default=180, help="seconds after the burst to give up")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (as the tests run it)")
+    parser.add_argument("--inbox", action="store_true", help="leave the inbox on: it polls every account's "
+                        "mentions at start-up, in the burst (off by default: the figure is publishing's)")
     parser.add_argument("--no-claims", action="store_true", help="skip the claim-latency figures")
     parser.add_argument("--claims-only", action="store_true", help="only the claim-latency figures")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--profile", type=Path, help="sample each daemon with py-spy into this folder")
+    parser.add_argument("--spy-seconds", type=float, default=8, help="how long py-spy samples (--profile)")
+    parser.add_argument("--top", type=Path, help="sum a --profile file by function, and stop")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # stop the daemons and PostgreSQL on the way out
+    if args.top:
+        return top(args.top)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     runs = [] if args.claims_only else [(r.split(":")[0], int(r.split(":")[1])) for r in args.runs.split(",")]
     pg = None
     if args.claims_only or any(engine == "postgresql" for engine, _ in runs):
         pg = start_postgres(durable=not args.no_fsync)
+        os.environ["PGPASSWORD"] = pg.password          # this process reads the ledger too
     print(f"burst: {args.deliveries} deliveries across {args.accounts} accounts in one second; test servers answer "
           f"in {args.latency * 1000:.0f} ms; {os.cpu_count()} CPUs; PostgreSQL fsync "
           f"{'off' if args.no_fsync else 'on'}; SQLite synchronous=FULL", flush=True)
@@ -366,7 +404,7 @@ def main() -> int:
             for engine, connections in [("sqlite", 1)] + ([("postgresql", 1), ("postgresql", 3)] if pg else []):
                 figures = claim_latency(engine, pg, connections)
                 results.append({"claims": figures})
-                print(f"    {engine:10s} one alone {ms(figures['single'])};  1,000 at once from 100 threads on "
+                print(f"    {engine:10s} one alone {figures['single'] * 1000:5.2f} ms;  1,000 at once from 100 threads on "
                       f"{connections} connection(s): p50 {ms(figures['p50'])}  p99 {ms(figures['p99'])}  "
                       f"max {ms(figures['max'])}   [{figures['load']}]", flush=True)
     finally:
