@@ -323,9 +323,12 @@ def report(result: dict) -> None:
     late, claim = result["lateness"], result["due_to_claim"]
     print(f"{label}: {result['requests']}/{result['expected']} requests, {result['posted']} posted, "
           f"{result['doubles']} doubled, all recorded {result['wall']:.1f} s after the burst")
+    if result["planned_before"] < result["expected"]:
+        print(f"    NOT READY: only {result['planned_before']} deliveries were planned a second before the burst "
+              "(the daemons were still starting): raise --lead")
     if late:
         print(f"    lateness     p50 {ms(statistics.median(late))}  p99 {ms(percentile(late, 0.99))}  "
-              f"max {ms(max(late))}")
+              f"max {ms(max(late))}  first {ms(min(late))}")
     if claim:
         print(f"    due-to-claim p50 {ms(statistics.median(claim))}  p99 {ms(percentile(claim, 0.99))}")
     print(f"    CPU per delivery {result['cpu_per_delivery'] * 1000:.2f} ms (daemons {result['cpu_per_node']} s"
