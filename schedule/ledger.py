@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
-SCHEMA_VERSION = 3                      # = len(MIGRATIONS)
+SCHEMA_VERSION = 4                      # = len(MIGRATIONS)
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",
           "blocked")
 # May still go out.  `blocked`: the content file has errors; it goes back to `scheduled` by
@@ -70,8 +70,23 @@ def _migrate_inbox(db: sqlite_utils.Database) -> None:
     create_tables(db)
 
 
+UPGRADE_AMBIGUOUS = ("left retrying by an earlier civicpost, which did not record whether its last attempt may "
+                     "have reached the network: the network is asked before it is sent again")
+
+
+def _migrate_old_retries(db) -> None:
+    """Rows an earlier civicpost left `retrying` do not say whether their last attempt may
+    have gone out (a read timeout was then an ordinary retry).  Each is marked `ambiguous`
+    once, at the upgrade, so its next attempt asks the network first (#9): at worst one
+    read-back, or `uncertain` where the network cannot be asked, never a second post."""
+    db.execute("INSERT INTO events (at, delivery_id, item, channel, kind, from_state, to_state, actor, reason) "
+               "SELECT ?, id, item, channel, 'ambiguous', state, state, 'upgrade', ? FROM deliveries "
+               "WHERE state = 'retrying' AND id NOT IN (SELECT delivery_id FROM events "
+               "WHERE kind = 'ambiguous' AND delivery_id IS NOT NULL)", [to_utc_key(utcnow()), UPGRADE_AMBIGUOUS])
+
+
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox]
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries]
 
 
 def _private(path: Path) -> None:

@@ -127,3 +127,21 @@ def test_a_reply_is_found_after_a_crash_not_sent_twice(project, monkeypatch):
         assert channel.find_existing(variant, 0, variant.parts[0], since=since).remote_id == sent.remote_id
     finally:
         server.stop()
+
+
+def test_a_reply_committed_hours_after_it_was_written_still_goes_out(mastodon_project):
+    # A reply is written now and committed (perhaps signed off) later: it must not be
+    # "missed" because its writing time passed, nor warned about as if it were stale.
+    from schedule.plan import reconcile, wanted
+
+    project = mastodon_project
+    result = CliRunner().invoke(cli, ["--config", str(project.config_path), "inbox", "reply",
+                                      str(_message(project)), "--text", "Thanks, it opens at 9.", "--json"])
+    path = Path(json.loads(result.output)["path"])
+    checked = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", "--json", str(path)])
+    assert json.loads(checked.stdout) == [], checked.stdout
+    config = project.config()
+    item = read_item(path, config)
+    later = datetime.now(timezone.utc) + timedelta(hours=3)
+    ((_, state, _reason),) = reconcile(wanted([item], config, later), [], config, later).add
+    assert state == "scheduled"

@@ -20,8 +20,8 @@ from ..ledger import Ledger
 from ..timeutil import utcnow
 from . import store
 
-# A reply waiting for sign-off may be approved a while after it is written: it stays
-# sendable for this long (grace_minutes in the file); without approval it goes at once.
+# A reply is committed, and perhaps signed off, a while after it is written: it stays
+# sendable for this long (grace_minutes in the file), then it is missed with an alert.
 APPROVAL_GRACE_MINUTES = 2 * 24 * 60
 
 
@@ -67,8 +67,7 @@ def reply_file(config, message_id: int, text: str, author: str | None = None) ->
         front["lang"] = "cy"          # Welsh Language Standards: a Welsh message is answered in Welsh
     if author:
         front["author"] = author
-    if approval:
-        front["grace_minutes"] = APPROVAL_GRACE_MINUTES
+    front["grace_minutes"] = APPROVAL_GRACE_MINUTES
     folder = config.content_dir / "replies"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{now:%Y-%m-%d}-{_safe(row['channel'])}-{message_id}.md"

@@ -179,8 +179,9 @@ def message(ledger, message_id: int) -> dict | None:
 
 def messages(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
              flag: str | None = None, since: datetime | None = None, own: bool = False,
-             limit: int | None = None) -> list[dict]:
-    """Messages newest first; the council's own replies only when ``own``."""
+             limit: int | None = None, offset: int = 0) -> list[dict]:
+    """Messages newest first; the council's own replies only when ``own``.  ``offset``
+    skips that many (the web page's pages of the list)."""
     where, args = [], []
     if not own:
         where.append("own = 0")
@@ -197,6 +198,7 @@ def messages(ledger, *, state: str | None = None, channel: str | None = None, it
         args.append(to_utc_key(since))
     sql = "SELECT * FROM inbox_messages" + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY created_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+    sql += f" OFFSET {int(offset)}" if limit and offset else ""
     return [_decode(row) for row in ledger._query(sql, args)]
 
 

@@ -19,7 +19,7 @@ from ..languages import split_delivery_item
 from ..database import open_configured
 from ..ledger import public_row
 from ..secrets import mask
-from . import forms, pages
+from . import forms, inbox_pages, inbox_routes, pages
 from .content import Content
 from .settings import RIGHTS, WebSettings
 
@@ -100,7 +100,8 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
 
     @app.get("/reports")
     def reports():
-        return render_template("reports.html", page="reports", **pages.reports_page(config))
+        return render_template("reports.html", page="reports", **pages.reports_page(config),
+                               inbox=inbox_pages.report_page(config, request.args))
 
     @app.get("/items/<path:item_id>")
     def post(item_id: str):
@@ -219,4 +220,5 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
     def delivery_page(delivery_id: int):
         return redirect(url_for("post", item_id=delivery(delivery_id)["item"]) + f"#delivery-{delivery_id}")
 
+    inbox_routes.register(app, config, secret, need)      # the Inbox pages (#13), their own module
     return app
