@@ -30,7 +30,7 @@ Figures, each run:
 
 Figures on this 2-core machine (2026-11-26, load average 2-14 from other work; every run
 and its load in bench/README.md), CPU per delivery before -> after this branch's cuts:
-SQLite, 1 daemon: 4.5-5.9 ms -> 2.8-4.1 ms, lateness p99 5-12 s -> 4-7 s.  PostgreSQL 15
+SQLite, 1 daemon: 4.5-5.9 ms -> 2.8-4.1 ms, lateness p99 5-12 s -> 4-7 s (one 10 s: a late start).  PostgreSQL 15
 (fsync on; several daemons with h-cluster's row claims merged): 1 daemon 6.8-9.1 ms ->
 3.8-5.7 ms (+1.1-2.4 ms in the server), p99 14-32 s -> 6-21 s; 2 daemons 9.5-11.0 ms ->
 5.5-7.6 ms, p99 21-23 s -> 6-19 s; 3 daemons 6.1-7.3 ms, p99 11-17 s.  The target of #12,
