@@ -128,6 +128,10 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     if langs:
         problems.extend(language_problems(item, langs))
     problems.extend(unused_language_fields(item, config))
+    if item.extra.get("in_reply_to"):          # an inbox reply (#11): Welsh is answered in Welsh
+        from .inbox.replies import welsh_reply_problem
+
+        problems.extend(p for p in [welsh_reply_problem(item, config)] if p)
     return problems
 
 

@@ -259,12 +259,7 @@ def test_a_welsh_messages_reply_is_marked_welsh_and_the_page_says_so(site, proje
     assert frontmatter.load(project.root / _written(reply))["lang"] == "cy"
 
 
-# The gate's check that a Welsh message is answered in Welsh is #11's (schedule/inbox/replies.py
-# welsh_reply_problem, asked by gate.decide); until it has landed this must fail, then pass.
-WELSH_GATE = hasattr(__import__("schedule.inbox.replies", fromlist=["x"]), "welsh_reply_problem")
-
-
-@pytest.mark.xfail(not WELSH_GATE, strict=True, reason="the gate has no Welsh-reply check yet (#11)")
+# The gate's check that a Welsh message is answered in Welsh (#11, asked by gate.decide).
 def test_a_welsh_messages_english_reply_is_flagged_by_the_gate(site):
     reply = act(site, site.messages["welsh"], "reply",
                 text="The library is open from nine until five on Saturday, thank you for asking.")

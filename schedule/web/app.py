@@ -131,6 +131,8 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
         """One delivery in the public shape plus why it is held, or a 404 page."""
         if delivery_id is None:
             return None
+        if delivery_id > inbox_pages.MAX_ID:           # past SQLite's INTEGER: none, and the driver would raise
+            abort(404, f"There is no delivery {delivery_id}.")
         ledger = open_configured(config, readonly=True)
         row = ledger.get(delivery_id) if ledger else None
         if ledger:

@@ -25,29 +25,47 @@ log = logging.getLogger("civicpost.web")
 def register(app: Flask, config: Config, secret: str, need: Callable[[str], None]) -> None:
     inbox = Blueprint("inbox", __name__)
     app.jinja_env.filters["foi_date"] = inbox_pages.foi_date
+    app.jinja_env.filters["language_tag"] = inbox_pages.language_tag
+    app.jinja_env.filters["shorten"] = inbox_pages.shorten
+    app.jinja_env.tests["web_link"] = inbox_pages.web_link
 
     @inbox.get("/inbox")
     def inbox_list():
         try:
             filters = inbox_pages.filters_from(request.args, config)
-        except BotError as exc:
-            abort(400, mask(exc))
-        return render_template("inbox.html", page="inbox", **inbox_pages.list_page(config, filters))
+        except inbox_pages.FilterError as exc:
+            # The list's own form again, the sentence beside the field it is about (WCAG 3.3.1).
+            return render_template("inbox.html", page="inbox", error=mask(exc), error_field=exc.field,
+                                   **inbox_pages.empty_list(config, exc.filters)), 400
+        return render_template("inbox.html", page="inbox",
+                               **inbox_pages.for_reader(inbox_pages.list_page(config, filters), g.rights))
+
+    def conversation_view(message_id: int, refused: str | None = None, action: str | None = None,
+                          typed: str = "", status: int = 200):
+        """The conversation with fresh action forms; after a refusal, the CLI's sentence beside
+        the field it is about, with what was typed still in it (WCAG 3.3.1 and 3.3.7: the form
+        just sent is spent, so going back would only find a used form)."""
+        # Past SQLite's INTEGER (2**63 - 1) no message can exist, and the driver would raise.
+        data = inbox_pages.conversation_page(config, message_id) if message_id <= inbox_pages.MAX_ID else None
+        if data is None:
+            abort(404, f"There is no inbox message {message_id}.")
+        data = inbox_pages.for_reader(data, g.rights)
+        tokens = {}
+        if "triage" in g.rights and not data["message"]["own"]:
+            tokens = {name: forms.issue(secret, g.user, f"inbox-{name}:{message_id}")
+                      for name in inbox_pages.ACTIONS}
+        return render_template("inbox_message.html", page="inbox", tokens=tokens, error=refused,
+                               error_field=inbox_pages.FIELD_IDS.get(action or ""),
+                               error_heading=inbox_pages.ACTIONS.get(action or ""),
+                               typed={action: typed} if action else {}, **data), status
 
     @inbox.get("/inbox/<int:message_id>")
     def conversation(message_id: int):
-        data = inbox_pages.conversation_page(config, message_id)
-        if data is None:
-            abort(404, f"There is no inbox message {message_id}.")
-        tokens = {}
-        if "triage" in g.rights and not data["message"]["own"]:
-            tokens = {action: forms.issue(secret, g.user, f"inbox-{action}:{message_id}")
-                      for action in inbox_pages.ACTIONS}
-        return render_template("inbox_message.html", page="inbox", tokens=tokens, **data)
+        return conversation_view(message_id)
 
     @inbox.post("/inbox/<int:message_id>/<action>")
     def act(message_id: int, action: str):
-        if action not in inbox_pages.ACTIONS:
+        if action not in inbox_pages.ACTIONS or message_id > inbox_pages.MAX_ID:
             abort(404, "There is no such action.")
         need("triage")
         try:
@@ -57,8 +75,8 @@ def register(app: Flask, config: Config, secret: str, need: Callable[[str], None
         try:
             result = inbox_pages.act(config, message_id, action, request.form, g.user)
         except BotError as exc:
-            return render_template("error.html", code=409, title="Not done", message=mask(exc),
-                                   back=message_id), 409
+            typed = request.form.get(inbox_pages.FIELDS[action][0]) or ""
+            return conversation_view(message_id, mask(exc), action, typed, 409)
         log.info("inbox %s %s by web:%s", action, message_id, g.user)
         return render_template("inbox_done.html", page="inbox", action=action,
                                heading=inbox_pages.ACTIONS[action], flag_words=inbox_pages.FLAG_WORDS, **result)
