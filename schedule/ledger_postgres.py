@@ -20,6 +20,7 @@ the systemd credential ``database_password`` are passed on here.
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from typing import Any
@@ -38,6 +39,7 @@ WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a t
 DAEMON_LOCK = 0x63697671                # pg_try_advisory_lock key (session): one daemon per ledger
 
 
+@functools.lru_cache(maxsize=1024)      # the same few statements on every delivery: translated once
 def to_pg_sql(sql: str) -> str:
     """SQLite's SQL as PostgreSQL reads it: ``?`` outside quotes becomes ``%s`` and every
     literal ``%`` is doubled (psycopg reads ``%`` everywhere, quotes included); the
