@@ -35,7 +35,8 @@ from .secrets import get_secret, mask
 CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the change notice
 MIGRATE_LOCK = 0x63697669               # pg_advisory_xact_lock key: one migrating node at a time
 WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a time (BEGIN IMMEDIATE)
-DAEMON_LOCK = 0x63697671                # pg_try_advisory_lock key (session): one daemon per ledger
+DAEMON_LOCK = 0x63697671                # pg_try_advisory_lock key (session): one daemon per ledger (no cluster)
+QUIET = "civicpost.quiet"               # a session setting: this session's writes send no change notice
 
 
 def to_pg_sql(sql: str) -> str:
@@ -120,6 +121,8 @@ class PostgresLedger(Ledger):
         try:
             conn = psycopg.connect(self.url, autocommit=True, **connect_options(self.url, self.readonly))
             self.own_pid = conn.info.backend_pid     # our own NOTIFYs are not news
+            if getattr(self, "application_name", None):    # a cluster node's sessions carry its token
+                conn.execute("SELECT set_config('application_name', %s, false)", [self.application_name])
             conn.add_notify_handler(self._notified)
             conn.execute(f"LISTEN {CHANNEL}")
         except psycopg.Error as exc:
@@ -172,7 +175,11 @@ class PostgresLedger(Ledger):
         """Every committed change to a ledger table tells the other sessions (NOTIFY is
         delivered on commit, once per transaction), as SQLite bumps data_version."""
         self.db.execute(f"""CREATE OR REPLACE FUNCTION civicpost_notify() RETURNS trigger LANGUAGE plpgsql AS
-            $$ BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""")
+            $$ BEGIN
+                 -- A cluster node's heartbeat and claims (schedule/cluster.py) change no state
+                 -- anyone re-reads for: they would wake every daemon every few seconds.
+                 IF current_setting('{QUIET}', true) = 'on' THEN RETURN NULL; END IF;
+                 PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""")
         for table in self.db.table_names():
             self.db.execute(f'CREATE OR REPLACE TRIGGER civicpost_notify AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
                             "FOR EACH STATEMENT EXECUTE FUNCTION civicpost_notify()")
@@ -207,6 +214,13 @@ class PostgresLedger(Ledger):
         cursor = self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
                                  + (" RETURNING id" if has_id else ""), list(row.values()))
         return int(cursor.fetchone()[0]) if has_id else 0
+
+    def holds(self, delivery_id: int, node: str) -> bool:
+        """The fencing check by the database's clock (``clock_timestamp()``: the moment of the
+        check, not the start of a transaction that may have waited for its lock)."""
+        row = self.db.execute("SELECT claimed_by = ? AND lease_until > extract(epoch FROM clock_timestamp()) "
+                              "FROM deliveries WHERE id = ?", [node, delivery_id]).fetchone()
+        return bool(row and row[0])
 
     # ----- the two reads/writes whose SQL is SQLite's own ----------------------
     def get(self, delivery_id: int) -> dict | None:
