@@ -94,6 +94,10 @@ class Cluster:
         self.conn = None
         self.backend = None                      # this node's session pid (holder of the leader lock)
         self.renewed_at: float | None = None     # monotonic time of the last renewal that landed
+        # Per claimed row: when its lease was last set.  A row whose lease ran out is never
+        # renewed again, so a node continued after SIGSTOP stays fenced for it even once its
+        # heartbeat works again.
+        self.row_renewed: dict[int, float] = {}
         self.leader = False
         self.offset = 0.0                        # the database's clock minus ours (for job times only)
         self.working: dict[int, str] = {}        # delivery id -> what, while a thread of ours has it
@@ -158,8 +162,11 @@ class Cluster:
         started = time.monotonic()
         lease = self.settings.lease
         with self.lock:
-            self._sql(f"UPDATE deliveries SET lease_until = {NOW} + %s WHERE claimed_by = %s AND lease_until >= {NOW} "
-                      "AND state IN ('scheduled', 'retrying', 'publishing')", [lease, self.node_id])
+            renewed = self._sql(f"UPDATE deliveries SET lease_until = {NOW} + %s WHERE claimed_by = %s AND lease_until "
+                                f">= {NOW} AND state IN ('scheduled', 'retrying', 'publishing') RETURNING id",
+                                [lease, self.node_id]).fetchall()
+            self.row_renewed = {r[0]: started for r in renewed} | \
+                {i: t for i, t in self.row_renewed.items() if i in self.working}
             self._sql(f"UPDATE leases SET lease_until = {NOW} + %s WHERE node = %s AND lease_until >= {NOW}",
                       [lease, self.node_id])
             self.renewed_at = started            # counted from before the renewal was sent: on the safe side
@@ -220,10 +227,15 @@ class Cluster:
         renewed = self.renewed_at
         return renewed is not None and time.monotonic() < renewed + self.settings.lease - self.settings.margin
 
-    def check_send(self) -> None:
-        if not self.may_send():
-            raise Fenced(f"node {self.node_id} has not renewed its leases for too long (cut off from the database, or "
-                         "stopped): it posts nothing until it has")
+    def may_send_for(self, delivery_id: int) -> bool:
+        renewed = self.row_renewed.get(delivery_id)
+        return renewed is not None and time.monotonic() < renewed + self.settings.lease - self.settings.margin
+
+    def check_send(self, delivery_id: int) -> None:
+        """Before each call that may post: this row's lease was renewed lately enough."""
+        if not self.may_send_for(delivery_id):
+            raise Fenced(f"node {self.node_id} has not renewed its lease on delivery {delivery_id} for too long (cut "
+                         "off from the database, or stopped): it sends nothing for it")
 
     @contextlib.contextmanager
     def holding(self, delivery_id: int, what: str = "") -> Iterator[None]:
@@ -239,10 +251,15 @@ class Cluster:
         another node holds it.  One statement: a compare-and-set under the row's lock."""
         if not self.may_send():
             return None
-        rows = self._sql(f"UPDATE deliveries SET claimed_by = %s, lease_until = {NOW} + %s WHERE id = (SELECT id FROM "
-                         "deliveries WHERE id = %s AND state IN ('scheduled', 'retrying') AND (claimed_by IS NULL OR "
-                         f"claimed_by = %s OR lease_until IS NULL OR lease_until < {NOW}) FOR UPDATE SKIP LOCKED) "
-                         "RETURNING *", [self.node_id, self.settings.lease, delivery_id, self.node_id], rows=True)
+        with self.lock:                          # with the heartbeat's renewal, not between its steps
+            started = time.monotonic()
+            rows = self._sql(f"UPDATE deliveries SET claimed_by = %s, lease_until = {NOW} + %s WHERE id = (SELECT id "
+                             "FROM deliveries WHERE id = %s AND state IN ('scheduled', 'retrying') AND (claimed_by IS "
+                             f"NULL OR claimed_by = %s OR lease_until IS NULL OR lease_until < {NOW}) FOR UPDATE SKIP "
+                             "LOCKED) RETURNING *", [self.node_id, self.settings.lease, delivery_id, self.node_id],
+                             rows=True)
+            if rows:
+                self.row_renewed[delivery_id] = started
         return rows[0] if rows else None
 
     def take_over(self) -> list[int]:
@@ -250,13 +267,16 @@ class Cluster:
         attempt that no thread works on any more): claimed for recovery by this node."""
         if not self.may_send():
             return []
-        busy = list(self.working)
-        rows = self._sql(f"UPDATE deliveries SET claimed_by = %s, lease_until = {NOW} + %s WHERE id IN (SELECT id FROM "
-                         f"deliveries WHERE state = 'publishing' AND (lease_until IS NULL OR lease_until < {NOW} OR "
-                         "(claimed_by = %s AND NOT id = ANY(%s))) ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED) "
-                         "RETURNING id", [self.node_id, self.settings.lease, self.node_id, busy], rows=True)
-        for row in rows:
-            self.working.setdefault(row["id"], "recovering")    # until the recovery job has it
+        with self.lock:
+            busy = list(self.working)
+            started = time.monotonic()
+            rows = self._sql(f"UPDATE deliveries SET claimed_by = %s, lease_until = {NOW} + %s WHERE id IN (SELECT id "
+                             f"FROM deliveries WHERE state = 'publishing' AND (lease_until IS NULL OR lease_until < {NOW} "
+                             "OR (claimed_by = %s AND NOT id = ANY(%s))) ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED) "
+                             "RETURNING id", [self.node_id, self.settings.lease, self.node_id, busy], rows=True)
+            for row in rows:
+                self.working.setdefault(row["id"], "recovering")    # until the recovery job has it
+                self.row_renewed[row["id"]] = started
         return [r["id"] for r in rows]
 
     def held_elsewhere_until(self, row: dict) -> datetime | None:

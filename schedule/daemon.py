@@ -129,10 +129,12 @@ class Daemon:
         self._replan_safely(sync=False)
         # Interrupted posts: all of them on SQLite (one daemon); in a cluster, only those whose
         # node's lease ran out (another node may be posting the others right now).
-        interrupted = self.ledger.deliveries(states=["publishing"]) if self.cluster is None else \
-            [self.ledger.get(i) for i in self.cluster.take_over()]
-        for row in interrupted:
-            self._recover(row)
+        if self.cluster is None:
+            for row in self.ledger.deliveries(states=["publishing"]):
+                self._recover(row)
+        else:
+            for delivery_id in self.cluster.take_over():
+                self._recover_job(delivery_id)
         if self.dry_run and self.play_next:
             from .rehearsal import play_next
             play_next(self.ledger, self.config, self.play_next)

@@ -179,7 +179,7 @@ class Publisher(NetworkCheck):
             else timedelta(seconds=record["grace_seconds"])
         retry_until = row["retry_until"] or to_utc_key(datetime.fromisoformat(row["planned_at"]) + grace)
         if self.cluster is not None:
-            self.cluster.check_send()           # fencing, locally: the lease is fresh enough to start
+            self.cluster.check_send(row["id"])    # fencing, locally: the lease is fresh enough to start
         try:
             moved = self.ledger.transition(
                 row["id"], "publishing", expect=DUE_STATES, attempts=row["attempts"] + 1,
@@ -229,7 +229,7 @@ class Publisher(NetworkCheck):
                     receipt = self._rehearse(row, variant, self._done(row, held), keep)
                 else:
                     receipt = channel.publish(variant, row["idem_key"], done=self._done(row, held), on_part=keep,
-                                              hold=self._hold(channel))   # read-backs wait for the record
+                                              hold=self._hold(channel, row["id"]))   # read-backs wait for the record
             except Fenced as exc:
                 # Nothing more is sent; the row stays `publishing` with its parts so far, for
                 # whichever node holds it next to check on the network.
@@ -254,7 +254,7 @@ class Publisher(NetworkCheck):
                 return self._fail(row, "uncertain", exc, held=held)
         return self._posted(row, receipt, held, warnings)
 
-    def _hold(self, channel: Channel):
+    def _hold(self, channel: Channel, delivery_id: int):
         """Around each part's create and record: the read-back's claim, and (several daemons)
         the local fencing check just before the call that makes the post."""
         if self.cluster is None:
@@ -262,7 +262,7 @@ class Publisher(NetworkCheck):
 
         @contextlib.contextmanager
         def hold():
-            self.cluster.check_send()
+            self.cluster.check_send(delivery_id)
             with self.claims(channel).posting():
                 yield
         return hold
