@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .alerts import Alerter, delivery_alert
-from .channels.base import Channel
+from .channels.base import Channel, before_create
 from .config import Config
 from .errors import Ambiguous, AuthError, ChannelError, LedgerError, RateLimited, Rejected, Transient
 from .languages import languages, split_delivery_item
@@ -262,9 +262,9 @@ class Publisher(NetworkCheck):
 
         @contextlib.contextmanager
         def hold():
-            self.cluster.check_send(delivery_id)
-            with self.claims(channel).posting():
-                yield
+            self.cluster.check_send(delivery_id)          # before any upload...
+            with self.claims(channel).posting(), before_create(lambda: self.cluster.check_send(delivery_id)):
+                yield                                     # ...and again just before the create call
         return hold
 
     # ----- what the ledger already holds -----------------------------------------------
