@@ -116,8 +116,11 @@ class Cluster:
                 self.conn.close()
         self.conn, self.leader = None, False     # a new session holds no lock
         conn = psycopg.connect(self.ledger.url, autocommit=True, **connect_options(self.ledger.url, False))
-        conn.execute("SELECT set_config('application_name', %s, false), set_config(%s, 'on', false)",
-                     [self.app_name, QUIET])
+        # statement_timeout: a heartbeat never waits long on a lock (a stopped node's row lock,
+        # say); it fails, and the next one tries again.
+        conn.execute("SELECT set_config('application_name', %s, false), set_config(%s, 'on', false), "
+                     "set_config('statement_timeout', %s, false)",
+                     [self.app_name, QUIET, str(int(self.settings.lease * 1000 / 3))])
         self.conn, self.backend = conn, conn.info.backend_pid
 
     def _sql(self, sql: str, args=(), rows: bool = False):

@@ -248,8 +248,11 @@ def connect_options(url: str, readonly: bool) -> dict[str, Any]:
     """Defaults for what the url leaves out.  TCP keepalives so a node cut off from the
     database notices within about a minute, not the kernel's two hours."""
     given = psycopg.conninfo.conninfo_to_dict(url)
+    # tcp_user_timeout: data sent and not acknowledged for 30 s ends the connection (a cut
+    # network shows on the next write, not after the keepalives' idle time).
     options: dict[str, Any] = {"connect_timeout": 10, "application_name": "civicpost", "keepalives": 1,
-                               "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+                               "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                               "tcp_user_timeout": 30000}
     options = {k: v for k, v in options.items() if k not in given}
     password = get_secret("database", "password")     # CIVICPOST_DATABASE_PASSWORD / credential database_password
     if password and "password" not in given:
