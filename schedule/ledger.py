@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
-SCHEMA_VERSION = 4                      # = len(MIGRATIONS)
+SCHEMA_VERSION = 5                      # = len(MIGRATIONS)
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",
           "blocked")
 # May still go out.  `blocked`: the content file has errors; it goes back to `scheduled` by
@@ -70,22 +70,39 @@ def _migrate_inbox(db: sqlite_utils.Database) -> None:
     create_tables(db)
 
 
+UPGRADE_AMBIGUOUS = ("left retrying by an earlier civicpost, which did not record whether its last attempt may "
+                     "have reached the network: the network is asked before it is sent again")
+
+
+def _migrate_old_retries(db) -> None:
+    """Rows an earlier civicpost left `retrying` do not say whether their last attempt may
+    have gone out (a read timeout was then an ordinary retry).  Each is marked `ambiguous`
+    once, at the upgrade, so its next attempt asks the network first (#9): at worst one
+    read-back, or `uncertain` where the network cannot be asked, never a second post."""
+    db.execute("INSERT INTO events (at, delivery_id, item, channel, kind, from_state, to_state, actor, reason) "
+               "SELECT ?, id, item, channel, 'ambiguous', state, state, 'upgrade', ? FROM deliveries "
+               "WHERE state = 'retrying' AND id NOT IN (SELECT delivery_id FROM events "
+               "WHERE kind = 'ambiguous' AND delivery_id IS NOT NULL)", [to_utc_key(utcnow()), UPGRADE_AMBIGUOUS])
+
+
 def _migrate_cluster(db: sqlite_utils.Database) -> None:
     """Several daemons on one PostgreSQL ledger (#12, schedule/cluster.py): who holds each
     delivery and until when (epoch seconds by the *database's* clock, never a host's),
     the variant the leader rendered, the nodes, and named leases (the inbox's channels).
     The same tables on SQLite, so both schemas and `ledger copy` stay one."""
-    db.execute("ALTER TABLE deliveries ADD COLUMN claimed_by TEXT")
-    db.execute("ALTER TABLE deliveries ADD COLUMN lease_until DOUBLE PRECISION")
-    db.execute("ALTER TABLE deliveries ADD COLUMN variant TEXT")
-    db.execute("""CREATE TABLE nodes (node_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, token TEXT NOT NULL,
+    # Idempotent (a test may replay an earlier migration and every later one).
+    have = {d[0] for d in db.execute("SELECT * FROM deliveries LIMIT 0").description}
+    for column, kind in (("claimed_by", "TEXT"), ("lease_until", "DOUBLE PRECISION"), ("variant", "TEXT")):
+        if column not in have:
+            db.execute(f"ALTER TABLE deliveries ADD COLUMN {column} {kind}")
+    db.execute("""CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, token TEXT NOT NULL,
         started_at DOUBLE PRECISION, heartbeat_at DOUBLE PRECISION, leader INTEGER NOT NULL DEFAULT 0,
         publishing TEXT, stopped_at DOUBLE PRECISION, stop_reason TEXT)""")
-    db.execute("CREATE TABLE leases (name TEXT PRIMARY KEY, node TEXT, lease_until DOUBLE PRECISION)")
+    db.execute("CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, node TEXT, lease_until DOUBLE PRECISION)")
 
 
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_cluster]
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries, _migrate_cluster]
 
 
 def _private(path: Path) -> None:

@@ -17,6 +17,9 @@ def notify(message: str) -> bool:
     if address.startswith("@"):
         address = "\0" + address[1:]       # abstract namespace
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        # Never wait: systemd reads at once, but a listener that does not (a wrapper, a test
+        # harness) would otherwise stop the daemon on its heartbeat once the queue is full.
+        sock.setblocking(False)
         try:
             sock.sendto(message.encode("utf-8"), address)
         except OSError:

@@ -66,6 +66,14 @@ def test_welsh_is_detected_offline_and_flagged():
     assert "welsh" in triage.flags_for(text, "cy", RULES)
 
 
+def test_a_huge_welsh_message_is_still_welsh():
+    # A Welsh question followed by a long pasted tail (a 200,000-character comment): the
+    # language is told from its opening, as a reader would.
+    text = "Pryd fydd y biniau ailgylchu yn cael eu casglu yr wythnos hon? " * 20 + "0123456789 " * 18_200
+    assert len(text) > 200_000
+    assert triage.detect_language(text) == "cy"
+
+
 def test_flag_rules_come_from_config(project):
     project.write_config(extra='[inbox.flags]\ncomplaint_words = ["potholes again"]\n')
     rules = triage.rules(project.config())

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from schedule.ledger import Ledger
 from schedule.operator import status
 # The same world (X test server, project, daemon with a real RLIMIT_FSIZE) and marks as there.
+from tests.servers import channel_tables
 from tests.test_full_disk import pytestmark, state, wait_until, world  # noqa: F401 - pytestmark, fixture
 
 
@@ -19,6 +20,9 @@ def test_an_outcome_the_ledger_cannot_record_is_kept_with_its_parts_and_recorded
     planned = datetime.now(timezone.utc) + timedelta(seconds=5)
     project.post("notice.md", f"publish_at: {planned.isoformat()}",
                  "The library closes at 4pm today.\n---8<---\nIt opens again at 9am tomorrow.")
+    # The 503'd part is retried after seconds, not the default half-minute backoff.
+    project.write_config(channels=channel_tables({"x": world.server.url}), default_channels='["x"]',
+                         extra="[content]\nrescan_seconds = 1\n[schedule]\nretry_base_seconds = 2\n")
     world.start()
 
     def fill_the_disk(request) -> None:            # while the first part is on its way

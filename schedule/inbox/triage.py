@@ -98,6 +98,7 @@ def is_abusive(text: str, extra: tuple[str, ...] = ()) -> bool:
 
 # ----- language ------------------------------------------------------------------------
 _detectors: dict[tuple[str, ...], Any] = {}
+DETECT_CHARS = 5_000
 
 
 def detect_language(text: str, languages: tuple[str, ...] = ("en", "cy")) -> str | None:
@@ -105,7 +106,9 @@ def detect_language(text: str, languages: tuple[str, ...] = ("en", "cy")) -> str
     tell (emoji only, a link, a name).  lingua ships its models in the wheel: no download."""
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-    words = re.sub(r"https?://\S+|[@#][\w.]+", " ", text)
+    # The language shows in the first few thousand characters; lingua's time grows with the
+    # text (about 10 s for 200,000 characters here), and one huge comment must not stall a poll.
+    words = re.sub(r"https?://\S+|[@#][\w.]+", " ", text[:DETECT_CHARS])
     if len(re.findall(r"[^\W\d_]", words)) < 3:
         return None
     key = tuple(sorted(set(languages)))
