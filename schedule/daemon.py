@@ -29,10 +29,9 @@ from .gate import decide
 from .signoff import records_in
 from .languages import language_codes, split_delivery_item
 from .database import ledger_spec, open_configured
-from .ledger import OPEN_STATES
 from .model import Item
-from .plan import blocked_reason, reconcile, too_late, wanted, wanted_but_cancelled
-from .plan_actions import apply_actions, store_variants
+from .plan import blocked_reason, reconcile, wanted, wanted_but_cancelled
+from .plan_actions import apply_actions, recheck_credentials, store_variants
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -318,28 +317,7 @@ class Daemon:
         self.attention.send(alerts, broken, self.item_errors, {e.path for e in result.errors})
 
     def _recheck_credentials(self) -> None:
-        """A channel whose token failed is checked again (at most every 5 minutes); when it
-        works, its held deliveries still within grace go out."""
-        now = time.monotonic()
-        for name in list(self.publisher.bad_auth):
-            if now - self.auth_checked.get(name, 0) < 300 or name not in self.config.channels:
-                continue
-            self.auth_checked[name] = now
-            try:
-                self.renderer.channel(name).check()
-            except Exception as exc:  # noqa: BLE001 - still failing: stay held
-                log.warning("channel %s credentials still failing: %s", name, mask(exc))
-                continue
-            log.info("channel %s credentials work again", name)
-            del self.publisher.bad_auth[name]
-            self.ledger.set_meta(**{f"auth_failed:{name}": None})
-            self.alerter.clear(f"auth:{name}")
-            for row in self.ledger.deliveries(states=["held"]):
-                if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and not too_late(
-                        self.publisher.items(row["item"]), datetime.fromisoformat(row["planned_at"]), utcnow(),
-                        self.config):
-                    self.ledger.transition(row["id"], "scheduled", expect=["held"], kind="released",
-                                           reason="credentials work again")
+        recheck_credentials(self)
 
     def sync_jobs(self) -> None:
         """One DateTrigger job per open delivery; remove jobs whose delivery is no longer open."""

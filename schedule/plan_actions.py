@@ -1,11 +1,17 @@
 """The daemon's re-plan, written down: the planner's actions (add, reopen, cancel, edited,
-block, unblock, edited after posting) recorded in the ledger.  Moved out of daemon.py,
-which keeps the wiring; the rules are still plan.py's."""
+block, unblock, edited after posting) recorded in the ledger, the leader's stored variants
+(#12) and the credentials re-check.  Moved out of daemon.py, which keeps the wiring; the
+rules are still plan.py's.  Each function takes the daemon as ``self``."""
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 
 from .ledger import OPEN_STATES
+from .plan import too_late
+from .secrets import mask
+from .timeutil import utcnow
 
 log = logging.getLogger("civicpost.daemon")
 
@@ -87,3 +93,28 @@ def store_variants(self, items, now) -> None:
         record = stored_record(variant, item, errors, self.config)
         if record != row["variant"]:
             self.ledger.db.execute("UPDATE deliveries SET variant = ? WHERE id = ?", [record, row["id"]])
+
+
+def recheck_credentials(self) -> None:
+    """A channel whose token failed is checked again (at most every 5 minutes); when it
+    works, its held deliveries still within grace go out."""
+    now = time.monotonic()
+    for name in list(self.publisher.bad_auth):
+        if now - self.auth_checked.get(name, 0) < 300 or name not in self.config.channels:
+            continue
+        self.auth_checked[name] = now
+        try:
+            self.renderer.channel(name).check()
+        except Exception as exc:  # noqa: BLE001 - still failing: stay held
+            log.warning("channel %s credentials still failing: %s", name, mask(exc))
+            continue
+        log.info("channel %s credentials work again", name)
+        del self.publisher.bad_auth[name]
+        self.ledger.set_meta(**{f"auth_failed:{name}": None})
+        self.alerter.clear(f"auth:{name}")
+        for row in self.ledger.deliveries(states=["held"]):
+            if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and not too_late(
+                    self.publisher.items(row["item"]), datetime.fromisoformat(row["planned_at"]), utcnow(),
+                    self.config):
+                self.ledger.transition(row["id"], "scheduled", expect=["held"], kind="released",
+                                       reason="credentials work again")

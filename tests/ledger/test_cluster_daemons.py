@@ -164,3 +164,28 @@ def test_the_leaders_death_is_taken_over_within_seconds(cluster, servers):
     row = nodes.wait(lambda: [r for r in nodes.rows() if r["item"] == "after" and r["state"] == "posted"] or None,
                      30, "the new item to be posted")[0]
     assert node_pid(row["claimed_by"]) != leader
+
+
+def test_a_node_whose_checkout_lags_posts_the_leaders_rendered_variant(cluster, servers):
+    """Node 1's checkout has last week's version of the file; the leader (node 0) has the
+    edit.  Node 1 posts the delivery, and posts exactly what the leader rendered."""
+    nodes = cluster(2, only=("x",))
+    leader = nodes.start(0)
+    leader.wait_for("READY=1", timeout=60)
+    nodes.start(1).wait_for("READY=1", timeout=60)
+    when = due(8)
+    new = ("Storm update: the seafront road is closed until further notice.", "Updates at example.gov.uk/storm.")
+    nodes.post("storm.md", f"publish_at: {when}", f"{new[0]}\n---8<---\n{new[1]}", only=[0])
+    nodes.post("storm.md", f"publish_at: {when}", "Storm update: the seafront road is open.", only=[1])
+    stored = nodes.wait(lambda: [r for r in nodes.rows() if r["variant"]] or None, 20, "the leader's stored variant")
+    assert json.loads(stored[0]["variant"])["parts"] == list(new)
+    # The leader is frozen for a moment (less than its lease) while the delivery comes due.
+    time.sleep(max(0.0, (datetime.fromisoformat(when) - datetime.now(timezone.utc)).total_seconds() - 1.5))
+    os.kill(leader.proc.pid, signal.SIGSTOP)
+    try:
+        row = nodes.wait(lambda: [r for r in nodes.rows() if r["state"] in FINAL] or None, 20, "the post")[0]
+    finally:
+        os.kill(leader.proc.pid, signal.SIGCONT)
+    assert row["state"] == "posted" and node_pid(row["claimed_by"]) == nodes.daemons[1].proc.pid, nodes.logs()
+    assert sorted(t["text"] for t in servers["x"].tweets.values()) == sorted(new)   # the edit, as a thread
+    assert json.loads(row["parts_text"]) == list(new)
