@@ -240,6 +240,19 @@ class Cluster:
             raise Fenced(f"node {self.node_id} has not renewed its lease on delivery {delivery_id} for too long (cut "
                          "off from the database, or stopped): it sends nothing for it")
 
+    def posting_hold(self, claims, delivery_id: int):
+        """The publisher's ``hold`` around each part's create and record (schedule/channels/
+        base.py): the read-back's claim (network_check.Claims), and the local fencing check
+        before any upload and again just before the create call."""
+        from .channels.base import before_create
+
+        @contextlib.contextmanager
+        def hold():
+            self.check_send(delivery_id)
+            with claims.posting(), before_create(lambda: self.check_send(delivery_id)):
+                yield
+        return hold
+
     @contextlib.contextmanager
     def holding(self, delivery_id: int, what: str = "") -> Iterator[None]:
         """A thread of this node works on this delivery (shown in status; not taken over from us)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .alerts import Alerter, delivery_alert
-from .channels.base import Channel, before_create
+from .channels.base import Channel
 from .config import Config
 from .errors import Ambiguous, AuthError, ChannelError, LedgerError, RateLimited, Rejected, Transient
 from .languages import languages, split_delivery_item
@@ -73,13 +73,14 @@ class Publisher(NetworkCheck):
 
     # ----- the due path ------------------------------------------------------------
     def run(self, delivery_id: int, now: datetime | None = None) -> str:
-        """Publish one due delivery if the rules allow; returns the state it ended in."""
+        """Publish one due delivery if the rules allow; returns the state it ended in ("not
+        claimed" when, with several daemons, this node did not get it)."""
         if self.cluster is not None:
             # Several daemons: the claim comes first, so only one node renders and sends it.
             with self.cluster.holding(delivery_id):
                 row = self.cluster.claim(delivery_id)
-                if row is None:
-                    return (self.ledger.get(delivery_id) or {}).get("state", "missing")
+                if row is None:                  # another node has it, or it is not due: no more queries
+                    return "not claimed"
                 self.cluster.working[delivery_id] = f"{row['item']} on {row['channel']}"
                 return self._run(row, now or utcnow())
         row = self.ledger.get(delivery_id)
@@ -229,7 +230,8 @@ class Publisher(NetworkCheck):
                     receipt = self._rehearse(row, variant, self._done(row, held), keep)
                 else:
                     receipt = channel.publish(variant, row["idem_key"], done=self._done(row, held), on_part=keep,
-                                              hold=self._hold(channel, row["id"]))   # read-backs wait for the record
+                                              hold=self.claims(channel).posting if self.cluster is None else
+                                              self.cluster.posting_hold(self.claims(channel), row["id"]))
             except Fenced as exc:
                 # Nothing more is sent; the row stays `publishing` with its parts so far, for
                 # whichever node holds it next to check on the network.
@@ -253,19 +255,6 @@ class Publisher(NetworkCheck):
                 log.exception("unexpected error publishing %s", row["id"])
                 return self._fail(row, "uncertain", exc, held=held)
         return self._posted(row, receipt, held, warnings)
-
-    def _hold(self, channel: Channel, delivery_id: int):
-        """Around each part's create and record: the read-back's claim, and (several daemons)
-        the local fencing check just before the call that makes the post."""
-        if self.cluster is None:
-            return self.claims(channel).posting
-
-        @contextlib.contextmanager
-        def hold():
-            self.cluster.check_send(delivery_id)          # before any upload...
-            with self.claims(channel).posting(), before_create(lambda: self.cluster.check_send(delivery_id)):
-                yield                                     # ...and again just before the create call
-        return hold
 
     # ----- what the ledger already holds -----------------------------------------------
     def _done(self, row: dict, held: dict[int, tuple[Receipt, str | None]]) -> list[Receipt]:
