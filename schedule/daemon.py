@@ -116,8 +116,7 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
-        for name in self.config.channels:
-            self.renderer.channel(name).warm_up()
+        self._channels_ready(warm=True)
         if self.cluster is None:
             self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
                                  dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
@@ -157,6 +156,15 @@ class Daemon:
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
                  len(self.items), ledger_spec(self.config), self._status())
+
+    def _channels_ready(self, warm: bool = False) -> None:
+        for name in self.config.channels:
+            channel = self.renderer.channel(name)
+            if self.cluster is not None:
+                # Fencing holds only if a call ends before the lease can pass on (docs/admin.md).
+                channel.timeout = min(channel.timeout, self.cluster.settings.margin * 0.8)
+            if warm:
+                channel.warm_up()
 
     def _recover(self, row: dict) -> None:
         state = self.attention.recover(row, self.publisher)
@@ -487,6 +495,7 @@ class Daemon:
         self.scanner = ContentScanner(config)
         self.planned_once = False
         self.renderer = Renderer(config)
+        self._channels_ready()
         self.publisher = self._publisher()
         log.info("config reloaded from %s", config.path)
         self._replan_safely()

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 QUICK = bool(os.environ.get("CIVICPOST_CHAOS_QUICK"))
 ITEMS = 30 if QUICK else 100
 SPREAD = 40.0 if QUICK else 120.0            # seconds over which the items come due
-LEASE = 6.0                                  # [cluster] lease_seconds in cluster_helpers.CLUSTER
+LEASE = 10.0                                 # [cluster] lease_seconds in cluster_helpers.CLUSTER
 
 
 def text_of(n: int) -> str:
