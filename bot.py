@@ -361,7 +361,8 @@ def channels_check(ctx: click.Context, channel: str | None, as_json: bool) -> No
                 expiry = f", token expires {r['expires_at'][:10]}" if r["expires_at"] else ""
                 click.echo(f"{r['channel']} ({r['network']}): ok, {r['account']}{expiry}"
                            + (f"; WARNING: {r['warning']}" if r["warning"] else "")
-                           + (f"; inbox: {r['inbox']}" if r.get("inbox") else ""))
+                           + (f"; inbox: {r['inbox']}" if r.get("inbox") else "")
+                           + (f"; direct messages: {r['inbox_direct']}" if r.get("inbox_direct") else ""))
     sys.exit(1 if any(r["error"] for r in results) else 0)
 
 

@@ -39,6 +39,7 @@ def check_channels(config: Config, only: str | None = None, now: datetime | None
                 result["warning"] = "; ".join(w for w in (result["warning"], info["warning"]) if w)
             if channel_config.network != "log":     # the inbox (#11): reported, never a failure
                 result["inbox"] = channel.inbox_access()
+                result["inbox_direct"] = channel.direct_access()     # direct messages, where the network has them
         except BotError as exc:
             result["error"] = mask(exc)
         except Exception as exc:  # noqa: BLE001 - a check must report every channel, whatever breaks

@@ -245,7 +245,7 @@ def load_config(path: str | Path = "config.toml") -> Config:
         raise read.fail("urls", "[alerts] urls are secrets (passwords, webhook tokens): remove them from config.toml "
                                 "and set CIVICPOST_ALERT_URLS or the credential file alert_urls (docs/admin.md)")
     database_path, database_url = _database(read, data, paths, resolve)
-    return Config(
+    config = Config(
         path=path, timezone=tz,
         content_dir=resolve("content", "content"), templates_dir=resolve("templates", "templates"),
         database=database_path, database_url=database_url,
@@ -259,6 +259,10 @@ def load_config(path: str | Path = "config.toml") -> Config:
         token_warn_days=int(read.number(read.table(data, "channels_check"), "token_warn_days", 14, "14", whole=True)),
         raw=data,
     )
+    from .inbox.settings import check as check_inbox
+
+    check_inbox(config, text)              # [inbox] (#11): the inbox's own readers, one truth
+    return config
 
 
 def _database(read: _Reader, data: dict, paths: dict, resolve) -> tuple[Path, str | None]:

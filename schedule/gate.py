@@ -76,7 +76,7 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
                   signoffs: dict[str, dict] | None = None) -> list[Problem]:
     from .accessibility import check_item
     from .languages import languages, problems as language_problems, unused_language_fields
-    from .plan import approval_missing, blackout_for
+    from .plan import approval_missing, blackout_for, grace_for, too_late
     from .timeutil import human, to_utc_key
 
     problems = list(item.problems)
@@ -102,8 +102,16 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     if posted is not None:
         past = [t for t in item.times if t < now and (item.id, to_utc_key(t)) not in posted]
         if past and not item.repeat:
-            add("publish_at", "warning", "past", f"publish_at {human(past[0], config.timezone)} has already passed and it has "
-                "not gone out: change the time or remove the file")
+            # Say what the planner will do (plan.too_late, the one grace rule): within its
+            # grace it goes out at once, past it it is missed.
+            if too_late(item, past[0], now, config):
+                add("publish_at", "warning", "past", f"publish_at {human(past[0], config.timezone)} has already passed "
+                    "and it has not gone out: it will be marked missed, not posted; change the time or remove the file")
+            elif "in_reply_to" not in item.extra:   # a reply is written to go at once: nothing to warn of
+                until = human(past[0] + grace_for(item, config), config.timezone)
+                add("publish_at", "warning", "past", f"publish_at {human(past[0], config.timezone)} has already passed: "
+                    f"it goes out as soon as the daemon sees it, if that is before {until} (its grace); "
+                    "change the time if that is not what you want")
     if item.not_after and item.times and all(t > item.not_after for t in item.times):
         add("not_after", "error", "expired", "every planned time is after not_after: nothing would be posted")
     for when in item.times:
@@ -120,6 +128,10 @@ def item_problems(item: Item, config: Config, now: datetime, posted: set[tuple[s
     if langs:
         problems.extend(language_problems(item, langs))
     problems.extend(unused_language_fields(item, config))
+    if item.extra.get("in_reply_to"):          # an inbox reply (#11): Welsh is answered in Welsh
+        from .inbox.replies import welsh_reply_problem
+
+        problems.extend(p for p in [welsh_reply_problem(item, config)] if p)
     return problems
 
 

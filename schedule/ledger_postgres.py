@@ -210,7 +210,9 @@ class PostgresLedger(Ledger):
             return self.changes
 
     def _insert(self, table: str, row: dict) -> int:
-        has_id = table in ("deliveries", "events") or "id" in row
+        # Tables with a serial id give it back (the inbox's too: its versions and events
+        # name the message by it, #11); the others (parts, meta, ...) have none.
+        has_id = table in ("deliveries", "events", "inbox_messages", "inbox_notes", "inbox_events") or "id" in row
         cursor = self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
                                  + (" RETURNING id" if has_id else ""), list(row.values()))
         return int(cursor.fetchone()[0]) if has_id else 0

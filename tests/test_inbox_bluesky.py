@@ -114,3 +114,48 @@ def test_a_pds_without_an_appview_is_reported_once(project, monkeypatch):
         [result] = poller.run()
         assert result["errors"] and "No service configured" in result["errors"][0], result
     assert len(store.events(ledger, kind="no-access")) == 1
+
+
+def test_direct_messages_through_the_pds_chat_proxy(project, monkeypatch, network):
+    """chat.bsky.* reads go to the account's PDS with atproto-proxy: DID#bsky_chat; the real
+    PDS resolves the DID (did:web, here the test chat service's) and forwards them.  A
+    private reply is not sent from civicpost on Bluesky (no idempotency key on sendMessage):
+    validate says so; an answer from the Bluesky app is read back and answers the message."""
+    from click.testing import CliRunner
+
+    from bot import cli
+    from tests.servers import chat
+
+    server, _ = network
+    service = chat.Server().start()
+    try:
+        project.write_config(channels=f'[channels.bluesky]\nnetwork = "bluesky"\nhandle = "council-inbox.test"\n'
+                                      f'api_base = "{server.url}"\nchat_service = "{service.did}"\n',
+                             default_channels='["bluesky"]', extra="[inbox.channels.bluesky]\ndirect = true\n")
+        council = _channel(monkeypatch, server, "bluesky", "council-inbox.test", "council-pass")
+        resident = _channel(monkeypatch, server, "resident", "resident-inbox.test", "resident-pass")
+        members = [{"did": council._did(), "handle": "council-inbox.test"},
+                   {"did": resident._did(), "handle": "resident-inbox.test"}]
+        question = service.message(members, resident._did(), "Is my garden waste subscription still active?")
+        config = project.config()
+        ledger = Ledger(config.database, config.timezone)
+        poller = Poller(config, ledger)
+        [result] = poller.run()
+        assert result["errors"] == [], result       # (the module's PDS also holds earlier tests' mentions)
+        assert [m["kind"] for m in store.messages(ledger)].count("direct") == 1
+        remote_id = f"dm:{question['convoId']}:{question['id']}"
+        row = store.by_remote(ledger, "bluesky", remote_id)
+        assert (row["kind"], row["author"]) == ("direct", "@resident-inbox.test")
+        [call] = service.calls("GET", r"listConvos$")
+        assert call.header("Authorization", "").startswith("Bearer ")      # the PDS's service auth
+        project.post("replies/r.md", f"publish_at: 2030-01-01T09:00\nchannels: [bluesky]\n"
+                                     f"in_reply_to: 'bluesky:{remote_id}'", "Yes, until March.")
+        checked = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate"])
+        assert checked.exit_code == 1 and "cannot answer Bluesky direct messages" in checked.output
+        service.message(members, council._did(), "Yes, until March.")      # answered in the app
+        store.set_cursor(ledger, "bluesky", "polled_at", None)
+        [result] = poller.run()
+        assert result["answered"] == 1
+        assert store.by_remote(ledger, "bluesky", remote_id)["state"] == "answered"
+    finally:
+        service.stop()

@@ -336,3 +336,110 @@ def test_channels_check_reports_inbox_access_without_failing(project, monkeypatc
         assert "mastodon (mastodon): ok" in text and "inbox: cannot read mentions" in text
     finally:
         server.stop()
+
+
+# ----- edits and deletions that an incremental read cannot show ---------------------------
+def _sweep_again(ledger, name):
+    """As if [inbox] sweep_minutes (and poll_minutes) had passed since the last poll."""
+    store.set_cursor(ledger, name, "polled_at", None)
+    store.set_cursor(ledger, name, "swept_at", "2000-01-01T00:00:00+00:00")
+
+
+def test_facebook_comment_edits_and_deletions_are_seen_by_the_sweep(project, monkeypatch, graph_server):
+    """Graph's Comment has no edit time and `since` filters by created_time, so only a read
+    without `since` (every sweep_minutes) shows an edit (new text, same id) or a deletion
+    (no longer listed): kept as a version, and marked deleted with its text kept."""
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    post = _post(project, ledger, "facebook", "Roadworks on King Street from Monday.")
+    base = datetime.now(timezone.utc).timestamp() - 600
+    edited = graph_server.resident_comment(post, "The diversion is confusing", name="Ann", at=base)
+    removed = graph_server.resident_comment(post, "You lot are useless", name="Bob", at=base + 1)
+    graph_server.resident_comment(post, "Thanks for letting us know", name="Cat", at=base + 2)
+    poller.run()
+    graph_server.edit_comment(edited["id"], "The diversion signs on Hope St are confusing")
+    graph_server.delete_comment(removed["id"])
+    store.set_cursor(ledger, "facebook", "polled_at", None)
+    [result] = poller.run()                               # an incremental read: nothing to see
+    assert (result["edited"], result["deleted"]) == (0, 0)
+    assert graph_server.calls("GET", r"/comments$")[-1].query.get("since")
+    _sweep_again(ledger, "facebook")
+    [result] = poller.run()
+    assert (result["edited"], result["deleted"], result["errors"]) == (1, 1, [])
+    assert "since" not in graph_server.calls("GET", r"/comments$")[-1].query
+    row = store.by_remote(ledger, "facebook", edited["id"])
+    assert row["text"] == "The diversion signs on Hope St are confusing" and row["version"] == 2
+    assert [v["text"] for v in store.versions(ledger, row["id"])] == ["The diversion is confusing",
+                                                                       "The diversion signs on Hope St are confusing"]
+    gone = store.by_remote(ledger, "facebook", removed["id"])
+    assert gone["deleted"] and gone["text"] == "You lot are useless"
+
+
+def test_facebook_a_deleted_post_is_skipped_not_reported_as_no_access(project, monkeypatch, graph_server):
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    post = _post(project, ledger, "facebook", "Road closed.")
+    kept = _post(project, ledger, "facebook", "Bins on Tuesday.", item="bins")
+    graph_server.resident_comment(kept, "Which bin?")
+    graph_server.objects.pop(post)                        # the Page deleted its post
+    [result] = poller.run()
+    assert result["errors"] == [] and result["new"] == 1
+    # (mentions are "not supported" on Facebook Pages: that one is expected)
+    assert [json.loads(e["detail"])["kind"] for e in store.events(ledger, kind="no-access")] == ["mentions"]
+
+
+def test_x_deletions_are_seen_by_the_sweep_and_the_text_is_kept(project, monkeypatch, x_server):
+    """X's reads (search, mentions: since_id) never list a deleted tweet; the sweep asks
+    GET /2/tweets?ids=... and X answers "resource-not-found" for each deleted one."""
+    poller, ledger = _setup(project, monkeypatch, "x", x_server)
+    post = _post(project, ledger, "x", "Roadworks on King Street from Monday.")
+    rude = x_server.resident_tweet("@BlackburnCouncil useless as ever", reply_to=post)
+    kept = x_server.resident_tweet("@BlackburnCouncil thanks for the notice", reply_to=post, username="neighbour")
+    poller.run()
+    x_server.delete_resident_tweet(rude["id"])
+    store.set_cursor(ledger, "x", "polled_at", None)
+    [result] = poller.run()
+    assert result["deleted"] == 0                         # within sweep_minutes: not asked
+    _sweep_again(ledger, "x")
+    [result] = poller.run()
+    assert result["deleted"] == 1 and result["errors"] == []
+    lookups = x_server.calls("GET", r"^/2/tweets$")
+    assert sorted(lookups[-1].query["ids"][0].split(",")) == sorted([rude["id"], kept["id"]])
+    row = store.by_remote(ledger, "x", rude["id"])
+    assert row["deleted"] and row["text"] == "@BlackburnCouncil useless as ever"
+    assert not store.by_remote(ledger, "x", kept["id"])["deleted"]
+
+
+def test_facebook_a_quiet_poll_lists_the_pages_posts_instead_of_reading_each(project, monkeypatch, graph_server):
+    """Graph's Post.updated_time moves when someone comments (Post reference), so between
+    sweeps only posts updated since the cursor have their comments read: a quiet poll over
+    150 posts is two pages of GET /{page-id}/posts, not 150 comment reads."""
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    posts = [_post(project, ledger, "facebook", f"Notice {number}.", item=f"notice-{number}") for number in range(150)]
+    soon = datetime.now(timezone.utc).timestamp() + 5      # after every post was made (whole seconds)
+    graph_server.resident_comment(posts[3], "First!", name="Ann", at=soon)
+    poller.run()                                          # the first read (a sweep) reads every post
+    graph_server.clear()
+    store.set_cursor(ledger, "facebook", "polled_at", None)
+    [result] = poller.run()
+    assert result["new"] == 0 and result["errors"] == []
+    assert len(graph_server.calls("GET", r"/posts$")) == 2
+    # The post with the newest comment is in the cursor's own second, so it is read again.
+    assert [c.path.split("/")[-2] for c in graph_server.calls("GET", r"/comments$")] == [posts[3]]
+    late = graph_server.resident_comment(posts[120], "Is this still on?", name="Bob", at=soon + 5)
+    graph_server.clear()
+    store.set_cursor(ledger, "facebook", "polled_at", None)
+    [result] = poller.run()
+    assert result["new"] == 1 and store.by_remote(ledger, "facebook", late["id"])["item"] == "notice-120"
+    assert sorted(c.path.split("/")[-2] for c in graph_server.calls("GET", r"/comments$")) == \
+        sorted([posts[3], posts[120]])                    # (posts[3]: the cursor's second again)
+
+
+def test_a_sweep_whose_full_read_failed_is_tried_again(project, monkeypatch, graph_server):
+    poller, ledger = _setup(project, monkeypatch, "facebook", graph_server)
+    post = _post(project, ledger, "facebook", "Roadworks on King Street from Monday.")
+    graph_server.resident_comment(post, "How long for?")
+    poller.run()
+    _sweep_again(ledger, "facebook")
+    graph_server.inject("429", match=r"/comments$")
+    [result] = poller.run()
+    assert "rate limited" in result["errors"][0]
+    assert store.get_cursor(ledger, "facebook", "swept_at") == "2000-01-01T00:00:00+00:00"   # not moved

@@ -208,3 +208,16 @@ def test_media_stays_inside_content(project, tmp_path):
     codes = _codes(project)
     assert ("content/up.md", "media-outside", "error") in codes
     assert ("content/link.md", "media-outside", "error") in codes
+
+
+def test_a_passed_time_within_its_grace_says_it_goes_out_at_once(project):
+    # plan.too_late is the rule: within grace_minutes (15 by default) a passed time is sent
+    # as soon as the daemon sees it; past it, it is missed.  validate says which.
+    from datetime import datetime, timedelta
+
+    recent = (datetime.now().astimezone() - timedelta(minutes=5)).replace(microsecond=0).isoformat()
+    project.post("recent.md", f"publish_at: {recent}", "Roadworks on the High Street today.")
+    project.post("stale.md", "publish_at: 2020-01-14T10:00", "Old news.")
+    messages = {p["path"]: p["message"] for p in json.loads(validate(project, "--json").stdout)}
+    assert "goes out as soon as the daemon sees it" in messages["content/recent.md"]
+    assert "will be marked missed, not posted" in messages["content/stale.md"]

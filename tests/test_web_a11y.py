@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser import Browser, missing
 from tests.web_helpers import WebSite
+from tests.web_inbox_helpers import OFFICER, inbox_site
 
 REASON = missing()
 if REASON and not os.environ.get("CI"):
@@ -28,7 +29,7 @@ def browser():
 @pytest.fixture
 def site(project):
     # The browser connects from 127.0.0.1, so here that is the trusted proxy.
-    website = WebSite(project, trusted="127.0.0.1").start()
+    website = inbox_site(project, trusted="127.0.0.1", extra_messages=60).start()   # with inbox messages
     yield website
     website.stop()
 
@@ -37,7 +38,12 @@ def pages(site) -> list[str]:
     return ["/", "/reports", "/calendar", f"/calendar?start={site.soon:%Y-%m-%d}", "/calendar?view=month&start=2030-01-01",
             "/calendar?view=month&start=2030-07-01&channel=log", "/items/pool", "/items/winter",
             "/preview/pool", "/preview/winter", "/actions/pause", f"/deliveries/{site.ids['held']}/release",
-            f"/deliveries/{site.ids['failed']}/cancel", "/items/no-such-item"]
+            f"/deliveries/{site.ids['failed']}/cancel", "/items/no-such-item",
+            # The Inbox (#13): the list, filtered, a second page, conversations, a refusal.
+            "/inbox", "/inbox?flag=foi&state=new", "/inbox?page=2", "/inbox?channel=x&since=2026-11-01",
+            "/inbox?flag=nonsense", f"/inbox/{site.messages['foi']}", f"/inbox/{site.messages['welsh']}",
+            f"/inbox/{site.messages['on-post']}", f"/inbox/{site.messages['a']}", "/inbox/99999",
+            "/reports?since=2026-11-09", "/reports?since=not-a-date", "/inbox?since=garbage", "/inbox?page=abc"]
 
 
 def check(browser: Browser, site: WebSite, path: str, user: str = "alice") -> list[str]:
@@ -67,7 +73,28 @@ def test_every_page_meets_wcag_2_2_aa(browser, site):
     assert "Signed off" in browser.evaluate("document.body.innerText")
     problems += [f"signed-off page: {v['id']}: {v['help']}: {v['nodes']}" for v in browser.axe()]
     problems += check(browser, site, "/items/pool", user="carol")
+    # The Inbox as a viewer (no forms), and an officer's reply draft and a refused action.
+    problems += check(browser, site, f"/inbox/{site.messages['foi']}", user="bob")
+    problems += check(browser, site, f"/inbox/{site.messages['welsh']}", user=OFFICER)
+    submit(browser, "reply-text", "a" * 300)                        # too long for X: the gate's errors
+    assert "What the gate says" in browser.evaluate("document.body.innerText")
+    problems += [f"reply draft page: {v['id']}: {v['help']}: {v['nodes']}" for v in browser.axe()]
+    browser.open(site.base + f"/inbox/{site.messages['on-post']}", {"X-Remote-User": OFFICER})
+    submit(browser, "hide-reason", "house rule 3")                  # log cannot hide: the 409 page
+    assert "nothing was hidden" in browser.evaluate("document.body.innerText")
+    problems += [f"hide refused page: {v['id']}: {v['help']}: {v['nodes']}" for v in browser.axe()]
+    browser.open(site.base + f"/inbox/{site.messages['on-post']}", {"X-Remote-User": OFFICER})
+    submit(browser, "assign-name", "Priya")
+    assert "is assigned to Priya" in browser.evaluate("document.body.innerText")
+    problems += [f"assign done page: {v['id']}: {v['help']}: {v['nodes']}" for v in browser.axe()]
     assert not problems, "\n".join(problems)
+
+
+def submit(browser: Browser, field: str, value: str) -> None:
+    """Fill one field of the page and submit its own form, as a person would."""
+    browser.events.clear()
+    browser.evaluate(f"(() => {{ const f = document.getElementById({field!r}); f.value = {value!r}; f.form.submit(); }})()")
+    browser.wait_for("Page.loadEventFired")
 
 
 def test_pages_reflow_at_320_css_pixels(browser, site):
@@ -75,7 +102,41 @@ def test_pages_reflow_at_320_css_pixels(browser, site):
     browser.send("Emulation.setDeviceMetricsOverride", width=320, height=640, deviceScaleFactor=1, mobile=True)
     try:
         wide = []
-        for path in ("/", "/calendar", "/preview/pool", "/items/pool"):
+        for path in ("/", "/calendar", "/preview/pool", "/items/pool", "/inbox", f"/inbox/{site.messages['foi']}",
+                     "/reports"):
+            browser.open(site.base + path, {"X-Remote-User": "alice"})
+            scroll = browser.evaluate("document.documentElement.scrollWidth")
+            if scroll > 320:
+                widest = browser.evaluate(
+                    "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 320)"
+                    ".slice(0, 3).map(e => e.outerHTML.slice(0, 120)).join(' | ')")
+                wide.append(f"{path}: {scroll}px wide: {widest}")
+            wide += [f"{path}: {v['id']}: {v['help']}" for v in browser.axe()]
+        assert not wide, "\n".join(wide)
+    finally:
+        browser.send("Emulation.clearDeviceMetricsOverride")
+
+
+def test_a_residents_long_name_and_words_reflow_at_320_css_pixels(browser, site):
+    # WCAG 2.2 SC 1.4.10 with what residents send: a Bluesky handle is a domain name (up to
+    # 253 characters, atproto's handle spec), and a word may be any length.
+    from tests.test_web_inbox_review import seed_hostile
+    from schedule.inbox import store
+    from schedule.model import Incoming
+    from datetime import datetime, timezone
+
+    seed_hostile(site)
+    ledger = site.ledger()
+    try:
+        long_id = store.record(ledger, "x", "x", Incoming("long-name", "mention", "b" * 400,
+                                                          datetime(2026, 11, 21, tzinfo=timezone.utc),
+                                                          author="@" + "a" * 200 + ".bsky.social"))[0]
+    finally:
+        ledger.close()
+    browser.send("Emulation.setDeviceMetricsOverride", width=320, height=640, deviceScaleFactor=1, mobile=True)
+    try:
+        wide = []
+        for path in (f"/inbox/{long_id}", "/inbox", "/reports"):
             browser.open(site.base + path, {"X-Remote-User": "alice"})
             scroll = browser.evaluate("document.documentElement.scrollWidth")
             if scroll > 320:

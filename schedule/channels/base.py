@@ -316,6 +316,29 @@ class Channel:
         """Mentions of the account after ``cursor`` (a since id or time; None: the newest page)."""
         raise InboxNotSupported(f"{self.name}: the inbox cannot read mentions on {self.label or self.network} yet")
 
+    def inbox_direct(self, cursor: str | None) -> "InboxPage":
+        """Direct messages to the account after ``cursor`` (kind "direct"), where the network
+        lets an app read them ([inbox.channels.NAME] direct = true; docs/channels.md).  A
+        reply to one is sent privately: ``post_part`` must never make it a public post."""
+        raise InboxNotSupported(f"{self.name}: {self.label or self.network} has no direct messages civicpost can read")
+
+    def direct_access(self) -> str:
+        """For `channels check`: "ok", or why direct messages cannot be read here."""
+        return f"not available: {self.label or self.network} gives apps no direct messages"
+
+    def inbox_deleted(self, remote_ids: list[str]) -> list[str]:
+        """Which of these stored messages the network no longer has (asked once per
+        ``[inbox] sweep_minutes``), for networks whose reads never show a deletion."""
+        raise InboxNotSupported(f"{self.name}: {self.label or self.network} cannot be asked what was deleted")
+
+    # A read of inbox_replies with since=None lists every current reply, so it shows edits
+    # and deletions that an incremental read (by creation time) cannot: the poller does one
+    # such read every [inbox] sweep_minutes (Facebook: Graph has no edit time on comments).
+    inbox_full_read_shows_changes: ClassVar[bool] = False
+    # Can answer a direct message (an inbox id "dm:...") privately; validate refuses a reply
+    # file for one on a network that cannot.
+    sends_direct_replies: ClassVar[bool] = False
+
     def inbox_access(self) -> str:
         """For `channels check`: "ok", or why the inbox cannot read on this channel.  The
         default reads one page of mentions; networks with a cheaper test override it."""

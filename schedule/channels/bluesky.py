@@ -331,6 +331,32 @@ class BlueskyChannel(Channel):
             if not page_cursor or not listed.notifications:
                 return InboxPage(tuple(found), newest)
 
+    def inbox_direct(self, cursor: str | None) -> InboxPage:
+        """Direct messages live on Bluesky's chat service, reached through the account's PDS
+        with ``atproto-proxy: DID#bsky_chat`` (``chat_service``, default did:web:api.bsky.chat):
+        chat.bsky.convo.listConvos, then getMessages for each conversation whose last
+        message is newer than the cursor (the newest sentAt seen).  The app password must be
+        allowed direct messages."""
+        chat = self.client().with_proxy("bsky_chat", str(self.setting("chat_service", "did:web:api.bsky.chat")))
+        found, newest, me = [], cursor, self._did()
+        for convo in self._with_session(chat.chat.bsky.convo.list_convos, {"limit": 100}).convos:
+            last = getattr(convo.last_message, "sent_at", None)
+            if last is None or (cursor and last <= cursor):
+                continue
+            handles = {member.did: member.handle for member in convo.members}
+            listed = self._with_session(chat.chat.bsky.convo.get_messages, {"convo_id": convo.id, "limit": 100})
+            for message in listed.messages:
+                sent = getattr(message, "sent_at", None)
+                if getattr(message, "text", None) is None or (cursor and sent <= cursor):
+                    continue                         # a deleted message's view, or already read
+                newest = max(newest or "", sent)
+                sender = message.sender.did
+                found.append(Incoming(remote_id=f"dm:{convo.id}:{message.id}", kind="direct", text=message.text,
+                                      created_at=datetime.fromisoformat(sent.replace("Z", "+00:00")),
+                                      author=f"@{handles.get(sender, sender)}", author_id=sender,
+                                      conversation=f"dm:{convo.id}", own=sender == me))
+        return InboxPage(tuple(found), newest)
+
     def _incoming(self, uri: str, author: Any, record: Any, kind: str, answers: str | None,
                   indexed_at: str) -> Incoming:
         reply = getattr(record, "reply", None)
@@ -349,6 +375,11 @@ class BlueskyChannel(Channel):
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
         """Bluesky replies carry strong refs to the parent and to the thread's root: read the
         parent record from its own repo (com.atproto.repo.getRecord) for its cid and root."""
+        if remote_id.startswith("dm:"):
+            # chat.bsky.convo.sendMessage has no idempotency key and this channel resends
+            # rather than reads back (idempotent posts): a private reply could go twice.
+            raise Rejected(f"{self.name}: civicpost does not send Bluesky direct messages yet: answer it in the "
+                           "Bluesky app (the inbox sees that answer)")
         repo, collection, rkey = remote_id.removeprefix("at://").split("/", 2)
         got = self._with_session(self.client().com.atproto.repo.get_record,
                                  {"repo": repo, "collection": collection, "rkey": rkey})

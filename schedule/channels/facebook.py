@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from .. import counting
+from ..errors import Rejected
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import IMAGE_TYPES, VIDEO_TYPES
-from .graph_common import GraphChannel
+from .graph_common import GraphChannel, GraphMessaging
 
 
-class FacebookChannel(GraphChannel):
+class FacebookChannel(GraphMessaging, GraphChannel):
     network = "facebook"
     label = "Facebook Page"
     max_length = 63206
@@ -27,6 +28,7 @@ class FacebookChannel(GraphChannel):
     threads = False
     idempotent = False
     can_find_existing = True
+    sends_direct_replies = True                  # a reply to a "dm:" message is a direct message
     image_types = IMAGE_TYPES
     video_types = VIDEO_TYPES
     max_image_bytes = 4 * 1024 * 1024
@@ -35,6 +37,8 @@ class FacebookChannel(GraphChannel):
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
+        if parent is not None and parent.remote_id.startswith("dm:"):   # a direct message: answered privately
+            return self.send_dm(part, parent.remote_id)
         if parent is not None:                   # only a reply has a parent here (no threads)
             return self._comment_reply(parent, part)
         page = str(self.setting("page_id"))
@@ -71,6 +75,9 @@ class FacebookChannel(GraphChannel):
         return Receipt(post_id, url)
 
     def candidates(self, variant: Variant, index: int, part: Part):
+        target = str(variant.extra.get("in_reply_to") or "").split(":", 1)[-1]
+        if target.startswith("dm:"):
+            return self.dm_candidates(target, part)
         if variant.extra.get("in_reply_to"):     # a reply: look among the comment's own comments
             return self.recent_matches(str(variant.extra["in_reply_to"]).split(":", 1)[1], "comments", "message",
                                        "permalink_url", "created_time", part.text)
@@ -85,11 +92,20 @@ class FacebookChannel(GraphChannel):
     # Needs pages_read_engagement and pages_read_user_content (App Review, docs/channels.md);
     # without them Graph answers error 10/200, which the inbox reports once.  Facebook has
     # no mentions read call for Pages here (issue 11's table): the base class says so.
+    # Graph gives a comment no edit time and ``since`` filters by creation time, so an
+    # incremental read never shows an edit or a deletion: with since=None (the poller's
+    # sweep, every [inbox] sweep_minutes) every current comment is listed, so an edited
+    # one comes back with its new text and a deleted one is missing (kept, marked deleted).
+    inbox_full_read_shows_changes = True
+
     def inbox_replies(self, remote_ids: list[str], since: str | None) -> InboxPage:
         """GET /{post}/comments?filter=stream&since=... (every comment, replies to comments
         too, oldest first), following paging.cursors.after; the cursor is the newest
-        created_time seen, as Unix seconds (Graph's ``since`` takes them)."""
-        page_id, found, newest = str(self.setting("page_id")), [], int(since) if since else 0
+        created_time seen, as Unix seconds (Graph's ``since`` takes them).  A post the Page
+        deleted is Graph error 100 "does not exist": skipped, and named in missing_posts."""
+        page_id, found, newest, missing = str(self.setting("page_id")), [], int(since) if since else 0, []
+        if since:
+            remote_ids = self._updated_since(remote_ids, int(since))
         for post_id in remote_ids:
             after = None
             while True:
@@ -99,7 +115,13 @@ class FacebookChannel(GraphChannel):
                     params["since"] = since
                 if after:
                     params["after"] = after
-                listed = self.call("get_connection", post_id, "comments", **params)
+                try:
+                    listed = self.call("get_connection", post_id, "comments", **params)
+                except Rejected as exc:
+                    if "does not exist" not in str(exc):
+                        raise
+                    missing.append(post_id)
+                    break
                 for comment in listed.get("data", []):
                     message = _comment(comment, post_id, page_id)
                     found.append(message)
@@ -108,7 +130,31 @@ class FacebookChannel(GraphChannel):
                 after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
                 if not after:
                     break
-        return InboxPage(tuple(found), str(newest) if newest else since)
+        return InboxPage(tuple(found), str(newest) if newest else since, complete=since is None,
+                         missing_posts=tuple(missing))
+
+    def _updated_since(self, remote_ids: list[str], since: int) -> list[str]:
+        """The posts worth reading on an incremental pass.  Graph's Post.updated_time is "the
+        time the post was last updated, which occurs when the post was created, edited, or a
+        user comments on a post" (Post reference), so one listing of the Page's posts
+        (GET /{page-id}/posts?fields=id,updated_time, 100 a page) replaces a comments read per
+        post: a quiet poll costs a page per 100 posts, not a call per post.  A post the
+        listing does not reach is read as before; the sweep still reads every post."""
+        wanted, active, after = set(remote_ids), set(), None
+        while wanted:
+            listed = self.call("get_connection", str(self.setting("page_id")), "posts", fields="id,updated_time",
+                               limit=100, **({"after": after} if after else {}))
+            for post in listed.get("data", []):
+                if post["id"] in wanted:
+                    wanted.discard(post["id"])
+                    updated = datetime.strptime(post.get("updated_time") or post["created_time"], "%Y-%m-%dT%H:%M:%S%z")
+                    if updated.timestamp() >= since:          # same second: read it, the store dedups
+                        active.add(post["id"])
+            paging = listed.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+            if not after or not listed.get("data"):
+                break
+        return [r for r in remote_ids if r in active or r in wanted]
 
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
         """A reply is a comment on the comment: POST /{comment-id}/comments (post_part)."""

@@ -164,3 +164,107 @@ def usage_retry_at(headers: dict[str, str]) -> datetime | None:
         except (ValueError, AttributeError, TypeError):
             pass
     return retry_at_from_headers(lowered)
+
+
+class GraphMessaging:
+    """Direct messages of a Facebook Page (Messenger) and of the Instagram account linked to
+    it, through the Page's conversations (#11): GET /{page-id}/conversations (``platform=
+    instagram`` for Instagram), newest updated first, each with its messages; a reply is
+    POST /{page-id}/messages {recipient: {id}, message: {text}, messaging_type: RESPONSE}
+    (Meta's Send API; a Page may answer within 24 hours of the person's last message).
+    A message's inbox id is "dm:PERSON:MESSAGE", PERSON the resident's page-scoped id, so a
+    reply can only ever be a private message to that person."""
+
+    dm_platform = "messenger"
+    dm_permission = "pages_messaging"
+
+    def _messaging_page(self) -> str:
+        from .base import InboxNotSupported
+
+        page = self.setting("page_id")
+        if not page:
+            raise InboxNotSupported(f"{self.name}: set page_id = \"...\" (the Facebook Page linked to this account) "
+                                    "to read and answer its direct messages")
+        return str(page)
+
+    def _account_ids(self) -> set[str]:
+        return {str(self.setting(key)) for key in ("page_id", "ig_user_id") if self.setting(key)}
+
+    def inbox_direct(self, cursor: str | None):
+        """Conversations updated after the cursor (Unix seconds of the newest update seen);
+        the first read takes one page (25), not the whole history."""
+        from ..model import InboxPage
+
+        page, found, newest, after = self._messaging_page(), [], int(cursor or 0), None
+        while True:
+            listed = self.call("get_connection", page, "conversations", platform=self.dm_platform, limit=25,
+                               fields="id,updated_time,participants,messages.limit(25){id,message,created_time,from}",
+                               **({"after": after} if after else {}))
+            reached = False
+            for conversation in listed.get("data", []):
+                updated = int(parse_time(_graph_time(conversation["updated_time"])).timestamp())
+                # Graph times are whole seconds: the conversation updated in the cursor's own
+                # second is read again (its known messages are "same"), so nothing is missed.
+                if cursor and updated < int(cursor):
+                    reached = True
+                    break
+                newest = max(newest, updated)
+                found += self._dm_messages(conversation)
+            paging = listed.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after") if paging.get("next") else None
+            if reached or not after or cursor is None:
+                return InboxPage(tuple(found), str(newest) if newest else cursor)
+
+    def _dm_messages(self, conversation: dict) -> list:
+        from ..model import Incoming
+
+        ours = self._account_ids()
+        people = [p for p in (conversation.get("participants") or {}).get("data", []) if str(p.get("id")) not in ours]
+        person = str(people[0]["id"]) if people else ""
+        found = []
+        for message in (conversation.get("messages") or {}).get("data", []):
+            sender = message.get("from") or {}
+            own = str(sender.get("id")) in ours
+            found.append(Incoming(remote_id=f"dm:{person}:{message['id']}", kind="direct",
+                                  text=message.get("message") or "",
+                                  created_at=parse_time(_graph_time(message["created_time"])),
+                                  author=sender.get("name") or sender.get("username") or "",
+                                  author_id=str(sender.get("id", "")), conversation=f"dm:{conversation['id']}",
+                                  own=own))
+        return found
+
+    def send_dm(self, part, target: str) -> Receipt:
+        """The Send API, as a response to the person's message: never a comment or a post."""
+        person = target.split(":")[1]
+        with self.creating():
+            made = self.call("post_object", self._messaging_page(), "messages", data={
+                "recipient": json.dumps({"id": person}), "message": json.dumps({"text": part.text}),
+                "messaging_type": "RESPONSE"})
+        return Receipt(f"dm:{person}:{made['message_id']}", None)
+
+    def dm_candidates(self, target: str, part):
+        """After a crash: the Page's own recent messages to that person with this text
+        (GET /{page-id}/conversations?user_id=PERSON)."""
+        person, ours = target.split(":")[1], self._account_ids()
+        listed = self.call("get_connection", self._messaging_page(), "conversations", platform=self.dm_platform,
+                           user_id=person, fields="id,messages.limit(25){id,message,created_time,from}")
+        for conversation in listed.get("data", []):
+            for message in (conversation.get("messages") or {}).get("data", []):
+                if str((message.get("from") or {}).get("id")) in ours and \
+                        (message.get("message") or "").strip() == part.text.strip():
+                    yield (Receipt(f"dm:{person}:{message['id']}", None),
+                           parse_time(_graph_time(message["created_time"])))
+
+    def direct_access(self) -> str:
+        if not self.setting("page_id"):
+            return "not set up: set page_id (the linked Facebook Page) to read direct messages"
+        try:
+            scopes = set(self.call("debug_token", self.secret("access_token")).get("data", {}).get("scopes", []))
+        except ChannelError as exc:
+            return f"cannot tell: {exc}"
+        return "ok" if self.dm_permission in scopes else f"missing permission {self.dm_permission} (App Review)"
+
+
+def _graph_time(value: str) -> str:
+    """Graph writes +0000; Python 3.11's fromisoformat wants +00:00."""
+    return value[:-2] + ":" + value[-2:] if len(value) > 5 and value[-5] in "+-" and value[-3] != ":" else value

@@ -15,10 +15,10 @@ from ..errors import Problem, Rejected
 from ..jpeg import jpeg_bytes, jpeg_copy, needs_converting
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from .base import MB, VIDEO_TYPES
-from .graph_common import GraphChannel
+from .graph_common import GraphChannel, GraphMessaging
 
 
-class InstagramChannel(GraphChannel):
+class InstagramChannel(GraphMessaging, GraphChannel):
     network = "instagram"
     label = "Instagram"
     max_length = 2200
@@ -30,6 +30,7 @@ class InstagramChannel(GraphChannel):
     max_alt_length = 1000
     threads = False
     can_find_existing = True
+    sends_direct_replies = True                  # a reply to a "dm:" message is a direct message
     # Sent as JPEG; the others are converted first.
     image_types = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
     video_types = VIDEO_TYPES
@@ -37,6 +38,8 @@ class InstagramChannel(GraphChannel):
     max_video_bytes = 300 * 1024 * 1024
     needs_media = "image"
     required_settings = ("ig_user_id", "media_base_url")
+    dm_platform = "instagram"                    # the Page's conversations, platform=instagram
+    dm_permission = "instagram_manage_messages"
 
     def validate(self, variant: Variant) -> list[Problem]:
         problems = super().validate(variant)
@@ -86,6 +89,8 @@ class InstagramChannel(GraphChannel):
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
+        if parent is not None and parent.remote_id.startswith("dm:"):   # a direct message: answered privately
+            return self.send_dm(part, parent.remote_id)
         if parent is not None:                   # only a reply has a parent here (no threads)
             return self._comment_reply(parent, part)
         user = str(self.setting("ig_user_id"))
@@ -107,6 +112,9 @@ class InstagramChannel(GraphChannel):
         return Receipt(receipt.remote_id, (found or {}).get("permalink"), receipt.extra)
 
     def candidates(self, variant: Variant, index: int, part: Part):
+        target = str(variant.extra.get("in_reply_to") or "").split(":", 1)[-1]
+        if target.startswith("dm:"):
+            return self.dm_candidates(target, part)
         if variant.extra.get("in_reply_to"):     # a reply: look among the comment's replies
             return self.recent_matches(str(variant.extra["in_reply_to"]).split(":", 1)[1], "replies", "text",
                                        "permalink", "timestamp", part.text)

@@ -98,17 +98,26 @@ class MastodonChannel(Channel):
                 uploaded = self._call(client.media_post, str(media.path), mime_type=media.mime,
                                       description=media.alt or None)
                 media_ids.append(uploaded["id"])
+        visibility, text = self.setting("visibility", "public"), part.text
+        if root is not None and root.extra.get("visibility"):
+            # An inbox reply is never seen by more people than the message it answers: a reply
+            # to a direct message is itself direct, mentioning only that person.
+            visibility = narrowest(visibility, root.extra["visibility"])
+            if visibility == "direct":
+                text = private_text(self.name, text, root.extra["acct"])
         with self.creating():
-            status = self._call(client.status_post, part.text, in_reply_to_id=parent.remote_id if parent else None,
+            status = self._call(client.status_post, text, in_reply_to_id=parent.remote_id if parent else None,
                                 media_ids=media_ids or None, idempotency_key=key,
-                                visibility=self.setting("visibility", "public"), language=variant.extra.get("lang"))
+                                visibility=visibility, language=variant.extra.get("lang"))
         return Receipt(str(status["id"]), status.get("url"), {"uri": status.get("uri")})
 
     def candidates(self, variant: Variant, index: int, part: Part):
         client = self.client()
         me = self._call(client.account_verify_credentials)
         for status in self._call(client.account_statuses, me["id"], limit=40, exclude_reblogs=True):
-            if html_to_text(status["content"]) == part.text.strip():
+            shown = html_to_text(status["content"])
+            if shown == part.text.strip() or (status.get("visibility") == "direct" and
+                                              without_leading_mentions(shown) == without_leading_mentions(part.text)):
                 reply_to = status.get("in_reply_to_id")
                 yield (Receipt(str(status["id"]), status.get("url"), {
                     "uri": status.get("uri"), "in_reply_to": str(reply_to) if reply_to is not None else None}),
@@ -128,7 +137,8 @@ class MastodonChannel(Channel):
     def _incoming(self, status: Any, kind: str, answers: str | None) -> Incoming:
         account = status["account"] or {}
         return Incoming(
-            remote_id=str(status["id"]), kind=kind, text=html_to_text(status["content"]),
+            remote_id=str(status["id"]), kind="direct" if status.get("visibility") == "direct" else kind,
+            text=html_to_text(status["content"]),
             created_at=_aware(status["created_at"]), author=f"@{account.get('acct', '')}",
             author_id=str(account.get("id", "")), url=status.get("url"),
             parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
@@ -154,6 +164,19 @@ class MastodonChannel(Channel):
         return InboxPage(tuple(found.values()), None, complete=True, missing_posts=tuple(missing))
 
     def inbox_mentions(self, cursor: str | None) -> InboxPage:
+        """Public mentions: the mention notifications whose status is not direct."""
+        return self._mention_notifications(cursor, direct=False)
+
+    def inbox_direct(self, cursor: str | None) -> InboxPage:
+        """Direct messages: a status with visibility "direct" is "visible only to mentioned
+        users" (Mastodon's docs), so each one sent to the council arrives as a mention
+        notification; those are read here, with their own cursor."""
+        return self._mention_notifications(cursor, direct=True)
+
+    def direct_access(self) -> str:
+        return self.inbox_access()               # the same notifications, the same read scope
+
+    def _mention_notifications(self, cursor: str | None, direct: bool) -> InboxPage:
         """GET /api/v1/notifications?types[]=mention&min_id=cursor, page by page (each page's
         Link rel="prev" goes newer) until nothing is newer; the cursor is the newest id."""
         client, found, newest = self.client(), [], cursor
@@ -161,17 +184,53 @@ class MastodonChannel(Channel):
         while page:
             for notification in page:
                 newest = str(max(int(newest or 0), int(notification["id"])))
-                if notification.get("status"):           # None when the status was deleted since
-                    found.append(self._incoming(notification["status"], "mention", None))
+                status = notification.get("status")      # None when the status was deleted since
+                if status and (status.get("visibility") == "direct") == direct:
+                    found.append(self._incoming(status, "mention", None))
             if getattr(page, "_pagination_prev", None) is None:
                 break
             page = self._call(client.fetch_previous, page)
         return InboxPage(tuple(found), newest)
 
     def reply_target(self, remote_id: str) -> tuple[Receipt, Receipt]:
-        """A reply is a status with in_reply_to_id (post_part sends parent.remote_id)."""
-        target = Receipt(remote_id, None)
+        """A reply is a status with in_reply_to_id (post_part sends parent.remote_id), no more
+        visible than the status it answers (GET /api/v1/statuses/:id: its visibility and
+        author), so a direct message is answered directly."""
+        status = self._call(self.client().status, remote_id)
+        target = Receipt(remote_id, status.get("url"), {"visibility": status.get("visibility") or "public",
+                                                        "acct": (status.get("account") or {}).get("acct", "")})
         return target, target
+
+
+# Mastodon's visibilities, most public first (docs.joinmastodon.org, Status: visibility).
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+_MENTION = re.compile(r"(?<![\w/@])@([\w.]+)(?:@([\w.-]+\w))?", re.UNICODE)
+
+
+def narrowest(*visibilities: str) -> str:
+    """The least visible of these; one Mastodon does not document counts as direct."""
+    return max(visibilities, key=lambda v: VISIBILITIES.index(v) if v in VISIBILITIES else len(VISIBILITIES))
+
+
+def without_leading_mentions(text: str) -> str:
+    """A direct reply as Mastodon shows it back starts with "@user" (the domain is only in
+    the link): compare what follows the mentions."""
+    return re.sub(r"^(?:\s*@[\w.]+(?:@[\w.-]+\w)?)+\s*", "", text.strip())
+
+
+def private_text(channel: str, text: str, acct: str) -> str:
+    """A direct status reaches everyone it mentions: it must mention the resident (added in
+    front if the reply does not) and nobody else (refused: never a leak)."""
+    user = acct.split("@")[0].lower()
+    others = [m.group(0) for m in _MENTION.finditer(text)
+              if m.group(1).lower() != user or (m.group(2) and f"{m.group(1)}@{m.group(2)}".lower() != acct.lower()
+                                                and "@" in acct)]
+    if others:
+        raise Rejected(f"{channel}: a private reply to @{acct} also mentions {', '.join(others)}, who would receive "
+                       "it too: remove the other mentions")
+    if not any(True for _ in _MENTION.finditer(text)):
+        text = f"@{acct} {text}"
+    return text
 
 
 def _aware(moment: Any) -> datetime:

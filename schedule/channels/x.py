@@ -59,6 +59,7 @@ class XChannel(Channel):
     threads = True
     idempotent = False
     can_find_existing = True
+    sends_direct_replies = True                  # a reply to a "dm:" message is a direct message
     image_types = IMAGE_TYPES
     video_types = frozenset({"video/mp4", "video/quicktime"})
     max_image_bytes = 5 * 1024 * 1024
@@ -170,12 +171,25 @@ class XChannel(Channel):
 
     def post_part(self, variant: Variant, index: int, part: Part, parent: Receipt | None,
                   root: Receipt | None, key: str) -> Receipt:
+        if root is not None and is_dm(root.remote_id):
+            return self._send_dm(variant, part, root.remote_id)
         media_ids = self._upload(variant) if index == 0 and variant.media else None
         with self.creating():
             response = self._call(self.client().create_tweet, text=part.text, media_ids=media_ids,
                                   in_reply_to_tweet_id=parent.remote_id if parent else None)
         tweet_id = str(response.data["id"])
         return Receipt(tweet_id, self._url(tweet_id))
+
+    def _send_dm(self, variant: Variant, part: Part, target: str) -> Receipt:
+        """A reply to a direct message is a direct message in the same conversation, never a
+        tweet: POST /2/dm_conversations/:id/messages (tweepy create_direct_message)."""
+        if variant.media:
+            raise Rejected(f"{self.name}: civicpost sends private replies as text only: remove media:")
+        conversation = target.split(":")[1]
+        with self.creating():
+            response = self._call(self.client().create_direct_message, dm_conversation_id=conversation,
+                                  text=part.text, user_auth=True)
+        return Receipt(f"dm:{conversation}:{response.data['dm_event_id']}", f"https://x.com/messages/{conversation}")
 
     def _url(self, tweet_id: str) -> str:
         handle = self.setting("handle") or (self._me or {}).get("username") or "i/web"
@@ -189,6 +203,10 @@ class XChannel(Channel):
 
     def candidates(self, variant: Variant, index: int, part: Part):
         """X rewrites links to t.co in what it returns, so links are compared as 'a link'."""
+        target = str(variant.extra.get("in_reply_to") or "").split(":", 1)[-1]
+        if is_dm(target):
+            yield from self._dm_candidates(target, part)
+            return
         me = self.me()
         response = self._call(self.client().get_users_tweets, me["id"], max_results=50, user_auth=True,
                               exclude=["retweets"], tweet_fields=["created_at", "referenced_tweets"])
@@ -198,6 +216,18 @@ class XChannel(Channel):
                 tweet_id = str(_field(tweet, "id"))
                 yield (Receipt(tweet_id, self._url(tweet_id), {"in_reply_to": _replied_to(tweet)}),
                        parse_time(_optional(tweet, "created_at")))
+
+    def _dm_candidates(self, target: str, part: Part):
+        """A private reply after a crash: the conversation's own recent messages with this text
+        (GET /2/dm_conversations/:id/dm_events)."""
+        conversation, me, wanted = target.split(":")[1], self.me()["id"], _comparable(part.text)
+        response = self._call(self.client().get_direct_message_events, dm_conversation_id=conversation,
+                              max_results=50, user_auth=True, event_types=["MessageCreate"],
+                              dm_event_fields=["id", "text", "created_at", "sender_id", "dm_conversation_id"])
+        for event in response.data or []:
+            if str(_field(event, "sender_id")) == me and _comparable(str(_field(event, "text"))) == wanted:
+                yield (Receipt(f"dm:{conversation}:{_field(event, 'id')}", f"https://x.com/messages/{conversation}"),
+                       parse_time(_optional(event, "created_at")))
 
     def check(self) -> dict[str, Any]:
         me = self.me()
@@ -223,6 +253,58 @@ class XChannel(Channel):
         found, newest = self._read_pages(self.client().get_users_mentions, "pagination_token", set(),
                                          self.me()["id"], since_id=cursor)
         return InboxPage(tuple(found), _newer(cursor, newest))
+
+    def inbox_direct(self, cursor: str | None) -> InboxPage:
+        """GET /2/dm_events (tweepy get_direct_message_events): the account's messages, newest
+        first, with no since_id, so pages are read until an event at or below the cursor (the
+        newest event id seen).  The first read takes one page (100), not the whole history.
+        Needs the app's Direct Messages permission (docs/channels.md)."""
+        found, newest, token, me = [], cursor, None, self.me()["id"]
+        while True:
+            response = self._call(self.client().get_direct_message_events, user_auth=True, max_results=100,
+                                  event_types=["MessageCreate"], expansions=["sender_id"], user_fields=["username"],
+                                  dm_event_fields=["id", "text", "event_type", "dm_conversation_id", "created_at",
+                                                   "sender_id"], **({"pagination_token": token} if token else {}))
+            users = {str(_field(u, "id")): str(_field(u, "username")) for u in (response.includes or {}).get("users", [])}
+            reached = False
+            for event in response.data or []:
+                if cursor and int(_field(event, "id")) <= int(cursor):
+                    reached = True
+                    break
+                found.append(self._dm_incoming(event, users, me))
+                newest = _newer(newest, str(_field(event, "id")))
+            token = (response.meta or {}).get("next_token")
+            if reached or not token or cursor is None:
+                return InboxPage(tuple(found), newest)
+
+    def _dm_incoming(self, event: Any, users: dict[str, str], me: str) -> Incoming:
+        conversation, sender = str(_field(event, "dm_conversation_id")), str(_field(event, "sender_id"))
+        handle = users.get(sender, sender)
+        # "dm:" keeps DM event ids apart from tweet ids, and tells reply_target/post_part the
+        # answer must be a direct message in this conversation, never a public tweet.
+        return Incoming(remote_id=f"dm:{conversation}:{_field(event, 'id')}", kind="direct",
+                        text=str(_field(event, "text") or ""), created_at=parse_time(_field(event, "created_at")),
+                        author=f"@{handle}", author_id=sender, url=f"https://x.com/messages/{conversation}",
+                        conversation=f"dm:{conversation}", own=sender == me)
+
+    def direct_access(self) -> str:
+        try:
+            self._call(self.client().get_direct_message_events, user_auth=True, max_results=1)
+        except ChannelError as exc:
+            return f"cannot read direct messages (the app needs the Direct Messages permission): {mask(exc)}"
+        return "ok"
+
+    def inbox_deleted(self, remote_ids: list[str]) -> list[str]:
+        """Which stored tweets X no longer has: GET /2/tweets?ids=... (100 a call) answers
+        each missing one with a "resource-not-found" error (X API v2, Tweets lookup).  Only
+        that type counts: a protected or suspended author's tweet is not deleted."""
+        gone, remote_ids = [], [r for r in remote_ids if not is_dm(r)]
+        for start in range(0, len(remote_ids), 100):
+            response = self._call(self.client().get_tweets, remote_ids[start:start + 100], user_auth=True)
+            for error in response.errors or []:
+                if str(error.get("type", "")).endswith("/resource-not-found"):
+                    gone.append(str(error.get("resource_id") or error.get("value")))
+        return gone
 
     def hide(self, remote_id: str) -> None:
         """PUT /2/tweets/:id/hidden {"hidden": true}: X's hidden replies (in the account's own
@@ -272,6 +354,11 @@ class XChannel(Channel):
                         answers=conversation if conversation in posts else None,
                         edited_at=created if len(history) > 1 else None, own=author_id == self.me()["id"],
                         language=_field(tweet, "lang"))
+
+
+def is_dm(remote_id: str) -> bool:
+    """A direct message's inbox id: "dm:CONVERSATION:EVENT"."""
+    return remote_id.startswith("dm:")
 
 
 def _newer(a: str | None, b: str | None) -> str | None:

@@ -4,6 +4,7 @@ One pass (``fetch_once``) asks each channel for
 - replies/comments under the council's own posts: the ledger's posted deliveries (every
   thread part) within ``[inbox] lookback_days`` (default 14);
 - mentions of the account;
+- direct messages, where the network allows it and ``direct = true`` for the channel;
 from the cursors (since ids, high-water marks) kept in ``inbox_cursors``, so each pass
 only reads what is new.  The channel's read methods live beside ``publish`` in its
 module and raise the same errors, classified by the same code (``classify_http``,
@@ -30,14 +31,16 @@ from . import store, triage
 
 log = logging.getLogger("civicpost.inbox")
 
-KINDS = ("replies", "mentions")
+KINDS = ("replies", "mentions", "direct")
 BATCH = 100
-DEFAULTS = {"enabled": True, "poll_minutes": 5.0, "lookback_days": 14.0, "replies": True, "mentions": True}
+DEFAULTS = {"enabled": True, "poll_minutes": 5.0, "lookback_days": 14.0, "replies": True, "mentions": True,
+            "direct": False, "sweep_minutes": 60.0}
 
 
 def channel_settings(config, name: str) -> dict:
     """[inbox] defaults, overridden per channel by [inbox.channels.NAME] (enabled,
-    poll_minutes, lookback_days, replies, mentions).  The log channel has nothing to read."""
+    poll_minutes, lookback_days, replies, mentions, direct).  The log channel has nothing
+    to read.  Also run for every channel when the config is loaded (inbox/settings.py)."""
     section = config.section("inbox")
     merged = {key: section.get(key, default) for key, default in DEFAULTS.items()}
     per_channel = section.get("channels", {})
@@ -55,14 +58,21 @@ def channel_settings(config, name: str) -> dict:
     if unknown:
         raise ConfigError(f"[inbox.channels.{sorted(unknown)[0]}] names no [channels.{sorted(unknown)[0]}] table",
                           str(config.path))
-    try:
-        merged["poll_minutes"] = float(merged["poll_minutes"])
-        merged["lookback_days"] = float(merged["lookback_days"])
-    except (TypeError, ValueError):
-        raise ConfigError(f"[inbox] poll_minutes and lookback_days must be numbers (channel {name})",
-                          str(config.path)) from None
+    for key in ("poll_minutes", "lookback_days", "sweep_minutes"):
+        if isinstance(merged[key], bool) or not isinstance(merged[key], (int, float)):
+            where = f"[inbox.channels.{name}]" if key in override else "[inbox]"
+            raise ConfigError(f"{where} {key} = {merged[key]!r} must be a number without quotes: {key} = "
+                              f"{int(DEFAULTS[key])}", str(config.path))
+        merged[key] = float(merged[key])
     if merged["poll_minutes"] <= 0:
         raise ConfigError(f"[inbox] poll_minutes must be more than 0 (channel {name})", str(config.path))
+    if merged["lookback_days"] < 0:
+        raise ConfigError(f"[inbox] lookback_days must be 0 or more (channel {name})", str(config.path))
+    for key in ("enabled", "replies", "mentions", "direct"):
+        if not isinstance(merged[key], bool):
+            where = f"[inbox.channels.{name}]" if key in override else "[inbox]"
+            raise ConfigError(f"{where} {key} = {merged[key]!r} must be true or false (without quotes)",
+                              str(config.path))
     merged["enabled"] = bool(merged["enabled"]) and config.channels[name].network != "log"
     return merged
 
@@ -167,16 +177,29 @@ class Poller:
     def _read(self, name: str, kind: str, settings: dict, now: datetime, result: ChannelResult) -> None:
         channel = self.channel(name)
         cursor = store.get_cursor(self.ledger, name, kind)
+        sweep = False
         if kind == "replies":
             posts = store.posted_since(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
             by_remote = {rid: post for post in posts for rid in post["remote_ids"]}
             # Open messages too: the council may answer a mention (in the app or through
             # `inbox reply`) under the resident's own post, not under one of its own.
             waiting = store.open_remote_ids(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
-            asked = list(by_remote) + [rid for rid in waiting if rid not in by_remote]
+            # (a "dm:" id names a direct message, not a post a thread can be read under)
+            asked = list(by_remote) + [rid for rid in waiting if rid not in by_remote and not rid.startswith("dm:")]
+            # Every sweep_minutes, the reads that show edits and deletions (inbox_deleted, or a
+            # full read where the incremental one cannot show them): see Channel.inbox_deleted.
+            sweep = self._sweep_due(name, settings, now)
+            if sweep:
+                self._sweep(name, channel, settings, now, result)
             if not asked:
+                if sweep:
+                    store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
                 return
-            page = channel.inbox_replies(asked, cursor)
+            full = sweep and channel.inbox_full_read_shows_changes
+            page = channel.inbox_replies(asked, None if full else cursor)
+        elif kind == "direct":
+            by_remote = {}
+            page = channel.inbox_direct(cursor)
         else:
             by_remote = {}
             page = channel.inbox_mentions(cursor)
@@ -190,6 +213,8 @@ class Poller:
             with self.ledger.transaction():
                 for message in messages[start:start + BATCH]:
                     seen.add(message.remote_id)
+                    if message.kind == "direct" and not settings["direct"]:
+                        continue                      # direct messages are read only where enabled
                     if message.remote_id in ours and not self._answers_someone(name, message):
                         continue                      # the council's own post (a thread part)
                     alerts += self._store(name, channel.network, message, by_remote, result)
@@ -199,6 +224,35 @@ class Poller:
             self._missing_were_deleted(name, ours - set(page.missing_posts), seen, result)
         if page.cursor is not None and page.cursor != cursor:
             store.set_cursor(self.ledger, name, kind, page.cursor)
+        if sweep:
+            # Only now: a sweep whose full read failed (a 429, a timeout) is tried again next poll.
+            store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
+
+    def _sweep_due(self, name: str, settings: dict, now: datetime) -> bool:
+        last = store.get_cursor(self.ledger, name, "swept_at")
+        return last is None or datetime.fromisoformat(last) + timedelta(minutes=settings["sweep_minutes"]) <= now
+
+    def _sweep(self, name: str, channel, settings: dict, now: datetime, result: ChannelResult) -> None:
+        """Ask the network which stored messages it no longer has (X: tweets lookup), and
+        mark them deleted (text kept); _read keeps the sweep's time (cursor "swept_at")."""
+        ids = store.live_remote_ids(self.ledger, name, now - timedelta(days=settings["lookback_days"]))
+        try:
+            gone = channel.inbox_deleted(ids) if ids else []
+        except InboxNotSupported:
+            gone = []
+        for remote_id in gone:
+            self._mark_deleted(name, remote_id, result)
+
+    def _mark_deleted(self, name: str, remote_id: str, result: ChannelResult) -> None:
+        from ..model import Incoming
+
+        old = store.by_remote(self.ledger, name, remote_id)
+        if old is None or old["deleted"]:
+            return
+        gone = Incoming(old["remote_id"], old["kind"], old["text"] or "", datetime.fromisoformat(old["created_at"]),
+                        deleted=True)
+        if store.record(self.ledger, name, old["network"], gone)[1] == "deleted":
+            result.deleted += 1
 
     def _store(self, name: str, network: str, message, by_remote: dict, result: ChannelResult) -> list[int]:
         """Record one message; returns [its id] if it needs an urgent alert."""
@@ -255,13 +309,7 @@ class Poller:
             # Only where its parent is still there: a reply under a deleted reply drops out
             # of the thread view without being deleted itself.
             if row["remote_id"] not in seen and row["parent_remote_id"] in posts | seen:
-                old = store.by_remote(self.ledger, name, row["remote_id"])
-                from ..model import Incoming
-
-                gone = Incoming(old["remote_id"], old["kind"], old["text"] or "",
-                                datetime.fromisoformat(old["created_at"]), deleted=True)
-                if store.record(self.ledger, name, old["network"], gone)[1] == "deleted":
-                    result.deleted += 1
+                self._mark_deleted(name, row["remote_id"], result)
 
     # ----- access problems: reported once -------------------------------------------
     def _no_access(self, name: str, kind: str, error: str, unsupported: bool = False) -> None:

@@ -78,13 +78,20 @@ def _erase(ledger, ids: list[int], actor: str, reason: str) -> int:
     return len(ids)
 
 
+def retention_days(config) -> float | None:
+    """``[inbox] retention_days``, or None (keep everything)."""
+    days = config.section("inbox").get("retention_days")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0):
+        raise ConfigError(f"[inbox] retention_days = {days!r}: give a number of days, e.g. retention_days = 730",
+                          str(config.path))
+    return days
+
+
 def apply_retention(config, ledger, now: datetime | None = None) -> int:
     """Erase what is older than ``[inbox] retention_days``; returns how many messages."""
-    days = config.section("inbox").get("retention_days")
+    days = retention_days(config)
     if days is None:
         return 0
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or days <= 0:
-        raise ConfigError(f"[inbox] retention_days = {days!r}: give a number of days, e.g. 730", str(config.path))
     cutoff = to_utc_key((now or utcnow()) - timedelta(days=float(days)))
     ids = [r["id"] for r in ledger._query("SELECT id FROM inbox_messages WHERE created_at < ? AND "
                                           "(text IS NULL OR text != ?)", [cutoff, ERASED])]
@@ -132,14 +139,22 @@ def digest(config, ledger, now: datetime | None = None) -> tuple[str, str]:
     return f"civicpost inbox: {len(waiting)} waiting, {len(foi)} FOI near due", "\n".join(lines)
 
 
-def digest_due(config, ledger, now: datetime | None = None) -> bool:
+def digest_time(config) -> time | None:
+    """``[inbox] digest_at`` as a local time of day, or None (no digest)."""
     at = config.section("inbox").get("digest_at")
     if not at:
-        return False
+        return None
     try:
-        when = time.fromisoformat(str(at))
+        return time.fromisoformat(str(at))
     except ValueError:
-        raise ConfigError(f"[inbox] digest_at = {at!r}: write a time like \"08:30\"", str(config.path)) from None
+        raise ConfigError(f"[inbox] digest_at = {at!r}: write a time like digest_at = \"08:30\"",
+                          str(config.path)) from None
+
+
+def digest_due(config, ledger, now: datetime | None = None) -> bool:
+    when = digest_time(config)
+    if when is None:
+        return False
     local = (now or utcnow()).astimezone(config.timezone)
     return local.time() >= when and store.get_cursor(ledger, "*", "digest") != local.date().isoformat()
 

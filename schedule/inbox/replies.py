@@ -20,8 +20,8 @@ from ..ledger import Ledger
 from ..timeutil import utcnow
 from . import store
 
-# A reply waiting for sign-off may be approved a while after it is written: it stays
-# sendable for this long (grace_minutes in the file); without approval it goes at once.
+# A reply is committed, and perhaps signed off, a while after it is written: it stays
+# sendable for this long (grace_minutes in the file), then it is missed with an alert.
 APPROVAL_GRACE_MINUTES = 2 * 24 * 60
 
 
@@ -41,6 +41,9 @@ def check_in_reply_to(value, channels: tuple[str, ...], config) -> str | None:
     kind = channel_class(config.channels[channel].network)
     if kind.reply_target is Channel.reply_target:
         return f"in_reply_to: civicpost cannot post replies on {kind.label or kind.network} yet"
+    if value.split(":", 1)[1].startswith("dm:") and not kind.sends_direct_replies:
+        return (f"in_reply_to: civicpost cannot answer {kind.label or kind.network} direct messages: answer it in "
+                f"the {kind.label or kind.network} app (the inbox sees that answer)")
     return None
 
 
@@ -67,8 +70,7 @@ def reply_file(config, message_id: int, text: str, author: str | None = None) ->
         front["lang"] = "cy"          # Welsh Language Standards: a Welsh message is answered in Welsh
     if author:
         front["author"] = author
-    if approval:
-        front["grace_minutes"] = APPROVAL_GRACE_MINUTES
+    front["grace_minutes"] = APPROVAL_GRACE_MINUTES
     folder = config.content_dir / "replies"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{now:%Y-%m-%d}-{_safe(row['channel'])}-{message_id}.md"
@@ -85,3 +87,87 @@ def reply_file(config, message_id: int, text: str, author: str | None = None) ->
 def _safe(name: str) -> str:
     return re.sub(r"[^\w-]", "_", name)
 
+
+
+# ----- Welsh: answer Welsh in Welsh (the gate asks this; schedule/gate.py) -----------------
+# Welsh Language Standards (No. 1) Regulations 2015, which bind county councils: "If you
+# receive correspondence from a person in Welsh you must reply in Welsh (if an answer is
+# required), unless the person has indicated that there is no need to reply in Welsh"
+# (standard 1; standard 59 says the same of social media).  So a reply to a message
+# detected as Welsh with no Welsh in it is an error, like any other reason not to post.
+# A bilingual reply has Welsh in it and passes.  The one exception the standard makes (the
+# person said there is no need) is the file saying so: an explicit non-Welsh `lang:` turns
+# it into a warning, recorded in git with the reply.
+_LOOKUP_SECONDS = 60.0
+_welsh_cache: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+def welsh_reply_problem(item, config):
+    """A Problem when ``item`` answers a Welsh message (the ledger's detection, or the
+    ``lang: cy`` that `inbox reply` writes for one) and has no Welsh in it; else None."""
+    from ..errors import Problem
+
+    target = item.extra.get("in_reply_to")
+    if not isinstance(target, str) or ":" not in target or item.draft:
+        return None
+    lang = item.extra.get("lang")
+    if lang != "cy" and not _message_is_welsh(config, target):
+        return None
+    texts = [item.body] + [v for k, v in item.extra.items() if k.startswith("body_") and isinstance(v, str)]
+    texts += [o["text"] for o in item.overrides.values() if isinstance(o, dict) and isinstance(o.get("text"), str)]
+    found = has_welsh(texts, config)
+    if found is not False:
+        return None                      # Welsh in it (or too short to tell: never guessed)
+    if lang and lang != "cy":
+        return Problem(item.rel, item.line("lang"), "warning", "welsh-reply",
+                       f"this answers a message in Welsh, but the reply is in {lang}: the Welsh Language Standards "
+                       "allow that only if the person said there is no need to reply in Welsh (note it in the file)")
+    return Problem(item.rel, item.body_line, "error", "welsh-reply",
+                   "this answers a message in Welsh, so the Welsh Language Standards say the reply must be in Welsh: "
+                   "write it in Welsh, or in Welsh and English (if the person said Welsh is not needed, set lang: en)")
+
+
+def has_welsh(texts, config) -> bool | None:
+    """True if any sentence of ``texts`` is Welsh (triage's detector, choosing among
+    [inbox] languages and Welsh), False if the detector can tell and none is, None if
+    nothing is long enough to tell."""
+    from .triage import WELSH, detect_language, languages
+
+    choices = tuple(dict.fromkeys([*languages(config), WELSH, "en"]))
+    told = False
+    for text in texts:
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+            language = detect_language(sentence, choices) if sentence.strip() else None
+            if language == WELSH:
+                return True
+            told = told or language is not None
+    return False if told else None
+
+
+def _message_is_welsh(config, target: str) -> bool:
+    """Whether the ledger's inbox message ``CHANNEL:REMOTE_ID`` was detected as Welsh
+    (read-only; an unknown message or no ledger is not Welsh).  Remembered a minute, as
+    the daemon's gate runs on every rescan."""
+    import time
+
+    key = (str(config.database_url or config.database), target)
+    now = time.monotonic()
+    hit = _welsh_cache.get(key)
+    if hit and now - hit[0] < _LOOKUP_SECONDS:
+        return hit[1]
+    channel, remote_id = target.split(":", 1)
+    welsh = False
+    try:
+        from ..database import open_configured
+
+        ledger = open_configured(config, readonly=True)
+        if ledger is not None:
+            try:
+                row = store.by_remote(ledger, channel, remote_id)
+                welsh = bool(row and (row["language"] == "cy" or "welsh" in row["flags"]))
+            finally:
+                ledger.close()
+    except Exception:  # noqa: BLE001 - no ledger yet (validate in CI), or an older one: the file's lang: decides
+        welsh = False
+    _welsh_cache[key] = (now, welsh)
+    return welsh

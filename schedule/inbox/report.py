@@ -33,6 +33,14 @@ def office_hours(config) -> tuple[time, time]:
     return start, end
 
 
+def target_hours(config) -> float:
+    value = config.section("inbox").get("target_hours", DEFAULT_TARGET_HOURS)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"[inbox] target_hours = {value!r}: give a number of office hours, e.g. target_hours = 8",
+                          str(config.path))
+    return float(value)
+
+
 def office_seconds(start: datetime, end: datetime, tz, hours: tuple[time, time]) -> float:
     """Seconds of office time between two aware moments (local working days only)."""
     if end <= start:
@@ -65,7 +73,7 @@ def report(config, since: datetime | None = None, until: datetime | None = None,
 
     now = now or utcnow()
     hours = office_hours(config)
-    target = float(config.section("inbox").get("target_hours", DEFAULT_TARGET_HOURS))
+    target = target_hours(config)
     ledger = Ledger(config.database, config.timezone)
     try:
         rows = store.messages(ledger, since=since)

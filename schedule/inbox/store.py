@@ -179,8 +179,9 @@ def message(ledger, message_id: int) -> dict | None:
 
 def messages(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
              flag: str | None = None, since: datetime | None = None, own: bool = False,
-             limit: int | None = None) -> list[dict]:
-    """Messages newest first; the council's own replies only when ``own``."""
+             limit: int | None = None, offset: int = 0) -> list[dict]:
+    """Messages newest first; the council's own replies only when ``own``.  ``offset``
+    skips that many (the web page's pages of the list)."""
     where, args = [], []
     if not own:
         where.append("own = 0")
@@ -197,6 +198,7 @@ def messages(ledger, *, state: str | None = None, channel: str | None = None, it
         args.append(to_utc_key(since))
     sql = "SELECT * FROM inbox_messages" + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY created_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+    sql += f" OFFSET {int(offset)}" if limit and offset else ""
     return [_decode(row) for row in ledger._query(sql, args)]
 
 
@@ -259,7 +261,24 @@ def open_remote_ids(ledger, channel: str, since: datetime, limit: int = 200) -> 
     a council reply under them is seen (a reply under the council's own post is already
     in that post's thread)."""
     rows = ledger._query("SELECT remote_id FROM inbox_messages WHERE channel = ? AND own = 0 AND deleted = 0 AND "
-                         "kind = 'mention' AND state IN ('new', 'assigned') AND created_at >= ? "
+                         "kind IN ('mention', 'direct') AND state IN ('new', 'assigned') AND created_at >= ? "
                          "ORDER BY created_at DESC LIMIT ?",
                          [channel, to_utc_key(since), limit])
     return [row["remote_id"] for row in rows]
+
+
+def live_remote_ids(ledger, channel: str, since: datetime, limit: int = 5000) -> list[str]:
+    """Stored messages on ``channel`` since ``since`` not yet marked deleted, newest first
+    (the sweep asks the network which of them it no longer has)."""
+    rows = ledger._query("SELECT remote_id FROM inbox_messages WHERE channel = ? AND deleted = 0 AND created_at >= ? "
+                         "ORDER BY created_at DESC LIMIT ?", [channel, to_utc_key(since), limit])
+    return [row["remote_id"] for row in rows]
+
+
+def open_in_conversation(ledger, channel: str, conversation: str, before: str) -> list[dict]:
+    """Residents' messages still waiting in a direct-message conversation, received before
+    ``before`` (a council message there answers them: DMs have no reply-to)."""
+    rows = ledger._query("SELECT * FROM inbox_messages WHERE channel = ? AND conversation = ? AND own = 0 AND "
+                         "state IN ('new', 'assigned') AND created_at <= ? ORDER BY created_at, id",
+                         [channel, conversation, before])
+    return [_decode(row) for row in rows]

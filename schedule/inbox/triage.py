@@ -97,6 +97,21 @@ def is_abusive(text: str, extra: tuple[str, ...] = ()) -> bool:
 
 
 # ----- language ------------------------------------------------------------------------
+def languages(config) -> tuple[str, ...]:
+    """``[inbox] languages``: the ISO 639-1 codes the detector chooses among."""
+    from lingua import IsoCode639_1
+
+    value = config.section("inbox").get("languages", ["en", "cy"])
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[inbox] languages = {value!r} must be a list of language codes: "
+                          "languages = [\"en\", \"cy\"]", str(config.path))
+    for code in value:
+        if not hasattr(IsoCode639_1, code.upper()):
+            raise ConfigError(f"[inbox] languages: {code!r} is not an ISO 639-1 code the detector knows "
+                              "(use e.g. \"en\", \"cy\")", str(config.path))
+    return tuple(value)
+
+
 _detectors: dict[tuple[str, ...], Any] = {}
 DETECT_CHARS = 5_000
 
@@ -173,8 +188,7 @@ class Triage:
     def __init__(self, config):
         self.config = config
         self.rules = rules(config)
-        section = config.section("inbox")
-        self.languages = tuple(section.get("languages", ("en", "cy")))
+        self.languages = languages(config)
 
     def assess(self, text: str, received: datetime, network_language: str | None = None
                ) -> tuple[list[str], str | None, str | None]:
@@ -237,14 +251,24 @@ def answered_by(ledger, reply: dict, actor: str = "inbox") -> dict | None:
     """The council replied (in the network's app or through civicpost): the message it
     answers becomes answered, with the first-response time.  Returns that message."""
     if not reply.get("parent_remote_id"):
-        return None
+        if reply.get("kind") != "direct" or not reply.get("conversation"):
+            return None
+        # A direct message answers whatever the resident sent before it in that conversation.
+        waiting = store.open_in_conversation(ledger, reply["channel"], reply["conversation"], reply["created_at"])
+        for target in waiting:
+            _answered(ledger, target, reply, actor)
+        return waiting[0] if waiting else None
     target = store.by_remote(ledger, reply["channel"], reply["parent_remote_id"])
     if target is None or target["own"] or target["state"] not in store.OPEN_STATES:
         return None
+    _answered(ledger, target, reply, actor)
+    return target
+
+
+def _answered(ledger, target: dict, reply: dict, actor: str) -> None:
     asked = datetime.fromisoformat(target["created_at"])
     answered = datetime.fromisoformat(reply["created_at"])
     seconds = max(0, int((answered - asked).total_seconds()))
     store.change(ledger, target["id"], "answered", actor=actor, reason=f"council replied: {reply['remote_id']}",
                  to_state="answered", expect=store.OPEN_STATES, detail={"reply": reply["remote_id"]},
                  answered_at=reply["created_at"], answered_by=reply["remote_id"], first_response_seconds=seconds)
-    return target

@@ -19,7 +19,7 @@ from ..languages import split_delivery_item
 from ..database import open_configured
 from ..ledger import public_row
 from ..secrets import mask
-from . import forms, pages
+from . import forms, inbox_pages, inbox_routes, pages
 from .content import Content
 from .settings import RIGHTS, WebSettings
 
@@ -100,7 +100,8 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
 
     @app.get("/reports")
     def reports():
-        return render_template("reports.html", page="reports", **pages.reports_page(config))
+        return render_template("reports.html", page="reports", **pages.reports_page(config),
+                               inbox=inbox_pages.report_page(config, request.args))
 
     @app.get("/items/<path:item_id>")
     def post(item_id: str):
@@ -130,6 +131,8 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
         """One delivery in the public shape plus why it is held, or a 404 page."""
         if delivery_id is None:
             return None
+        if delivery_id > inbox_pages.MAX_ID:           # past SQLite's INTEGER: none, and the driver would raise
+            abort(404, f"There is no delivery {delivery_id}.")
         ledger = open_configured(config, readonly=True)
         row = ledger.get(delivery_id) if ledger else None
         if ledger:
@@ -219,4 +222,5 @@ def create_app(config: Config, settings: WebSettings, secret: str, content: Cont
     def delivery_page(delivery_id: int):
         return redirect(url_for("post", item_id=delivery(delivery_id)["item"]) + f"#delivery-{delivery_id}")
 
+    inbox_routes.register(app, config, secret, need)      # the Inbox pages (#13), their own module
     return app

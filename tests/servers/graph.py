@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from .base import Request, Response, TestServer
+from .graph_messages import MessagingDouble
 
 TOKEN = "EAAGraphTestToken0123456789abcdef"
 PAGE_ID = "104000000000001"
@@ -42,7 +43,7 @@ def graph_error(code: int, message: str, subcode: int | None = None, status: int
     return Response(status, {"error": error}, headers or {})
 
 
-class Server(TestServer):
+class Server(MessagingDouble, TestServer):
     name = "graph"
 
     def setup_routes(self) -> None:
@@ -67,6 +68,7 @@ class Server(TestServer):
         self.route("GET", version + rf"/{THREADS_USER}/replies", self.threads_list)
         self.route("GET", version + r"/debug_token", self.debug_token)
         self.setup_inbox_routes(version)
+        self.setup_dm_routes(version)
         self.route("GET", version + r"/(?P<id>[\w]+)", self.get_object)
 
     # ----- plumbing ------------------------------------------------------------------
@@ -127,12 +129,23 @@ class Server(TestServer):
         return Response(200, {"id": video["id"]})
 
     def page_posts(self, request: Request) -> Response:
+        """GET /{page-id}/posts: newest first, `limit` (default 25) a page, cursor paging with
+        a "next" link while more remain.  Each post's updated_time is, as the Graph Post
+        reference says, "the time the post was last updated, which occurs when the post was
+        created, edited, or a user comments on a post" (resident_comment moves it)."""
         if not self._token_ok(request):
             return self._bad_token()
-        posts = [o for o in self.objects.values() if o["kind"] == "post"][::-1][:25]
+        form = request.form()
+        posts = [o for o in self.objects.values() if o["kind"] == "post"][::-1]
+        start, limit = int(form.get("after") or 0), int(form.get("limit") or 25)
+        page = posts[start:start + limit]
+        paging = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+        if start + limit < len(posts):
+            paging["next"] = f"{self.url}/{request.params['version']}/{PAGE_ID}/posts?after={start + limit}"
         return Response(200, {"data": [{"id": p["id"], "message": p["message"], "created_time": p["created_time"],
-                                        "permalink_url": f"https://www.facebook.com/{p['id']}"} for p in posts],
-                              "paging": {"cursors": {"before": "QVFI", "after": "QVFJ"}}})
+                                        "updated_time": p.get("updated_time", p["created_time"]),
+                                        "permalink_url": f"https://www.facebook.com/{p['id']}"} for p in page],
+                              "paging": paging})
 
     # ----- Instagram -------------------------------------------------------------------
     def ig_container(self, request: Request) -> Response:
@@ -291,8 +304,25 @@ class Server(TestServer):
                              "post": post_id, "message": text, "from": author, "parent": reply_to})
         if at is not None:
             comment["created_time"] = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(at))
+        if post_id in self.objects:                       # a comment updates its post (Graph Post reference)
+            self.objects[post_id]["updated_time"] = max(self.objects[post_id].get("updated_time", ""),
+                                                        comment["created_time"])
         comment["permalink_url"] = f"https://www.facebook.com/{post_id}?comment_id={comment['id']}"
         return comment
+
+    def edit_comment(self, comment_id: str, text: str) -> None:
+        """The resident edits a comment: Graph keeps its id and created_time, with the new
+        message (the Comment object has no edit time)."""
+        with self.lock:
+            self.objects[comment_id]["message"] = text
+
+    def delete_comment(self, comment_id: str) -> None:
+        """The resident deletes a comment: it no longer exists (error 100 if asked for) and
+        is no longer listed; its replies go with it, as on Facebook."""
+        with self.lock:
+            self.objects.pop(comment_id)
+            for reply in [o for o in self.objects.values() if o.get("parent") == comment_id]:
+                self.objects.pop(reply["id"])
 
     def post_comments(self, request: Request) -> Response:
         if not self._token_ok(request):

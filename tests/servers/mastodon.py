@@ -230,3 +230,17 @@ def _form_list(request: Request, name: str) -> list[str]:
         return []
     values = parse_qs(request.body.decode("utf-8", "replace"))
     return values.get(f"{name}[]", []) + values.get(name, [])
+
+
+def resident_direct(server: "Server", text: str, acct: str = "resident@example.social",
+                    in_reply_to: str | None = None) -> dict:
+    """A resident's direct message to the council: a status with visibility "direct" that
+    mentions the council (Mastodon delivers it only to the accounts it mentions), with the
+    mention notification the council gets for it (docs.joinmastodon.org: Status, visibility;
+    Notification, type "mention")."""
+    status = server.resident_status(text, in_reply_to=in_reply_to, acct=acct)
+    with server.lock:
+        status["visibility"] = "direct"
+        status["mentions"] = [{"id": server.account["id"], "username": server.account["username"],
+                               "acct": server.account["acct"], "url": server.account.get("url", "")}]
+    return status

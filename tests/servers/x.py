@@ -50,6 +50,8 @@ class Server(TestServer):
         self.route("GET", r"/2/media/upload", self.media_status)
         self.route("POST", r"/2/media/metadata", self.metadata)
         self.setup_inbox_routes()
+        self.setup_lookup_routes()
+        self.setup_dm_routes()
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "5xx":
@@ -268,3 +270,104 @@ class Server(TestServer):
             return problem(403, "Forbidden", "You cannot hide or unhide replies to a conversation you do not own.")
         tweet["hidden"] = bool(request.json().get("hidden"))
         return Response(200, {"data": {"hidden": tweet["hidden"]}})
+
+    # ----- the inbox: deleted tweets (#11) -----------------------------------------------------
+    # GET /2/tweets?ids=... (X API v2 "Tweets lookup", up to 100 ids): HTTP 200 with the
+    # tweets that exist in "data" and, for each that does not, an "errors" entry
+    # {"value", "detail": "Could not find tweet with ids: [ID].", "title": "Not Found Error",
+    # "resource_type": "tweet", "parameter": "ids", "resource_id", "type":
+    # "https://api.twitter.com/2/problems/resource-not-found"} (X's documented partial error).
+    def setup_lookup_routes(self) -> None:
+        self.route("GET", r"/2/tweets", self.lookup_tweets)
+
+    def delete_resident_tweet(self, tweet_id: str) -> None:
+        """A resident deletes their tweet (every version of an edited one goes with it)."""
+        with self.lock:
+            tweet = self.others.pop(tweet_id)
+            for other in tweet["edit_history_tweet_ids"]:
+                self.others.pop(other, None)
+
+    def lookup_tweets(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        ids = ",".join(request.query.get("ids", [""])).split(",")
+        if not ids or len(ids) > 100:
+            return problem(400, "Invalid Request", "The `ids` query parameter value [] is not valid")
+        known = {t["id"]: t for t in self._all()}
+        data = [{"id": i, "text": known[i]["text"], "edit_history_tweet_ids": known[i]["edit_history_tweet_ids"]}
+                for i in ids if i in known]
+        errors = [{"value": i, "detail": f"Could not find tweet with ids: [{i}].", "title": "Not Found Error",
+                   "resource_type": "tweet", "parameter": "ids", "resource_id": i,
+                   "type": "https://api.twitter.com/2/problems/resource-not-found"} for i in ids if i not in known]
+        return Response(200, {**({"data": data} if data else {}), **({"errors": errors} if errors else {})})
+
+    # ----- the inbox: direct messages (#11) ------------------------------------------------------
+    # X API v2 Direct Messages, shapes as tweepy's cassette test_manage_and_lookup_direct_messages
+    # recorded them: GET /2/dm_events and GET /2/dm_conversations/:id/dm_events -> {"data":
+    # [{"event_type": "MessageCreate", "id", "text", ...dm_event.fields}], "meta": {"result_count",
+    # "next_token", "previous_token"}}, newest first, no since_id; POST /2/dm_conversations/:id/
+    # messages {"text"} -> 201 {"data": {"dm_conversation_id", "dm_event_id"}}.  A one-to-one
+    # conversation's id is the two user ids joined by "-", smaller first.  An app without the
+    # Direct Messages permission gets 403.
+    def setup_dm_routes(self) -> None:
+        self.dm_events: list[dict] = []
+        self.dm_allowed = True
+        self.route("GET", r"/2/dm_events", self.list_dm_events)
+        self.route("GET", r"/2/dm_conversations/(?P<conversation>[\d-]+)/dm_events", self.list_dm_events)
+        self.route("POST", r"/2/dm_conversations/(?P<conversation>[\d-]+)/messages", self.send_dm)
+
+    def _dm(self, conversation: str, sender: str, text: str) -> dict:
+        event = {"id": str(int(time.time() * 1000) << 22 | int(self.next_id()) % 4096), "event_type": "MessageCreate",
+                 "text": text, "dm_conversation_id": conversation, "created_at": _now(), "sender_id": sender,
+                 "participant_ids": conversation.split("-")}
+        self.dm_events.append(event)
+        return event
+
+    def resident_dm(self, text: str, username: str = "resident") -> dict:
+        with self.lock:
+            user = next((u for u in self.users.values() if u["username"] == username), None)
+            if user is None:
+                user = {"id": str(1000 + len(self.users)), "name": username.title(), "username": username}
+                self.users[user["id"]] = user
+            pair = sorted([user["id"], USER["id"]], key=int)
+            return self._dm("-".join(pair), user["id"], text)
+
+    def _dm_forbidden(self) -> Response:
+        return problem(403, "Forbidden", "This application is not allowed to access or delete your direct messages.")
+
+    def list_dm_events(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        if not self.dm_allowed:
+            return self._dm_forbidden()
+        events = [e for e in self.dm_events if e["dm_conversation_id"] == request.params.get("conversation",
+                                                                                              e["dm_conversation_id"])]
+        events = sorted(events, key=lambda e: int(e["id"]), reverse=True)
+        token = request.query.get("pagination_token", [None])[0]
+        if token:
+            events = [e for e in events if int(e["id"]) < int(token)]
+        size = int(request.query.get("max_results", ["100"])[0])
+        page, rest = events[:size], events[size:]
+        fields = set(",".join(request.query.get("dm_event.fields", [""])).split(",")) | {"id", "text", "event_type"}
+        meta = {"result_count": len(page)}
+        if rest:
+            meta["next_token"] = page[-1]["id"]
+        if not page:
+            return Response(200, {"meta": meta})
+        body = {"data": [{k: v for k, v in e.items() if k in fields} for e in page], "meta": meta}
+        if "sender_id" in ",".join(request.query.get("expansions", [""])):
+            body["includes"] = {"users": [self.users[i] for i in dict.fromkeys(e["sender_id"] for e in page)
+                                          if i in self.users]}
+        return Response(200, body)
+
+    def send_dm(self, request: Request) -> Response:
+        if not self._signed(request):
+            return problem(401, "Unauthorized", "Unauthorized")
+        if not self.dm_allowed:
+            return self._dm_forbidden()
+        conversation = request.params["conversation"]
+        if not any(e["dm_conversation_id"] == conversation for e in self.dm_events):
+            return problem(400, "Invalid Request", "One or more parameters to your request was invalid.")
+        with self.lock:
+            event = self._dm(conversation, USER["id"], request.json().get("text", ""))
+        return Response(201, {"data": {"dm_conversation_id": conversation, "dm_event_id": event["id"]}})
