@@ -1,6 +1,7 @@
 """Benchmark: the inbox (#11) at a big council's size.
 
     .venv/bin/python bench/inbox.py [--channels 8] [--posts 500] [--replies 20] [--listing 100000]
+    .venv/bin/python bench/inbox.py --listing-only      # the listing figures alone
 
 Channels are spread over the Mastodon, X and Facebook test servers (each with its real
 client library), each with `--posts` posts in the ledger from the last days and
@@ -8,7 +9,9 @@ client library), each with `--posts` posts in the ledger from the last days and
 and a second one (nothing new): requests sent, wall time and this process's CPU time (the
 test servers run in this process too, so CPU is an upper bound); the ledger's size; and
 `bot.py inbox --json` (the newest 500, as a comms officer runs it, process start included;
-target < 1 s) and every message (`--limit 0`, in-process) over a ledger holding
+target < 1 s), every message (`--limit 0`) in-process (target < 1 s; its CPU time too,
+as the machine may be shared) and as `bot.py inbox --limit 0 --json` (process start and
+JSON included), and a 50-row page as the web's Inbox reads it, over a ledger holding
 `--listing` messages.
 """
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,9 +90,25 @@ def listing(root: Path, count: int) -> dict:
                                                            author=f"@r{number % 997}"),
                          flags=["complaint"] if number % 10 == 0 else [])
     ledger.close()
+    every, cpu = [], []
+    for _ in range(3):                      # the median of 3: one run can land on another process's burst
+        started, used = time.perf_counter(), time.process_time()
+        rows = list_messages(config, limit=0)
+        every.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
     started = time.perf_counter()
-    rows = list_messages(config, limit=0)
-    every = time.perf_counter() - started
+    whole = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--config", str(path), "inbox", "--limit", "0",
+                            "--json"], capture_output=True, text=True, check=True)
+    whole_s = time.perf_counter() - started
+    assert len(json.loads(whole.stdout)) == len(rows)
+    ledger = Ledger(config.database, config.timezone)
+    try:
+        started = time.perf_counter()
+        store.messages(ledger, state="new", limit=51, offset=50 * 100)
+        store.count_by_state(ledger)
+        page = time.perf_counter() - started
+    finally:
+        ledger.close()
     started = time.perf_counter()
     listed = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--config", str(path), "inbox", "--json"],
                             capture_output=True, text=True, check=True)
@@ -97,7 +117,9 @@ def listing(root: Path, count: int) -> dict:
     flagged = list_messages(config, flag="complaint", state="new", limit=0)
     filtered = time.perf_counter() - started
     return {"messages": len(rows), "bot_py_inbox_s": round(command, 3), "shown": len(json.loads(listed.stdout)),
-            "list_all_s": round(every, 3), "list_flag_state_s": round(filtered, 3), "flagged": len(flagged)}
+            "list_all_s": round(statistics.median(every), 3), "list_all_cpu_s": round(statistics.median(cpu), 3),
+            "bot_py_inbox_all_json_s": round(whole_s, 3), "list_flag_state_s": round(filtered, 3),
+            "flagged": len(flagged), "web_page_101_and_counts_s": round(page, 3)}
 
 
 def main() -> int:
@@ -106,9 +128,12 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=500)
     parser.add_argument("--replies", type=int, default=20)
     parser.add_argument("--listing", type=int, default=100_000)
+    parser.add_argument("--listing-only", action="store_true", help="Skip the poll cycles; time the listing.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.listing_only:
+            return report_listing(listing(root, args.listing))
         servers, urls, names = [], {}, []
         tables = ""
         for number in range(args.channels):
@@ -142,9 +167,13 @@ def main() -> int:
               f"{args.channels * args.posts} deliveries")
         for server in servers:
             server.stop()
-        result = listing(root, args.listing)
-        print(f"inbox listing: {result}  (target: `bot.py inbox` < 1 s, the process included)")
-        return 0 if result["bot_py_inbox_s"] < 1.0 else 1
+        return report_listing(listing(root, args.listing))
+
+
+def report_listing(result: dict) -> int:
+    print(f"inbox listing: {result}  (targets: `bot.py inbox` < 1 s, the process included; every message "
+          "listed < 1 s)")
+    return 0 if result["bot_py_inbox_s"] < 1.0 and result["list_all_s"] < 1.0 else 1
 
 
 if __name__ == "__main__":

@@ -59,6 +59,12 @@ def ledger_spec(config) -> str | Path:
     return getattr(config, "database_url", None) or config.database
 
 
+def has_ledger(config) -> bool:
+    """Whether there may be a ledger to read: the SQLite file exists, or a PostgreSQL url is
+    set (whether its schema is there, a read-only open says)."""
+    return is_postgres(ledger_spec(config)) or Path(config.database).exists()
+
+
 def open_configured(config, readonly: bool = False) -> Ledger | None:
     """The factory every command uses: the back end the config names."""
     return open_spec(ledger_spec(config), config.timezone, readonly=readonly)

@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
-SCHEMA_VERSION = 5                      # = len(MIGRATIONS)
+SCHEMA_VERSION = 6                      # = len(MIGRATIONS)
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",
           "blocked")
 # May still go out.  `blocked`: the content file has errors; it goes back to `scheduled` by
@@ -85,6 +85,13 @@ def _migrate_old_retries(db) -> None:
                "WHERE kind = 'ambiguous' AND delivery_id IS NOT NULL)", [to_utc_key(utcnow()), UPGRADE_AMBIGUOUS])
 
 
+def _migrate_read_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for the pages' windowed reads (#13): deliveries by planned time whatever their
+    state (a calendar week, the next 24 hours), and the inbox newest first per channel."""
+    db.execute("CREATE INDEX IF NOT EXISTS deliveries_planned ON deliveries (planned_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS inbox_messages_channel_created ON inbox_messages (channel, created_at)")
+
+
 def _migrate_cluster(db: sqlite_utils.Database) -> None:
     """Several daemons on one PostgreSQL ledger (#12, schedule/cluster.py): who holds each
     delivery and until when (epoch seconds by the *database's* clock, never a host's),
@@ -102,7 +109,7 @@ def _migrate_cluster(db: sqlite_utils.Database) -> None:
 
 
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries, _migrate_cluster]
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries, _migrate_read_indexes, _migrate_cluster]
 
 
 def _private(path: Path) -> None:
@@ -219,7 +226,7 @@ class Ledger:
     def deliveries(self, states: Iterable[str] | None = None, since: datetime | None = None,
                    until: datetime | None = None, item: str | None = None, items: Iterable[str] | None = None,
                    order: str = "planned_at, id",
-                   time_field: str = "planned_at") -> list[dict]:
+                   time_field: str = "planned_at", limit: int | None = None) -> list[dict]:
         where, args = [], []
         if states is not None:
             states = list(states)
@@ -239,7 +246,7 @@ class Ledger:
             where.append(f"item IN ({', '.join('?' * len(items))})")
             args += items
         sql = "SELECT * FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "") + f" ORDER BY {order}"
-        return self._query(sql, args)
+        return self._query(sql + (f" LIMIT {int(limit)}" if limit else ""), args)
 
     def open_due_before(self, until: datetime) -> list[dict]:
         return self._query("SELECT id, item, channel, planned_at, next_attempt_at, claimed_by, lease_until FROM "

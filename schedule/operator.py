@@ -213,9 +213,10 @@ def rehearsal(config: Config, now: datetime | None = None) -> dict | None:
 def attention(ledger: Ledger, config: Config, now: datetime) -> list[dict]:
     """What needs a person: open problems (blocked, held) however old, and deliveries that
     ended badly (failed, missed, uncertain) in the last week.  Straight from the ledger."""
-    week_ago = to_utc_key(now - timedelta(days=7))
-    rows = [r for r in ledger.deliveries(states=OPEN_PROBLEM_STATES + ENDED_BADLY_STATES)
-            if r["state"] in OPEN_PROBLEM_STATES or (r["updated_at"] or "") >= week_ago]
+    # The week's bound in SQL: failed and missed rows pile up over the years.
+    rows = sorted(ledger.deliveries(states=OPEN_PROBLEM_STATES) + ledger.deliveries(
+        states=ENDED_BADLY_STATES, since=now - timedelta(days=7), time_field="updated_at"),
+        key=lambda r: (r["planned_at"], r["id"]))
     return [{**_shown(r, config), "error": r["error"] or r.get("hold_reason")} for r in rows]
 
 
@@ -246,7 +247,8 @@ def status(config: Config, now: datetime | None = None) -> dict:
     try:
         daemon = _daemon(ledger, now)
         nodes = _nodes(ledger, config, daemon)
-        upcoming = [public_row(r, config.timezone) for r in ledger.deliveries(states=["scheduled", "retrying"])][:10]
+        upcoming = [public_row(r, config.timezone)
+                    for r in ledger.deliveries(states=["scheduled", "retrying"], limit=10)]
         bad = {row[0].split(":", 1)[1]: row[1] for row in ledger.db.execute(
             "SELECT key, value FROM meta WHERE key LIKE 'auth_failed:%' AND value IS NOT NULL")}
         stuck = _stuck(ledger, config, now, daemon)

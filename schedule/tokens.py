@@ -11,14 +11,14 @@ import json
 from datetime import datetime
 
 from .config import Config
-from .database import open_configured
+from .database import has_ledger, open_configured
 from .timeutil import to_utc_key, utcnow
 
 PREFIX = "token_check:"
 
 
 def remember(config: Config, results: list[dict], now: datetime | None = None) -> None:
-    if not config.database.exists():
+    if not has_ledger(config):
         return
     at = to_utc_key(now or utcnow())
     ledger = open_configured(config)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -63,6 +64,8 @@ def rows_in_publishing(project) -> int:
     ledger = Ledger(path, readonly=True)
     try:
         return len(ledger.deliveries(states=["publishing"]))
+    except sqlite3.OperationalError:      # killed before its first schema was committed
+        return 0
     finally:
         ledger.close()
 

@@ -271,3 +271,18 @@ def test_a_reply_committed_hours_after_it_was_written_still_goes_out(mastodon_pr
     later = datetime.now(timezone.utc) + timedelta(hours=3)
     ((_, state, _reason),) = reconcile(wanted([item], config, later), [], config, later).add
     assert state == "scheduled"
+
+
+def test_two_drafts_in_the_same_second_are_two_items_that_validate(mastodon_project):
+    # content.py refuses two files with one id (duplicate-id); a second draft of the same
+    # message (the page and the shell at once) must not make both files fail.
+    from schedule.inbox.replies import reply_file
+
+    project = mastodon_project
+    message_id = _message(project)
+    config = project.config()
+    paths = [reply_file(config, message_id, text) for text in ("Thanks, it opens at 9.", "Thanks, it opens at 9am.")]
+    assert len(set(paths)) == 2
+    assert len({frontmatter.load(p)["id"] for p in paths}) == 2
+    checked = CliRunner().invoke(cli, ["--config", str(project.config_path), "validate", *map(str, paths)])
+    assert checked.exit_code == 0, checked.output

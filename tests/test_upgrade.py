@@ -11,12 +11,14 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import sqlite_utils
 
 from schedule.alerts import Alerter
 from schedule.ledger import MIGRATIONS, SCHEMA_VERSION, UPGRADE_AMBIGUOUS, Ledger, _migrate_old_retries
 from schedule.publisher import Publisher
 from schedule.render import Renderer
 from schedule.scanner import ContentScanner
+from schedule.timeutil import to_utc_key
 from tests.servers import channel_tables, credentials_env, graph
 
 TEXT = "Council tax bills are on their way."
@@ -36,21 +38,35 @@ def _publisher(config, ledger) -> Publisher:
                      lambda item_id: {i.id: i for i in scanner.scan().items}.get(item_id))
 
 
-def _old_ledger_with_a_timed_out_retry(config, when: datetime) -> int:
-    """What the previous schema left: the row moved `publishing` -> `retrying` on a read
-    timeout, with no `ambiguous` event; then the ledger's schema is put back one step."""
-    ledger = Ledger(config.database, config.timezone)
-    scanner = ContentScanner(config)
-    item = {i.id: i for i in scanner.scan().items}["bills"]
-    delivery = ledger.add(item.id, "facebook", "facebook", when, item_digest=item.digest, source=item.rel)
-    ledger.transition(delivery, "publishing", attempts=1, parts_text=json.dumps([TEXT]), media="[]",
-                      idem_key=f"civicpost-{delivery}", retry_until="2999-01-01T00:00:00+00:00")
-    ledger.transition(delivery, "retrying", expect=["publishing"], error="Read timed out. (read timeout=30)",
-                      next_attempt_at="2000-01-01T00:00:00+00:00")
-    with ledger.transaction():
-        ledger.db.execute("DELETE FROM events WHERE kind = 'ambiguous'")
-        ledger._put_meta("schema_version", str(MIGRATIONS.index(_migrate_old_retries)))
-    ledger.close()
+def _old_ledger(config) -> int:
+    """A ledger as the schema before the upgrade step left it: the earlier migrations only
+    (later ones need not be idempotent, so the schema number is never wound back)."""
+    step = MIGRATIONS.index(_migrate_old_retries)
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(config.database)
+    for migrate in MIGRATIONS[:step]:
+        migrate(db)
+    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", [str(step)])
+    db.conn.commit()
+    return db
+
+
+def _old_ledger_with_a_timed_out_retry(config, when: datetime, item) -> int:
+    """What the earlier version left: the row moved `publishing` -> `retrying` on a read
+    timeout, with no `ambiguous` event."""
+    db = _old_ledger(config)
+    now = to_utc_key(datetime.now(timezone.utc))
+    delivery = db["deliveries"].insert({
+        "item": item.id, "channel": "facebook", "network": "facebook", "planned_at": to_utc_key(when),
+        "state": "retrying", "attempts": 1, "item_digest": item.digest, "source": item.rel,
+        "parts_text": json.dumps([TEXT]), "media": "[]", "idem_key": "civicpost-1",
+        "retry_until": "2999-01-01T00:00:00+00:00", "error": "Read timed out. (read timeout=30)",
+        "next_attempt_at": "2000-01-01T00:00:00+00:00", "created_at": now, "updated_at": now}).last_pk
+    for kind, before, after in (("planned", None, "scheduled"), ("publishing", "scheduled", "publishing"),
+                                ("retrying", "publishing", "retrying")):
+        db["events"].insert({"at": now, "delivery_id": delivery, "item": item.id, "channel": "facebook", "kind": kind,
+                             "from_state": before, "to_state": after, "actor": "daemon"})
+    db.conn.close()
     return delivery
 
 
@@ -63,7 +79,8 @@ def test_a_row_left_retrying_by_an_older_version_is_asked_about_before_it_is_sen
     when = datetime.now(timezone.utc) + timedelta(minutes=5)
     project.post("bills.md", f"publish_at: {when.isoformat()}\nchannels: [facebook]", TEXT)
     config = project.config()
-    delivery = _old_ledger_with_a_timed_out_retry(config, when)
+    item = {i.id: i for i in ContentScanner(config).scan().items}["bills"]
+    delivery = _old_ledger_with_a_timed_out_retry(config, when, item)
     # The timed-out call had in fact made the post.
     old = Ledger(config.database, config.timezone, readonly=True)
     channel = Renderer(config).channel("facebook")
@@ -83,17 +100,17 @@ def test_a_row_left_retrying_by_an_older_version_is_asked_about_before_it_is_sen
 
 def test_a_row_already_marked_is_not_marked_twice_and_other_states_are_left_alone(project):
     config = project.config()
-    ledger = Ledger(config.database, config.timezone)
-    when = datetime.now(timezone.utc) + timedelta(hours=1)
-    marked = ledger.add("a", "log", "log", when)
-    ledger.transition(marked, "retrying", kind="ambiguous", reason="no answer")
-    scheduled = ledger.add("b", "log", "log", when)
-    with ledger.transaction():
-        ledger._put_meta("schema_version", str(MIGRATIONS.index(_migrate_old_retries)))
-    ledger.close()
-    ledger = Ledger(config.database, config.timezone)
-    assert [e["actor"] for e in ledger.events(marked) if e["kind"] == "ambiguous"] == ["daemon"]
-    assert [e for e in ledger.events(scheduled) if e["kind"] == "ambiguous"] == []
+    db = _old_ledger(config)
+    now = to_utc_key(datetime.now(timezone.utc))
+    ids = {}
+    for name, state, kind in (("marked", "retrying", "ambiguous"), ("scheduled", "scheduled", "planned")):
+        ids[name] = db["deliveries"].insert({"item": name, "channel": "log", "network": "log", "planned_at": now,
+                                             "state": state, "attempts": 0}).last_pk
+        db["events"].insert({"at": now, "delivery_id": ids[name], "item": name, "channel": "log", "kind": kind,
+                             "to_state": state, "actor": "daemon"})
+    db.conn.close()
+    ledger = Ledger(config.database, config.timezone)                 # the upgrade
+    assert [e["actor"] for e in ledger.events(ids["marked"]) if e["kind"] == "ambiguous"] == ["daemon"]
+    assert [e for e in ledger.events(ids["scheduled"]) if e["kind"] == "ambiguous"] == []
     assert ledger.get_meta("schema_version") == str(SCHEMA_VERSION)
     ledger.close()
-

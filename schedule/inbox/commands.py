@@ -5,12 +5,14 @@ The JSON shapes here are the contract of `inbox --json` and `inbox show --json`
 """
 from __future__ import annotations
 
+import gc
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterator
 
 from ..errors import BotError
 from ..ledger import Ledger, operator, public_row
+from ..localtimes import LocalTimes
 from . import store, triage
 
 STATES = store.STATES
@@ -19,10 +21,14 @@ FLAGS = ("foi", "complaint", "urgent", "abusive", "welsh")
 
 @contextmanager
 def _ledger(config, readonly: bool = False) -> Iterator[Ledger | None]:
-    if readonly and not config.database.exists():
+    """The configured ledger (the SQLite file or `[database] url`).  ``readonly``: opened
+    read-only, and None when there is none yet (a read never creates or migrates one)."""
+    from ..database import open_configured
+
+    ledger = open_configured(config, readonly=readonly)
+    if ledger is None:
         yield None
         return
-    ledger = Ledger(config.database, config.timezone)
     try:
         yield ledger
     finally:
@@ -56,10 +62,49 @@ def list_messages(config, state: str | None = None, channel: str | None = None, 
         raise BotError(f"inbox --flag {flag!r}: use one of {', '.join(FLAGS)}")
     if channel is not None and channel not in config.channels:
         raise BotError(f"inbox --channel {channel!r}: no [channels.{channel}] in {config.path}")
-    with _ledger(config) as ledger:
-        rows = store.messages(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
-                              limit=limit or None)
-        return [public_message(row, config.timezone) for row in rows]
+    with _ledger(config) as ledger, _no_collection():
+        rows = store.listed(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
+                            limit=limit or None)
+    return public_listed(rows, config.timezone)
+
+
+def public_listed(rows: list, tz) -> list[dict]:
+    """`public_message` for `store.listed` rows (the lean path for listing 100,000)."""
+    local, words, at, names = LocalTimes(tz), store.words, store.LISTED.index, _PUBLIC_NAMES
+    created, edited, answered, hidden = at("created_at"), at("edited_at"), at("answered_at"), at("hidden_at")
+    tags, flags, deleted, own = at("tags"), at("flags"), at("deleted"), at("own")
+    out = []
+    with _no_collection():
+        for row in rows:
+            message = dict(zip(names, row))
+            message["created_at"] = local(row[created])
+            if row[edited]:
+                message["edited_at"] = local(row[edited])
+            if row[answered]:
+                message["answered_at"] = local(row[answered])
+            if row[hidden]:
+                message["hidden_at"] = local(row[hidden])
+            message["tags"], message["flags"] = list(words(row[tags])), list(words(row[flags]))
+            message["deleted"], message["own"] = bool(row[deleted]), bool(row[own])
+            out.append(message)
+    return out
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """Making 100,000 dicts set off the cyclic garbage collector over and over (half the
+    listing's time); they hold no cycles, so it waits until they are made."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+# The public names of store.LISTED's columns (in_reply_to is stored as parent_remote_id).
+_PUBLIC_NAMES = tuple("in_reply_to" if c == "parent_remote_id" else c for c in store.LISTED)
 
 
 def show(config, message_id: int) -> dict:

@@ -339,9 +339,9 @@ class Poller:
 def fetch_once(config, channel: str | None = None) -> list[dict]:
     """`bot.py inbox fetch`: one pass over every enabled channel (or one), now."""
     from ..alerts import Alerter
-    from ..ledger import Ledger
+    from ..database import open_configured
 
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         poller = Poller(config, ledger, Alerter(config.alert_urls, ledger))
         return poller.run([channel] if channel else None)

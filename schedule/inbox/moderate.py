@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..channels import make_channel
 from ..errors import BotError, ChannelError
-from ..ledger import Ledger
+from ..database import open_configured
 from ..secrets import mask
 from ..timeutil import to_utc_key, utcnow
 from . import store
@@ -19,7 +19,7 @@ from . import store
 def hide(config, message_id: int, reason: str, actor: str) -> dict:
     if not reason.strip():
         raise BotError("inbox hide: give --reason (recorded with your name), e.g. --reason \"abusive, house rule 3\"")
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         row = store.message(ledger, message_id)
         if row is None:

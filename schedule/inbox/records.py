@@ -16,6 +16,7 @@ import io
 import json
 from datetime import date, datetime, time, timedelta
 
+from ..database import open_configured
 from ..errors import BotError, ConfigError
 from ..timeutil import to_utc_key, utcnow
 from . import store
@@ -28,10 +29,9 @@ EXPORT_FIELDS = ["id", "network", "channel", "remote_id", "kind", "item", "autho
 
 
 def export_inbox(config, fmt: str, since: datetime | None = None, until: datetime | None = None) -> str:
-    from ..ledger import open_ledger
     from .commands import public_message
 
-    ledger = open_ledger(config.database, config.timezone, readonly=True)
+    ledger = open_configured(config, readonly=True)
     rows = []
     if ledger is not None:
         try:
@@ -100,11 +100,10 @@ def apply_retention(config, ledger, now: datetime | None = None) -> int:
 
 def forget(config, author: str, actor: str, reason: str = "") -> int:
     """An erasure request: every message by ``author`` (as shown, e.g. @name or a Page name)."""
-    from ..ledger import Ledger
 
     if not author.strip():
         raise BotError("inbox forget: give --author HANDLE, as `inbox` shows it")
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         wanted = {author.strip(), "@" + author.strip().lstrip("@")}
         marks = ", ".join("?" * len(wanted))

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import BotError
-from ..ledger import Ledger
+from ..database import open_configured
 from ..timeutil import utcnow
 from . import store
 
@@ -51,7 +51,7 @@ def reply_file(config, message_id: int, text: str, author: str | None = None) ->
     """Write the reply content file for inbox message ``message_id``; returns its path."""
     if not text.strip():
         raise BotError("inbox reply: the reply is empty: give --text \"...\"")
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
         row = store.message(ledger, message_id)
     finally:
@@ -62,7 +62,8 @@ def reply_file(config, message_id: int, text: str, author: str | None = None) ->
         raise BotError(f"inbox message {message_id} is the council's own reply; answer the resident's message")
     now = utcnow().astimezone(config.timezone)
     approval = bool(config.section("inbox").get("reply_approval"))
-    front = {"id": f"reply-{row['channel']}-{message_id}-{now:%Y%m%d%H%M%S}",
+    stamp = f"reply-{row['channel']}-{message_id}-{now:%Y%m%d%H%M%S}"
+    front = {"id": stamp,
              "title": f"Reply to {row['author'] or 'message'} ({row['channel']}, inbox {message_id})",
              "publish_at": now.replace(microsecond=0).isoformat(), "channels": [row["channel"]],
              "in_reply_to": f"{row['channel']}:{row['remote_id']}"}
@@ -73,15 +74,22 @@ def reply_file(config, message_id: int, text: str, author: str | None = None) ->
     front["grace_minutes"] = APPROVAL_GRACE_MINUTES
     folder = config.content_dir / "replies"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{now:%Y-%m-%d}-{_safe(row['channel'])}-{message_id}.md"
-    number = 2
-    while path.exists():
-        path = folder / f"{now:%Y-%m-%d}-{_safe(row['channel'])}-{message_id}-{number}.md"
-        number += 1
-    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
     note = "# [inbox] reply_approval: add approved_by: NAME when signed off; it is sent then.\n" if approval else ""
-    path.write_text(f"---\n{header}{note}---\n{text.strip()}\n", encoding="utf-8")
-    return path
+    # A second draft of the same message (even in the same second, from the page and the
+    # shell at once) gets its own file *and* its own id: "x" creation never overwrites.
+    for number in range(1, 1000):
+        suffix = f"-{number}" if number > 1 else ""
+        path = folder / f"{now:%Y-%m-%d}-{_safe(row['channel'])}-{message_id}{suffix}.md"
+        front["id"] = stamp + suffix
+        header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
+        try:
+            with open(path, "x", encoding="utf-8") as handle:
+                handle.write(f"---\n{header}{note}---\n{text.strip()}\n")
+            return path
+        except FileExistsError:
+            continue
+    raise BotError(f"inbox reply: {folder} already holds 999 drafts for message {message_id} today: commit or "
+                   "remove some")
 
 
 def _safe(name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import statistics
-from collections import Counter
+from functools import lru_cache
 from datetime import datetime, time, timedelta
 
 from ..errors import ConfigError
@@ -68,34 +68,31 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def report(config, since: datetime | None = None, until: datetime | None = None, now: datetime | None = None
            ) -> list[dict]:
-    from ..ledger import Ledger
-    from ..timeutil import to_utc_key, utcnow
+    from ..database import open_configured
+    from ..timeutil import utcnow
 
     now = now or utcnow()
     hours = office_hours(config)
     target = target_hours(config)
-    ledger = Ledger(config.database, config.timezone)
+    ledger = open_configured(config)
     try:
-        rows = store.messages(ledger, since=since)
+        facts = store.report_facts(ledger, since=since, until=until)     # counted by SQL
     finally:
         ledger.close()
-    if until is not None:
-        rows = [r for r in rows if r["created_at"] < to_utc_key(until)]
     out = []
-    for channel in sorted({r["channel"] for r in rows}):
-        mine = [r for r in rows if r["channel"] == channel]
-        waits = [office_seconds(datetime.fromisoformat(r["created_at"]), datetime.fromisoformat(r["answered_at"]),
-                                config.timezone, hours) / 3600 for r in mine if r["answered_at"]]
-        waiting = sorted((r for r in mine if r["state"] in store.OPEN_STATES), key=lambda r: r["created_at"])
-        oldest = waiting[0] if waiting else None
+    for channel in sorted(facts):
+        found = facts[channel]
+        waits = [_office_hours(created, answered, config.timezone, hours) for created, answered in found["answered"]]
+        oldest = found["oldest"]
+        states = _first_seen(found["states"])
         out.append({
-            "channel": channel, "messages": len(mine),
-            "states": dict(Counter(r["state"] for r in mine)),
+            "channel": channel, "messages": sum(n for _, n, _ in found["states"]),
+            "states": {state: n for state, n, _ in states},
             "first_response_office_hours": {"median": _round(_quantile(waits, 0.5)), "p90": _round(_quantile(waits, 0.9))},
             "target_hours": target,
             "answered_within_target": round(sum(w <= target for w in waits) / len(waits), 3) if waits else None,
-            "by_item": dict(Counter(r["item"] or "(not a reply to a post)" for r in mine).most_common()),
-            "by_flag": dict(Counter(f for r in mine for f in r["flags"]).most_common()),
+            "by_item": _most_common(_merged_items(found["items"])),
+            "by_flag": _most_common(_flag_counts(found["flags"])),
             "oldest_unanswered": None if oldest is None else {
                 "id": oldest["id"], "created_at": datetime.fromisoformat(oldest["created_at"]).astimezone(
                     config.timezone).isoformat(), "author": oldest["author"],
@@ -103,6 +100,44 @@ def report(config, since: datetime | None = None, until: datetime | None = None,
                                                               config.timezone, hours) / 3600)},
         })
     return out
+
+
+@lru_cache(maxsize=200_000)
+def _office_hours(created: str, answered: str, tz, hours: tuple[time, time]) -> float:
+    """An answered message's wait in office hours; kept, as both times are fixed once answered."""
+    return office_seconds(datetime.fromisoformat(created), datetime.fromisoformat(answered), tz, hours) / 3600
+
+
+def _first_seen(groups: list[tuple]) -> list[tuple]:
+    """Groups in the order a newest-first listing meets them (their newest message first)."""
+    return sorted(groups, key=lambda group: group[2], reverse=True)
+
+
+def _most_common(groups: list[tuple]) -> dict:
+    """Counter.most_common over the listing: by count, ties in the order first seen."""
+    return {value: n for value, n, _ in sorted(_first_seen(groups), key=lambda group: group[1], reverse=True)}
+
+
+def _merged_items(groups: list[tuple]) -> list[tuple]:
+    """Messages answering no post (no item) are counted under one label."""
+    merged: dict = {}
+    for item, n, newest in groups:
+        label = item or "(not a reply to a post)"
+        seen = merged.get(label)
+        merged[label] = (label, n + (seen[1] if seen else 0), max(newest, seen[2]) if seen else newest)
+    return list(merged.values())
+
+
+def _flag_counts(groups: list[tuple]) -> list[tuple]:
+    """Flags from the groups of flag lists: each flag's count, first seen in its newest list
+    (and, within one list, in the list's order)."""
+    counts: dict[str, list] = {}
+    for text, n, newest in _first_seen(groups):
+        for position, flag in enumerate(store.words(text)):
+            if flag not in counts:
+                counts[flag] = [flag, 0, (newest, -position)]
+            counts[flag][1] += n
+    return [tuple(entry) for entry in counts.values()]
 
 
 def _round(value: float | None) -> float | None:

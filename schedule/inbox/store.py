@@ -177,11 +177,16 @@ def message(ledger, message_id: int) -> dict | None:
     return _decode(rows[0]) if rows else None
 
 
-def messages(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
-             flag: str | None = None, since: datetime | None = None, own: bool = False,
-             limit: int | None = None, offset: int = 0) -> list[dict]:
-    """Messages newest first; the council's own replies only when ``own``.  ``offset``
-    skips that many (the web page's pages of the list)."""
+# The columns of the public shape (commands.public_message), in its order: a listing reads
+# only these, as tuples, so 100,000 messages are not 100,000 dicts made twice.
+LISTED = ("id", "network", "channel", "remote_id", "kind", "conversation", "parent_remote_id", "item", "delivery_id",
+          "author", "text", "language", "created_at", "url", "state", "assignee", "tags", "flags", "foi_due",
+          "deleted", "edited_at", "version", "answered_at", "first_response_seconds", "own", "hidden_at")
+
+
+def _where(state: str | None = None, channel: str | None = None, item: str | None = None,
+           flag: str | None = None, since: datetime | None = None, own: bool = False,
+           before: tuple[str, int] | None = None) -> tuple[str, list]:
     where, args = [], []
     if not own:
         where.append("own = 0")
@@ -190,16 +195,124 @@ def messages(ledger, *, state: str | None = None, channel: str | None = None, it
             where.append(f"{column} = ?")
             args.append(value)
     if flag is not None:
-        # flags is a JSON list of plain words; json_each keeps "foi" from matching "foi-like".
-        where.append("EXISTS (SELECT 1 FROM json_each(inbox_messages.flags) WHERE value = ?)")
-        args.append(flag)
+        # flags is a JSON list of plain lower-case words (commands.FLAGS); the word between
+        # its JSON quotes is that element exactly ("foi" never matches "foi-like"), and plain
+        # LIKE runs on SQLite and PostgreSQL alike (json_each is SQLite's own).
+        where.append("flags LIKE ?")
+        args.append(f'%"{flag}"%')
     if since is not None:
         where.append("created_at >= ?")
         args.append(to_utc_key(since))
-    sql = "SELECT * FROM inbox_messages" + (" WHERE " + " AND ".join(where) if where else "")
-    sql += " ORDER BY created_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
-    sql += f" OFFSET {int(offset)}" if limit and offset else ""
+    if before is not None:
+        # Keyset paging: the rows after (older than) the last one shown, in the listing's order.
+        where.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        args += [before[0], before[0], int(before[1])]
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+_NEWEST_FIRST = " ORDER BY created_at DESC, id DESC"
+
+
+def _paged(limit: int | None, offset: int = 0) -> str:
+    # SQLite needs a LIMIT before an OFFSET; the largest 64-bit one is "no limit" on both engines.
+    return (f" LIMIT {int(limit)}" if limit else (f" LIMIT {2 ** 63 - 1}" if offset else "")) + \
+        (f" OFFSET {int(offset)}" if offset else "")
+
+
+def messages(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
+             flag: str | None = None, since: datetime | None = None, own: bool = False,
+             limit: int | None = None, offset: int = 0, before: tuple[str, int] | None = None) -> list[dict]:
+    """Messages newest first; the council's own replies only when ``own``.  A page of them:
+    ``limit`` and ``offset``, or ``before`` = (created_at key, id) of the last row shown."""
+    where, args = _where(state, channel, item, flag, since, own, before)
+    sql = "SELECT * FROM inbox_messages" + where + _NEWEST_FIRST + _paged(limit, offset)
     return [_decode(row) for row in ledger._query(sql, args)]
+
+
+def listed(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
+           flag: str | None = None, since: datetime | None = None, own: bool = False,
+           limit: int | None = None, offset: int = 0, before: tuple[str, int] | None = None) -> list[tuple]:
+    """`messages`' rows as stored, as tuples of the ``LISTED`` columns (tags and flags still
+    JSON text: `words` reads them): the lean path for listing them all."""
+    where, args = _where(state, channel, item, flag, since, own, before)
+    sql = f"SELECT {', '.join(LISTED)} FROM inbox_messages" + where + _NEWEST_FIRST + _paged(limit, offset)
+    with ledger.lock:                    # as Ledger._query: one thread's statement at a time
+        return ledger.db.execute(sql, args).fetchall()
+
+
+words = _words
+
+
+# What `inbox report` reads of each message.
+REPORTED = ("id", "channel", "state", "item", "flags", "author", "created_at", "answered_at")
+
+
+def reported(ledger, *, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    """Residents' messages from ``since`` to ``until`` (exclusive), newest first, with only
+    the columns a report counts (``REPORTED``): a report over 100,000 messages reads no text."""
+    where, args = _where(since=since)
+    if until is not None:
+        where += " AND created_at < ?"
+        args.append(to_utc_key(until))
+    rows = ledger._query(f"SELECT {', '.join(REPORTED)} FROM inbox_messages" + where + _NEWEST_FIRST, args)
+    for row in rows:
+        row["flags"] = list(_words(row["flags"]))
+    return rows
+
+
+def report_facts(ledger, *, since: datetime | None = None, until: datetime | None = None) -> dict[str, dict]:
+    """Per channel, what `inbox report` counts, counted by SQL (a report over 100,000
+    messages must not read them all): residents' messages from ``since`` to ``until``.
+
+    ``states``, ``items`` and ``flags`` are groups (value, count, newest), ``newest`` being
+    (created_at, id) of the group's newest message: the listing is newest first, so the
+    report orders its counts as a Counter over the listing would (ties: first seen).
+    ``answered`` is (created_at, answered_at) of each answered message; ``oldest`` the
+    oldest still waiting (new or assigned)."""
+    where, args = _where(since=since)
+    if until is not None:
+        where += " AND created_at < ?"
+        args.append(to_utc_key(until))
+    facts: dict[str, dict] = {}
+
+    def channel(name: str) -> dict:
+        return facts.setdefault(name, {"states": [], "items": [], "flags": [], "answered": [], "oldest": None})
+
+    for column, key in (("state", "states"), ("item", "items"), ("flags", "flags")):
+        # The newest message of each group: its created_at, then the highest id at that time.
+        rows = ledger._query(
+            f"SELECT g.channel, g.value, g.n, g.newest, MAX(m.id) AS top FROM (SELECT channel, {column} AS value, "
+            f"COUNT(*) AS n, MAX(created_at) AS newest FROM inbox_messages{where} GROUP BY channel, {column}) g "
+            f"JOIN inbox_messages m ON m.channel = g.channel AND m.created_at = g.newest AND m.own = 0 AND "
+            f"(m.{column} = g.value OR (m.{column} IS NULL AND g.value IS NULL)) "
+            "GROUP BY g.channel, g.value, g.n, g.newest", args)
+        for row in rows:
+            channel(row["channel"])[key].append((row["value"], int(row["n"]), (row["newest"], int(row["top"]))))
+    for row in ledger._query(f"SELECT channel, created_at, answered_at FROM inbox_messages{where} AND "
+                             "answered_at IS NOT NULL AND answered_at <> ''", args):
+        channel(row["channel"])["answered"].append((row["created_at"], row["answered_at"]))
+    for name, found in facts.items():
+        rows = ledger._query(f"SELECT id, created_at, author FROM inbox_messages{where} AND channel = ? AND state IN "
+                             f"({', '.join('?' * len(OPEN_STATES))}) ORDER BY created_at, id DESC LIMIT 1",
+                             [*args, name, *OPEN_STATES])
+        found["oldest"] = rows[0] if rows else None
+    return facts
+
+
+def count(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
+          flag: str | None = None, since: datetime | None = None, own: bool = False) -> int:
+    """How many messages `messages` would list with no limit (counted by SQL)."""
+    where, args = _where(state, channel, item, flag, since, own)
+    return int(ledger._query("SELECT COUNT(*) AS n FROM inbox_messages" + where, args)[0]["n"])
+
+
+def count_by_state(ledger, *, channel: str | None = None, item: str | None = None, flag: str | None = None,
+                   since: datetime | None = None) -> dict[str, int]:
+    """State -> number of residents' messages (every state, 0 when none): a triage page's tabs."""
+    where, args = _where(None, channel, item, flag, since)
+    found = {r["state"]: int(r["n"]) for r in ledger._query(
+        "SELECT state, COUNT(*) AS n FROM inbox_messages" + where + " GROUP BY state", args)}
+    return {state: found.get(state, 0) for state in STATES}
 
 
 def conversation(ledger, row: dict) -> list[dict]:

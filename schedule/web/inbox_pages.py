@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ..config import Config
 from ..counting import grapheme_clusters
+from ..database import has_ledger
 from ..errors import BotError
 from ..inbox import commands, moderate, replies, report, store, triage
 # The CLI's own opening of the inbox's ledger (SQLite; readonly and no file: None, no inbox).
@@ -159,10 +160,43 @@ def empty_list(config: Config, f: Filters, per_page: int = PER_PAGE) -> dict:
             "flag_words": FLAG_WORDS, "channels": list(config.channels)}
 
 
+# ----- private correspondence ----------------------------------------------------------
+PRIVATE_TEXT = "A direct message: only officers and admins can read it."
+PRIVATE_AUTHOR = "a resident (private)"
+
+
+def for_reader(data: dict, rights: set[str]) -> dict:
+    """Direct messages are private correspondence to the council (UK GDPR: access on a
+    need-to-know basis), so their words, authors and links are shown only to those who
+    answer them (the ``triage`` right: officers and admins).  A viewer or approver still
+    sees that one exists, its channel, state and flags (a safeguarding flag is the team's
+    business), never what it says.  ``data`` is a list page or a conversation page."""
+    if "triage" in rights:
+        return data
+
+    def private(message: dict | None) -> dict | None:
+        if not message or message.get("kind") != "direct":
+            return message
+        return {**message, "text": PRIVATE_TEXT, "author": PRIVATE_AUTHOR, "url": None, "language": None}
+
+    shown = dict(data)
+    if "messages" in shown:
+        shown["messages"] = [private(m) for m in shown["messages"]]
+    if "message" in shown:
+        direct = (shown["message"] or {}).get("kind") == "direct"
+        shown["message"] = private(shown["message"])
+        shown["conversation"] = [private({**m, "kind": "direct"} if direct else m)
+                                 for m in shown.get("conversation", [])]
+        if direct:
+            shown["versions"] = [{**v, "text": PRIVATE_TEXT} for v in shown.get("versions", [])]
+            shown["notes"] = []
+    return shown
+
+
 # ----- one conversation ----------------------------------------------------------------
 def conversation_page(config: Config, message_id: int) -> dict | None:
     """`inbox show ID`, or None when there is no such message."""
-    if not config.database.exists():
+    if not has_ledger(config):
         return None
     try:
         data = commands.show(config, message_id)
@@ -255,5 +289,5 @@ def report_page(config: Config, args: Mapping[str, str], now: datetime | None = 
         until = since_moment(until_text, config)
     except BotError as exc:
         return {**shown, "error": str(exc), "error_field": field, "channels": []}
-    results = report.report(config, since, until, now=now) if config.database.exists() else []
+    results = report.report(config, since, until, now=now) if has_ledger(config) else []
     return {**shown, "error": None, "error_field": None, "channels": results}

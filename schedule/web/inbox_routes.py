@@ -37,7 +37,8 @@ def register(app: Flask, config: Config, secret: str, need: Callable[[str], None
             # The list's own form again, the sentence beside the field it is about (WCAG 3.3.1).
             return render_template("inbox.html", page="inbox", error=mask(exc), error_field=exc.field,
                                    **inbox_pages.empty_list(config, exc.filters)), 400
-        return render_template("inbox.html", page="inbox", **inbox_pages.list_page(config, filters))
+        return render_template("inbox.html", page="inbox",
+                               **inbox_pages.for_reader(inbox_pages.list_page(config, filters), g.rights))
 
     def conversation_view(message_id: int, refused: str | None = None, action: str | None = None,
                           typed: str = "", status: int = 200):
@@ -48,6 +49,7 @@ def register(app: Flask, config: Config, secret: str, need: Callable[[str], None
         data = inbox_pages.conversation_page(config, message_id) if message_id <= inbox_pages.MAX_ID else None
         if data is None:
             abort(404, f"There is no inbox message {message_id}.")
+        data = inbox_pages.for_reader(data, g.rights)
         tokens = {}
         if "triage" in g.rights and not data["message"]["own"]:
             tokens = {name: forms.issue(secret, g.user, f"inbox-{name}:{message_id}")

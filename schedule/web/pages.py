@@ -15,6 +15,7 @@ from ..operator import status
 from ..preview import preview_items
 from .. import tokens
 from ..signoff import approved_by_page, history as signoff_history, signoffs
+from ..scanner import duplicate_ids
 from ..validate import check
 from .content import Content
 from ..timeutil import AmbiguousTime, NonExistentTime, localize, utcnow
@@ -36,7 +37,7 @@ def now_page(config: Config, content: Content, now: datetime | None = None) -> d
     now = now or utcnow()
     state = status(config, now)
     horizon = now + timedelta(hours=24)
-    upcoming = [row for row in queue(config, now, items=content.items) if datetime.fromisoformat(row["planned_at"]) < horizon]
+    upcoming = queue(config, now, items=content.items, until=horizon, verdicts=content.verdicts)
     blackouts = [{"start": b.start, "end": b.end, "reason": b.reason, "allow_tags": b.allow_tags,
                   "active": b.covers(now)} for b in config.blackouts if b.end > now]
     return {"status": state, "next": upcoming, "blackouts": blackouts, "now": now, "horizon": horizon,
@@ -91,7 +92,10 @@ def calendar_page(config: Config, content: Content, view: str = "week", start: s
     begin, end, before, after = window(config, view, start, now)
     titles = {item.id: item.title for item in content.items}
     grouped: dict[tuple[str, str], Entry] = {}
-    rows = history(config, since=begin) + (queue(config, now, items=content.items) if end > now else [])
+    # Only the window is read and judged: the ledger by SQL, the gate for the items in it.
+    rows = history(config, since=begin, until=end) + (
+        queue(config, now, items=content.items, since=begin, until=end, channel=channel, verdicts=content.verdicts)
+        if end > now else [])
     for row in rows:
         when = datetime.fromisoformat(row["planned_at"])
         if not begin <= when < end or (channel and row["channel"] != channel):
@@ -115,7 +119,10 @@ def preview_page(config: Config, content: Content, item_id: str, now: datetime |
         return None
     # preview()'s own two steps, so the digest the sign-off form carries is that of the
     # very read whose text is shown (one read, no window for an edit in between).
-    checked = check(config.path, [str(item.path)], now=now)
+    # The id is compared with the folder as the page's scanner last read it (as the daemon
+    # does with its own scan), not by a second cold read of every file.
+    checked = check(config.path, [str(item.path)], now=now, every_id=False)
+    checked.problems.extend(_collisions(content, checked))
     fresh = next((i for i in checked.items if i.id == item_id), None)
     if fresh is None:
         return None
@@ -124,6 +131,13 @@ def preview_page(config: Config, content: Content, item_id: str, now: datetime |
     records = signoffs(config)
     return {"item": found, "loose": loose, "digest": fresh.digest, "signed_by": approved_by_page(fresh, records),
             "last_signoff": records.get(item_id)}
+
+
+def _collisions(content: Content, checked) -> list:
+    """validate's id check for one named file, against the page's last read of the folder."""
+    named = {i.rel for i in checked.items}
+    others = [i for i in content.items if i.rel not in named]
+    return [p for p in duplicate_ids(others + checked.items) if p.path in named]
 
 
 def post_page(config: Config, content: Content, item_id: str) -> dict | None:
@@ -144,7 +158,8 @@ def post_page(config: Config, content: Content, item_id: str) -> dict | None:
             ledger.close()
     if item is None and not deliveries:
         return None
-    planned = [] if item is None else [row for row in queue(config, items=[item])
+    planned = [] if item is None else [row for row in queue(config, items=[item], item=item_id,
+                                                             verdicts=content.verdicts)
                                        if split_delivery_item(row["item"])[0] == item_id and row["id"] is None]
     records = signoffs(config)
     return {"id": item_id, "title": item.title if item else item_id, "source": item.rel if item else None,

@@ -32,3 +32,14 @@ def test_live_remote_ids_leave_out_deleted_and_old_messages(ledger):
     store.record(ledger, "x", "x", Incoming("3", "reply", "gone", NOW, deleted=True))
     store.record(ledger, "fb", "facebook", Incoming("4", "comment", "other channel", NOW))
     assert store.live_remote_ids(ledger, "x", NOW - timedelta(days=14)) == ["1"]
+
+
+def test_the_flag_filter_and_the_pages_run_on_both_back_ends(ledger):
+    # The flag words are commands.FLAGS; "foi" is one whole element, never part of another.
+    store.record(ledger, "x", "x", Incoming("1", "mention", "FOI please", NOW), flags=["foi", "complaint"])
+    store.record(ledger, "x", "x", Incoming("2", "mention", "A complaint", NOW + timedelta(minutes=1)),
+                 flags=["complaint"])
+    store.record(ledger, "x", "x", Incoming("3", "mention", "Thanks", NOW + timedelta(minutes=2)), flags=[])
+    assert [r["remote_id"] for r in store.messages(ledger, flag="foi")] == ["1"]
+    assert [r["remote_id"] for r in store.messages(ledger, flag="complaint")] == ["2", "1"]
+    assert [r["remote_id"] for r in store.messages(ledger, limit=1, offset=1)] == ["2"]
