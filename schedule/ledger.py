@@ -189,8 +189,10 @@ class Ledger:
 
     # ----- meta ------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        if "meta" not in self.db.table_names():
-            return default
+        if not getattr(self, "has_meta", False):
+            if "meta" not in self.db.table_names():
+                return default
+            self.has_meta = True              # never dropped: not asked again on every delivery
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return row[0] if row else default
 

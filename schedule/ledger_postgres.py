@@ -20,6 +20,7 @@ the systemd credential ``database_password`` are passed on here.
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from typing import Any
@@ -39,6 +40,7 @@ DAEMON_LOCK = 0x63697671                # pg_try_advisory_lock key (session): on
 QUIET = "civicpost.quiet"               # a session setting: this session's writes send no change notice
 
 
+@functools.lru_cache(maxsize=1024)      # the same few statements on every delivery: translated once
 def to_pg_sql(sql: str) -> str:
     """SQLite's SQL as PostgreSQL reads it: ``?`` outside quotes becomes ``%s`` and every
     literal ``%`` is doubled (psycopg reads ``%`` everywhere, quotes included); the

@@ -193,13 +193,14 @@ class Publisher(NetworkCheck):
             raise LedgerError(f"not sent, because {exc}") from None
         if not moved:
             return self.ledger.get(row["id"])["state"]            # someone (an operator) got there first
+        first_try = not row["attempts"]
         row = self.ledger.get(row["id"])
-        return self.send(row, channel, variant, now)
+        return self.send(row, channel, variant, now, first_try)
 
     def gate_errors(self, row: dict, item: Item | None, variant: Variant, now: datetime) -> list:
         """The gate's errors for this delivery (the same check as validate): item-level ones
         and this channel's.  A thread already partly out is finished, not cut in half."""
-        if self.ledger.parts(row["id"]):
+        if row["attempts"] and self.ledger.parts(row["id"]):      # never tried: nothing out
             return []
         if item is None or (stored(row) is not None and item.digest != row["item_digest"]):
             # No item, or not this version of it here: the leader's verdict (stored with the variant).
@@ -208,16 +209,21 @@ class Publisher(NetworkCheck):
         return decide(item, self.config, self.renderer, now, variants=[variant], advice=False,
                       signoffs=records_in(self.ledger)).errors(row["channel"])
 
-    def send(self, row: dict, channel: Channel, variant: Variant, now: datetime) -> str:
-        """The network call, with the row already in `publishing`."""
+    def send(self, row: dict, channel: Channel, variant: Variant, now: datetime, first_try: bool = False) -> str:
+        """The network call, with the row already in `publishing`.  ``first_try``: its first
+        attempt (attempts was 0), so nothing of it can be out yet and the ledger is not asked."""
         held: dict[int, tuple[Receipt, str | None]] = {}
         warnings: list[str] = []
         keep = self._keeper(row, variant, held, warnings)
+        # The post's last part and `posted` in one commit (one fewer per delivery), still
+        # inside the channel's hold: no read-back sees the post before it is recorded.
+        finished: dict = {"last": channel.part_count(variant) - 1}
+        keep_last = self._keeper(row, variant, held, warnings, finished)
 
         lock = self.locks.setdefault(channel.name, threading.Semaphore(int(self.config.section("schedule").get(
             "per_channel_concurrency", 25))))
         with lock:
-            if not self.dry_run and self._check_first(row, channel):
+            if not self.dry_run and not first_try and self._check_first(row, channel):
                 # An earlier attempt may have posted it: ask the network before any resend.
                 try:
                     if self._look_up(row, channel, variant, keep):
@@ -227,9 +233,10 @@ class Publisher(NetworkCheck):
                     return self._fail(row, "uncertain", exc, held=held, extra=UNCERTAIN_ADVICE.format(id=row["id"]))
             try:
                 if self.dry_run:
-                    receipt = self._rehearse(row, variant, self._done(row, held), keep)
+                    receipt = self._rehearse(row, variant, self._done(row, held), keep_last)
                 else:
-                    receipt = channel.publish(variant, row["idem_key"], done=self._done(row, held), on_part=keep,
+                    receipt = channel.publish(variant, row["idem_key"], done=[] if first_try else self._done(row, held),
+                                              on_part=keep_last,
                                               hold=self.claims(channel).posting if self.cluster is None else
                                               self.cluster.posting_hold(self.claims(channel), row["id"]))
             except Fenced as exc:
@@ -254,7 +261,7 @@ class Publisher(NetworkCheck):
             except Exception as exc:  # noqa: BLE001 - a bug after the call may have posted: never guess
                 log.exception("unexpected error publishing %s", row["id"])
                 return self._fail(row, "uncertain", exc, held=held)
-        return self._posted(row, receipt, held, warnings)
+        return self._posted(row, receipt, held, warnings, recorded=finished.get("moved"))
 
     # ----- what the ledger already holds -----------------------------------------------
     def _done(self, row: dict, held: dict[int, tuple[Receipt, str | None]]) -> list[Receipt]:
@@ -271,10 +278,12 @@ class Publisher(NetworkCheck):
 
     # ----- outcomes (each recorded, or kept in memory until it can be) -------------------
     def _posted(self, row: dict, receipt: Receipt, held: dict, warnings: list[str], reason: str | None = None,
-                kind: str | None = None) -> str:
+                kind: str | None = None, recorded: bool | None = None) -> str:
+        """``recorded``: the last part's keeper already recorded it (whether the row moved)."""
         posted_at = to_utc_key(utcnow())
         try:
-            moved = self._record_posted(row["id"], receipt, posted_at, held, reason, kind)
+            moved = recorded if recorded is not None else \
+                self._record_posted(row["id"], receipt, posted_at, held, reason, kind)
         except LedgerError as exc:
             self.unrecorded[row["id"]] = (receipt, posted_at, held)
             raise LedgerError(f"sent as {receipt.remote_id}, but {exc}: it is recorded as soon as the ledger can "
@@ -460,14 +469,23 @@ class Publisher(NetworkCheck):
                               "in_reply_to": item.extra.get("in_reply_to") if item else record.get("in_reply_to")},
                        source=row["source"] or "")
 
-    def _keeper(self, row: dict, variant: Variant, held: dict, warnings: list[str] | None = None):
+    def _keeper(self, row: dict, variant: Variant, held: dict, warnings: list[str] | None = None,
+                finished: dict | None = None):
         """on_part for the thread loop: record each part as soon as it is out, or hold it in
-        memory (full disk) to be recorded with the outcome."""
+        memory (full disk) to be recorded with the outcome.  With ``finished``, the part
+        numbered ``finished["last"]`` is recorded with `posted` in one transaction, and
+        ``finished["moved"]`` says whether the row moved (False: someone else moved it)."""
         def keep(index: int, receipt: Receipt) -> None:
             digest = variant.parts[index].digest if index < len(variant.parts) else None
             if warnings is not None:
                 warnings.extend(receipt.extra.get("warnings", ()))
             try:
+                if finished is not None and index == finished["last"]:
+                    first = receipt if index == 0 else self._done(row, held)[0]
+                    finished["moved"] = self._record_posted(row["id"], first, to_utc_key(utcnow()),
+                                                            {**held, index: (receipt, digest)})
+                    held.clear()                      # all recorded with it
+                    return
                 self.ledger.record_part(row["id"], index, receipt.remote_id, receipt.url, receipt.extra, digest)
             except LedgerError:
                 # Out, but not on disk: the thread carries on, rather than leave a half-posted

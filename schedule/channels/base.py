@@ -399,6 +399,40 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+_ENVIRONMENT_ANSWERS: dict[tuple, dict] = {}
+
+
+def steady_environment(session: Any) -> Any:
+    """Keep a requests ``Session``'s reading of the environment, per scheme and host.
+
+    requests asks the environment about proxies and CA bundles on every request
+    (``merge_environment_settings`` walks all of ``os.environ``, for each ``*_proxy`` and
+    for ``no_proxy``): with credentials for hundreds of accounts in the environment that
+    was a third of a delivery's CPU in a burst (bench/burst.py).  A daemon's environment
+    does not change while it runs, so requests' own answer for a host is kept and reused:
+    HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE apply exactly as requests decides.
+    """
+    if getattr(session, "_steady_environment", False):
+        return session
+    ask = session.merge_environment_settings
+    answers = _ENVIRONMENT_ANSWERS                 # shared: every channel's first request is not a miss
+
+    def merge(url, proxies, stream, verify, cert):
+        if proxies or not isinstance(verify, (bool, str, type(None))) or not isinstance(cert, (str, tuple,
+                                                                                               type(None))):
+            return ask(url, proxies, stream, verify, cert)       # per-call proxies: requests' own rules
+        scheme, netloc = url.split("://", 1)[0].lower(), url.split("://", 1)[-1].split("/", 1)[0].lower()
+        key = (scheme, netloc, stream, verify, cert, tuple(sorted(session.proxies.items())))
+        answer = answers.get(key)
+        if answer is None:
+            answer = answers[key] = ask(url, proxies, stream, verify, cert)
+        return {**answer, "proxies": dict(answer["proxies"])}
+
+    session.merge_environment_settings = merge
+    session._steady_environment = True
+    return session
+
+
 def quiet_credential_loggers() -> None:
     for name in CREDENTIAL_LOGGERS:
         logger = logging.getLogger(name)

@@ -17,7 +17,7 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
-from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time
+from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time, steady_environment
 
 
 class MastodonChannel(Channel):
@@ -56,6 +56,7 @@ class MastodonChannel(Channel):
             self._client = Mastodon(access_token=self.secret("access_token"), api_base_url=self.api_base,
                                     request_timeout=self.timeout, ratelimit_method="throw",
                                     mastodon_version="4.2.0", version_check_mode="created")
+            steady_environment(self._client.session)
         return self._client
 
     # ----- errors ------------------------------------------------------------------
