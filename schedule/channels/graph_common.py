@@ -8,6 +8,7 @@ with the wait in the X-App-Usage / X-Business-Use-Case-Usage headers.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -35,7 +36,9 @@ class GraphChannel(Channel):
     def __init__(self, config, timeout: float = 30.0):
         super().__init__(config, timeout)
         self._api = None
-        self._headers: dict[str, str] = {}
+        # The last answer's headers and status, per thread: up to per_channel_concurrency
+        # workers share this channel, and a 429's reset headers must be its own request's.
+        self._seen = threading.local()
 
     def api(self):
         import pyfacebook
@@ -52,22 +55,23 @@ class GraphChannel(Channel):
         return self._api
 
     def _remember_headers(self, response, *args: Any, **kwargs: Any) -> None:
-        self._headers = dict(response.headers)
-        self._status = response.status_code
+        self._seen.headers = dict(response.headers)      # requests runs hooks in the calling thread
+        self._seen.status = response.status_code
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> dict:
         from pyfacebook.exceptions import FacebookError, LibraryError
 
-        self._status = 0
+        self._seen.headers, self._seen.status = {}, 0
         try:
             with self.network_errors():
                 return getattr(self.api(), method)(*args, **kwargs)
         except FacebookError as exc:
-            raise classify_graph(self.name, exc, self._headers) from None
+            raise classify_graph(self.name, exc, self._seen.headers) from None
         except LibraryError as exc:
             # Not JSON: an HTML error page from a load balancer; a 5xx is worth retrying.
-            text = mask(f"{self.name}: HTTP {self._status}: {getattr(exc, 'message', exc)}")
-            raise (Transient(text) if self._status >= 500 or self._status == 0 else Rejected(text)) from None
+            status = self._seen.status
+            text = mask(f"{self.name}: HTTP {status}: {getattr(exc, 'message', exc)}")
+            raise (Transient(text) if status >= 500 or status == 0 else Rejected(text)) from None
 
     def media_url(self, media: Media) -> str:
         """Instagram and Threads fetch media from a public URL: media_base_url + the path
