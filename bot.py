@@ -295,6 +295,11 @@ def status(ctx: click.Context, as_json: bool, dry_run: bool) -> None:
         click.echo(f"A rehearsal (run --dry-run) is running as process {practice['pid']}"
                    f"{', PAUSED' if practice['paused'] else ''}: `python bot.py status --dry-run` shows it; "
                    "`pause` stops it too.")
+    for node in result.get("nodes", []):        # several daemons on PostgreSQL (#12)
+        doing = ", ".join(f"{p['what']} (id {p['id']})" for p in node["publishing"]) or "nothing"
+        click.echo(f"node {node['id']} (host {node['host']}, PID {node['pid']}): {node['state']}"
+                   f"{', leader' if node['leader'] else ''}; heartbeat {human(node['heartbeat_at'], tz)}; "
+                   f"publishing {doing}")
     for channel_name, error in result["bad_credentials"].items():
         click.echo(f"bad credentials: {channel_name}: {error}")
     _table(result["attention"], "Needs attention", ("planned_at", "item", "channel", "state", "error"), tz)

@@ -159,7 +159,7 @@ class Attention:
                 reason = (f"interrupted while posting and could not be checked ({type(exc).__name__}: {mask(exc)}): "
                           f"check the account by hand, then `python bot.py retry {row['id']}` or `cancel {row['id']}`")
         if self.ledger.transition(row["id"], "uncertain", expect=["publishing"], kind="recovered", reason=reason,
-                                  error=reason):
+                                  error=reason, holder=publisher.node):
             publisher.alert(row, "uncertain", reason)
         return "uncertain"
 

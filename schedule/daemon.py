@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .alerts import Alerter
 from .blocked import Attention
+from .cluster import Fenced
 from .gitinfo import GitIndex, git_pull
 from .lock import LedgerLock
 from .config import Config, load_config
@@ -28,9 +29,9 @@ from .gate import decide
 from .signoff import records_in
 from .languages import language_codes, split_delivery_item
 from .database import ledger_spec, open_configured
-from .ledger import OPEN_STATES
 from .model import Item
-from .plan import blocked_reason, reconcile, too_late, wanted, wanted_but_cancelled
+from .plan import blocked_reason, reconcile, wanted, wanted_but_cancelled
+from .plan_actions import apply_actions, recheck_credentials, store_variants
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -60,11 +61,15 @@ class Daemon:
         self.config = self._load()
         # Before the ledger is even opened: a second daemon must not migrate, plan or
         # "recover" the first one's in-flight `publishing` rows.
-        self.lock = LedgerLock(self.config.database)
-        self.lock.acquire()
+        # PostgreSQL admits several daemons, each a node of a cluster (schedule/cluster.py).
+        self.cluster = None
+        if ledger_spec(self.config) == self.config.database:
+            self.lock = LedgerLock(self.config.database)
+            self.lock.acquire()
         self.ledger = open_configured(self.config)
-        if hasattr(self.ledger, "hold_daemon_lock"):
-            self.ledger.hold_daemon_lock()       # PostgreSQL: the same refusal across hosts (#12)
+        if hasattr(self.ledger, "url"):
+            from .cluster import Cluster
+            self.cluster = Cluster(self.ledger, self.config)
         self.alerter = Alerter(self.config.alert_urls, self.ledger)
         self.attention = Attention(self.config, self.ledger, self.alerter)
         self.scanner = ContentScanner(self.config)
@@ -103,7 +108,7 @@ class Daemon:
                          lambda i: self.items.get(split_delivery_item(i, language_codes(self.config))[0]),
                          self.dry_run,
                          bad_auth=bad, unrecorded=old.unrecorded if old else {},
-                         pending=old.pending if old else {})
+                         pending=old.pending if old else {}, cluster=self.cluster)
 
     # ----- start-up ------------------------------------------------------------------
     def start(self) -> None:
@@ -111,17 +116,23 @@ class Daemon:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
-        for name in self.config.channels:
-            self.renderer.channel(name).warm_up()
-        self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
-                             dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
+        self._channels_ready(warm=True)
+        if self.cluster is None:
+            self.ledger.set_meta(daemon_pid=os.getpid(), daemon_started=to_utc_key(utcnow()),
+                                 dry_run=int(self.dry_run), heartbeat_at=to_utc_key(utcnow()))
+        else:                                     # the nodes table is every node's heartbeat
+            self.cluster.start()
         # The first plan gates every file (6.5 s for 20,000 in bench/idle.py): a slow host may need more.
         notify("EXTEND_TIMEOUT_USEC=300000000")
         self._replan_safely(sync=False)
-        for row in self.ledger.deliveries(states=["publishing"]):
-            state = self.attention.recover(row, self.publisher)
-            log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
-                        row["channel"], state)
+        # Interrupted posts: all of them on SQLite (one daemon); in a cluster, only those whose
+        # node's lease ran out (another node may be posting the others right now).
+        if self.cluster is None:
+            for row in self.ledger.deliveries(states=["publishing"]):
+                self._recover(row)
+        else:
+            for delivery_id in self.cluster.take_over():
+                self._recover_job(delivery_id)
         if self.dry_run and self.play_next:
             from .rehearsal import play_next
             play_next(self.ledger, self.config, self.play_next)
@@ -137,11 +148,43 @@ class Daemon:
             self.scheduler.add_job(daemon_poll, IntervalTrigger(seconds=tick_seconds(self.config)), args=[self],
                                    id="inbox", executor="inbox")
         self.scheduler.start()
+        if self.cluster is not None:
+            self.cluster.on_takeover = lambda ids: [self.scheduler.add_job(self._recover_job, args=[i]) for i in ids]
+            self.cluster.on_leader = self._became_leader
         self.sync_jobs()
         self._watch()
         notify("READY=1")
         log.info("civicpost running%s: %d item(s), ledger %s; %s", " (dry run)" if self.dry_run else "",
                  len(self.items), ledger_spec(self.config), self._status())
+
+    def _channels_ready(self, warm: bool = False) -> None:
+        for name in self.config.channels:
+            channel = self.renderer.channel(name)
+            if self.cluster is not None:
+                # Fencing holds only if a call ends before the lease can pass on (docs/admin.md).
+                channel.timeout = min(channel.timeout, self.cluster.settings.margin * 0.8)
+            if warm:
+                channel.warm_up()
+
+    def _recover(self, row: dict) -> None:
+        state = self.attention.recover(row, self.publisher)
+        log.warning("RECOVERED delivery %s (%s on %s) after an interruption: %s", row["id"], row["item"],
+                    row["channel"], state)
+
+    def _recover_job(self, delivery_id: int) -> None:
+        """A row another node left in `publishing` (its lease ran out), claimed by this one."""
+        with self.cluster.holding(delivery_id, "recovering"):
+            try:
+                row = self.ledger.get(delivery_id)
+                if row and row["state"] == "publishing" and row["claimed_by"] == self.cluster.node_id:
+                    self._recover(row)
+            except BotError as exc:
+                log.error("delivery %s: recovery failed: %s", delivery_id, mask(exc))
+        self.sync_event.set()
+
+    def _became_leader(self) -> None:
+        self.planned_once = False                 # compare every item: the last leader may have left work
+        self.rescan_event.set()
 
     def _replan_safely(self, sync: bool = True) -> None:
         """A re-plan whose failure is reported, never fatal (systemd would restart into it)."""
@@ -152,6 +195,8 @@ class Daemon:
             if self.replan_failed:
                 self.replan_failed = False
                 self.alerter.clear("replan")
+        except Fenced as exc:                    # deposed while planning: the new leader plans
+            log.warning("%s", exc)
         except BotError as exc:
             log.error("rescan failed: %s", mask(exc))
             if isinstance(exc, LedgerError):
@@ -184,6 +229,13 @@ class Daemon:
         if self.config.git_pull:
             git_pull(self.config.content_dir, self.alerter)
         result = self.scanner.scan()
+        if self.cluster is not None and not self.cluster.leader:
+            # A follower: its items serve its own publishing; the leader plans (schedule/cluster.py).
+            self.items = {i.id: i for i in result.items}
+            self._recheck_credentials()
+            if sync:
+                self.sync_jobs()
+            return
         touched = {**result.changed, **result.removed}
         landed = [e for e in result.errors if not self.planned_once or str(self.config.path.parent / e.path) in touched]
         for error in landed:
@@ -220,7 +272,8 @@ class Daemon:
         self.attention.check_blocked(self.items, self.publisher)
         self._recheck_credentials()
         self.ledger.set_meta(last_rescan=to_utc_key(utcnow()), items=len(self.items),
-                             content_errors=len(result.errors))
+                             content_errors=len(result.errors),
+                             **({"replanned_by": self.cluster.node_id} if self.cluster is not None else {}))
         if sync:
             self.sync_jobs()
         log.debug("replanned in %.0f ms", (time.perf_counter() - started) * 1000)
@@ -263,78 +316,16 @@ class Daemon:
         alerts: list = []
         self.git.forget()                        # look again once per re-plan, and only when needed
         with self.ledger.transaction():          # one commit (one fsync) for a whole first plan
-            self._apply_actions(actions, alerts)
+            if self.cluster is not None:
+                self.cluster.check_leader()      # fencing: a deposed leader writes none of this
+            apply_actions(self, actions, alerts)
+            if self.cluster is not None:         # any node can then publish exactly this
+                store_variants(self, items, now)
         # After the commit: no network call holds the ledger.
         self.attention.send(alerts, broken, self.item_errors, {e.path for e in result.errors})
 
-    def _apply_actions(self, actions, alerts: list) -> None:
-        for w, state, reason in actions.add:
-            commit, author = self.git.lookup(self.config.content_dir, w.item)
-            delivery_id = self.ledger.add(w.delivery_item, w.channel, w.network, w.when, state=state, reason=reason,
-                                          item_digest=w.item.digest, source=w.item.rel, commit_sha=commit,
-                                          author=author or w.item.extra.get("author"),
-                                          approved_by=w.item.extra.get("approved_by"),
-                                          hold_reason=reason if state == "blocked" else None,
-                                          error=reason if state in ("missed", "blocked") else None)
-            if state in ("missed", "blocked"):
-                alerts.append((self.ledger.get(delivery_id), state, reason))
-        for row, state, reason in actions.reopen:
-            if self.ledger.transition(row["id"], state, expect=["cancelled"], actor="planner", kind="replanned",
-                                      reason=reason, hold_reason=reason if state == "blocked" else None,
-                                      error=reason if state != "scheduled" else None, next_attempt_at=None):
-                log.info("REPLANNED %s on %s: %s (%s)", row["item"], row["channel"], state, reason)
-                if state != "scheduled":
-                    alerts.append((row, state, reason))
-        for row, reason in actions.cancel:           # one that may be live becomes `uncertain`, and alerts
-            if (moved := self.publisher.withdraw(row, reason)) and moved[0] == "uncertain":
-                alerts.append((row, *moved))
-        for row, item in actions.edited:
-            commit, author = self.git.lookup(self.config.content_dir, item)
-            self.ledger.update(row["id"], kind="edited", actor="planner", reason="content file changed",
-                               item_digest=item.digest, commit_sha=commit, approved_by=item.extra.get("approved_by"))
-            if row["state"] == "held" and (row["hold_reason"] or "").startswith("content file has an error"):
-                # A row held by an older civicpost for a broken file (now `blocked`).
-                self.ledger.transition(row["id"], "scheduled", expect=["held"], actor="planner", kind="released",
-                                       reason="content file fixed", hold_reason=None)
-        for row, reason in actions.block:
-            if self.ledger.transition(row["id"], "blocked", expect=OPEN_STATES, actor="planner", reason=reason,
-                                      hold_reason=reason, error=reason, next_attempt_at=None):
-                log.warning("BLOCKED %s on %s: %s", row["item"], row["channel"], reason)
-                alerts.append((row, "blocked", reason))
-        for row, state, reason in actions.unblock:
-            state, reason = self.publisher.unless_live(row, state, reason)
-            if self.ledger.transition(row["id"], state, expect=["blocked"], actor="planner", kind="unblocked",
-                                      reason=reason, hold_reason=None, error=reason if state != "scheduled" else None):
-                log.info("UNBLOCKED %s on %s: %s", row["item"], row["channel"], state)
-                alerts.append((row, "unblocked" if state == "scheduled" else state, reason))
-        for row, item in actions.edited_after_post:
-            self.ledger.update(row["id"], kind="edited-after-posting", actor="planner",
-                               reason="content file changed after it was posted; not reposted",
-                               item_digest=item.digest)
-
     def _recheck_credentials(self) -> None:
-        """A channel whose token failed is checked again (at most every 5 minutes); when it
-        works, its held deliveries still within grace go out."""
-        now = time.monotonic()
-        for name in list(self.publisher.bad_auth):
-            if now - self.auth_checked.get(name, 0) < 300 or name not in self.config.channels:
-                continue
-            self.auth_checked[name] = now
-            try:
-                self.renderer.channel(name).check()
-            except Exception as exc:  # noqa: BLE001 - still failing: stay held
-                log.warning("channel %s credentials still failing: %s", name, mask(exc))
-                continue
-            log.info("channel %s credentials work again", name)
-            del self.publisher.bad_auth[name]
-            self.ledger.set_meta(**{f"auth_failed:{name}": None})
-            self.alerter.clear(f"auth:{name}")
-            for row in self.ledger.deliveries(states=["held"]):
-                if row["channel"] == name and "credentials" in (row["hold_reason"] or "") and not too_late(
-                        self.publisher.items(row["item"]), datetime.fromisoformat(row["planned_at"]), utcnow(),
-                        self.config):
-                    self.ledger.transition(row["id"], "scheduled", expect=["held"], kind="released",
-                                           reason="credentials work again")
+        recheck_credentials(self)
 
     def sync_jobs(self) -> None:
         """One DateTrigger job per open delivery; remove jobs whose delivery is no longer open."""
@@ -352,7 +343,10 @@ class Daemon:
                 when -= leads.get(row["channel"], timedelta(0))
             if when > now + horizon:
                 continue
-            wanted_times[row["id"]] = max(when, now)
+            held_until = self.cluster.held_elsewhere_until(row) if self.cluster is not None else None
+            # Another node claimed it: look again when its lease would run out, not at once.
+            wanted_times[row["id"]] = max(when, now, held_until + timedelta(seconds=1)) if held_until \
+                else max(when, now)
         for delivery_id in set(self.job_times) - set(wanted_times) - self.running:
             self._remove_job(delivery_id)
         for delivery_id, when in wanted_times.items():
@@ -406,6 +400,8 @@ class Daemon:
     # ----- the main loop -----------------------------------------------------------------
     def _heartbeat(self) -> None:
         self.last_tick = time.monotonic()
+        if self.cluster is not None:              # its own thread renews the node's heartbeat
+            return self._ledger_works()
         self._ledger_works(lambda: self.ledger.set_meta(heartbeat_at=to_utc_key(utcnow())))
 
     def _ledger_works(self, write=None) -> None:
@@ -499,6 +495,7 @@ class Daemon:
         self.scanner = ContentScanner(config)
         self.planned_once = False
         self.renderer = Renderer(config)
+        self._channels_ready()
         self.publisher = self._publisher()
         log.info("config reloaded from %s", config.path)
         self._replan_safely()
@@ -510,6 +507,8 @@ class Daemon:
         deadline = time.monotonic() + float(self.config.section("schedule").get("stop_timeout_seconds", 30))
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.1)
+        if self.cluster is not None:
+            self.cluster.stop()
         try:
             self.publisher.record_unrecorded()
             with self.ledger.transaction():      # clear the PID only if it is ours

@@ -22,7 +22,7 @@ import sqlite_utils
 from .errors import LedgerError
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
-SCHEMA_VERSION = 6                      # = len(MIGRATIONS)
+SCHEMA_VERSION = 7                      # = len(MIGRATIONS)
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",
           "blocked")
 # May still go out.  `blocked`: the content file has errors; it goes back to `scheduled` by
@@ -92,6 +92,22 @@ def _migrate_read_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS inbox_messages_channel_created ON inbox_messages (channel, created_at)")
 
 
+def _migrate_cluster(db: sqlite_utils.Database) -> None:
+    """Several daemons on one PostgreSQL ledger (#12, schedule/cluster.py): who holds each
+    delivery and until when (epoch seconds by the *database's* clock, never a host's),
+    the variant the leader rendered, the nodes, and named leases (the inbox's channels).
+    The same tables on SQLite, so both schemas and `ledger copy` stay one."""
+    # Idempotent (a test may replay an earlier migration and every later one).
+    have = {d[0] for d in db.execute("SELECT * FROM deliveries LIMIT 0").description}
+    for column, kind in (("claimed_by", "TEXT"), ("lease_until", "DOUBLE PRECISION"), ("variant", "TEXT")):
+        if column not in have:
+            db.execute(f"ALTER TABLE deliveries ADD COLUMN {column} {kind}")
+    db.execute("""CREATE TABLE IF NOT EXISTS nodes (node_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, token TEXT NOT NULL,
+        started_at DOUBLE PRECISION, heartbeat_at DOUBLE PRECISION, leader INTEGER NOT NULL DEFAULT 0,
+        publishing TEXT, stopped_at DOUBLE PRECISION, stop_reason TEXT)""")
+    db.execute("CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, node TEXT, lease_until DOUBLE PRECISION)")
+
+
 def _migrate_inbox_updated_index(db: sqlite_utils.Database) -> None:
     """The inbox's last change in one index lookup (#13): `inbox report` keeps its counts
     while nothing in the inbox has changed (schedule/inbox/store.py change_stamp)."""
@@ -99,7 +115,7 @@ def _migrate_inbox_updated_index(db: sqlite_utils.Database) -> None:
 
 
 # Append a function here for every schema change; never edit a released one.
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries, _migrate_read_indexes,
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_inbox, _migrate_old_retries, _migrate_read_indexes, _migrate_cluster,
               _migrate_inbox_updated_index]
 
 
@@ -242,7 +258,8 @@ class Ledger:
         return self._query(sql + (f" LIMIT {int(limit)}" if limit else ""), args)
 
     def open_due_before(self, until: datetime) -> list[dict]:
-        return self._query("SELECT id, item, channel, planned_at, next_attempt_at FROM deliveries WHERE state IN "
+        return self._query("SELECT id, item, channel, planned_at, next_attempt_at, claimed_by, lease_until FROM "
+                           "deliveries WHERE state IN "
                            "('scheduled', 'retrying') AND COALESCE(next_attempt_at, planned_at) < ?",
                            [to_utc_key(until)])
 
@@ -271,14 +288,24 @@ class Ledger:
 
     def transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
                    actor: str = "daemon", reason: str | None = None, kind: str | None = None,
-                   detail: Any = None, **fields: Any) -> bool:
+                   detail: Any = None, holder: str | None = None, **fields: Any) -> bool:
         """Move a delivery to ``to_state`` if it is in one of ``expect``; one transaction
-        with its event.  Returns False (and changes nothing) if someone moved it first."""
+        with its event.  Returns False (and changes nothing) if someone moved it first.
+
+        ``holder`` (a node of several daemons, schedule/cluster.py): the fencing check, in
+        the same transaction as the change: refused (False) unless that node still holds
+        the row's claim and its lease has not run out by the database's clock.  A move out
+        of `publishing` ends the lease (the row is free for whichever node comes next)."""
         assert to_state in STATES, to_state
         with self.transaction():
             row = self.get(delivery_id)
             if row is None or (expect is not None and row["state"] not in set(expect)):
                 return False
+            if holder is not None:
+                if not self.holds(delivery_id, holder):
+                    return False
+                if to_state != "publishing":
+                    fields.setdefault("lease_until", None)
             self._update(delivery_id, {"state": to_state, "updated_at": to_utc_key(utcnow()), **fields})
             self._event(delivery_id, row["item"], row["channel"], kind or to_state, row["state"], to_state,
                         actor, reason, detail)
@@ -295,6 +322,13 @@ class Ledger:
             if kind:
                 self._event(delivery_id, row["item"], row["channel"], kind, row["state"], row["state"], actor,
                             reason, detail)
+
+    def holds(self, delivery_id: int, node: str) -> bool:
+        """Whether ``node`` holds this row's claim with a lease still running.  SQLite has one
+        daemon (schedule/lock.py), so its own clock is the only one."""
+        import time
+        rows = self._query("SELECT claimed_by, lease_until FROM deliveries WHERE id = ?", [delivery_id])
+        return bool(rows) and rows[0]["claimed_by"] == node and (rows[0]["lease_until"] or 0) > time.time()
 
     def _update(self, delivery_id: int, fields: dict) -> None:
         self.db.execute(f"UPDATE deliveries SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",

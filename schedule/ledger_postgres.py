@@ -36,7 +36,8 @@ from .secrets import get_secret, mask
 CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the change notice
 MIGRATE_LOCK = 0x63697669               # pg_advisory_xact_lock key: one migrating node at a time
 WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a time (BEGIN IMMEDIATE)
-DAEMON_LOCK = 0x63697671                # pg_try_advisory_lock key (session): one daemon per ledger
+DAEMON_LOCK = 0x63697671                # pg_try_advisory_lock key (session): one daemon per ledger (no cluster)
+QUIET = "civicpost.quiet"               # a session setting: this session's writes send no change notice
 
 
 @functools.lru_cache(maxsize=1024)      # the same few statements on every delivery: translated once
@@ -122,6 +123,8 @@ class PostgresLedger(Ledger):
         try:
             conn = psycopg.connect(self.url, autocommit=True, **connect_options(self.url, self.readonly))
             self.own_pid = conn.info.backend_pid     # our own NOTIFYs are not news
+            if getattr(self, "application_name", None):    # a cluster node's sessions carry its token
+                conn.execute("SELECT set_config('application_name', %s, false)", [self.application_name])
             conn.add_notify_handler(self._notified)
             conn.execute(f"LISTEN {CHANNEL}")
         except psycopg.Error as exc:
@@ -174,7 +177,11 @@ class PostgresLedger(Ledger):
         """Every committed change to a ledger table tells the other sessions (NOTIFY is
         delivered on commit, once per transaction), as SQLite bumps data_version."""
         self.db.execute(f"""CREATE OR REPLACE FUNCTION civicpost_notify() RETURNS trigger LANGUAGE plpgsql AS
-            $$ BEGIN PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""")
+            $$ BEGIN
+                 -- A cluster node's heartbeat and claims (schedule/cluster.py) change no state
+                 -- anyone re-reads for: they would wake every daemon every few seconds.
+                 IF current_setting('{QUIET}', true) = 'on' THEN RETURN NULL; END IF;
+                 PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""")
         for table in self.db.table_names():
             self.db.execute(f'CREATE OR REPLACE TRIGGER civicpost_notify AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
                             "FOR EACH STATEMENT EXECUTE FUNCTION civicpost_notify()")
@@ -212,6 +219,13 @@ class PostgresLedger(Ledger):
                                  + (" RETURNING id" if has_id else ""), list(row.values()))
         return int(cursor.fetchone()[0]) if has_id else 0
 
+    def holds(self, delivery_id: int, node: str) -> bool:
+        """The fencing check by the database's clock (``clock_timestamp()``: the moment of the
+        check, not the start of a transaction that may have waited for its lock)."""
+        row = self.db.execute("SELECT claimed_by = ? AND lease_until > extract(epoch FROM clock_timestamp()) "
+                              "FROM deliveries WHERE id = ?", [node, delivery_id]).fetchone()
+        return bool(row and row[0])
+
     # ----- the two reads/writes whose SQL is SQLite's own ----------------------
     def get(self, delivery_id: int) -> dict | None:
         # Inside a transaction (transition, update) the row is locked until commit: the
@@ -238,8 +252,11 @@ def connect_options(url: str, readonly: bool) -> dict[str, Any]:
     """Defaults for what the url leaves out.  TCP keepalives so a node cut off from the
     database notices within about a minute, not the kernel's two hours."""
     given = psycopg.conninfo.conninfo_to_dict(url)
+    # tcp_user_timeout: data sent and not acknowledged for 30 s ends the connection (a cut
+    # network shows on the next write, not after the keepalives' idle time).
     options: dict[str, Any] = {"connect_timeout": 10, "application_name": "civicpost", "keepalives": 1,
-                               "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+                               "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+                               "tcp_user_timeout": 30000}
     options = {k: v for k, v in options.items() if k not in given}
     password = get_secret("database", "password")     # CIVICPOST_DATABASE_PASSWORD / credential database_password
     if password and "password" not in given:

@@ -239,7 +239,8 @@ class NetworkCheck:
         channel = self.renderer.channel(row["channel"])
         variant = self.recorded_variant(row, channel, self.items(row["item"]))
         if self.dry_run:
-            self.ledger.transition(row["id"], "retrying", expect=["publishing"], reason="rehearsal interrupted")
+            self.ledger.transition(row["id"], "retrying", expect=["publishing"], reason="rehearsal interrupted",
+                                   holder=self.node)
             return "retrying"
         held: dict[int, tuple[Receipt, str | None]] = {}
         keep = self._keeper(row, variant, held)

@@ -243,9 +243,10 @@ def status(config: Config, now: datetime | None = None) -> dict:
         return {"running": False, "pid": None, "stalled": False, "heartbeat_at": None, "paused": False,
                 "paused_by": None, "paused_reason": None, "last_rescan": None, "next": [], "attention": [],
                 "bad_credentials": {}, "ledger": str(ledger_spec(config)), "ledger_exists": False,
-                "rehearsal": practice}
+                "rehearsal": practice, "nodes": []}
     try:
         daemon = _daemon(ledger, now)
+        nodes = _nodes(ledger, config, daemon)
         upcoming = [public_row(r, config.timezone)
                     for r in ledger.deliveries(states=["scheduled", "retrying"], limit=10)]
         bad = {row[0].split(":", 1)[1]: row[1] for row in ledger.db.execute(
@@ -257,9 +258,22 @@ def status(config: Config, now: datetime | None = None) -> dict:
                 "last_rescan": _local(ledger.get_meta("last_rescan"), config), "next": upcoming,
                 "attention": stuck + attention(ledger, config, now), "bad_credentials": bad,
                 "ledger": str(ledger_spec(config)),
-                "ledger_exists": True, "rehearsal": practice}
+                "ledger_exists": True, "rehearsal": practice, "nodes": nodes}
     finally:
         ledger.close()
+
+
+def _nodes(ledger: Ledger, config: Config, daemon: dict) -> list[dict]:
+    """Every node of several daemons on PostgreSQL (schedule/cluster.py); when one is
+    running, the daemon is running (its heartbeat: the newest)."""
+    from .cluster import nodes, settings
+    found = nodes(ledger, config.timezone, settings(config).lease)
+    live = [n for n in found if n["state"] == "running"]
+    if live:
+        leader = next((n for n in live if n["leader"]), live[0])
+        daemon.update(running=True, stalled=False, pid=leader["pid"],
+                      heartbeat_at=max(n["heartbeat_at"] for n in live))
+    return found
 
 
 def _local(key: str | None, config: Config) -> str | None:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .alerts import Alerter, delivery_alert
 from .channels.base import Channel
@@ -24,6 +24,7 @@ from .languages import languages, split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
+from .cluster import Fenced, resolve_media, stored, stored_decision, stored_variant
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
@@ -62,14 +63,32 @@ class Publisher(NetworkCheck):
     # Any other outcome (retrying, failed, uncertain) the ledger could not record: delivery id -> Pending.
     pending: dict[int, Pending] = field(default_factory=dict)
     missed_lock: threading.Lock = field(default_factory=threading.Lock)
+    # One node of several on PostgreSQL (schedule/cluster.py): claims, fencing.  None: the only daemon.
+    cluster: Any = None
+
+    @property
+    def node(self) -> str | None:
+        """The node id every state change of a claimed row is fenced by (None: no cluster)."""
+        return self.cluster.node_id if self.cluster is not None else None
 
     # ----- the due path ------------------------------------------------------------
     def run(self, delivery_id: int, now: datetime | None = None) -> str:
-        """Publish one due delivery if the rules allow; returns the state it ended in."""
+        """Publish one due delivery if the rules allow; returns the state it ended in ("not
+        claimed" when, with several daemons, this node did not get it)."""
+        if self.cluster is not None:
+            # Several daemons: the claim comes first, so only one node renders and sends it.
+            with self.cluster.holding(delivery_id):
+                row = self.cluster.claim(delivery_id)
+                if row is None:                  # another node has it, or it is not due: no more queries
+                    return "not claimed"
+                self.cluster.working[delivery_id] = f"{row['item']} on {row['channel']}"
+                return self._run(row, now or utcnow())
         row = self.ledger.get(delivery_id)
         if row is None or row["state"] not in DUE_STATES:
             return row["state"] if row else "missing"
-        now = now or utcnow()
+        return self._run(row, now or utcnow())
+
+    def _run(self, row: dict, now: datetime) -> str:
         item = self.items(row["item"])
         decision, reason = self._decide(row, item, now)
         if decision != "publish":
@@ -79,8 +98,15 @@ class Publisher(NetworkCheck):
     def _decide(self, row: dict, item: Item | None, now: datetime) -> tuple[str, str | None]:
         when = datetime.fromisoformat(row["planned_at"])
         paused = self.ledger.get_meta("paused") == "1"
-        decision, reason = due_decision(item, when, now, self.config, paused)
-        if decision == "missed" and row["released"] and item is not None and not (item.not_after and now > item.not_after):
+        record = stored(row)
+        if record is not None and (item is None or item.digest != row["item_digest"]):
+            # This node's checkout lacks this version of the item: the leader's record decides.
+            decision, reason = stored_decision(record, when, now, self.config, paused)
+            late_ok = not (record["not_after"] and now > datetime.fromisoformat(record["not_after"]))
+        else:
+            decision, reason = due_decision(item, when, now, self.config, paused)
+            late_ok = item is not None and not (item.not_after and now > item.not_after)
+        if decision == "missed" and row["released"] and late_ok:
             decision, reason = "publish", None       # an operator released it: late is allowed
         if decision == "missed" and row["state"] == "retrying" and row["retry_until"] and \
                 now <= datetime.fromisoformat(row["retry_until"]):
@@ -111,7 +137,8 @@ class Publisher(NetworkCheck):
 
     def _stopped(self, row: dict, state: str, reason: str | None, now: datetime | None) -> str:
         if self.ledger.transition(row["id"], state, expect=DUE_STATES, reason=reason, hold_reason=reason
-                                  if state == "held" else None, error=reason if state != "held" else row["error"]):
+                                  if state == "held" else None, error=reason if state != "held" else row["error"],
+                                  holder=self.node):
             log.warning("%s %s on %s: %s", state.upper(), row["item"], row["channel"], reason)
             also = self._also_missed(row, reason, now) if state == "missed" and now else []
             if state in ("missed", "held", "uncertain"):
@@ -133,25 +160,35 @@ class Publisher(NetworkCheck):
     def _publish(self, row: dict, item: Item | None, now: datetime) -> str:
         channel = self.renderer.channel(row["channel"])
         reused = bool(row["attempts"]) and row["parts_text"]
-        variant = self.recorded_variant(row, channel, item) if reused else self._fresh_variant(row, item)
+        record = stored(row)
+        if reused:
+            variant = self.recorded_variant(row, channel, item)
+        elif record is not None:             # exactly what the leader rendered (and gated)
+            variant = stored_variant(row, record, channel, self.config)
+        else:
+            variant = self._fresh_variant(row, item)
         if variant is None:
             return self._stop(row, "cancelled", f"the item now says skip: true for {row['channel']}")
         errors = self.gate_errors(row, item, variant, now)
         if errors:
             message = "; ".join(str(p) for p in errors[:3])
             if self.ledger.transition(row["id"], "failed", expect=DUE_STATES, reason="content invalid",
-                                      error=message):
+                                      error=message, holder=self.node):
                 self.alert(row, "failed", f"content is not valid: {message}")
             return "failed"
-        retry_until = row["retry_until"] or to_utc_key(
-            datetime.fromisoformat(row["planned_at"]) + grace_for(item, self.config))
+        grace = grace_for(item, self.config) if record is None or (item and item.digest == row["item_digest"]) \
+            else timedelta(seconds=record["grace_seconds"])
+        retry_until = row["retry_until"] or to_utc_key(datetime.fromisoformat(row["planned_at"]) + grace)
+        if self.cluster is not None:
+            self.cluster.check_send(row["id"])    # fencing, locally: the lease is fresh enough to start
         try:
             moved = self.ledger.transition(
                 row["id"], "publishing", expect=DUE_STATES, attempts=row["attempts"] + 1,
                 text="\n\n".join(p.text for p in variant.parts), text_hash=variant.digest,
                 parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
-                media=json.dumps([_media_json(m) for m in variant.media]), retry_until=retry_until,
-                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None, detail=SAME_KEY)
+                media=json.dumps([_media_json(m, self.config.content_dir) for m in variant.media]), retry_until=retry_until,
+                idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None, detail=SAME_KEY,
+                holder=self.node)
         except LedgerError as exc:
             raise LedgerError(f"not sent, because {exc}") from None
         if not moved:
@@ -165,8 +202,9 @@ class Publisher(NetworkCheck):
         and this channel's.  A thread already partly out is finished, not cut in half."""
         if row["attempts"] and self.ledger.parts(row["id"]):      # never tried: nothing out
             return []
-        if item is None:
-            return [p for p in variant.problems if p.level == "error"]
+        if item is None or (stored(row) is not None and item.digest != row["item_digest"]):
+            # No item, or not this version of it here: the leader's verdict (stored with the variant).
+            return [p for p in variant.problems if p.level == "error" and p.channel in (None, row["channel"])]
         # The last check before sending reads the sign-offs afresh: an edit voids one.
         return decide(item, self.config, self.renderer, now, variants=[variant], advice=False,
                       signoffs=records_in(self.ledger)).errors(row["channel"])
@@ -199,7 +237,13 @@ class Publisher(NetworkCheck):
                 else:
                     receipt = channel.publish(variant, row["idem_key"], done=[] if first_try else self._done(row, held),
                                               on_part=keep_last,
-                                              hold=self.claims(channel).posting)   # read-backs wait for the record
+                                              hold=self.claims(channel).posting if self.cluster is None else
+                                              self.cluster.posting_hold(self.claims(channel), row["id"]))
+            except Fenced as exc:
+                # Nothing more is sent; the row stays `publishing` with its parts so far, for
+                # whichever node holds it next to check on the network.
+                log.error("NOT SENT %s on %s: %s", row["item"], row["channel"], exc)
+                return "publishing"
             except AuthError as exc:
                 self.bad_auth[channel.name] = mask(exc)
                 self.ledger.set_meta(**{f"auth_failed:{channel.name}": mask(exc)})
@@ -246,6 +290,8 @@ class Publisher(NetworkCheck):
                               "be written, and never sent again") from None
         if not moved:
             return self._moved_meanwhile(row, receipt)
+        if self.cluster is not None:
+            self.cluster.working.pop(row["id"], None)
         log.info("POSTED %s on %s: %s%s", row["item"], row["channel"], receipt.remote_id,
                  f" {receipt.url}" if receipt.url else "")
         if warnings:
@@ -258,7 +304,13 @@ class Publisher(NetworkCheck):
     def _moved_meanwhile(self, row: dict, receipt: Receipt) -> str:
         """The post is out, but someone else (an operator, another process) moved the row while
         it was being sent: never reported as POSTED; the remote id is kept in an event."""
-        current = (self.ledger.get(row["id"]) or {}).get("state", "missing")
+        now_row = self.ledger.get(row["id"]) or {}
+        current = now_row.get("state", "missing")
+        if current == "posted" and now_row.get("remote_id") == receipt.remote_id:
+            # Another node took this row over (our lease ran out) and found this very post.
+            log.warning("delivery %s (%s on %s): %s was recorded by node %s meanwhile", row["id"], row["item"],
+                        row["channel"], receipt.remote_id, now_row.get("claimed_by"))
+            return current
         message = (f"sent as {receipt.remote_id} {receipt.url or ''} while the delivery was changed to {current} by "
                    f"someone else: it is live, but not recorded as posted; check it")
         log.error("SENT %s on %s: %s", row["item"], row["channel"], message)
@@ -275,7 +327,7 @@ class Publisher(NetworkCheck):
                 self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
             return self.ledger.transition(delivery_id, "posted", expect=["publishing"], remote_id=receipt.remote_id,
                                           url=receipt.url, posted_at=posted_at, error=None, reason=reason, kind=kind,
-                                          dry_run=1 if self.dry_run else 0)
+                                          dry_run=1 if self.dry_run else 0, holder=self.node)
 
     def _settle(self, row: dict, state: str, held: dict, alert: str | None = None, **fields) -> bool:
         """Record a non-posted outcome with the parts held in memory, in one transaction; if the
@@ -284,7 +336,7 @@ class Publisher(NetworkCheck):
             with self.ledger.transaction():
                 for index, (part, digest) in sorted(held.items()):
                     self.ledger.record_part(row["id"], index, part.remote_id, part.url, part.extra, digest)
-                return self.ledger.transition(row["id"], state, expect=["publishing"], **fields)
+                return self.ledger.transition(row["id"], state, expect=["publishing"], holder=self.node, **fields)
         except LedgerError as exc:
             self.pending[row["id"]] = Pending(row, state, held, fields, alert)
             message = (f"delivery {row['id']} ({row['item']} on {row['channel']}) is {state}, but {exc}: kept in "
@@ -309,7 +361,8 @@ class Publisher(NetworkCheck):
             with self.ledger.transaction():
                 for index, (part, digest) in sorted(pending.held.items()):
                     self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
-                moved = self.ledger.transition(delivery_id, pending.state, expect=["publishing"], **pending.fields)
+                moved = self.ledger.transition(delivery_id, pending.state, expect=["publishing"], holder=self.node,
+                                               **pending.fields)
             del self.pending[delivery_id]
             if not moved:
                 self._current(pending.row)
@@ -407,12 +460,13 @@ class Publisher(NetworkCheck):
         """The variant exactly as it was when it first went to `publishing` (so a retry or a
         crash check compares and sends the same text, even if the file was edited since)."""
         texts = json.loads(row["parts_text"] or "[]")
-        media = tuple(_media_from_json(m) for m in json.loads(row["media"] or "[]"))
+        media = tuple(_media_from_json(resolve_media(m, self.config)) for m in json.loads(row["media"] or "[]"))
+        record = json.loads(row["variant"]) if row.get("variant") else {}   # another node's checkout may lack it
         return Variant(item_id=row["item"], channel=row["channel"], network=channel.network,
                        parts=tuple(Part(t, channel.count(t)) for t in texts), limit=channel.max_length, media=media,
-                       title=row["title"] or "", link=item.link if item else None,
+                       title=row["title"] or "", link=item.link if item else record.get("link"),
                        extra={"planned_at": datetime.fromisoformat(row["planned_at"]),
-                              "in_reply_to": item.extra.get("in_reply_to") if item else None},
+                              "in_reply_to": item.extra.get("in_reply_to") if item else record.get("in_reply_to")},
                        source=row["source"] or "")
 
     def _keeper(self, row: dict, variant: Variant, held: dict, warnings: list[str] | None = None,
@@ -440,9 +494,13 @@ class Publisher(NetworkCheck):
         return keep
 
 
-def _media_json(media: Media) -> dict:
-    return {"path": str(media.path), "rel": media.rel, "alt": media.alt, "kind": media.kind, "mime": media.mime,
+def _media_json(media: Media, content_dir: Path | None = None) -> dict:
+    data = {"path": str(media.path), "rel": media.rel, "alt": media.alt, "kind": media.kind, "mime": media.mime,
             "size": media.size, "captions": str(media.captions) if media.captions else None}
+    if content_dir is not None:                  # another node (its own checkout) finds the file by this
+        with contextlib.suppress(ValueError):
+            data["content_rel"] = str(Path(media.path).relative_to(content_dir))
+    return data
 
 
 def _media_from_json(data: dict) -> Media:

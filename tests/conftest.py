@@ -7,7 +7,8 @@ import pytest
 
 # Tests never read the developer's real credentials.
 for key in list(os.environ):
-    if (key.startswith("CIVICPOST_") and key not in ("CIVICPOST_PDS_DIR", "CIVICPOST_AXE_DIR")) \
+    if (key.startswith("CIVICPOST_") and key not in ("CIVICPOST_PDS_DIR", "CIVICPOST_AXE_DIR", "CIVICPOST_CHAOS_QUICK",
+                                                                  "CIVICPOST_CHAOS_SEED")) \
             or key == "CREDENTIALS_DIRECTORY":
         del os.environ[key]
 

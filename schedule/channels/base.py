@@ -18,6 +18,7 @@ classification and the rule for ambiguous failures, so those rules live in one p
 from __future__ import annotations
 
 import contextlib
+import threading
 import importlib
 import email.utils
 import logging
@@ -38,6 +39,20 @@ VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 
 # Alt text that is only a file name or starts with "image of" tells a screen-reader user nothing.
 _LAZY_ALT_PREFIXES = ("image of", "picture of", "photo of", "an image of", "a picture of", "a photo of")
+
+
+# Per thread: a check the publisher runs just before each call that makes a post (after any
+# upload), so a node whose lease may have passed to another sends nothing (schedule/cluster.py).
+_before_create = threading.local()
+
+
+@contextlib.contextmanager
+def before_create(check: Callable[[], None]) -> Iterator[None]:
+    _before_create.check = check
+    try:
+        yield
+    finally:
+        _before_create.check = None
 
 
 class Channel:
@@ -246,6 +261,9 @@ class Channel:
     def creating(self) -> Iterator[None]:
         """Around the one call that makes the post: a failure that may have happened after the
         network received the request is Ambiguous (see the module docstring)."""
+        check = getattr(_before_create, "check", None)
+        if check is not None:
+            check()          # several daemons (#12): fencing, as late as can be before the post is made
         try:
             yield
         except Ambiguous:

@@ -369,14 +369,19 @@ def daemon_poll(daemon) -> None:
     if poller is None or poller.config is not config:
         _pollers.clear()
         poller = _pollers[id(config)] = Poller(config, daemon.ledger, daemon.alerter)
+    cluster = getattr(daemon, "cluster", None)
     try:
         from .records import apply_retention, send_digest
 
-        send_digest(config, daemon.ledger, daemon.alerter)
-        if store.get_cursor(daemon.ledger, "*", "retention") != utcnow().date().isoformat():
-            apply_retention(config, daemon.ledger)          # once a day
-            store.set_cursor(daemon.ledger, "*", "retention", utcnow().date().isoformat())
-        for result in poller.run(only_due=True):
+        # Several daemons (#12): each channel is polled, and the digest sent, by the one node
+        # holding its lease (schedule/cluster.py), so two nodes never poll or reply twice.
+        if cluster is None or cluster.lease("inbox:*"):
+            send_digest(config, daemon.ledger, daemon.alerter)
+            if store.get_cursor(daemon.ledger, "*", "retention") != utcnow().date().isoformat():
+                apply_retention(config, daemon.ledger)          # once a day
+                store.set_cursor(daemon.ledger, "*", "retention", utcnow().date().isoformat())
+        names = None if cluster is None else [n for n in config.channels if cluster.lease(f"inbox:{n}")]
+        for result in (poller.run(names, only_due=True) if names is None or names else ()):
             if result["new"] or result["edited"] or result["deleted"]:
                 log.info("inbox: %s: %d new, %d edited, %d deleted, %d answered", result["channel"], result["new"],
                          result["edited"], result["deleted"], result["answered"])

@@ -77,9 +77,10 @@ def test_the_daemon_posts_once_and_obeys_pause_on_postgresql(on_postgres, pg_url
     assert sorted((h["item"], h["state"]) for h in history) == [("later", "posted"), ("notice", "posted")]
 
 
-def test_a_second_daemon_on_the_same_postgresql_ledger_is_refused(on_postgres, pg_url, daemons, tmp_path):  # noqa: F811
-    """Another host (here: another project folder, so the local lock file is not shared):
-    until the row claim lands, the PostgreSQL ledger itself refuses a second daemon."""
+def test_a_second_daemon_on_the_same_postgresql_ledger_joins_as_a_node(on_postgres, pg_url, daemons, tmp_path):  # noqa: F811
+    """Another host (here: another project folder, its own checkout): PostgreSQL admits it
+    as a second node of one schedule (#12), where it was refused before; `status` shows both
+    nodes, one of them the leader."""
     from tests.helpers import Project
     from tests.test_daemon import ROOT
     first = daemons(on_postgres)
@@ -87,11 +88,17 @@ def test_a_second_daemon_on_the_same_postgresql_ledger_is_refused(on_postgres, p
     elsewhere = Project(tmp_path / "other-host", ROOT / "templates")
     elsewhere.write_config(extra=on_postgres.config_path.read_text().split("\n[channels", 1)[0]
                            .split("default_channels = [\"log\"]\n", 1)[1])
-    second = bot(elsewhere, "run")
-    assert second.returncode == 1 and "another civicpost daemon is already running on the ledger" in second.stderr
-    assert "Traceback" not in second.stderr
+    second = daemons(elsewhere)
+    second.wait_for("READY=1")
+    status = json.loads(bot(on_postgres, "status", "--json").stdout)
+    running = [n for n in status["nodes"] if n["state"] == "running"]
+    assert len(running) == 2 and sum(n["leader"] for n in running) == 1, status["nodes"]
+    assert {n["pid"] for n in running} == {first.proc.pid, second.proc.pid}
+    assert status["running"] is True
+    text = bot(on_postgres, "status").stdout
+    assert all(n["id"] in text for n in running) and "leader" in text
     drain(first)
-    assert first.stop() == 0
-    ledger = open_spec(pg_url, ZoneInfo("Europe/London"))
-    ledger.hold_daemon_lock()                          # the lock went with the first daemon's session
-    ledger.close()
+    drain(second)
+    assert first.stop() == 0 and second.stop() == 0
+    after = json.loads(bot(on_postgres, "status", "--json").stdout)
+    assert not after["running"] and {n["state"] for n in after["nodes"]} == {"stopped"}

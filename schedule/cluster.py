@@ -1,0 +1,422 @@
+"""Several daemons, one schedule (#12): the nodes of a PostgreSQL ledger.
+
+Every `bot.py run` on PostgreSQL is a node (``host:pid:token``) with a row in ``nodes`` and
+its own session (``civicpost node <token>``) for the heartbeat, claims and leadership, so
+worker threads busy on the ledger's connection never delay a heartbeat.  The rules:
+
+- **Claims.** A due delivery is claimed by one node in one statement (``FOR UPDATE SKIP
+  LOCKED``: a node that meets a row another is claiming passes over it): ``claimed_by`` and
+  ``lease_until``, in epoch seconds by the *database's* clock (``clock_timestamp()``), never
+  a host's.  The heartbeat renews the leases of the rows a node holds; a lease that has run
+  out is never renewed (its row may already be another node's).
+- **Fencing.** Every state change a node makes to a claimed row checks, in the same
+  transaction, that it still holds the claim with a live lease (``Ledger.transition(...,
+  holder=node)``).  Before every network call that could make a post, ``may_send`` checks
+  locally (the monotonic clock: last renewal + lease - margin), so a node cut off from the
+  database, or stopped (SIGSTOP), stops posting before its lease can pass to another.
+- **Takeover.** A row left in `publishing` whose lease ran out (its node died) is claimed
+  by another node and recovered by today's rules (``NetworkCheck.recover``), never resent
+  blindly.
+- **Leader.** One node re-plans from content: the holder of a session advisory lock,
+  which the server frees when the holder's session ends.  A stopped process keeps its
+  session, so a node whose heartbeat is older than the lease has its sessions ended
+  (``pg_terminate_backend``, allowed for the same role); its writes as leader are fenced
+  by ``check_leader`` inside the plan's transaction.  The leader stores each open
+  delivery's rendered variant (``deliveries.variant``, see ``stored_variant``) so a node
+  whose checkout lags a commit publishes exactly what the leader rendered.
+- **Leases by name** (``lease``): the inbox polls each channel on one node only.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import BotError, ConfigError, LedgerError, Problem
+
+log = logging.getLogger("civicpost.cluster")
+LEADER_LOCK = 0x63697672                # pg_try_advisory_lock key (session): the node that re-plans
+NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock, at the moment of the statement
+CLAIMABLE = ("scheduled", "retrying")
+
+
+class Fenced(BotError):
+    """This node's claim (or leadership) may have passed to another: it must not act."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    lease: float = 60.0          # [cluster] lease_seconds
+    heartbeat: float = 2.0       # [cluster] heartbeat_seconds
+    margin: float = 35.0         # [cluster] send_margin_seconds: > the longest network call (30 s)
+
+
+def settings(config) -> Settings:
+    """`[cluster]` in config.toml; one-line errors naming the key and the fix."""
+    raw = config.section("cluster")
+    values = {}
+    for key, name in (("lease", "lease_seconds"), ("heartbeat", "heartbeat_seconds"), ("margin", "send_margin_seconds")):
+        value = raw.get(name, getattr(Settings, key))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"[cluster] {name} = {value!r} must be a positive number of seconds", str(config.path))
+        values[key] = float(value)
+    found = Settings(**values)
+    if found.margin + 2 * found.heartbeat >= found.lease:
+        raise ConfigError(f"[cluster] lease_seconds = {found.lease:g} must be more than send_margin_seconds + two "
+                          f"heartbeats ({found.margin + 2 * found.heartbeat:g}): raise lease_seconds",
+                          str(config.path))
+    return found
+
+
+class Cluster:
+    """This daemon as one node of several on a PostgreSQL ledger."""
+
+    def __init__(self, ledger, config):
+        self.ledger, self.settings = ledger, settings(config)
+        self.token = secrets.token_hex(6)
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.node_id = f"{self.host}:{self.pid}:{self.token}"
+        self.app_name = f"civicpost node {self.token}"
+        # The ledger's own session carries the token too, so a node presumed dead has every
+        # session ended (a stopped one may hold the write lock mid-transaction).
+        ledger.application_name = self.app_name
+        ledger.db.execute("SELECT set_config('application_name', ?, false)", [self.app_name])
+        self.lock = threading.RLock()
+        self.conn = None
+        self.backend = None                      # this node's session pid (holder of the leader lock)
+        self.renewed_at: float | None = None     # monotonic time of the last renewal that landed
+        # Per claimed row: when its lease was last set.  A row whose lease ran out is never
+        # renewed again, so a node continued after SIGSTOP stays fenced for it even once its
+        # heartbeat works again.
+        self.row_renewed: dict[int, float] = {}
+        self.leader = False
+        self.offset = 0.0                        # the database's clock minus ours (for job times only)
+        self.working: dict[int, str] = {}        # delivery id -> what, while a thread of ours has it
+        self.on_takeover: Callable[[list[int]], None] | None = None
+        self.on_leader: Callable[[], None] | None = None
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    # ----- the node's own session -------------------------------------------------
+    def _connect(self) -> None:
+        import psycopg
+
+        from .ledger_postgres import QUIET, connect_options
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+        self.conn, self.leader = None, False     # a new session holds no lock
+        conn = psycopg.connect(self.ledger.url, autocommit=True, **connect_options(self.ledger.url, False))
+        # statement_timeout: a heartbeat never waits long on a lock (a stopped node's row lock,
+        # say); it fails, and the next one tries again.
+        conn.execute("SELECT set_config('application_name', %s, false), set_config(%s, 'on', false), "
+                     "set_config('statement_timeout', %s, false)",
+                     [self.app_name, QUIET, str(int(self.settings.lease * 1000 / 3))])
+        self.conn, self.backend = conn, conn.info.backend_pid
+
+    def _sql(self, sql: str, args=(), rows: bool = False):
+        """One statement on the node's session (reopened if it was lost); LedgerError if not."""
+        import psycopg
+        from psycopg.rows import dict_row
+        with self.lock:
+            try:
+                if self.conn is None or self.conn.closed or self.conn.broken:
+                    self._connect()
+                if rows:
+                    with self.conn.cursor(row_factory=dict_row) as cursor:
+                        cursor.execute(sql, list(args))
+                        return cursor.fetchall()
+                return self.conn.execute(sql, list(args))
+            except psycopg.Error as exc:
+                from .ledger_postgres import _first_line
+                raise LedgerError(f"cluster: {_first_line(exc)}") from None
+
+    # ----- start, beat, stop --------------------------------------------------------
+    def start(self) -> None:
+        self._sql(f"INSERT INTO nodes (node_id, host, pid, token, started_at, heartbeat_at, leader) VALUES "
+                  f"(%s, %s, %s, %s, {NOW}, {NOW}, 0)", [self.node_id, self.host, self.pid, self.token])
+        self.beat()
+        self.thread = threading.Thread(target=self._run, name="cluster-heartbeat", daemon=True)
+        self.thread.start()
+        log.info("cluster node %s started%s", self.node_id, " as the leader" if self.leader else "")
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.settings.heartbeat):
+            try:
+                self.beat()
+            except LedgerError as exc:
+                log.warning("cluster heartbeat failed (leases are not renewed; posting stops %gs after the last "
+                            "renewal): %s", self.settings.lease - self.settings.margin, exc)
+            except Exception:  # noqa: BLE001 - the heartbeat must go on
+                log.exception("cluster heartbeat failed")
+
+    def beat(self) -> None:
+        """Renew this node's leases and heartbeat, try for leadership, end dead nodes'
+        sessions, and take over rows whose lease ran out."""
+        started = time.monotonic()
+        lease = self.settings.lease
+        with self.lock:
+            renewed = self._sql(f"UPDATE deliveries SET lease_until = {NOW} + %s WHERE claimed_by = %s AND lease_until "
+                                f">= {NOW} AND state IN ('scheduled', 'retrying', 'publishing') RETURNING id",
+                                [lease, self.node_id]).fetchall()
+            self.row_renewed = {r[0]: started for r in renewed} | \
+                {i: t for i, t in self.row_renewed.items() if i in self.working}
+            self._sql(f"UPDATE leases SET lease_until = {NOW} + %s WHERE node = %s AND lease_until >= {NOW}",
+                      [lease, self.node_id])
+            self.renewed_at = started            # counted from before the renewal was sent: on the safe side
+            was_leader = self.leader
+            if not self.leader:
+                self.leader = bool(self._sql("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK]).fetchone()[0])
+            doing = json.dumps([{"id": i, "what": w} for i, w in sorted(self.working.items())])
+            row = self._sql(f"UPDATE nodes SET heartbeat_at = {NOW}, leader = %s, publishing = %s, stopped_at = NULL, "
+                            f"stop_reason = NULL, pid = %s WHERE node_id = %s RETURNING heartbeat_at",
+                            [int(self.leader), doing, self.pid, self.node_id]).fetchone()
+            if row is None:                      # a fresh ledger under us (or a copy): register again
+                self._sql(f"INSERT INTO nodes (node_id, host, pid, token, started_at, heartbeat_at, leader) VALUES "
+                          f"(%s, %s, %s, %s, {NOW}, {NOW}, %s)",
+                          [self.node_id, self.host, self.pid, self.token, int(self.leader)])
+            else:
+                self.offset = float(row[0]) - time.time()
+            self._end_dead_nodes()
+        if self.leader and not was_leader:
+            log.warning("LEADER: node %s now re-plans from content", self.node_id)
+            if self.on_leader:
+                self.on_leader()
+        if self.on_takeover:
+            taken = self.take_over()
+            if taken:
+                self.on_takeover(taken)
+
+    def _end_dead_nodes(self) -> None:
+        """A node whose heartbeat is older than the lease is dead or stopped: end its sessions,
+        so its leader lock (and any lock a stopped transaction holds) is freed."""
+        for dead in self._sql(f"SELECT node_id, token, leader FROM nodes WHERE stopped_at IS NULL AND node_id <> %s "
+                              f"AND heartbeat_at < {NOW} - %s", [self.node_id, self.settings.lease], rows=True):
+            ended = self._sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                              [f"civicpost node {dead['token']}"]).fetchone()[0]
+            self._sql(f"UPDATE nodes SET stopped_at = {NOW}, leader = 0, stop_reason = %s WHERE node_id = %s",
+                      [f"no heartbeat for over {self.settings.lease:g}s: presumed dead, {ended} session(s) ended by "
+                       f"{self.node_id}", dead["node_id"]])
+            log.warning("node %s%s has no heartbeat for over %gs: %d of its session(s) ended", dead["node_id"],
+                        " (the leader)" if dead["leader"] else "", self.settings.lease, ended)
+
+    def stop(self) -> None:
+        """A clean stop: give up leadership, unstarted claims and named leases at once."""
+        self.stop_event.set()
+        with contextlib.suppress(LedgerError):
+            self._sql("UPDATE deliveries SET lease_until = NULL WHERE claimed_by = %s AND state IN ('scheduled', "
+                      "'retrying')", [self.node_id])
+            self._sql("UPDATE leases SET lease_until = NULL WHERE node = %s", [self.node_id])
+            self._sql(f"UPDATE nodes SET stopped_at = {NOW}, leader = 0, publishing = '[]', stop_reason = 'stopped' "
+                      "WHERE node_id = %s", [self.node_id])
+        with self.lock:
+            if self.conn is not None:
+                with contextlib.suppress(Exception):
+                    self.conn.close()        # ends the session: the leader lock goes with it
+
+    # ----- claims and fencing -----------------------------------------------------------
+    def may_send(self) -> bool:
+        """The local half of fencing, before every network call that may post: the lease
+        renewed lately enough that no other node can have it before the call is over."""
+        renewed = self.renewed_at
+        return renewed is not None and time.monotonic() < renewed + self.settings.lease - self.settings.margin
+
+    def may_send_for(self, delivery_id: int) -> bool:
+        renewed = self.row_renewed.get(delivery_id)
+        return renewed is not None and time.monotonic() < renewed + self.settings.lease - self.settings.margin
+
+    def check_send(self, delivery_id: int) -> None:
+        """Before each call that may post: this row's lease was renewed lately enough."""
+        if not self.may_send_for(delivery_id):
+            raise Fenced(f"node {self.node_id} has not renewed its lease on delivery {delivery_id} for too long (cut "
+                         "off from the database, or stopped): it sends nothing for it")
+
+    def posting_hold(self, claims, delivery_id: int):
+        """The publisher's ``hold`` around each part's create and record (schedule/channels/
+        base.py): the read-back's claim (network_check.Claims), and the local fencing check
+        before any upload and again just before the create call."""
+        from .channels.base import before_create
+
+        @contextlib.contextmanager
+        def hold():
+            self.check_send(delivery_id)
+            with claims.posting(), before_create(lambda: self.check_send(delivery_id)):
+                yield
+        return hold
+
+    @contextlib.contextmanager
+    def holding(self, delivery_id: int, what: str = "") -> Iterator[None]:
+        """A thread of this node works on this delivery (shown in status; not taken over from us)."""
+        self.working[delivery_id] = what
+        try:
+            yield
+        finally:
+            self.working.pop(delivery_id, None)
+
+    def claim(self, delivery_id: int) -> dict | None:
+        """The row, claimed by this node with a fresh lease, or None when it is not due or
+        another node holds it.  One statement: a compare-and-set under the row's lock."""
+        if not self.may_send():
+            return None
+        with self.lock:                          # with the heartbeat's renewal, not between its steps
+            started = time.monotonic()
+            rows = self._sql(f"UPDATE deliveries SET claimed_by = %s, lease_until = {NOW} + %s WHERE id = (SELECT id "
+                             "FROM deliveries WHERE id = %s AND state IN ('scheduled', 'retrying') AND (claimed_by IS "
+                             f"NULL OR claimed_by = %s OR lease_until IS NULL OR lease_until < {NOW}) FOR UPDATE SKIP "
+                             "LOCKED) RETURNING *", [self.node_id, self.settings.lease, delivery_id, self.node_id],
+                             rows=True)
+            if rows:
+                self.row_renewed[delivery_id] = started
+        return rows[0] if rows else None
+
+    def take_over(self) -> list[int]:
+        """Rows left in `publishing` by a node whose lease ran out (or by this node's earlier
+        attempt that no thread works on any more): claimed for recovery by this node."""
+        if not self.may_send():
+            return []
+        with self.lock:
+            busy = list(self.working)
+            started = time.monotonic()
+            rows = self._sql(f"UPDATE deliveries SET claimed_by = %s, lease_until = {NOW} + %s WHERE id IN (SELECT id "
+                             f"FROM deliveries WHERE state = 'publishing' AND (lease_until IS NULL OR lease_until < {NOW} "
+                             "OR (claimed_by = %s AND NOT id = ANY(%s))) ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED) "
+                             "RETURNING id", [self.node_id, self.settings.lease, self.node_id, busy], rows=True)
+            for row in rows:
+                self.working.setdefault(row["id"], "recovering")    # until the recovery job has it
+                self.row_renewed[row["id"]] = started
+        return [r["id"] for r in rows]
+
+    def held_elsewhere_until(self, row: dict) -> datetime | None:
+        """When another node's claim on this open row runs out (by our clock, for a job time)."""
+        if row.get("claimed_by") in (None, self.node_id) or not row.get("lease_until"):
+            return None
+        local = float(row["lease_until"]) - self.offset
+        return datetime.fromtimestamp(local, timezone.utc) if local > time.time() else None
+
+    def lease(self, name: str) -> bool:
+        """A named lease (``inbox:<channel>``): True while this node holds it."""
+        if not self.may_send():
+            return False
+        row = self._sql(f"INSERT INTO leases (name, node, lease_until) VALUES (%s, %s, {NOW} + %s) ON CONFLICT (name) DO "
+                        "UPDATE SET node = excluded.node, lease_until = excluded.lease_until WHERE leases.node = "
+                        f"excluded.node OR leases.lease_until IS NULL OR leases.lease_until < {NOW} RETURNING name",
+                        [name, self.node_id, self.settings.lease]).fetchone()
+        return row is not None
+
+    def check_leader(self) -> None:
+        """Inside the plan's transaction, on the ledger's session: this node's own session
+        still holds the leader lock.  A leader stopped past its lease had its session ended,
+        and a follower holds the lock now: its plan is refused, nothing of it written."""
+        held = self.ledger.db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+                                      "pid = ? AND classid = 0 AND objid = ? AND objsubid = 1",
+                                      [self.backend, LEADER_LOCK]).fetchone()[0]
+        if not (self.leader and held and self.may_send()):
+            self.leader = False
+            raise Fenced(f"node {self.node_id} is no longer the leader: its re-plan is dropped")
+
+
+# ----- what status shows -------------------------------------------------------------
+def nodes(ledger, tz, lease: float = Settings.lease) -> list[dict]:
+    """Every node that is running or stopped within the last hour, newest first."""
+    if "nodes" not in ledger.db.table_names():
+        return []
+    now = _db_now(ledger)
+    rows = ledger._query("SELECT * FROM nodes WHERE stopped_at IS NULL OR stopped_at > ? ORDER BY started_at DESC",
+                         [now - 3600])
+
+    def local(epoch):
+        return None if epoch is None else datetime.fromtimestamp(float(epoch), timezone.utc).astimezone(tz) \
+            .replace(microsecond=0).isoformat()
+
+    out = []
+    for row in rows:
+        age = now - float(row["heartbeat_at"] or 0)
+        state = "stopped" if row["stopped_at"] else ("running" if age <= lease else "no heartbeat")
+        out.append({"id": row["node_id"], "host": row["host"], "pid": row["pid"], "state": state,
+                    "started_at": local(row["started_at"]), "heartbeat_at": local(row["heartbeat_at"]),
+                    "heartbeat_age_seconds": round(age, 1), "leader": bool(row["leader"]) and state == "running",
+                    "publishing": json.loads(row["publishing"] or "[]") if state == "running" else [],
+                    "stop_reason": row["stop_reason"]})
+    return out
+
+
+def _db_now(ledger) -> float:
+    if hasattr(ledger, "url"):
+        return float(ledger.db.execute(f"SELECT {NOW}").fetchone()[0])
+    return time.time()
+
+
+# ----- the leader's rendered variant, for nodes whose checkout differs -----------------
+def stored_record(variant, item, errors: list[Problem], config) -> str:
+    """What the leader stores in ``deliveries.variant``: the exact parts, media (relative to
+    content/, with alt text), title, link, reply target, the gate's verdict and the item
+    fields a due decision needs, bound to the item's digest."""
+    from .plan import grace_for
+    from .publisher import _media_json
+
+    media = [_media_json(m, config.content_dir) for m in variant.media]
+    window = None
+    when = variant.extra.get("planned_at")
+    if when is not None:
+        from .plan import blackout_for
+        found = blackout_for(item, when, config)
+        window = found.reason if found else None
+    return json.dumps({
+        "digest": item.digest, "parts": [p.text for p in variant.parts], "title": variant.title, "media": media,
+        "link": variant.link, "in_reply_to": variant.extra.get("in_reply_to"), "tags": list(variant.tags),
+        "errors": [p.as_dict() for p in errors], "grace_seconds": grace_for(item, config).total_seconds(),
+        "not_after": item.not_after.isoformat() if item.not_after else None, "blackout": window,
+    }, ensure_ascii=False, default=str)
+
+
+def stored(row: dict) -> dict | None:
+    """The leader's record for this row, if it was rendered from the row's current version."""
+    if not row.get("variant"):
+        return None
+    record = json.loads(row["variant"])
+    return record if record.get("digest") == row.get("item_digest") else None
+
+
+def stored_variant(row: dict, record: dict, channel, config):
+    """The variant exactly as the leader rendered it; media found in this node's content/."""
+    from .model import Part, Variant
+    from .publisher import _media_from_json
+
+    media = tuple(_media_from_json(resolve_media(m, config)) for m in record["media"])
+    problems = [Problem(**p) for p in record["errors"]]
+    return Variant(item_id=row["item"], channel=row["channel"], network=channel.network,
+                   parts=tuple(Part(t, channel.count(t)) for t in record["parts"]), limit=channel.max_length,
+                   media=media, title=record["title"] or "", link=record["link"], tags=tuple(record["tags"]),
+                   problems=problems, source=row["source"] or "",
+                   extra={"planned_at": datetime.fromisoformat(row["planned_at"]), "in_reply_to": record["in_reply_to"]})
+
+
+def resolve_media(entry: dict, config) -> dict:
+    """A media path recorded by another node (another checkout): the same file in ours."""
+    if entry.get("content_rel") and not Path(entry["path"]).exists():
+        return {**entry, "path": str(config.content_dir / entry["content_rel"])}
+    return entry
+
+
+def stored_decision(record: dict, when: datetime, now: datetime, config, paused: bool) -> tuple[str, str | None]:
+    """plan.due_decision from the leader's record, for a node without this item version."""
+    from .timeutil import human
+    not_after = datetime.fromisoformat(record["not_after"]) if record.get("not_after") else None
+    if not_after and now > not_after:
+        return "missed", f"not_after {human(not_after, config.timezone)} has passed"
+    if now - when > timedelta(seconds=record["grace_seconds"]):
+        return "missed", f"more than {int(record['grace_seconds'] // 60)} minutes late"
+    if paused:
+        return "held", "posting is paused"
+    if record.get("blackout"):
+        return "held", f"blackout: {record['blackout']}"
+    return "publish", None
