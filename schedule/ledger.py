@@ -288,18 +288,24 @@ class Ledger:
 
     def transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
                    actor: str = "daemon", reason: str | None = None, kind: str | None = None,
-                   detail: Any = None, holder: str | None = None, **fields: Any) -> bool:
+                   detail: Any = None, holder: str | None = None, unchanged: dict | None = None,
+                   **fields: Any) -> bool:
         """Move a delivery to ``to_state`` if it is in one of ``expect``; one transaction
         with its event.  Returns False (and changes nothing) if someone moved it first.
 
         ``holder`` (a node of several daemons, schedule/cluster.py): the fencing check, in
         the same transaction as the change: refused (False) unless that node still holds
         the row's claim and its lease has not run out by the database's clock.  A move out
-        of `publishing` ends the lease (the row is free for whichever node comes next)."""
+        of `publishing` ends the lease (the row is free for whichever node comes next).
+
+        ``unchanged``: columns that must still hold these values (what the caller rendered
+        from, e.g. ``item_digest``): a re-plan that recorded an edit meanwhile wins."""
         assert to_state in STATES, to_state
         with self.transaction():
             row = self.get(delivery_id)
             if row is None or (expect is not None and row["state"] not in set(expect)):
+                return False
+            if unchanged and any(row.get(k) != v for k, v in unchanged.items()):
                 return False
             if holder is not None:
                 if not self.holds(delivery_id, holder):

@@ -188,11 +188,11 @@ class Publisher(NetworkCheck):
                 parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
                 media=json.dumps([_media_json(m, self.config.content_dir) for m in variant.media]), retry_until=retry_until,
                 idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None, detail=SAME_KEY,
-                holder=self.node)
+                holder=self.node, unchanged={k: row.get(k) for k in ("item_digest", "variant")})
         except LedgerError as exc:
             raise LedgerError(f"not sent, because {exc}") from None
-        if not moved:
-            return self.ledger.get(row["id"])["state"]            # someone (an operator) got there first
+        if not moved:   # an operator, or a re-plan that recorded an edit (the next run renders it), came first
+            return self.ledger.get(row["id"])["state"]
         first_try = not row["attempts"]
         row = self.ledger.get(row["id"])
         return self.send(row, channel, variant, now, first_try)
