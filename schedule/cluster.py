@@ -420,3 +420,16 @@ def stored_decision(record: dict, when: datetime, now: datetime, config, paused:
     if record.get("blackout"):
         return "held", f"blackout: {record['blackout']}"
     return "publish", None
+
+
+def await_version(publisher, row: dict, now: datetime) -> str:
+    """The leader recorded another version of the item than this node's checkout has, and
+    stored no rendering of it (yet): this node never sends its own version.  The claim ends
+    and the row waits a little, for the leader's record or this node's next git pull."""
+    from .publisher import DUE_STATES
+    from .timeutil import to_utc_key
+    reason = "this node's checkout has another version of the item than the ledger: waiting for the leader's"
+    publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, holder=publisher.node, kind="waiting",
+                                reason=reason, next_attempt_at=to_utc_key(now + timedelta(seconds=30)))
+    log.warning("NOT YET %s on %s: %s", row["item"], row["channel"], reason)
+    return row["state"]

@@ -24,7 +24,7 @@ from .languages import languages, split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
-from .cluster import Fenced, resolve_media, stored, stored_decision, stored_variant
+from .cluster import Fenced, await_version, resolve_media, stored, stored_decision, stored_variant
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
@@ -165,6 +165,8 @@ class Publisher(NetworkCheck):
             variant = self.recorded_variant(row, channel, item)
         elif record is not None:             # exactly what the leader rendered (and gated)
             variant = stored_variant(row, record, channel, self.config)
+        elif self.cluster is not None and item is not None and item.digest != row["item_digest"]:
+            return await_version(self, row, now)     # never this node's older version
         else:
             variant = self._fresh_variant(row, item)
         if variant is None:

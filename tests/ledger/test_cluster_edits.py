@@ -59,3 +59,33 @@ def test_a_node_does_not_send_the_old_text_after_the_leader_records_an_edit(proj
         assert len(texts) == 1 and "New text" in texts[0]
     finally:
         cluster.stop()
+
+
+def test_a_node_whose_checkout_lags_the_recorded_version_does_not_send_its_own_old_text(
+        project, monkeypatch, servers, pg_url, open_ledger_at):  # noqa: F811
+    """The leader recorded an edit (the row's ``item_digest`` is the new version's) but no
+    rendered variant of it is stored (the row was beyond the job horizon when the file was
+    edited, and no re-plan of the leader's has stored one since).  A node whose own checkout
+    still has the old version must not render and send that: it leaves the row for later."""
+    world = World(project, monkeypatch, servers)
+    ledger = open_ledger_at(pg_url)
+    project.post("a.md", f"publish_at: {NOW.isoformat()}\nchannels: [mastodon]", "Old text: the pool opens at 9.")
+    old = world.item("a")
+    project.post("a.md", f"publish_at: {NOW.isoformat()}\nchannels: [mastodon]", "New text: the pool opens at 10.")
+    new = world.item("a")
+    delivery = ledger.add(old.id, "mastodon", "mastodon", NOW, item_digest=new.digest, source=old.rel)
+    cluster = Cluster(ledger, FakeConfig(**SHORT))
+    cluster.start()
+    try:
+        alerter = Alerter((), ledger, sender=lambda title, body: True)
+        lagging = Publisher(world.config, ledger, world.renderer, alerter, lambda item_id: old, cluster=cluster)
+        assert lagging.run(delivery) == "scheduled"
+        assert servers["mastodon"].statuses == {}, "the lagging checkout's old text was sent"
+        row = ledger.get(delivery)
+        assert row["lease_until"] is None and row["next_attempt_at"]          # free for a node that has it
+        current = Publisher(world.config, ledger, world.renderer, alerter, lambda item_id: new, cluster=cluster)
+        assert current.run(delivery) == "posted"
+        texts = [s["content"] for s in servers["mastodon"].statuses.values()]
+        assert len(texts) == 1 and "New text" in texts[0]
+    finally:
+        cluster.stop()
