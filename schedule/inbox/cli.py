@@ -44,15 +44,12 @@ def _write_list(batches) -> None:
     """A JSON list, one message a line, each line compact JSON (docs/inbox.md), written a
     batch at a time as `listed_json` encodes them (orjson: a tenth of json's time), so the
     output starts before the last row is read and 100,000 messages never sit in memory."""
-    out = click.get_binary_stream("stdout")
     first = True
     for lines in batches:
-        if not lines:
-            continue
-        out.write((b"[\n  " if first else b",\n  ") + b",\n  ".join(lines))
-        first = False
-    out.write(b"[]\n" if first else b"\n]\n")
-    out.flush()
+        if lines:
+            click.echo((b"[\n  " if first else b",\n  ") + b",\n  ".join(lines), nl=False)
+            first = False
+    click.echo(b"[]" if first else b"\n]")
 
 
 def _inbox_action(ctx: click.Context, fn, *args, as_json: bool) -> None:

@@ -73,8 +73,8 @@ def _check_filters(config, state: str | None, channel: str | None, flag: str | N
 
 
 def listed_json(config, state: str | None = None, channel: str | None = None, item: str | None = None,
-                flag: str | None = None, since: datetime | None = None, limit: int | None = DEFAULT_LIMIT
-                ) -> Iterator[list[bytes]]:
+                flag: str | None = None, since: datetime | None = None, limit: int | None = DEFAULT_LIMIT,
+                batch: int = 2000) -> Iterator[list[bytes]]:
     """`list_messages`, each message as compact JSON bytes, a batch at a time as the cursor
     gives them (`inbox --json`): each row goes straight from its tuple to its JSON, with no
     list of 100,000 dicts in between.  The same values as `public_listed`, in its order."""
@@ -87,7 +87,7 @@ def listed_json(config, state: str | None = None, channel: str | None = None, it
     tags, flags, deleted, own = at("tags"), at("flags"), at("deleted"), at("own")
     with _ledger(config) as ledger, _no_collection():
         for rows in store.listed_batches(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
-                                         limit=limit or None):
+                                         limit=limit or None, size=batch):
             out = []
             for row in rows:
                 message = dict(zip(names, row))
