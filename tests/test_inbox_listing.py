@@ -101,15 +101,17 @@ def test_the_lean_listing_is_public_message_of_every_row(filled, limit):
 
 
 @pytest.mark.parametrize("zone", ["Europe/London", "Australia/Lord_Howe", "America/St_Johns", "Europe/Dublin",
-                                  "Asia/Kathmandu"])
+                                  "Asia/Kathmandu", "America/Los_Angeles", "Pacific/Kiritimati"])
 def test_local_times_are_zoneinfo_s_own(zone):
     """The definition is `fromisoformat(key).astimezone(tz).isoformat()`; Lord Howe's clocks
-    move by half an hour and Dublin's 1916 offset (Dublin Mean Time, -0:25:21) has seconds."""
+    move by half an hour and Dublin's 1916 offset (Dublin Mean Time, -0:25:21) has seconds;
+    Los Angeles (-8:00) and Kiritimati (+14:00) move the date across a new year and 29 February."""
     tz = ZoneInfo(zone)
     local = LocalTimes(tz)
     starts = [datetime(2026, 3, 29, tzinfo=timezone.utc), datetime(2026, 10, 25, tzinfo=timezone.utc),
               datetime(2026, 4, 4, 14, tzinfo=timezone.utc), datetime(2026, 10, 3, 15, tzinfo=timezone.utc),
-              datetime(1916, 10, 1, tzinfo=timezone.utc), datetime(1916, 5, 21, tzinfo=timezone.utc)]
+              datetime(1916, 10, 1, tzinfo=timezone.utc), datetime(1916, 5, 21, tzinfo=timezone.utc),
+              datetime(2026, 12, 31, 21, tzinfo=timezone.utc), datetime(2028, 2, 28, 21, tzinfo=timezone.utc)]
     for start in starts:
         for seconds in range(0, 6 * 3600, 13):
             moment = start + timedelta(seconds=seconds, microseconds=0 if seconds % 2 else seconds)
