@@ -47,7 +47,7 @@ def _write_list(batches) -> None:
     first = True
     for lines in batches:
         if lines:
-            click.echo((b"[\n  " if first else b",\n  ") + b",\n  ".join(lines), nl=False)
+            click.echo((b"[\n  " if first else b",\n  ") + lines, nl=False)
             first = False
     click.echo(b"[]" if first else b"\n]")
 

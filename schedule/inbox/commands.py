@@ -74,10 +74,11 @@ def _check_filters(config, state: str | None, channel: str | None, flag: str | N
 
 def listed_json(config, state: str | None = None, channel: str | None = None, item: str | None = None,
                 flag: str | None = None, since: datetime | None = None, limit: int | None = DEFAULT_LIMIT,
-                batch: int = 2000) -> Iterator[list[bytes]]:
-    """`list_messages`, each message as compact JSON bytes, a batch at a time as the cursor
-    gives them (`inbox --json`): each row goes straight from its tuple to its JSON, with no
-    list of 100,000 dicts in between.  The same values as `public_listed`, in its order."""
+                batch: int = 2000) -> Iterator[bytes]:
+    """`list_messages` as `inbox --json`'s lines of compact JSON (``,\n  `` between them),
+    a batch at a time as the cursor gives them: each row goes from its tuple to its JSON
+    with no list of 100,000 dicts in between.  The same values as `public_listed`, in its
+    order."""
     import orjson
 
     _check_filters(config, state, channel, flag)
@@ -108,23 +109,24 @@ def listed_json(config, state: str | None = None, channel: str | None = None, it
 # Between two messages in orjson's compact list.  Inside a JSON string every '"' is written
 # '\"', so '},{"id":' (an unescaped quote after '{') only ever occurs where one message ends
 # and the next begins: messages hold no nested objects.
-_BETWEEN, _BETWEEN_LINES = b'},{"id":', b'}\n{"id":'
+_BETWEEN, _BETWEEN_LINES = b'},{"id":', b'},\n  {"id":'
 
 
-def _encode_batch(messages: list[dict], dumps, refused) -> list[bytes]:
-    """Each message as one line of compact JSON.  One orjson call for the whole batch,
-    split between messages: orjson's cost is mostly per call (a call per message took 0.5 s
-    of 100,000; one per batch, 0.06 s).  A text orjson refuses (a lone surrogate, not
-    UTF-8) is written by json, as before."""
+def _encode_batch(messages: list[dict], dumps, refused) -> bytes:
+    """The messages as lines of compact JSON, ``,\n  `` between them (`inbox --json`'s
+    layout, docs/inbox.md).  One orjson call for the whole batch, split between messages:
+    orjson's cost is mostly per call (a call per message took 0.5 s of 100,000; one per
+    batch, 0.06 s).  A text orjson refuses (a lone surrogate, not UTF-8) is written by
+    json, as before."""
     if not messages:
-        return []
+        return b""
     try:
-        return dumps(messages, default=str)[1:-1].replace(_BETWEEN, _BETWEEN_LINES).split(b"\n")
+        return dumps(messages, default=str)[1:-1].replace(_BETWEEN, _BETWEEN_LINES)
     except refused:
         import json
 
         encode = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
-        return [encode(message).encode("utf-8", "surrogatepass") for message in messages]
+        return b",\n  ".join(encode(message).encode("utf-8", "surrogatepass") for message in messages)
 
 
 def public_listed(rows: list, tz) -> list[dict]:
