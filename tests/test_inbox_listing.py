@@ -253,3 +253,42 @@ def test_the_digest_read_by_sql_is_the_digest_over_the_listing(filled):
         assert records.digest(filled, ledger, now=now) == expected
     finally:
         ledger.close()
+
+
+def test_the_report_is_counted_again_in_the_background_when_the_inbox_changes(filled):
+    """#13: beside the web page, keep_warm recounts the whole-period report as soon as the
+    inbox's change stamp moves, so a visit finds the counts kept for the current stamp."""
+    import threading
+    import time
+
+    from schedule.inbox import records, report
+
+    stop = threading.Event()
+    worker = threading.Thread(target=report.keep_warm, args=(filled, stop, 0.05), daemon=True)
+    worker.start()
+
+    def kept_stamp():
+        ledger = Ledger(filled.database, filled.timezone)
+        try:
+            current = store.change_stamp(ledger)
+        finally:
+            ledger.close()
+        with report._kept_lock:
+            return [v[0] for k, v in report._kept_facts.items() if k[0] == str(filled.database) and k[1:] == (None, None)
+                    and v[0] == current]
+
+    try:
+        deadline = time.monotonic() + 10
+        while not kept_stamp() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert kept_stamp(), "the report was not counted ahead of the page"
+        author = report.report(filled)[0]["oldest_unanswered"]["author"]
+        records.forget(filled, author, actor="test")                   # the stamp moves
+        deadline = time.monotonic() + 10
+        while not kept_stamp() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert kept_stamp(), "the report was not counted again after the inbox changed"
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
