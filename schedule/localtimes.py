@@ -3,8 +3,9 @@
 `datetime.fromisoformat(key).astimezone(tz).isoformat()` is the definition; listing every
 inbox message spent a third of its time in it (zoneinfo has no bulk conversion).  Within
 one UTC hour the zone's offset is the same unless a transition falls inside it, so the
-offset is asked of zoneinfo once per hour (at its first and last instant), the local minute
-worked out once per minute, and the seconds copied across.  Anything else (a key not in
+offset is asked of zoneinfo once per hour (at its first and last instant), the local hour
+worked out once per hour (minutes and seconds copied across) when the offset is whole hours,
+else the local minute once per minute (the seconds copied across).  Anything else (a key not in
 `to_utc_key`'s shape, an offset with seconds, an hour holding a transition) takes the
 definition.
 """
@@ -18,6 +19,7 @@ class LocalTimes:
         self.tz = tz
         self._minutes: dict[str, tuple[str, str] | None] = {}
         self._hours: dict[str, tuple[timedelta, str] | None] = {}
+        self._whole_hours: dict[str, tuple[str, str] | None] = {}
 
     def __call__(self, key: str | None) -> str | None:
         if not key:
@@ -25,13 +27,18 @@ class LocalTimes:
         # to_utc_key's shape: 2027-03-01T09:00:00.000000+00:00 (32 characters).
         if len(key) != 32 or key[19] != "." or not key.endswith("+00:00"):
             return self.slow(key)
+        micro = key[20:26]
+        whole = self._whole_hours.get(key[:13], False)
+        if whole is False:
+            whole = self._whole_hours[key[:13]] = self._whole_hour(key[:13])
+        if whole is not None:             # minutes and seconds are the same in UTC and here
+            return whole[0] + key[13:19] + ("" if micro == "000000" else "." + micro) + whole[1]
         minute = key[:16]
         found = self._minutes.get(minute, False)
         if found is False:
             found = self._minutes[minute] = self._minute(minute)
         if found is None:
             return self.slow(key)
-        micro = key[20:26]
         return found[0] + key[16:19] + ("" if micro == "000000" else "." + micro) + found[1]
 
     def slow(self, key: str) -> str:
@@ -48,6 +55,20 @@ class LocalTimes:
         except ValueError:
             return None
         return local.isoformat()[:16], hour[1]
+
+    def _whole_hour(self, hour: str) -> tuple[str, str] | None:
+        """This UTC hour's local date and hour (2027-03-01T10) and offset text, when the
+        offset is whole hours all through it (most zones: no minute needs working out)."""
+        found = self._hours.get(hour, False)
+        if found is False:
+            found = self._hours[hour] = self._hour(hour)
+        if found is None or found[0] % timedelta(hours=1):
+            return None
+        try:
+            local = datetime.fromisoformat(hour + ":00") + found[0]
+        except ValueError:
+            return None
+        return local.isoformat()[:13], found[1]
 
     def _hour(self, hour: str) -> tuple[timedelta, str] | None:
         """The zone's offset through this UTC hour and its text (+01:00), or None if it

@@ -101,15 +101,17 @@ def test_the_lean_listing_is_public_message_of_every_row(filled, limit):
 
 
 @pytest.mark.parametrize("zone", ["Europe/London", "Australia/Lord_Howe", "America/St_Johns", "Europe/Dublin",
-                                  "Asia/Kathmandu"])
+                                  "Asia/Kathmandu", "America/Los_Angeles", "Pacific/Kiritimati"])
 def test_local_times_are_zoneinfo_s_own(zone):
     """The definition is `fromisoformat(key).astimezone(tz).isoformat()`; Lord Howe's clocks
-    move by half an hour and Dublin's 1916 offset (Dublin Mean Time, -0:25:21) has seconds."""
+    move by half an hour and Dublin's 1916 offset (Dublin Mean Time, -0:25:21) has seconds;
+    Los Angeles (-8:00) and Kiritimati (+14:00) move the date across a new year and 29 February."""
     tz = ZoneInfo(zone)
     local = LocalTimes(tz)
     starts = [datetime(2026, 3, 29, tzinfo=timezone.utc), datetime(2026, 10, 25, tzinfo=timezone.utc),
               datetime(2026, 4, 4, 14, tzinfo=timezone.utc), datetime(2026, 10, 3, 15, tzinfo=timezone.utc),
-              datetime(1916, 10, 1, tzinfo=timezone.utc), datetime(1916, 5, 21, tzinfo=timezone.utc)]
+              datetime(1916, 10, 1, tzinfo=timezone.utc), datetime(1916, 5, 21, tzinfo=timezone.utc),
+              datetime(2026, 12, 31, 21, tzinfo=timezone.utc), datetime(2028, 2, 28, 21, tzinfo=timezone.utc)]
     for start in starts:
         for seconds in range(0, 6 * 3600, 13):
             moment = start + timedelta(seconds=seconds, microseconds=0 if seconds % 2 else seconds)
@@ -251,3 +253,42 @@ def test_the_digest_read_by_sql_is_the_digest_over_the_listing(filled):
         assert records.digest(filled, ledger, now=now) == expected
     finally:
         ledger.close()
+
+
+def test_the_report_is_counted_again_in_the_background_when_the_inbox_changes(filled):
+    """#13: beside the web page, keep_warm recounts the whole-period report as soon as the
+    inbox's change stamp moves, so a visit finds the counts kept for the current stamp."""
+    import threading
+    import time
+
+    from schedule.inbox import records, report
+
+    stop = threading.Event()
+    worker = threading.Thread(target=report.keep_warm, args=(filled, stop, 0.05), daemon=True)
+    worker.start()
+
+    def kept_stamp():
+        ledger = Ledger(filled.database, filled.timezone)
+        try:
+            current = store.change_stamp(ledger)
+        finally:
+            ledger.close()
+        with report._kept_lock:
+            return [v[0] for k, v in report._kept_facts.items() if k[0] == str(filled.database) and k[1:] == (None, None)
+                    and v[0] == current]
+
+    try:
+        deadline = time.monotonic() + 10
+        while not kept_stamp() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert kept_stamp(), "the report was not counted ahead of the page"
+        author = report.report(filled)[0]["oldest_unanswered"]["author"]
+        records.forget(filled, author, actor="test")                   # the stamp moves
+        deadline = time.monotonic() + 10
+        while not kept_stamp() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert kept_stamp(), "the report was not counted again after the inbox changed"
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()

@@ -56,16 +56,77 @@ DEFAULT_LIMIT = 500          # newest first; `inbox --limit 0` lists every messa
 def list_messages(config, state: str | None = None, channel: str | None = None, item: str | None = None,
                   flag: str | None = None, since: datetime | None = None, limit: int | None = DEFAULT_LIMIT
                   ) -> list[dict]:
+    _check_filters(config, state, channel, flag)
+    with _ledger(config) as ledger, _no_collection():
+        rows = store.listed(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
+                            limit=limit or None)
+    return public_listed(rows, config.timezone)
+
+
+def _check_filters(config, state: str | None, channel: str | None, flag: str | None) -> None:
     if state is not None and state not in STATES:
         raise BotError(f"inbox --state {state!r}: use one of {', '.join(STATES)}")
     if flag is not None and flag not in FLAGS:
         raise BotError(f"inbox --flag {flag!r}: use one of {', '.join(FLAGS)}")
     if channel is not None and channel not in config.channels:
         raise BotError(f"inbox --channel {channel!r}: no [channels.{channel}] in {config.path}")
+
+
+def listed_json(config, state: str | None = None, channel: str | None = None, item: str | None = None,
+                flag: str | None = None, since: datetime | None = None, limit: int | None = DEFAULT_LIMIT,
+                batch: int = 2000) -> Iterator[bytes]:
+    """`list_messages` as `inbox --json`'s lines of compact JSON (``,\n  `` between them),
+    a batch at a time as the cursor gives them: each row goes from its tuple to its JSON
+    with no list of 100,000 dicts in between.  The same values as `public_listed`, in its
+    order."""
+    import orjson
+
+    _check_filters(config, state, channel, flag)
+    local, words, names, dumps = LocalTimes(config.timezone), store.words, _PUBLIC_NAMES, orjson.dumps
+    at = store.LISTED.index
+    created, edited, answered, hidden = at("created_at"), at("edited_at"), at("answered_at"), at("hidden_at")
+    tags, flags, deleted, own = at("tags"), at("flags"), at("deleted"), at("own")
     with _ledger(config) as ledger, _no_collection():
-        rows = store.listed(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
-                            limit=limit or None)
-    return public_listed(rows, config.timezone)
+        for rows in store.listed_batches(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
+                                         limit=limit or None, size=batch):
+            out = []
+            for row in rows:
+                message = dict(zip(names, row))
+                message["created_at"] = local(row[created])
+                if row[edited]:
+                    message["edited_at"] = local(row[edited])
+                if row[answered]:
+                    message["answered_at"] = local(row[answered])
+                if row[hidden]:
+                    message["hidden_at"] = local(row[hidden])
+                # orjson writes a tuple as a JSON list: no list() copy of the cached words.
+                message["tags"], message["flags"] = words(row[tags]), words(row[flags])
+                message["deleted"], message["own"] = bool(row[deleted]), bool(row[own])
+                out.append(message)
+            yield _encode_batch(out, dumps, orjson.JSONEncodeError)
+
+
+# Between two messages in orjson's compact list.  Inside a JSON string every '"' is written
+# '\"', so '},{"id":' (an unescaped quote after '{') only ever occurs where one message ends
+# and the next begins: messages hold no nested objects.
+_BETWEEN, _BETWEEN_LINES = b'},{"id":', b'},\n  {"id":'
+
+
+def _encode_batch(messages: list[dict], dumps, refused) -> bytes:
+    """The messages as lines of compact JSON, ``,\n  `` between them (`inbox --json`'s
+    layout, docs/inbox.md).  One orjson call for the whole batch, split between messages:
+    orjson's cost is mostly per call (a call per message took 0.5 s of 100,000; one per
+    batch, 0.06 s).  A text orjson refuses (a lone surrogate, not UTF-8) is written by
+    json, as before."""
+    if not messages:
+        return b""
+    try:
+        return dumps(messages, default=str)[1:-1].replace(_BETWEEN, _BETWEEN_LINES)
+    except refused:
+        import json
+
+        encode = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+        return b",\n  ".join(encode(message).encode("utf-8", "surrogatepass") for message in messages)
 
 
 def public_listed(rows: list, tz) -> list[dict]:

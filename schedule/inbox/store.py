@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..model import Incoming
 from ..timeutil import to_utc_key, utcnow
@@ -238,6 +238,19 @@ def listed(ledger, *, state: str | None = None, channel: str | None = None, item
     sql = f"SELECT {', '.join(LISTED)} FROM inbox_messages" + where + _NEWEST_FIRST + _paged(limit, offset)
     with ledger.lock:                    # as Ledger._query: one thread's statement at a time
         return ledger.db.execute(sql, args).fetchall()
+
+
+def listed_batches(ledger, *, state: str | None = None, channel: str | None = None, item: str | None = None,
+                   flag: str | None = None, since: datetime | None = None, limit: int | None = None,
+                   size: int = 2000) -> Iterator[list[tuple]]:
+    """`listed`'s rows a batch at a time from the cursor: `inbox --json` writes each batch
+    before it reads the next, so 100,000 messages are never all in memory at once."""
+    where, args = _where(state, channel, item, flag, since)
+    sql = f"SELECT {', '.join(LISTED)} FROM inbox_messages" + where + _NEWEST_FIRST + _paged(limit)
+    with ledger.lock:
+        cursor = ledger.db.execute(sql, args)
+        while batch := cursor.fetchmany(size):
+            yield batch
 
 
 words = _words

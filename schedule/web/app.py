@@ -8,6 +8,7 @@ schedule/operator.py with the signed-in user as the actor of its ledger event.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from flask import Flask, abort, g, redirect, render_template, request, send_from_directory, url_for
@@ -15,6 +16,7 @@ from flask import Flask, abort, g, redirect, render_template, request, send_from
 from .. import operator, signoff
 from ..config import Config
 from ..errors import BotError
+from ..inbox import report as inbox_report
 from ..languages import split_delivery_item
 from ..database import open_configured
 from ..ledger import public_row
@@ -29,6 +31,10 @@ log = logging.getLogger("civicpost.web")
 
 def create_app(config: Config, settings: WebSettings, secret: str, content: Content | None = None) -> Flask:
     content = content or Content(config)
+    # Reports' inbox counts are recounted in the background as soon as the inbox changes, so
+    # a visit does not wait for a count of every message (inbox/report.py keep_warm).
+    threading.Thread(target=inbox_report.keep_warm, args=(config, content.stopping), name="civicpost-web-report",
+                     daemon=True).start()
     app = Flask(__name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024)
     app.jinja_env.filters["local"] = lambda value: pages.local_time(value, config)

@@ -100,6 +100,11 @@ class Content:
         except Exception as exc:  # noqa: BLE001 - no inotify: the periodic re-read still runs
             log.info("content folder watch unavailable (%s); re-reading every %ss", exc, self.interval)
 
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the page stops: background work beside the scanner stops with it."""
+        return self._stop
+
     def stop(self) -> None:
         self._stop.set()
         self._changed.set()
