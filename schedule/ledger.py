@@ -427,26 +427,35 @@ class _Transaction:
                 raise LedgerError(f"ledger {ledger.path}: {exc}") from None
 
     def __exit__(self, kind, exc, tb) -> None:
+        """The outermost exit commits (or, on an exception, rolls back); both back ends
+        share this bookkeeping and differ only in ``commit`` and ``abandon``."""
         ledger = self.ledger
         ledger.depth.value -= 1
         try:
             if ledger.depth.value:
                 return
-            conn = ledger.db.conn
             if kind is None:
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error as error:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise LedgerError(f"ledger {ledger.path}: cannot commit ({error}): is the disk full?") from None
+                self.commit()
             else:
-                if conn.in_transaction:     # SQLite already rolled back on SQLITE_FULL
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise LedgerError(f"ledger {ledger.path}: {exc}: is the disk full?") from None
+                self.abandon(exc)
         finally:
             ledger.lock.release()
+
+    def commit(self) -> None:
+        ledger, conn = self.ledger, self.ledger.db.conn
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise LedgerError(f"ledger {ledger.path}: cannot commit ({error}): is the disk full?") from None
+
+    def abandon(self, exc: BaseException | None) -> None:
+        conn = self.ledger.db.conn
+        if conn.in_transaction:     # SQLite already rolled back on SQLITE_FULL
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise LedgerError(f"ledger {self.ledger.path}: {exc}: is the disk full?") from None
 
 
 def open_ledger(path: Path, tz: ZoneInfo, readonly: bool = False) -> Ledger | None:

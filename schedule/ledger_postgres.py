@@ -30,7 +30,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from .errors import LedgerError
-from .ledger import Ledger
+from .ledger import Ledger, _Transaction
 from .secrets import get_secret, mask
 
 CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the change notice
@@ -270,11 +270,9 @@ def _first_line(exc: BaseException) -> str:
     return mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
 
-class _PgTransaction:
-    """BEGIN ... COMMIT under the ledger's lock, re-entrant within a thread (as on SQLite)."""
-
-    def __init__(self, ledger: PostgresLedger):
-        self.ledger = ledger
+class _PgTransaction(_Transaction):
+    """BEGIN ... COMMIT under the ledger's lock, re-entrant within a thread (as on SQLite);
+    the exit's bookkeeping is `_Transaction`'s."""
 
     def __enter__(self) -> None:
         ledger = self.ledger
@@ -298,25 +296,18 @@ class _PgTransaction:
                 raise LedgerError(f"ledger {ledger.url}: {_first_line(exc)}: is the database reachable?") from None
         ledger.depth.value = getattr(ledger.depth, "value", 0) + 1
 
-    def __exit__(self, kind, exc, tb) -> None:
-        ledger = self.ledger
-        ledger.depth.value -= 1
+    def commit(self) -> None:
+        ledger, conn = self.ledger, self.ledger.db.conn
         try:
-            if ledger.depth.value:
-                return
-            conn = ledger.db.conn
-            idle = psycopg.pq.TransactionStatus.IDLE
-            if kind is None:
-                try:
-                    conn.execute("COMMIT")
-                except psycopg.Error as error:
-                    if not conn.closed and conn.info.transaction_status != idle:
-                        conn.execute("ROLLBACK")
-                    raise LedgerError(f"ledger {ledger.url}: cannot commit ({_first_line(error)})") from None
-            else:
-                if not conn.closed and not conn.broken and conn.info.transaction_status != idle:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, psycopg.Error):
-                    raise LedgerError(f"ledger {ledger.url}: {_first_line(exc)}") from None
-        finally:
-            ledger.lock.release()
+            conn.execute("COMMIT")
+        except psycopg.Error as error:
+            if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            raise LedgerError(f"ledger {ledger.url}: cannot commit ({_first_line(error)})") from None
+
+    def abandon(self, exc: BaseException | None) -> None:
+        conn = self.ledger.db.conn
+        if not conn.closed and not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, psycopg.Error):
+            raise LedgerError(f"ledger {self.ledger.url}: {_first_line(exc)}") from None

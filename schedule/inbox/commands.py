@@ -82,28 +82,11 @@ def listed_json(config, state: str | None = None, channel: str | None = None, it
     import orjson
 
     _check_filters(config, state, channel, flag)
-    local, words, names, dumps = LocalTimes(config.timezone), store.words, _PUBLIC_NAMES, orjson.dumps
-    at = store.LISTED.index
-    created, edited, answered, hidden = at("created_at"), at("edited_at"), at("answered_at"), at("hidden_at")
-    tags, flags, deleted, own = at("tags"), at("flags"), at("deleted"), at("own")
+    message = _listed_message(config.timezone, lists=False)     # orjson writes the words' tuples as lists
     with _ledger(config) as ledger, _no_collection():
         for rows in store.listed_batches(ledger, state=state, channel=channel, item=item, flag=flag, since=since,
                                          limit=limit or None, size=batch):
-            out = []
-            for row in rows:
-                message = dict(zip(names, row))
-                message["created_at"] = local(row[created])
-                if row[edited]:
-                    message["edited_at"] = local(row[edited])
-                if row[answered]:
-                    message["answered_at"] = local(row[answered])
-                if row[hidden]:
-                    message["hidden_at"] = local(row[hidden])
-                # orjson writes a tuple as a JSON list: no list() copy of the cached words.
-                message["tags"], message["flags"] = words(row[tags]), words(row[flags])
-                message["deleted"], message["own"] = bool(row[deleted]), bool(row[own])
-                out.append(message)
-            yield _encode_batch(out, dumps, orjson.JSONEncodeError)
+            yield _encode_batch([message(row) for row in rows], orjson.dumps, orjson.JSONEncodeError)
 
 
 # Between two messages in orjson's compact list.  Inside a JSON string every '"' is written
@@ -131,24 +114,35 @@ def _encode_batch(messages: list[dict], dumps, refused) -> bytes:
 
 def public_listed(rows: list, tz) -> list[dict]:
     """`public_message` for `store.listed` rows (the lean path for listing 100,000)."""
+    message = _listed_message(tz, lists=True)
+    with _no_collection():
+        return [message(row) for row in rows]
+
+
+def _listed_message(tz, lists: bool):
+    """A `store.listed` row (a tuple) into `public_message`'s dict, the one place both the
+    listing and `inbox --json` make it; ``lists``: tags and flags as lists, else the cached
+    tuples (for orjson, which writes them as lists)."""
     local, words, at, names = LocalTimes(tz), store.words, store.LISTED.index, _PUBLIC_NAMES
     created, edited, answered, hidden = at("created_at"), at("edited_at"), at("answered_at"), at("hidden_at")
     tags, flags, deleted, own = at("tags"), at("flags"), at("deleted"), at("own")
-    out = []
-    with _no_collection():
-        for row in rows:
-            message = dict(zip(names, row))
-            message["created_at"] = local(row[created])
-            if row[edited]:
-                message["edited_at"] = local(row[edited])
-            if row[answered]:
-                message["answered_at"] = local(row[answered])
-            if row[hidden]:
-                message["hidden_at"] = local(row[hidden])
-            message["tags"], message["flags"] = list(words(row[tags])), list(words(row[flags]))
-            message["deleted"], message["own"] = bool(row[deleted]), bool(row[own])
-            out.append(message)
-    return out
+
+    def message(row) -> dict:
+        made = dict(zip(names, row))
+        made["created_at"] = local(row[created])
+        if row[edited]:
+            made["edited_at"] = local(row[edited])
+        if row[answered]:
+            made["answered_at"] = local(row[answered])
+        if row[hidden]:
+            made["hidden_at"] = local(row[hidden])
+        made["tags"], made["flags"] = words(row[tags]), words(row[flags])
+        if lists:
+            made["tags"], made["flags"] = list(made["tags"]), list(made["flags"])
+        made["deleted"], made["own"] = bool(row[deleted]), bool(row[own])
+        return made
+
+    return message
 
 
 @contextmanager
