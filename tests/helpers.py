@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -114,3 +115,24 @@ class Project:
 
     def image(self, name: str = "pool.png") -> Path:
         return tiny_png(self.content / "media" / name)
+
+
+def poll(check, seconds: float = 20.0, every: float = 0.2):
+    """``check()`` again and again until it gives something true or ``seconds`` pass; its
+    last answer (for tests that wait on a daemon or a server)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    return check()
+
+
+def wait_until(check, timeout: float, what: str, log: str = ""):
+    """``poll``, failing the test with what was awaited (and ``log``) if it never came."""
+    found = poll(check, timeout)
+    if not found:
+        raise AssertionError(f"timed out waiting for {what}" + (f"\n{log}" if log else ""))
+    return found
+

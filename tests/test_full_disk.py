@@ -20,6 +20,7 @@ import pytest
 
 from schedule.ledger import Ledger
 from schedule.operator import status
+from tests.helpers import wait_until
 from tests.servers import channel_tables, credentials_env, x
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,16 +33,6 @@ def state(project) -> dict:
         return {r["item"]: r for r in ledger.deliveries()}
     finally:
         ledger.close()
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class World:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from schedule.inbox import store
 from schedule.ledger import Ledger
+from tests.helpers import poll
 from tests.servers import channel_tables, credentials_env, mastodon
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,13 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _wait(what, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.2)
-    return what()
+    return poll(what, seconds)
 
 
 def test_daemon_reads_replies_and_a_slow_inbox_never_delays_a_post(project):

@@ -13,7 +13,8 @@ from schedule.ledger import Ledger
 from schedule.operator import status
 # The same world (X test server, project, daemon with a real RLIMIT_FSIZE) and marks as there.
 from tests.servers import channel_tables
-from tests.test_full_disk import pytestmark, state, wait_until, world  # noqa: F401 - pytestmark, fixture
+from tests.helpers import wait_until
+from tests.test_full_disk import pytestmark, state, world  # noqa: F401 - pytestmark, fixture
 
 
 def test_an_outcome_the_ledger_cannot_record_is_kept_with_its_parts_and_recorded_later(world, project):

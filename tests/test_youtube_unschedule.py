@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from bot import cli
 from schedule.ledger import Ledger
-from tests.helpers import tiny_mp4
+from tests.helpers import poll, tiny_mp4
 from tests.servers import channel_tables, credentials_env, youtube
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,13 +79,10 @@ media: [{{path: media/meeting.mp4, captions: media/meeting.vtt}}]
         return (self.project.root / "daemon.log").read_text()[-3000:]
 
     def until(self, condition, what: str, seconds: float = 30):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            found = condition()
-            if found:
-                return found
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}\n{self.daemon_log()}")
+        found = poll(condition, seconds)
+        if not found:
+            raise AssertionError(f"timed out waiting for {what}\n{self.daemon_log()}")
+        return found
 
     def row(self) -> dict | None:
         rows = self.ledger.deliveries(item="council-meeting")
