@@ -38,7 +38,8 @@ def test_the_inbox_commands_work_on_the_postgresql_ledger(project, pg_url):
     assert [n["text"] for n in shown["notes"]] == ["Asked waste services"]
     written = json.loads(run(project, "inbox", "reply", str(message_id), "--text", "Open 9 to 4 daily.", "--json"))
     assert written["path"].endswith(".md")
-    assert json.loads(run(project, "inbox", "report", "--json")) is not None
+    reported = json.loads(run(project, "inbox", "report", "--json"))
+    assert [(r["channel"], r["messages"]) for r in reported] == [("mastodon", 1)]
     exported = json.loads(run(project, "export", "--inbox", "--format", "json"))
     assert [m["id"] for m in exported] == [message_id]
     assert [n["text"] for n in exported[0]["notes"]] == ["Asked waste services"]
