@@ -17,7 +17,7 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
-from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time, steady_environment
+from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time, shared_connections, steady_environment
 
 
 class MastodonChannel(Channel):
@@ -58,6 +58,7 @@ class MastodonChannel(Channel):
                                     request_timeout=self.timeout, ratelimit_method="throw",
                                     mastodon_version="4.2.0", version_check_mode="created")
             steady_environment(self._client.session)
+            shared_connections(self._client.session)      # one pool per instance host, for every account
         return self._client
 
     def poster(self):
