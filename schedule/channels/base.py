@@ -437,6 +437,9 @@ def steady_environment(session: Any) -> Any:
 # at most that many requests in flight), so a finished request's connection is kept, not
 # dropped with urllib3's "Connection pool is full" warning.
 SHARED_POOL_SIZE = 100
+# Hosts whose pools one shared adapter keeps (urllib3 closes the least recently used pool past
+# this; requests' default is 10): the Graph hosts, LinkedIn, and a Mastodon instance or several.
+SHARED_POOL_HOSTS = 32
 _SHARED_ADAPTERS: dict[tuple, Any] = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -461,7 +464,7 @@ def shared_connections(session: Any, key: tuple = ("plain",), make: Callable[[],
             if make is None:
                 from requests.adapters import HTTPAdapter
 
-                adapter = HTTPAdapter(pool_maxsize=SHARED_POOL_SIZE)
+                adapter = HTTPAdapter(pool_connections=SHARED_POOL_HOSTS, pool_maxsize=SHARED_POOL_SIZE)
             else:
                 adapter = make()
             adapter = _SHARED_ADAPTERS[key] = adapter
