@@ -47,6 +47,12 @@ class MastodonChannel(Channel):
         self._client = None
         self._poster = None
 
+    def warm_up(self) -> None:
+        super().warm_up()
+        # The length rule's URL and mention patterns (~0.25 s to compile): before the workers
+        # run, not inside the first burst on a node that never rendered (#12).
+        counting.mastodon_length("warm up https://example.org @someone@example.org")
+
     def client(self):
         from mastodon import Mastodon
 
