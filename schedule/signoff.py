@@ -81,7 +81,8 @@ class LedgerSignoffs(Mapping):
         self.ledger = ledger
 
     def get(self, item_id: str, default: dict | None = None) -> dict | None:
-        value = self.ledger.get_meta(PREFIX + item_id)
+        with getattr(self.ledger, "lock", nullcontext()):       # as records_in: from a worker thread
+            value = self.ledger.get_meta(PREFIX + item_id)
         return json.loads(value) if value else default
 
     def __getitem__(self, item_id: str) -> dict:
