@@ -422,13 +422,20 @@ def stored_decision(record: dict, when: datetime, now: datetime, config, paused:
     return "publish", None
 
 
-def await_version(publisher, row: dict, now: datetime) -> str:
+def missing_media(variant) -> list[str]:
+    """Media the leader's variant names that this node's checkout does not have (yet): the
+    commit that brought them is not pulled here."""
+    return [m.rel for m in variant.media if not Path(m.path).exists()]
+
+
+def await_version(publisher, row: dict, now: datetime, reason: str | None = None) -> str:
     """The leader recorded another version of the item than this node's checkout has, and
-    stored no rendering of it (yet): this node never sends its own version.  The claim ends
+    stored no rendering of it (yet), or its rendering names a media file this checkout lacks:
+    this node never sends its own version, nor the post without its image.  The claim ends
     and the row waits a little, for the leader's record or this node's next git pull."""
     from .publisher import DUE_STATES
     from .timeutil import to_utc_key
-    reason = "this node's checkout has another version of the item than the ledger: waiting for the leader's"
+    reason = reason or "this node's checkout has another version of the item than the ledger: waiting for the leader's"
     publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, holder=publisher.node, kind="waiting",
                                 reason=reason, next_attempt_at=to_utc_key(now + timedelta(seconds=30)))
     log.warning("NOT YET %s on %s: %s", row["item"], row["channel"], reason)

@@ -24,7 +24,7 @@ from .languages import languages, split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
-from .cluster import Fenced, await_version, resolve_media, stored, stored_decision, stored_variant
+from .cluster import Fenced, await_version, missing_media, resolve_media, stored, stored_decision, stored_variant
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
@@ -169,6 +169,9 @@ class Publisher(NetworkCheck):
             return await_version(self, row, now)     # never this node's older version
         else:
             variant = self._fresh_variant(row, item)
+        if self.cluster is not None and (reused or record is not None) and (missing := missing_media(variant)):
+            return await_version(self, row, now, f"this node's checkout lacks {', '.join(missing)}, which the "
+                                 "leader's rendering posts: waiting for this node's git pull")
         if variant is None:
             return self._stop(row, "cancelled", f"the item now says skip: true for {row['channel']}")
         errors = self.gate_errors(row, item, variant, now)
