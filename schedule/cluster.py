@@ -295,6 +295,21 @@ class Cluster:
                 self.row_renewed[row["id"]] = started
         return [r["id"] for r in rows]
 
+    def reclaim(self, delivery_id: int) -> bool:
+        """This node's own `publishing` row whose lease ran out while the node was cut off from
+        the database, and that no other node has taken over: its lease again, so the node
+        records the outcome it holds (it knows what was sent)."""
+        if not self.may_send():
+            return False
+        with self.lock:
+            started = time.monotonic()
+            rows = self._sql(f"UPDATE deliveries SET lease_until = {NOW} + %s WHERE id = %s AND state = 'publishing' "
+                             "AND claimed_by = %s RETURNING id", [self.settings.lease, delivery_id, self.node_id],
+                             rows=True)
+            if rows:
+                self.row_renewed[delivery_id] = started
+        return bool(rows)
+
     def held_elsewhere_until(self, row: dict) -> datetime | None:
         """When another node's claim on this open row runs out (by our clock, for a job time)."""
         if row.get("claimed_by") in (None, self.node_id) or not row.get("lease_until"):

@@ -63,6 +63,7 @@ class Publisher(NetworkCheck):
     # Any other outcome (retrying, failed, uncertain) the ledger could not record: delivery id -> Pending.
     pending: dict[int, Pending] = field(default_factory=dict)
     missed_lock: threading.Lock = field(default_factory=threading.Lock)
+    taken_over: set[int] = field(default_factory=set)  # unrecorded posts another node has now (said once)
     # One node of several on PostgreSQL (schedule/cluster.py): claims, fencing.  None: the only daemon.
     cluster: Any = None
 
@@ -355,7 +356,11 @@ class Publisher(NetworkCheck):
     def record_unrecorded(self) -> int:
         """Record the outcomes decided while the ledger could not be written; how many are left."""
         for delivery_id, (receipt, posted_at, held_parts) in list(self.unrecorded.items()):
+            if self.cluster is not None:          # our lease ran out while cut off: ours again, if nobody took it
+                self.cluster.reclaim(delivery_id)
             moved = self._record_posted(delivery_id, receipt, posted_at, held_parts)   # LedgerError: try again later
+            if not moved and self._taken_over(delivery_id, receipt):
+                continue                          # kept until the node that has it now settles it
             del self.unrecorded[delivery_id]
             if moved:
                 log.warning("recorded delivery %s as posted (%s), now that the ledger can be written", delivery_id,
@@ -376,6 +381,20 @@ class Publisher(NetworkCheck):
             if pending.alert is not None:
                 self.alert(pending.row, pending.state, pending.alert)
         return len(self.unrecorded) + len(self.pending)
+
+    def _taken_over(self, delivery_id: int, receipt: Receipt) -> bool:
+        """Another node took this row over after this node's lease ran out (several daemons) and
+        has not settled it yet: it finds this post on the network by today's rules, so this is
+        no post "sent after it was changed".  Said once; the outcome is kept meanwhile."""
+        row = self.ledger.get(delivery_id) or {}
+        if self.cluster is None or row.get("state") not in ("publishing", *DUE_STATES):
+            return False
+        if delivery_id not in self.taken_over:
+            self.taken_over.add(delivery_id)
+            log.warning("delivery %s (%s on %s): sent as %s, but node %s took it over while this node was cut off "
+                        "from the ledger: it checks the network and records it", delivery_id, row["item"],
+                        row["channel"], receipt.remote_id, row["claimed_by"])
+        return True
 
     def _rehearse(self, row: dict, variant: Variant, done: list[Receipt], on_part) -> Receipt:
         count = len(variant.parts) if self.renderer.channel(row["channel"]).threads else 1
