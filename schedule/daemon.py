@@ -232,10 +232,15 @@ class Daemon:
         if self.cluster is not None and not self.cluster.leader:
             # A follower: its items serve its own publishing; the leader plans (schedule/cluster.py).
             self.items = {i.id: i for i in result.items}
+            self.item_errors = {}                # the leader's gate blocks; a deposed leader's verdicts go stale
             self._recheck_credentials()
             if sync:
                 self.sync_jobs()
             return
+        if self.cluster is not None:
+            # A leader deposed while frozen may not have noticed yet: fenced before the
+            # unschedule sweep and the blocked alerts, so two nodes never both do them.
+            self.cluster.check_leader()
         touched = {**result.changed, **result.removed}
         landed = [e for e in result.errors if not self.planned_once or str(self.config.path.parent / e.path) in touched]
         for error in landed:
