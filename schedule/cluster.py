@@ -23,7 +23,11 @@ worker threads busy on the ledger's connection never delay a heartbeat.  The rul
   (``pg_terminate_backend``, allowed for the same role); its writes as leader are fenced
   by ``check_leader`` inside the plan's transaction.  The leader stores each open
   delivery's rendered variant (``deliveries.variant``, see ``stored_variant``) so a node
-  whose checkout lags a commit publishes exactly what the leader rendered.
+  whose checkout lags a commit publishes exactly what the leader rendered; a row that comes
+  into the horizon unchanged gets one on the leader's next idle pass
+  (``plan_actions.lacking_variants``).  A node lacking the item version, or a media file the
+  variant names, waits for its checkout (``await_version``).  The leader alone runs the
+  blocked alerts and the unschedule sweep, fenced by ``check_leader`` first.
 - **Leases by name** (``lease``): the inbox polls each channel on one node only.
 """
 from __future__ import annotations
@@ -455,3 +459,20 @@ def await_version(publisher, row: dict, now: datetime, reason: str | None = None
                                 reason=reason, next_attempt_at=to_utc_key(now + timedelta(seconds=30)))
     log.warning("NOT YET %s on %s: %s", row["item"], row["channel"], reason)
     return row["state"]
+
+
+def taken_over(publisher, delivery_id: int, receipt) -> bool:
+    """A post this node sent but could not record (the ledger was away past its lease) whose
+    row another node took over and has not settled yet: that node finds the post on the
+    network by today's rules, so this is no post "sent after it was changed".  Said once;
+    the publisher keeps the outcome meanwhile."""
+    from .publisher import DUE_STATES
+    row = publisher.ledger.get(delivery_id) or {}
+    if publisher.cluster is None or row.get("state") not in ("publishing", *DUE_STATES):
+        return False
+    if delivery_id not in publisher.taken_over:
+        publisher.taken_over.add(delivery_id)
+        log.warning("delivery %s (%s on %s): sent as %s, but node %s took it over while this node was cut off from "
+                    "the ledger: it checks the network and records it", delivery_id, row["item"], row["channel"],
+                    receipt.remote_id, row["claimed_by"])
+    return True

@@ -31,7 +31,7 @@ from .languages import language_codes, split_delivery_item
 from .database import ledger_spec, open_configured
 from .model import Item
 from .plan import blocked_reason, reconcile, wanted, wanted_but_cancelled
-from .plan_actions import apply_actions, lacking_variants, recheck_credentials, store_variants
+from .plan_actions import apply_actions, recheck_credentials, store_lacking_variants, store_variants
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -268,7 +268,7 @@ class Daemon:
             if affected is None or affected:
                 self._apply(result, affected, duplicates)
             elif self.cluster is not None:       # nothing changed: rows new to the horizon get the leader's variant
-                self._store_lacking_variants()
+                store_lacking_variants(self)
         except LedgerError:
             # The scanner has seen these files but the ledger did not take the change (full
             # disk): compare every item next time, or an edit or deletion would be lost.
@@ -330,14 +330,6 @@ class Daemon:
                 store_variants(self, items, now)
         # After the commit: no network call holds the ledger.
         self.attention.send(alerts, broken, self.item_errors, {e.path for e in result.errors})
-
-    def _store_lacking_variants(self) -> None:
-        now = utcnow()
-        lacking = lacking_variants(self, now)
-        if lacking:
-            with self.ledger.transaction():
-                self.cluster.check_leader()      # fencing, as for the plan's own writes
-                store_variants(self, [], now, only=lacking)
 
     def _recheck_credentials(self) -> None:
         recheck_credentials(self)

@@ -112,6 +112,17 @@ def lacking_variants(self, now: datetime) -> list[int]:
         [*OPEN_STATES, to_utc_key(variant_horizon(self, now))])]
 
 
+def store_lacking_variants(self) -> None:
+    """The leader's idle pass (nothing changed in content): variants for the rows that came
+    into the horizon since, in one transaction fenced like the plan's own writes."""
+    now = utcnow()
+    lacking = lacking_variants(self, now)
+    if lacking:
+        with self.ledger.transaction():
+            self.cluster.check_leader()
+            store_variants(self, [], now, only=lacking)
+
+
 def recheck_credentials(self) -> None:
     """A channel whose token failed is checked again (at most every 5 minutes); when it
     works, its held deliveries still within grace go out."""

@@ -24,7 +24,8 @@ from .languages import languages, split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
-from .cluster import Fenced, await_version, missing_media, resolve_media, stored, stored_decision, stored_variant
+from .cluster import (Fenced, await_version, missing_media, resolve_media, stored, stored_decision, stored_variant,
+                      taken_over)
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
@@ -359,7 +360,7 @@ class Publisher(NetworkCheck):
             if self.cluster is not None:          # our lease ran out while cut off: ours again, if nobody took it
                 self.cluster.reclaim(delivery_id)
             moved = self._record_posted(delivery_id, receipt, posted_at, held_parts)   # LedgerError: try again later
-            if not moved and self._taken_over(delivery_id, receipt):
+            if not moved and taken_over(self, delivery_id, receipt):
                 continue                          # kept until the node that has it now settles it
             del self.unrecorded[delivery_id]
             if moved:
@@ -381,20 +382,6 @@ class Publisher(NetworkCheck):
             if pending.alert is not None:
                 self.alert(pending.row, pending.state, pending.alert)
         return len(self.unrecorded) + len(self.pending)
-
-    def _taken_over(self, delivery_id: int, receipt: Receipt) -> bool:
-        """Another node took this row over after this node's lease ran out (several daemons) and
-        has not settled it yet: it finds this post on the network by today's rules, so this is
-        no post "sent after it was changed".  Said once; the outcome is kept meanwhile."""
-        row = self.ledger.get(delivery_id) or {}
-        if self.cluster is None or row.get("state") not in ("publishing", *DUE_STATES):
-            return False
-        if delivery_id not in self.taken_over:
-            self.taken_over.add(delivery_id)
-            log.warning("delivery %s (%s on %s): sent as %s, but node %s took it over while this node was cut off "
-                        "from the ledger: it checks the network and records it", delivery_id, row["item"],
-                        row["channel"], receipt.remote_id, row["claimed_by"])
-        return True
 
     def _rehearse(self, row: dict, variant: Variant, done: list[Receipt], on_part) -> Receipt:
         count = len(variant.parts) if self.renderer.channel(row["channel"]).threads else 1
