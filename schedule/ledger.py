@@ -288,8 +288,8 @@ class Ledger:
 
     def transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
                    actor: str = "daemon", reason: str | None = None, kind: str | None = None,
-                   detail: Any = None, holder: str | None = None, unchanged: dict | None = None,
-                   **fields: Any) -> bool:
+                   detail: Any = None, holder: str | None = None, claim: float | None = None,
+                   unchanged: dict | None = None, **fields: Any) -> bool:
         """Move a delivery to ``to_state`` if it is in one of ``expect``; one transaction
         with its event.  Returns False (and changes nothing) if someone moved it first.
 
@@ -298,24 +298,60 @@ class Ledger:
         the row's claim and its lease has not run out by the database's clock.  A move out
         of `publishing` ends the lease (the row is free for whichever node comes next).
 
+        ``claim`` (seconds, only with ``holder``): claim the row in the same move instead:
+        allowed if it is unclaimed, already ``holder``'s, or its lease has run out (the
+        database's clock); the row is then ``holder``'s, with a lease of ``claim`` seconds
+        from now when it moves to `publishing` (any other move ends the lease, as above).
+
         ``unchanged``: columns that must still hold these values (what the caller rendered
         from, e.g. ``item_digest``): a re-plan that recorded an edit meanwhile wins."""
+        return self._transition(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim,
+                                unchanged, fields, False) is not None
+
+    def transition_row(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
+                       actor: str = "daemon", reason: str | None = None, kind: str | None = None,
+                       detail: Any = None, holder: str | None = None, claim: float | None = None,
+                       unchanged: dict | None = None, **fields: Any) -> dict | None:
+        """``transition``, giving back the row as it is after the move (as ``get`` gives
+        it), or None if it did not move: the caller need not read it again."""
+        return self._transition(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim,
+                                unchanged, fields, True)
+
+    def _transition(self, delivery_id: int, to_state: str, expect, actor, reason, kind, detail, holder, claim,
+                    unchanged, fields: dict, want_row: bool) -> dict | None:
+        """Both of the above on SQLite (and the reference for PostgreSQL's one statement):
+        the row after the move (or, without ``want_row``, the row before it), None if not moved."""
         assert to_state in STATES, to_state
+        if claim is not None and holder is None:
+            raise ValueError("transition(claim=...) needs holder=: the node that claims the row")
         with self.transaction():
             row = self.get(delivery_id)
             if row is None or (expect is not None and row["state"] not in set(expect)):
-                return False
+                return None
             if unchanged and any(row.get(k) != v for k, v in unchanged.items()):
-                return False
+                return None
             if holder is not None:
-                if not self.holds(delivery_id, holder):
-                    return False
+                if claim is not None:
+                    now = self._clock()
+                    if row["claimed_by"] not in (None, holder) and row["lease_until"] is not None \
+                            and row["lease_until"] >= now:
+                        return None             # another node's lease is still running
+                    fields["claimed_by"] = holder
+                    if to_state == "publishing":
+                        fields.setdefault("lease_until", now + claim)
+                elif not self.holds(delivery_id, holder):
+                    return None
                 if to_state != "publishing":
                     fields.setdefault("lease_until", None)
             self._update(delivery_id, {"state": to_state, "updated_at": to_utc_key(utcnow()), **fields})
             self._event(delivery_id, row["item"], row["channel"], kind or to_state, row["state"], to_state,
                         actor, reason, detail)
-        return True
+            return self.get(delivery_id) if want_row else row
+
+    def _clock(self) -> float:
+        """Epoch seconds by the clock leases are counted in (SQLite: this host's, the only one)."""
+        import time
+        return time.time()
 
     def update(self, delivery_id: int, kind: str | None = None, actor: str = "daemon", reason: str | None = None,
                detail: Any = None, **fields: Any) -> None:

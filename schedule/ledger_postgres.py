@@ -199,6 +199,10 @@ class PostgresLedger(Ledger):
                                  + (" RETURNING id" if has_id else ""), list(row.values()))
         return int(cursor.fetchone()[0]) if has_id else 0
 
+    def _clock(self) -> float:
+        """The database's clock (leases are counted in it, never a host's), at this moment."""
+        return float(self.db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])
+
     def holds(self, delivery_id: int, node: str) -> bool:
         """The fencing check by the database's clock (``clock_timestamp()``: the moment of the
         check, not the start of a transaction that may have waited for its lock)."""
