@@ -485,7 +485,7 @@ def await_version(publisher, row: dict, now: datetime, reason: str | None = None
     from .publisher import DUE_STATES
     from .timeutil import to_utc_key
     reason = reason or "this node's checkout has another version of the item than the ledger: waiting for the leader's"
-    publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, holder=publisher.node, kind="waiting",
+    publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, **publisher._fence(), kind="waiting",
                                 reason=reason, next_attempt_at=to_utc_key(now + timedelta(seconds=30)))
     log.warning("NOT YET %s on %s: %s", row["item"], row["channel"], reason)
     return row["state"]
