@@ -4,11 +4,15 @@ Every `bot.py run` on PostgreSQL is a node (``host:pid:token``) with a row in ``
 its own session (``civicpost node <token>``) for the heartbeat, claims and leadership, so
 worker threads busy on the ledger's connection never delay a heartbeat.  The rules:
 
-- **Claims.** A due delivery is claimed by one node in one statement (``FOR UPDATE SKIP
-  LOCKED``: a node that meets a row another is claiming passes over it): ``claimed_by`` and
-  ``lease_until``, in epoch seconds by the *database's* clock (``clock_timestamp()``), never
-  a host's.  The heartbeat renews the leases of the rows a node holds; a lease that has run
-  out is never renewed (its row may already be another node's).
+- **Sharing out.** Each delivery has one owner among the live nodes (``owner``: rendezvous
+  hashing), which tries it at its time; the others back it up ``backup_seconds`` later.
+- **Claims.** A due delivery is claimed by one node in one compare-and-set: ``claimed_by``
+  and ``lease_until``, in epoch seconds by the *database's* clock (``clock_timestamp()``),
+  never a host's.  A first attempt that is to go out is claimed in its very move to
+  `publishing` (``Ledger.transition(holder=, claim=)``, Publisher._claim_with_publishing);
+  anything else is claimed first (``claim``: ``FOR UPDATE SKIP LOCKED``, a node that meets
+  a row another is claiming passes over it).  The heartbeat renews the leases of the rows a
+  node holds; a lease that has run out is never renewed (its row may be another node's).
 - **Fencing.** Every state change a node makes to a claimed row checks, in the same
   transaction, that it still holds the claim with a live lease (``Ledger.transition(...,
   holder=node)``).  Before every network call that could make a post, ``may_send`` checks
