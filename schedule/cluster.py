@@ -115,6 +115,7 @@ class Cluster:
         self.peers: tuple[str, ...] = (self.node_id,)    # the live nodes (by heartbeat), this one included
         self.on_takeover: Callable[[list[int]], None] | None = None
         self.on_leader: Callable[[], None] | None = None
+        self.on_peers: Callable[[], None] | None = None
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -199,9 +200,12 @@ class Cluster:
             else:
                 self.offset = float(row[0]) - time.time()
             self._end_dead_nodes()
+            was_peers = self.peers
             self.peers = tuple(sorted({self.node_id} | {r[0] for r in self._sql(
                 f"SELECT node_id FROM nodes WHERE stopped_at IS NULL AND heartbeat_at >= {NOW} - %s",
                 [self.settings.lease]).fetchall()}))
+        if self.peers != was_peers and self.on_peers:
+            self.on_peers()            # a node came or went: the shares moved, so the job times did
         if self.leader and not was_leader:
             log.warning("LEADER: node %s now re-plans from content", self.node_id)
             if self.on_leader:

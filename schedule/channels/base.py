@@ -407,6 +407,10 @@ _PROXY_VARIABLES = tuple(v for name in ("http_proxy", "https_proxy", "all_proxy"
                          for v in (name, name.upper())) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
+def _keep_request_as_is(request: Any) -> Any:
+    return request
+
+
 def steady_environment(session: Any) -> Any:
     """Keep a requests ``Session``'s reading of the environment, per scheme and host.
 
@@ -419,6 +423,13 @@ def steady_environment(session: Any) -> Any:
     """
     if getattr(session, "_steady_environment", False):
         return session
+    if session.auth is None:
+        # Without any auth, requests looks in ~/.netrc on every request and, if an entry
+        # matches (a `default` entry matches every host), replaces the channel's own
+        # Authorization header with that login: someone else's password sent to the network.
+        # Our calls carry their credentials themselves (Bearer headers, tokens, OAuth per
+        # call), so the session's auth is a no-op, as Mastodon.py's own is.
+        session.auth = _keep_request_as_is
     ask = session.merge_environment_settings
     answers = _ENVIRONMENT_ANSWERS                 # shared: every channel's first request is not a miss
 
