@@ -317,14 +317,27 @@ class Ledger:
         return self._transition(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim,
                                 unchanged, fields, True)
 
+    def transition_with_parts(self, delivery_id: int, to_state: str, parts: Iterable[tuple], *,
+                              expect: Iterable[str] | None = None, actor: str = "daemon", reason: str | None = None,
+                              kind: str | None = None, detail: Any = None, holder: str | None = None,
+                              claim: float | None = None, unchanged: dict | None = None, **fields: Any) -> bool:
+        """``record_part`` for each of ``parts`` (``(index, remote_id, url, extra, text_hash)``)
+        and ``transition``, in one transaction (one statement on PostgreSQL): a post's last
+        part lands with `posted`.  The parts are recorded even if the row does not move:
+        they are out, and a read-back must never take them for another delivery."""
+        return self._transition(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim,
+                                unchanged, fields, False, list(parts)) is not None
+
     def _transition(self, delivery_id: int, to_state: str, expect, actor, reason, kind, detail, holder, claim,
-                    unchanged, fields: dict, want_row: bool) -> dict | None:
-        """Both of the above on SQLite (and the reference for PostgreSQL's one statement):
+                    unchanged, fields: dict, want_row: bool, parts: list | tuple = ()) -> dict | None:
+        """The three above on SQLite (and the reference for PostgreSQL's one statement):
         the row after the move (or, without ``want_row``, the row before it), None if not moved."""
         assert to_state in STATES, to_state
         if claim is not None and holder is None:
             raise ValueError("transition(claim=...) needs holder=: the node that claims the row")
         with self.transaction():
+            for index, remote_id, url, extra, text_hash in parts:
+                self.record_part(delivery_id, index, remote_id, url, extra, text_hash)
             row = self.get(delivery_id)
             if row is None or (expect is not None and row["state"] not in set(expect)):
                 return None

@@ -30,7 +30,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from .errors import LedgerError
-from .ledger import Ledger, _Transaction
+from .ledger import STATES, Ledger, _Transaction
 from .secrets import get_secret, mask
 
 CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the change notice
@@ -175,13 +175,16 @@ class PostgresLedger(Ledger):
 
     def _notify_triggers(self) -> None:
         """Every committed change to a ledger table tells the other sessions (NOTIFY is
-        delivered on commit, once per transaction), as SQLite bumps data_version."""
+        delivered on commit, once per transaction), as SQLite bumps data_version.  The
+        payload is empty, not the table's name (nothing reads it): PostgreSQL folds the same
+        channel and payload into one notice per transaction, so a delivery's move wakes each
+        listener once, not once per table it wrote (deliveries, events, parts)."""
         self.db.execute(f"""CREATE OR REPLACE FUNCTION civicpost_notify() RETURNS trigger LANGUAGE plpgsql AS
             $$ BEGIN
                  -- A cluster node's heartbeat and claims (schedule/cluster.py) change no state
                  -- anyone re-reads for: they would wake every daemon every few seconds.
                  IF current_setting('{QUIET}', true) = 'on' THEN RETURN NULL; END IF;
-                 PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME); RETURN NULL; END $$""")
+                 PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$""")
         for table in self.db.table_names():
             self.db.execute(f'CREATE OR REPLACE TRIGGER civicpost_notify AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
                             "FOR EACH STATEMENT EXECUTE FUNCTION civicpost_notify()")
@@ -240,16 +243,117 @@ class PostgresLedger(Ledger):
 
     def record_part(self, delivery_id: int, index: int, remote_id: str, url: str | None,
                     extra: dict | None = None, text_hash: str | None = None) -> None:
-        import json
+        sql, args = _parts_sql([(index, remote_id, url, extra, text_hash)], delivery_id)
+        self._statement(f"WITH {_LOCKED} {sql}", args, rows=False)
 
-        from .timeutil import to_utc_key, utcnow
-        with self.transaction():
-            self.db.execute("INSERT INTO parts (delivery_id, idx, remote_id, url, extra, text_hash, posted_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (delivery_id, idx) DO UPDATE SET "
-                            "remote_id = excluded.remote_id, url = excluded.url, extra = excluded.extra, "
-                            "text_hash = excluded.text_hash, posted_at = excluded.posted_at",
-                            [delivery_id, index, remote_id, url, json.dumps(extra or {}, default=str), text_hash,
-                             to_utc_key(utcnow())])
+    # ----- the hot path: each move is one statement -------------------------------
+    def _transition(self, delivery_id: int, to_state: str, expect, actor, reason, kind, detail, holder, claim,
+                    unchanged, fields: dict, want_row: bool, parts: list | tuple = ()) -> dict | None:
+        """``Ledger._transition``'s rules in one statement (one round trip, in autocommit
+        when no transaction is open; inside one it is part of it): see ``_move_sql``."""
+        assert to_state in STATES, to_state
+        if claim is not None and holder is None:
+            raise ValueError("transition(claim=...) needs holder=: the node that claims the row")
+        sql, args = _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim, unchanged,
+                              fields, parts)
+        rows = self._statement(sql, args)
+        if not rows:
+            return None
+        row = rows[0]
+        del row["civicpost_from"]
+        return row
+
+    def _statement(self, sql: str, args: list, rows: bool = True) -> list[dict] | None:
+        """One statement of this module's own SQL (``%s`` already), under the lock; outside a
+        transaction a failure is a LedgerError here (inside one, the transaction's exit says it)."""
+        with self.lock:
+            try:
+                with self.db.live().cursor(row_factory=dict_row) as cursor:
+                    cursor.execute(sql, args)
+                    return cursor.fetchall() if rows else None
+            except psycopg.Error as exc:
+                if getattr(self.depth, "value", 0):
+                    raise
+                raise LedgerError(f"ledger {self.url}: {_first_line(exc)}") from None
+
+
+NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock when evaluated (as cluster.py)
+# The write lock first, as every transaction takes it (_PgTransaction), so a move never
+# lands inside another transaction's read-then-write, and locks are always taken in one
+# order (the write lock, then the row).  MATERIALIZED: evaluated once, before any row it
+# joins is locked or written.
+_LOCKED = f"locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({WRITE_LOCK}) AS ok)"
+
+
+def _parts_sql(parts, delivery_id: int) -> tuple[str, list]:
+    """``INSERT ... ON CONFLICT DO UPDATE`` of thread parts, after the write lock (it joins
+    ``locked``); a part recorded again replaces the earlier record, as on SQLite."""
+    import json
+    from .timeutil import to_utc_key, utcnow
+    now, args = to_utc_key(utcnow()), []
+    for index, remote_id, url, extra, text_hash in parts:
+        args += [delivery_id, index, remote_id, url, json.dumps(extra or {}, default=str), text_hash, now]
+    values = ", ".join(["(%s::bigint, %s::integer, %s::text, %s::text, %s::text, %s::text, %s::text)"] * len(parts))
+    return ("INSERT INTO parts (delivery_id, idx, remote_id, url, extra, text_hash, posted_at) SELECT v.* FROM "
+            f"(VALUES {values}) AS v (delivery_id, idx, remote_id, url, extra, text_hash, posted_at), locked "
+            "ON CONFLICT (delivery_id, idx) DO UPDATE SET remote_id = excluded.remote_id, url = excluded.url, "
+            "extra = excluded.extra, text_hash = excluded.text_hash, posted_at = excluded.posted_at"), args
+
+
+def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim, unchanged, fields,
+              parts) -> tuple[str, list]:
+    """``Ledger._transition`` as one statement: the write lock; the row locked (``FOR
+    UPDATE``: under READ COMMITTED the lock waits for another writer and then reads the row's
+    newest version, so the checks below see what a transaction that waited would see); the
+    compare-and-set on state, ``unchanged``, and the claim or fencing check by the
+    database's clock (evaluated against the locked row, so after any wait); the UPDATE; its
+    event (from and to state); and the thread parts, recorded whether or not the row moves.
+    The change notice comes from the tables' triggers, as for any write.  Gives the row
+    after the move, plus ``civicpost_from``, or no row."""
+    import json
+    from .timeutil import to_utc_key, utcnow
+    now = to_utc_key(utcnow())
+    fields = dict(fields)
+    sets, set_args = ["state = %s", "updated_at = %s"], [to_state, now]
+    where, where_args = [], []
+    if expect is not None:
+        where.append("old.state = ANY(%s::text[])")
+        where_args.append(list(expect))
+    for column, value in (unchanged or {}).items():
+        where.append(f"old.{column} IS NOT DISTINCT FROM %s")
+        where_args.append(value)
+    if holder is not None:
+        if claim is not None:
+            where.append(f"(old.claimed_by IS NULL OR old.claimed_by = %s OR old.lease_until IS NULL OR "
+                         f"old.lease_until < {NOW})")
+            where_args.append(holder)
+            fields["claimed_by"] = holder
+            if to_state == "publishing" and "lease_until" not in fields:
+                sets.append(f"lease_until = {NOW} + %s::double precision")
+                set_args.append(float(claim))
+        else:
+            where.append(f"old.claimed_by = %s AND old.lease_until > {NOW}")
+            where_args.append(holder)
+        if to_state != "publishing" and not any(s.startswith("lease_until ") for s in sets):
+            fields.setdefault("lease_until", None)
+    for column, value in fields.items():
+        sets.append(f"{column} = %s")
+        set_args.append(int(value) if isinstance(value, bool) else value)
+    args = [delivery_id, *set_args, *where_args,
+            now, kind or to_state, actor, reason, json.dumps(detail, default=str) if detail is not None else None]
+    sql = (f"WITH {_LOCKED}, "
+           "old AS MATERIALIZED (SELECT d.* FROM deliveries d, locked WHERE d.id = %s FOR UPDATE OF d), "
+           f"moved AS (UPDATE deliveries SET {', '.join(sets)} FROM old WHERE deliveries.id = old.id"
+           + "".join(f" AND {w}" for w in where) +
+           " RETURNING deliveries.*, old.state AS civicpost_from), "
+           "event AS (INSERT INTO events (at, delivery_id, item, channel, kind, from_state, to_state, actor, reason, "
+           "detail) SELECT %s::text, id, item, channel, %s::text, civicpost_from, state, %s::text, %s::text, %s::text "
+           "FROM moved)")
+    if parts:
+        parts_sql, parts_args = _parts_sql(parts, delivery_id)
+        sql += f", recorded AS ({parts_sql})"
+        args += parts_args
+    return sql + " SELECT * FROM moved", args
 
 
 def connect_options(url: str, readonly: bool) -> dict[str, Any]:
@@ -284,11 +388,12 @@ class _PgTransaction(_Transaction):
         if not getattr(ledger.depth, "value", 0):
             try:
                 conn = ledger.db.live()         # may reconnect: no transaction is open yet
-                conn.execute("BEGIN")
                 # SQLite's BEGIN IMMEDIATE lets one transaction write at a time, and callers
                 # rely on it (read a setting, then write it: sign-off replays, the plan).
-                # READ COMMITTED alone would let two such transactions interleave.
-                conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                # READ COMMITTED alone would let two such transactions interleave.  Both in one
+                # round trip: without parameters psycopg sends the simple query protocol,
+                # which takes several statements.
+                conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
             except (psycopg.Error, LedgerError) as exc:
                 conn = ledger.db.conn
                 if not conn.closed and not conn.broken \
