@@ -198,9 +198,17 @@ class PostgresLedger(Ledger):
 
     def _query(self, sql: str, args: list | tuple = ()) -> list[dict]:
         with self.lock:
-            with self.db.live().cursor(row_factory=dict_row) as cursor:
-                cursor.execute(to_pg_sql(sql), _params(args))
-                return cursor.fetchall()
+            return self._rows_cursor().execute(to_pg_sql(sql), _params(args)).fetchall()
+
+    def _rows_cursor(self) -> psycopg.Cursor:
+        """One dict-row cursor per connection, reused (the caller holds the lock, and every
+        result is fetched before it is released): a new cursor per query cost about a
+        quarter of the client's CPU for a one-row read (15 of 54 us here)."""
+        conn = self.db.live()
+        cursor = getattr(self, "rows_cursor", None)
+        if cursor is None or cursor.connection is not conn:
+            cursor = self.rows_cursor = conn.cursor(row_factory=dict_row)
+        return cursor
 
     def data_version(self) -> int:
         """A round trip lets libpq read pending NOTIFYs (handled by ``_notified``)."""
@@ -268,9 +276,8 @@ class PostgresLedger(Ledger):
         transaction a failure is a LedgerError here (inside one, the transaction's exit says it)."""
         with self.lock:
             try:
-                with self.db.live().cursor(row_factory=dict_row) as cursor:
-                    cursor.execute(sql, args)
-                    return cursor.fetchall() if rows else None
+                cursor = self._rows_cursor().execute(sql, args)
+                return cursor.fetchall() if rows else None
             except psycopg.Error as exc:
                 if getattr(self.depth, "value", 0):
                     raise
