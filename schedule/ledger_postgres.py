@@ -320,8 +320,8 @@ def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder
     import json
     from .timeutil import to_utc_key, utcnow
     now = to_utc_key(utcnow())
-    fields = dict(fields)
-    sets, set_args = ["state = %s", "updated_at = %s"], [to_state, now]
+    values: dict[str, Any] = {"state": to_state, "updated_at": now, **fields}    # as Ledger._transition
+    lease_sql = None                  # the new lease, by the database's clock at the update
     where, where_args = [], []
     if expect is not None:
         where.append("old.state = ANY(%s::text[])")
@@ -334,18 +334,16 @@ def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder
             where.append(f"(old.claimed_by IS NULL OR old.claimed_by = %s OR old.lease_until IS NULL OR "
                          f"old.lease_until < {NOW})")
             where_args.append(holder)
-            fields["claimed_by"] = holder
-            if to_state == "publishing" and "lease_until" not in fields:
-                sets.append(f"lease_until = {NOW} + %s::double precision")
-                set_args.append(float(claim))
+            values["claimed_by"] = holder
+            if to_state == "publishing" and "lease_until" not in values:
+                lease_sql = f"lease_until = {NOW} + %s::double precision"
         else:
             where.append(f"old.claimed_by = %s AND old.lease_until > {NOW}")
             where_args.append(holder)
-        if to_state != "publishing" and not any(s.startswith("lease_until ") for s in sets):
-            fields.setdefault("lease_until", None)
-    for column, value in fields.items():
-        sets.append(f"{column} = %s")
-        set_args.append(int(value) if isinstance(value, bool) else value)
+        if to_state != "publishing":
+            values.setdefault("lease_until", None)
+    sets = [f"{column} = %s" for column in values] + ([lease_sql] if lease_sql else [])
+    set_args = [int(v) if isinstance(v, bool) else v for v in values.values()] + ([float(claim)] if lease_sql else [])
     args = [delivery_id, *set_args, *where_args,
             now, kind or to_state, actor, reason, json.dumps(detail, default=str) if detail is not None else None]
     sql = (f"WITH {_LOCKED}, "
