@@ -130,6 +130,8 @@ class Attention:
     def block_if_errors(self, delivery_id: int, item_errors: dict[str, list[Problem]]) -> bool:
         """The last rule before a post: never send a delivery whose item has an error, item-level
         or for its channel (the rescan blocks them at once; this covers the moment between)."""
+        if not item_errors:             # nothing in the queue has an error: no need to read the row
+            return False
         row = self.ledger.get(delivery_id)
         if row is None or row["state"] not in ("scheduled", "retrying"):
             return False

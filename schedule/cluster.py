@@ -29,6 +29,7 @@ worker threads busy on the ledger's connection never delay a heartbeat.  The rul
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -58,13 +59,15 @@ class Settings:
     lease: float = 60.0          # [cluster] lease_seconds
     heartbeat: float = 2.0       # [cluster] heartbeat_seconds
     margin: float = 35.0         # [cluster] send_margin_seconds: > the longest network call (30 s)
+    backup: float = 5.0          # [cluster] backup_seconds: how long a node leaves another live node's delivery
 
 
 def settings(config) -> Settings:
     """`[cluster]` in config.toml; one-line errors naming the key and the fix."""
     raw = config.section("cluster")
     values = {}
-    for key, name in (("lease", "lease_seconds"), ("heartbeat", "heartbeat_seconds"), ("margin", "send_margin_seconds")):
+    for key, name in (("lease", "lease_seconds"), ("heartbeat", "heartbeat_seconds"), ("margin", "send_margin_seconds"),
+                      ("backup", "backup_seconds")):
         value = raw.get(name, getattr(Settings, key))
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"[cluster] {name} = {value!r} must be a positive number of seconds", str(config.path))
@@ -101,6 +104,7 @@ class Cluster:
         self.leader = False
         self.offset = 0.0                        # the database's clock minus ours (for job times only)
         self.working: dict[int, str] = {}        # delivery id -> what, while a thread of ours has it
+        self.peers: tuple[str, ...] = (self.node_id,)    # the live nodes (by heartbeat), this one included
         self.on_takeover: Callable[[list[int]], None] | None = None
         self.on_leader: Callable[[], None] | None = None
         self.stop_event = threading.Event()
@@ -187,6 +191,9 @@ class Cluster:
             else:
                 self.offset = float(row[0]) - time.time()
             self._end_dead_nodes()
+            self.peers = tuple(sorted({self.node_id} | {r[0] for r in self._sql(
+                f"SELECT node_id FROM nodes WHERE stopped_at IS NULL AND heartbeat_at >= {NOW} - %s",
+                [self.settings.lease]).fetchall()}))
         if self.leader and not was_leader:
             log.warning("LEADER: node %s now re-plans from content", self.node_id)
             if self.on_leader:
@@ -222,6 +229,23 @@ class Cluster:
             if self.conn is not None:
                 with contextlib.suppress(Exception):
                     self.conn.close()        # ends the session: the leader lock goes with it
+
+    # ----- who publishes what -----------------------------------------------------------
+    def owner(self, delivery_id: int) -> str:
+        """The live node that publishes this delivery on time (rendezvous hashing over the
+        nodes' ids, so every node computes the same owner from the same list and a node
+        joining or leaving moves only its own share).  The others schedule it
+        ``backup_seconds`` later, in case the owner is busy or dead: without this every
+        node's job tries to claim every delivery, and the losers' tries cost as much CPU
+        as a quarter of a post each (bench/burst.py).  Safety never rests on it: the claim
+        decides, so two nodes that briefly disagree on the list only both try."""
+        return owner_of(self.peers, delivery_id)
+
+    def start_delay(self, delivery_id: int) -> timedelta:
+        """How long after its due time this node first tries the delivery."""
+        if len(self.peers) < 2 or self.owner(delivery_id) == self.node_id:
+            return timedelta(0)
+        return timedelta(seconds=self.settings.backup)
 
     # ----- claims and fencing -----------------------------------------------------------
     def may_send(self) -> bool:
@@ -322,6 +346,12 @@ class Cluster:
         if not (self.leader and held and self.may_send()):
             self.leader = False
             raise Fenced(f"node {self.node_id} is no longer the leader: its re-plan is dropped")
+
+
+def owner_of(peers, delivery_id: int) -> str:
+    """Rendezvous (highest random weight) hashing: the peer whose hash with the delivery is
+    highest.  blake2b, not hash(): the same answer in every process."""
+    return max(peers, key=lambda node: hashlib.blake2b(f"{node}/{delivery_id}".encode(), digest_size=8).digest())
 
 
 # ----- what status shows -------------------------------------------------------------
@@ -429,7 +459,7 @@ def await_version(publisher, row: dict, now: datetime) -> str:
     from .publisher import DUE_STATES
     from .timeutil import to_utc_key
     reason = "this node's checkout has another version of the item than the ledger: waiting for the leader's"
-    publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, holder=publisher.node, kind="waiting",
+    publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, **publisher._fence(), kind="waiting",
                                 reason=reason, next_attempt_at=to_utc_key(now + timedelta(seconds=30)))
     log.warning("NOT YET %s on %s: %s", row["item"], row["channel"], reason)
     return row["state"]

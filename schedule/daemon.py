@@ -343,6 +343,8 @@ class Daemon:
                 when -= leads.get(row["channel"], timedelta(0))
             if when > now + horizon:
                 continue
+            if self.cluster is not None:
+                when += self.cluster.start_delay(row["id"])     # another live node's share: a backup
             held_until = self.cluster.held_elsewhere_until(row) if self.cluster is not None else None
             # Another node claimed it: look again when its lease would run out, not at once.
             wanted_times[row["id"]] = max(when, now, held_until + timedelta(seconds=1)) if held_until \

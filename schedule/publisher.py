@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ class Publisher(NetworkCheck):
     # Any other outcome (retrying, failed, uncertain) the ledger could not record: delivery id -> Pending.
     pending: dict[int, Pending] = field(default_factory=dict)
     missed_lock: threading.Lock = field(default_factory=threading.Lock)
+    _claiming: threading.local = field(default_factory=threading.local)   # this thread claims in its move
     # One node of several on PostgreSQL (schedule/cluster.py): claims, fencing.  None: the only daemon.
     cluster: Any = None
 
@@ -76,8 +78,12 @@ class Publisher(NetworkCheck):
         """Publish one due delivery if the rules allow; returns the state it ended in ("not
         claimed" when, with several daemons, this node did not get it)."""
         if self.cluster is not None:
-            # Several daemons: the claim comes first, so only one node renders and sends it.
             with self.cluster.holding(delivery_id):
+                fast = self._claim_with_publishing(delivery_id, now or utcnow())
+                if fast is not None:
+                    return fast
+                # Anything but a first attempt that goes out: the claim comes first, so only
+                # one node decides, renders and recovers it.
                 row = self.cluster.claim(delivery_id)
                 if row is None:                  # another node has it, or it is not due: no more queries
                     return "not claimed"
@@ -87,6 +93,35 @@ class Publisher(NetworkCheck):
         if row is None or row["state"] not in DUE_STATES:
             return row["state"] if row else "missing"
         return self._run(row, now or utcnow())
+
+    def _claim_with_publishing(self, delivery_id: int, now: datetime) -> str | None:
+        """Several daemons, a first attempt that is to go out (the usual case, and all of a
+        burst): decided, rendered and gated from a plain read, then claimed in the very move
+        to `publishing` (``transition(holder=, claim=)``: one compare-and-set, one commit,
+        instead of a claim's commit and then the move's).  Rows are shared out between the
+        nodes (``Cluster.owner``), so another node rarely did the same work meanwhile; if it
+        did, the move is refused and nothing is sent.  None: take the claim-first way."""
+        row = self.ledger.get(delivery_id)
+        if row is None or row["state"] not in DUE_STATES or row["attempts"] or not self.cluster.may_send() \
+                or self.cluster.held_elsewhere_until(row) is not None:
+            return None
+        item = self.items(row["item"])
+        if self._decide(row, item, now)[0] != "publish":
+            return None
+        self._claiming.value = True
+        try:
+            return self._publish(row, item, now)
+        finally:
+            self._claiming.value = False
+
+    def _fence(self) -> dict:
+        """The fencing arguments of a move before `publishing`: the claim this node holds, or
+        (on the way of ``_claim_with_publishing``) the claim the move itself takes."""
+        if self.cluster is None:
+            return {}
+        if getattr(self._claiming, "value", False):
+            return {"holder": self.node, "claim": self.cluster.settings.lease}
+        return {"holder": self.node}
 
     def _run(self, row: dict, now: datetime) -> str:
         item = self.items(row["item"])
@@ -138,7 +173,7 @@ class Publisher(NetworkCheck):
     def _stopped(self, row: dict, state: str, reason: str | None, now: datetime | None) -> str:
         if self.ledger.transition(row["id"], state, expect=DUE_STATES, reason=reason, hold_reason=reason
                                   if state == "held" else None, error=reason if state != "held" else row["error"],
-                                  holder=self.node):
+                                  **self._fence()):
             log.warning("%s %s on %s: %s", state.upper(), row["item"], row["channel"], reason)
             also = self._also_missed(row, reason, now) if state == "missed" and now else []
             if state in ("missed", "held", "uncertain"):
@@ -175,29 +210,34 @@ class Publisher(NetworkCheck):
         if errors:
             message = "; ".join(str(p) for p in errors[:3])
             if self.ledger.transition(row["id"], "failed", expect=DUE_STATES, reason="content invalid",
-                                      error=message, holder=self.node):
+                                      error=message, **self._fence()):
                 self.alert(row, "failed", f"content is not valid: {message}")
             return "failed"
         grace = grace_for(item, self.config) if record is None or (item and item.digest == row["item_digest"]) \
             else timedelta(seconds=record["grace_seconds"])
         retry_until = row["retry_until"] or to_utc_key(datetime.fromisoformat(row["planned_at"]) + grace)
-        if self.cluster is not None:
+        fence = self._fence()
+        if "claim" in fence:
+            started = time.monotonic()            # the claim's lease counts from before it was asked
+        elif self.cluster is not None:
             self.cluster.check_send(row["id"])    # fencing, locally: the lease is fresh enough to start
         try:
-            moved = self.ledger.transition(
+            moved = self.ledger.transition_row(
                 row["id"], "publishing", expect=DUE_STATES, attempts=row["attempts"] + 1,
                 text="\n\n".join(p.text for p in variant.parts), text_hash=variant.digest,
                 parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
                 media=json.dumps([_media_json(m, self.config.content_dir) for m in variant.media]), retry_until=retry_until,
                 idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None, detail=SAME_KEY,
-                holder=self.node, unchanged={k: row.get(k) for k in ("item_digest", "variant")})
+                unchanged={k: row.get(k) for k in ("item_digest", "variant")}, **fence)
         except LedgerError as exc:
             raise LedgerError(f"not sent, because {exc}") from None
-        if not moved:   # an operator, or a re-plan that recorded an edit (the next run renders it), came first
+        if moved is None:   # an operator, another node, or a re-plan that recorded an edit came first
             return self.ledger.get(row["id"])["state"]
+        if "claim" in fence:
+            self.cluster.row_renewed[row["id"]] = started
+            self.cluster.working[row["id"]] = f"{row['item']} on {row['channel']}"
         first_try = not row["attempts"]
-        row = self.ledger.get(row["id"])
-        return self.send(row, channel, variant, now, first_try)
+        return self.send(moved, channel, variant, now, first_try)
 
     def gate_errors(self, row: dict, item: Item | None, variant: Variant, now: datetime) -> list:
         """The gate's errors for this delivery (the same check as validate): item-level ones

@@ -53,6 +53,35 @@ def nodes(pg_url, open_ledger_at):
         cluster.stop()
 
 
+def test_the_live_nodes_share_the_deliveries_out_and_a_stopped_nodes_share_moves_alone(nodes):
+    first, second, third = nodes(), nodes(), nodes()
+    for node in (first, second, third):
+        node.beat()                                   # each sees the others' heartbeats
+    assert first.peers == second.peers == third.peers and len(first.peers) == 3
+    ids = range(1, 301)
+    owners = {i: first.owner(i) for i in ids}
+    assert all(second.owner(i) == third.owner(i) == owners[i] for i in ids)    # the same answer everywhere
+    share = {node.node_id: sum(o == node.node_id for o in owners.values()) for node in (first, second, third)}
+    assert all(60 <= n <= 140 for n in share.values()), share                # about a third each
+    # The owner tries at the due time; the others back it up later.
+    for i in ids:
+        for node in (first, second, third):
+            assert node.start_delay(i).total_seconds() == (0 if owners[i] == node.node_id else 5.0)
+
+    third.stop()                                      # a clean stop: it leaves the list at once
+    first.beat()
+    second.beat()
+    assert first.peers == second.peers == tuple(sorted((first.node_id, second.node_id)))
+    moved = {i for i in ids if first.owner(i) != owners[i]}
+    assert moved == {i for i in ids if owners[i] == third.node_id}          # only its share moved
+
+
+def test_alone_a_node_owns_everything(nodes):
+    only = nodes()
+    assert only.peers == (only.node_id,)
+    assert all(only.start_delay(i).total_seconds() == 0 for i in range(1, 50))
+
+
 def test_each_due_row_is_claimed_by_exactly_one_node(nodes):
     first, second = nodes(), nodes()
     ids = [first.ledger.add(f"item{i}", "log", "log", WHEN) for i in range(40)]
@@ -152,6 +181,7 @@ def test_a_named_lease_has_one_holder_until_it_is_given_up_or_runs_out(nodes):
 @pytest.mark.parametrize("settings, words", [
     ({"lease_seconds": 10, "send_margin_seconds": 9}, "must be more than send_margin_seconds"),
     ({"lease_seconds": "soon"}, "lease_seconds = 'soon' must be a positive number"),
+    ({"backup_seconds": 0}, r"\[cluster\] backup_seconds = 0 must be a positive number"),
 ])
 def test_cluster_settings_are_one_line_errors(settings, words):
     from schedule.cluster import settings as read

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from schedule.cluster import owner_of
 from tests.ledger.cluster_helpers import FINAL, Nodes
 from tests.servers import mastodon, x
 from tests.test_daemon import bot
@@ -70,6 +71,11 @@ def test_two_daemons_share_one_schedule_and_post_each_delivery_once(cluster, ser
     workers = {r["claimed_by"] for r in rows}
     print(f"deliveries per node: { {w: sum(r['claimed_by'] == w for r in rows) for w in workers} }")
     assert len(workers) == 2                                            # both nodes did some of the work
+    # Shared out, not raced for: each delivery was posted by its owner among the live nodes
+    # (the other node only backs it up `backup_seconds` later, and none was that late here).
+    peers = sorted(workers)
+    assert all(r["claimed_by"] == owner_of(peers, r["id"]) for r in rows), \
+        [(r["id"], r["claimed_by"], owner_of(peers, r["id"])) for r in rows]
 
     status = json.loads(bot(nodes.projects[1], "status", "--json").stdout)
     running = [n for n in status["nodes"] if n["state"] == "running"]

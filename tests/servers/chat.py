@@ -72,7 +72,7 @@ class Server(TestServer):
         if not self._asker(request):
             return Response(401, {"error": "AuthMissing", "message": "Authentication Required"})
         wanted = request.query.get("convoId", [""])[0]
-        convo = next((c for c in self.convos.values() if c["id"] == wanted), None)
+        convo = next((c for c in list(self.convos.values()) if c["id"] == wanted), None)
         if convo is None:
             return Response(400, {"error": "InvalidRequest", "message": "Convo not found"})
         limit = int(request.query.get("limit", ["50"])[0])

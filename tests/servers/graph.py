@@ -136,7 +136,7 @@ class Server(MessagingDouble, TestServer):
         if not self._token_ok(request):
             return self._bad_token()
         form = request.form()
-        posts = [o for o in self.objects.values() if o["kind"] == "post"][::-1]
+        posts = [o for o in list(self.objects.values()) if o["kind"] == "post"][::-1]
         start, limit = int(form.get("after") or 0), int(form.get("limit") or 25)
         page = posts[start:start + limit]
         paging = {"cursors": {"before": str(start), "after": str(start + len(page))}}
@@ -192,7 +192,7 @@ class Server(MessagingDouble, TestServer):
         return Response(200, {"id": media["id"]})
 
     def ig_media(self, request: Request) -> Response:
-        media = [o for o in self.objects.values() if o["kind"] == "ig_media"][::-1]
+        media = [o for o in list(self.objects.values()) if o["kind"] == "ig_media"][::-1]
         return Response(200, {"data": [{"id": m["id"], "caption": m["caption"], "permalink": m["permalink"],
                                         "timestamp": m["timestamp"]} for m in media]})
 
@@ -224,7 +224,7 @@ class Server(MessagingDouble, TestServer):
     def threads_list(self, request: Request) -> Response:
         """/threads lists the user's posts, /replies the user's replies (Threads API)."""
         replies = request.path.endswith("/replies")
-        posts = [o for o in self.objects.values() if o["kind"] == "thread" and bool(o.get("reply_to_id")) == replies][::-1]
+        posts = [o for o in list(self.objects.values()) if o["kind"] == "thread" and bool(o.get("reply_to_id")) == replies][::-1]
         # A reply names the post it answers as replied_to {"id"} (Threads API, reply management).
         return Response(200, {"data": [{"id": p["id"], "text": p["text"], "permalink": p["permalink"],
                                         "timestamp": p["timestamp"],
@@ -321,7 +321,7 @@ class Server(MessagingDouble, TestServer):
         is no longer listed; its replies go with it, as on Facebook."""
         with self.lock:
             self.objects.pop(comment_id)
-            for reply in [o for o in self.objects.values() if o.get("parent") == comment_id]:
+            for reply in [o for o in list(self.objects.values()) if o.get("parent") == comment_id]:
                 self.objects.pop(reply["id"])
 
     def post_comments(self, request: Request) -> Response:
@@ -335,10 +335,10 @@ class Server(MessagingDouble, TestServer):
                                subcode=33, kind="GraphMethodException")
         form = request.form()
         if self.objects[post]["kind"] == "comment":       # a comment's own comments (its replies)
-            comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["parent"] == post]
+            comments = [o for o in list(self.objects.values()) if o["kind"] == "comment" and o["parent"] == post]
             form = {**form, "filter": "stream"}
         else:
-            comments = [o for o in self.objects.values() if o["kind"] == "comment" and o["post"] == post]
+            comments = [o for o in list(self.objects.values()) if o["kind"] == "comment" and o["post"] == post]
         if form.get("filter", "toplevel") == "toplevel":
             comments = [c for c in comments if not c["parent"]]
         if form.get("since"):
@@ -404,7 +404,7 @@ class Server(MessagingDouble, TestServer):
                                subcode=33, kind="GraphMethodException")
         if not self.can_read_comments:
             return graph_error(10, "(#10) Application does not have permission for this action")
-        comments = [o for o in self.objects.values() if o["kind"] == "ig_comment" and o["media"] == media]
+        comments = [o for o in list(self.objects.values()) if o["kind"] == "ig_comment" and o["media"] == media]
 
         def shape(c: dict) -> dict:
             replies = [r for r in comments if r["parent"] == c["id"]]
@@ -456,7 +456,7 @@ class Server(MessagingDouble, TestServer):
         below, frontier = [], [media]
         while frontier:
             parent = frontier.pop(0)
-            children = [o for o in self.objects.values() if o["kind"] == "thread" and o.get("reply_to_id") == parent]
+            children = [o for o in list(self.objects.values()) if o["kind"] == "thread" and o.get("reply_to_id") == parent]
             below += children
             frontier += [c["id"] for c in children]
         return self._cursor_page(request, below, self._thread_shape)
@@ -465,7 +465,7 @@ class Server(MessagingDouble, TestServer):
         if not self._token_ok(request):
             return self._bad_token()
         form = request.form()
-        mentioned = [o for o in self.objects.values() if o["kind"] == "thread" and "@blackburncouncil" in
+        mentioned = [o for o in list(self.objects.values()) if o["kind"] == "thread" and "@blackburncouncil" in
                      (o.get("text") or "").lower() and o.get("username") not in (None, "blackburncouncil")]
         if form.get("since"):
             mentioned = [o for o in mentioned if calendar.timegm(time.strptime(
@@ -473,13 +473,13 @@ class Server(MessagingDouble, TestServer):
         return self._cursor_page(request, mentioned[::-1], self._thread_shape)
 
     def threads_own_replies(self, request: Request) -> Response:
-        mine = [o for o in self.objects.values() if o["kind"] == "thread" and o.get("reply_to_id")
+        mine = [o for o in list(self.objects.values()) if o["kind"] == "thread" and o.get("reply_to_id")
                 and o.get("username") in (None, "blackburncouncil")][::-1]
         return self._cursor_page(request, mine, lambda p: {"id": p["id"], "text": p["text"],
                                                            "permalink": p["permalink"]})
 
     def ig_comment_replies(self, request: Request) -> Response:
-        replies = [o for o in self.objects.values() if o["kind"] == "ig_comment"
+        replies = [o for o in list(self.objects.values()) if o["kind"] == "ig_comment"
                    and o["parent"] == request.params["comment"]]
         return self._cursor_page(request, replies, lambda c: {"id": c["id"], "text": c["text"],
                                                               "timestamp": c["timestamp"]})

@@ -31,7 +31,7 @@ class MessagingDouble:
     def resident_message(self, text: str, name: str = "Resident", platform: str = "messenger") -> dict:
         with self.lock:
             person = {"id": str(7000000 + len(name)), "name": name, "email": f"{7000000 + len(name)}@facebook.com"}
-            conversation = next((c for c in self.conversations.values()
+            conversation = next((c for c in list(self.conversations.values())
                                  if c["person"]["id"] == person["id"] and c["platform"] == platform), None)
             if conversation is None:
                 conversation = {"id": f"t_{self.next_id()}", "platform": platform, "person": person, "messages": []}
@@ -55,7 +55,7 @@ class MessagingDouble:
             return graph_error(10, "(#10) This endpoint requires the 'pages_messaging' permission")
         form = request.form()
         platform = form.get("platform", "messenger")
-        rows = [c for c in self.conversations.values() if c["platform"] == platform
+        rows = [c for c in list(self.conversations.values()) if c["platform"] == platform
                 and (not form.get("user_id") or c["person"]["id"] == form["user_id"])]
         rows.sort(key=lambda c: c["updated_time"], reverse=True)
         start = int(form.get("after") or 0)
@@ -79,7 +79,7 @@ class MessagingDouble:
             return graph_error(10, "(#10) This endpoint requires the 'pages_messaging' permission")
         form = request.form()
         recipient = json.loads(form["recipient"])["id"]
-        conversation = next((c for c in self.conversations.values() if c["person"]["id"] == recipient), None)
+        conversation = next((c for c in list(self.conversations.values()) if c["person"]["id"] == recipient), None)
         if conversation is None or form.get("messaging_type") != "RESPONSE":
             return graph_error(100, "(#100) No matching user found", subcode=2018001)
         with self.lock:

@@ -139,14 +139,15 @@ class Server(TestServer):
         body = request.json()
         if len(body.get("commentary", "")) > 3000:
             return li_error(422, "UNPROCESSABLE_ENTITY", "/commentary :: length exceeds 3000")
-        if any(p["commentary"] == body["commentary"] for p in self.posts.values()):
-            return li_error(422, "DUPLICATE_POST", "Content is a duplicate of urn:li:share:7000000000000000001")
-        media = (body.get("content") or {}).get("media", {}).get("id", "")
-        if media.startswith("urn:li:video:") and self.videos.get(media, {}).get("status") != "AVAILABLE":
-            return li_error(422, "UNPROCESSABLE_ENTITY", f"/content/media/id :: {media} is not AVAILABLE")
-        urn = f"urn:li:share:{7_000_000_000_000_000_000 + int(self.next_id())}"
-        now = int(time.time() * 1000)       # LinkedIn's times are epoch milliseconds
-        self.posts[urn] = {**body, "id": urn, "createdAt": now, "publishedAt": now, "lastModifiedAt": now}
+        with self.lock:     # the duplicate check and the insert as one (requests arrive on many threads)
+            if any(p["commentary"] == body["commentary"] for p in list(self.posts.values())):
+                return li_error(422, "DUPLICATE_POST", "Content is a duplicate of urn:li:share:7000000000000000001")
+            media = (body.get("content") or {}).get("media", {}).get("id", "")
+            if media.startswith("urn:li:video:") and self.videos.get(media, {}).get("status") != "AVAILABLE":
+                return li_error(422, "UNPROCESSABLE_ENTITY", f"/content/media/id :: {media} is not AVAILABLE")
+            urn = f"urn:li:share:{7_000_000_000_000_000_000 + int(self.next_id())}"
+            now = int(time.time() * 1000)       # LinkedIn's times are epoch milliseconds
+            self.posts[urn] = {**body, "id": urn, "createdAt": now, "publishedAt": now, "lastModifiedAt": now}
         return Response(201, b"", {"x-restli-id": urn, "Content-Type": "application/json"})
 
     def find_posts(self, request: Request) -> Response:
@@ -191,8 +192,8 @@ class Server(TestServer):
 
     def _comments_of(self, urn: str) -> list[dict]:
         if urn.startswith("urn:li:comment:"):
-            return [c for c in self.comments.values() if c["parentComment"] == urn]
-        return [c for c in self.comments.values() if c["post"] == urn and not c["parentComment"]]
+            return [c for c in list(self.comments.values()) if c["parentComment"] == urn]
+        return [c for c in list(self.comments.values()) if c["post"] == urn and not c["parentComment"]]
 
     def list_comments(self, request: Request) -> Response:
         from urllib.parse import unquote

@@ -78,7 +78,7 @@ class Server(TestServer):
         body = request.json()
         text = body.get("text", "")
         with self.lock:
-            if self.reject_duplicates and any(t["text"] == text for t in self.tweets.values()):
+            if self.reject_duplicates and any(t["text"] == text for t in list(self.tweets.values())):
                 return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
             tweet_id = str(int(time.time() * 1000) << 22 | int(self.next_id()) % 4096)
             self.tweets[tweet_id] = {
@@ -96,7 +96,7 @@ class Server(TestServer):
 
     def users_tweets(self, request: Request) -> Response:
         limit = int(request.query.get("max_results", ["10"])[0])
-        listed = [t for t in self.tweets.values() if t.get("made", 0) <= time.time() - self.listing_lag]
+        listed = [t for t in list(self.tweets.values()) if t.get("made", 0) <= time.time() - self.listing_lag]
         newest = sorted(listed, key=lambda t: int(t["id"]), reverse=True)[:limit]
         fields = ",".join(request.query.get("tweet.fields", [])).split(",")
         data = [{"id": t["id"], "text": _URL.sub("https://t.co/AbCdEf1234", t["text"]),
@@ -178,7 +178,7 @@ class Server(TestServer):
     def resident_tweet(self, text: str, reply_to: str | None = None, username: str = "resident",
                        lang: str = "en") -> dict:
         with self.lock:
-            user = next((u for u in self.users.values() if u["username"] == username), None)
+            user = next((u for u in list(self.users.values()) if u["username"] == username), None)
             if user is None:
                 user = {"id": str(1000 + len(self.users)), "name": username.title(), "username": username}
                 self.users[user["id"]] = user
@@ -234,7 +234,7 @@ class Server(TestServer):
     def _all(self) -> list[dict]:
         council = [{**t, "author_id": USER["id"], "created_at": t.get("created_at", time.strftime(
             "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())), "conversation_id": t.get("conversation_id") or t["id"]}
-            for t in self.tweets.values()]
+            for t in list(self.tweets.values())]
         return council + list(self.others.values())
 
     def mentions(self, request: Request) -> Response:
@@ -243,7 +243,7 @@ class Server(TestServer):
         if not self.enrolled:
             return self._forbidden()
         handle = f"@{USER['username']}".lower()
-        found = [t for t in self.others.values() if handle in t["text"].lower()
+        found = [t for t in list(self.others.values()) if handle in t["text"].lower()
                  or t.get("in_reply_to_user_id") == request.params["id"]]
         return self._page(request, found, "pagination_token")
 
@@ -325,7 +325,7 @@ class Server(TestServer):
 
     def resident_dm(self, text: str, username: str = "resident") -> dict:
         with self.lock:
-            user = next((u for u in self.users.values() if u["username"] == username), None)
+            user = next((u for u in list(self.users.values()) if u["username"] == username), None)
             if user is None:
                 user = {"id": str(1000 + len(self.users)), "name": username.title(), "username": username}
                 self.users[user["id"]] = user

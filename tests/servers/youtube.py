@@ -117,7 +117,7 @@ class Server(TestServer):
         """Play YouTube's clock forward: scheduled videos whose publishAt has passed go public."""
         self.clock_offset += seconds
         now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.now()))
-        for video in self.videos.values():
+        for video in list(self.videos.values()):
             status = video["status"]
             if status.get("privacyStatus") == "private" and status.get("publishAt") and \
                     status["publishAt"][:19] <= now:
@@ -288,15 +288,15 @@ class Server(TestServer):
             return denied
         if request.query.get("allThreadsRelatedToChannelId", [""])[0] != CHANNEL_ID:
             return google_error(403, "The comment thread could not be retrieved.", "forbidden")
-        tops = [c for c in self.comments.values() if "parentId" not in c["snippet"]]
+        tops = [c for c in list(self.comments.values()) if "parentId" not in c["snippet"]]
 
         def activity(top: dict) -> str:
-            replies = [c for c in self.comments.values() if c["snippet"].get("parentId") == top["id"]]
+            replies = [c for c in list(self.comments.values()) if c["snippet"].get("parentId") == top["id"]]
             return max([top["snippet"]["updatedAt"]] + [r["snippet"]["updatedAt"] for r in replies])
 
         threads = []
         for top in sorted(tops, key=activity, reverse=True):
-            replies = sorted((c for c in self.comments.values() if c["snippet"].get("parentId") == top["id"]),
+            replies = sorted((c for c in list(self.comments.values()) if c["snippet"].get("parentId") == top["id"]),
                              key=lambda c: c["snippet"]["publishedAt"])
             thread = {"kind": "youtube#commentThread", "etag": "t", "id": top["id"],
                       "snippet": {"channelId": CHANNEL_ID, "videoId": top["snippet"]["videoId"],
@@ -312,7 +312,7 @@ class Server(TestServer):
         if denied:
             return denied
         parent = request.query.get("parentId", [""])[0]
-        replies = sorted((c for c in self.comments.values() if c["snippet"].get("parentId") == parent),
+        replies = sorted((c for c in list(self.comments.values()) if c["snippet"].get("parentId") == parent),
                          key=lambda c: c["snippet"]["publishedAt"])
         return self._paged(request, replies, "youtube#commentListResponse")
 
