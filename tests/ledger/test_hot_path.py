@@ -136,3 +136,17 @@ def test_a_move_inside_a_transaction_is_part_of_it(ledger):
             raise RuntimeError("the process fails before the commit")
     assert ledger.get(delivery)["state"] == "scheduled" and ledger.parts(delivery) == []
     assert [e["kind"] for e in ledger.events(delivery)] == ["planned"]
+
+
+def test_expected_states_of_every_shape(ledger):
+    """``expect`` as a list, tuple, set or generator; empty (nothing matches); a name that is
+    not one of STATES (an older ledger's) is compared like any other."""
+    delivery = ledger.add("bins", "log", "log", WHEN)
+    assert not ledger.transition(delivery, "publishing", expect=[])
+    assert not ledger.transition(delivery, "publishing", expect=("retrying", "held"))
+    assert ledger.transition(delivery, "publishing", expect=(s for s in ["retrying", "scheduled"]))
+    assert ledger.transition(delivery, "retrying", expect={"publishing"})
+    ledger.db.execute("UPDATE deliveries SET state = 'queued' WHERE id = ?", [delivery])
+    assert not ledger.transition(delivery, "scheduled", expect=["waiting", "held"])
+    assert ledger.transition(delivery, "scheduled", expect=["queued", "held"])
+    assert [e["from_state"] for e in ledger.events(delivery)][-1] == "queued"
