@@ -90,6 +90,15 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
     return ticks / TICKS
 
 
+def system_seconds(pid: int) -> float:
+    """The kernel's part of a process's CPU (socket calls, futex waits of threads handing
+    the GIL to each other)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[12]) / TICKS
+    except FileNotFoundError:
+        return 0.0
+
+
 def tree_cpu(root_pid: int) -> float:
     """A process, its reaped children and its live children (PostgreSQL: postmaster + backends)."""
     total = cpu_seconds(root_pid, children=True)
@@ -145,7 +154,7 @@ def channel_names(accounts: int) -> list[str]:
 
 
 def write_node(folder: Path, servers: dict, names: list[str], deliveries: int, when: datetime,
-               database: str | None, inbox: bool) -> None:
+               database: str | None, inbox: bool, workers: int = 100) -> None:
     (folder / "content").mkdir(parents=True)
     shutil.copytree(ROOT / "templates", folder / "templates")
     tables = "".join(channel_tables({name.split("-")[0]: servers[name.split("-")[0]].url})
@@ -156,7 +165,7 @@ def write_node(folder: Path, servers: dict, names: list[str], deliveries: int, w
         + (f'[database]\nurl = "{database}"\n' if database else "")
         + "[content]\nrescan_seconds = 600\n"
         + ("" if inbox else "[inbox]\nenabled = false\n")
-        + "[schedule]\nper_channel_concurrency = 25\n" + tables)
+        + f"[schedule]\nper_channel_concurrency = 25\nworkers = {workers}\n" + tables)
     for k in range(deliveries):
         (folder / "content" / f"notice-{k}.md").write_text(
             f"---\npublish_at: {when.isoformat()}\nchannels: [{names[k % len(names)]}]\n---\n"
@@ -189,7 +198,7 @@ def run(engine: str, daemons: int, args, pg) -> dict:
         env.pop("NOTIFY_SOCKET", None)
         for node in range(daemons):
             folder = tmp / f"node{node}"
-            write_node(folder, servers, names, args.deliveries, when, url, args.inbox)
+            write_node(folder, servers, names, args.deliveries, when, url, args.inbox, args.workers)
             command = [sys.executable, str(ROOT / "bot.py"), "--config", str(folder / "config.toml"), "run"]
             procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                           stderr=open(folder / "daemon.log", "w")))
@@ -205,6 +214,7 @@ def run(engine: str, daemons: int, args, pg) -> dict:
             return result
         planned = count_rows(ledger_spec)
         cpu_start = [cpu_seconds(p.pid) for p in procs]
+        sys_start = [system_seconds(p.pid) for p in procs]
         spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--gil", "-r", "250",
                                    "-d", str(int(args.spy_seconds)), "-f", "raw", "-o", str(args.profile / f"{p.pid}.txt"),
                                    "-p", str(p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -219,6 +229,7 @@ def run(engine: str, daemons: int, args, pg) -> dict:
             time.sleep(0.2)
         finished = time.time()
         cpu_end = [cpu_seconds(p.pid) for p in procs]
+        result["system_cpu"] = round(sum(system_seconds(p.pid) for p in procs) - sum(sys_start), 2)
         for spy in spies:
             spy.wait()
         pg_end = tree_cpu(pg.postmaster) if url else 0.0
@@ -357,7 +368,8 @@ def report(result: dict) -> None:
               f"max {ms(max(late))}  first {ms(min(late))}")
     if claim:
         print(f"    due-to-claim p50 {ms(statistics.median(claim))}  p99 {ms(percentile(claim, 0.99))}")
-    print(f"    CPU per delivery {result['cpu_per_delivery'] * 1000:.2f} ms (daemons {result['cpu_per_node']} s"
+    print(f"    CPU per delivery {result['cpu_per_delivery'] * 1000:.2f} ms (daemons {result['cpu_per_node']} s, "
+          f"of which system {result.get('system_cpu', 0):.2f} s"
           + (f"; PostgreSQL server {result['pg_cpu']:.1f} s = {result['pg_cpu'] / max(1, result['posted']) * 1000:.2f}"
              " ms per delivery" if result["engine"] == "postgresql" else "")
           + f"; test servers {result.get('servers_cpu', 0):.1f} s)")
@@ -392,6 +404,7 @@ def main() -> int:
                         help="ENGINE:DAEMONS, comma-separated (engine sqlite or postgresql)")
     parser.add_argument("--repeat", type=int, default=1, help="each run this many times")
     parser.add_argument("--accounts", type=int, default=250)
+    parser.add_argument("--workers", type=int, default=100, help="each daemon's [schedule] workers")
     parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.15, help="each test server's answer time, seconds")
     parser.add_argument("--lead", type=float, default=40, help="seconds from start to the burst (start-up, plan)")
