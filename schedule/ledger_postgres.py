@@ -10,7 +10,9 @@ update, events, meta, ...) is the *same code* on both engines; only the plumbing
 - the schema is SQLite's ``MIGRATIONS``, run through that stand-in with ``INTEGER PRIMARY KEY``
   read as an identity column, so the two schemas cannot drift apart;
 - ``transition``'s compare-and-set locks the row (``SELECT ... FOR UPDATE``): under READ
-  COMMITTED two connections could otherwise both see 'scheduled' and both move it;
+  COMMITTED two connections could otherwise both see 'scheduled' and both move it.  It is
+  one statement (``_move_sql``: the write lock, the row lock, the checks, the update, its
+  event and any thread parts), so a move costs one round trip, not seven;
 - ``data_version`` counts NOTIFYs from *other* sessions (a statement trigger on every ledger
   table), as SQLite's ``PRAGMA data_version`` counts other connections' commits.
 
@@ -230,10 +232,6 @@ class PostgresLedger(Ledger):
                                  + (" RETURNING id" if has_id else ""), list(row.values()))
         return int(cursor.fetchone()[0]) if has_id else 0
 
-    def _clock(self) -> float:
-        """The database's clock (leases are counted in it, never a host's), at this moment."""
-        return float(self.db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])
-
     def holds(self, delivery_id: int, node: str) -> bool:
         """The fencing check by the database's clock (``clock_timestamp()``: the moment of the
         check, not the start of a transaction that may have waited for its lock)."""
@@ -255,8 +253,9 @@ class PostgresLedger(Ledger):
         self._statement(f"WITH {_LOCKED} {sql}", args, rows=False)
 
     # ----- the hot path: each move is one statement -------------------------------
-    def _transition(self, delivery_id: int, to_state: str, expect, actor, reason, kind, detail, holder, claim,
-                    unchanged, fields: dict, want_row: bool, parts: list | tuple = ()) -> dict | None:
+    def _transition(self, delivery_id: int, to_state: str, *, expect=None, actor: str = "daemon", reason=None,
+                    kind=None, detail=None, holder: str | None = None, claim: float | None = None, unchanged=None,
+                    want_row: bool = False, parts: list | tuple = (), **fields: Any) -> dict | None:
         """``Ledger._transition``'s rules in one statement (one round trip, in autocommit
         when no transaction is open; inside one it is part of it): see ``_move_sql``."""
         assert to_state in STATES, to_state
