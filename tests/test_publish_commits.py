@@ -101,6 +101,24 @@ def test_channel_requests_still_follow_the_proxy_settings_of_the_environment(wor
         proxy.stop()
 
 
+def test_a_proxy_set_after_a_first_request_is_used_from_the_next_one(world, servers, monkeypatch):  # noqa: F811
+    # requests reads the environment on every request (requests.sessions.Session.
+    # merge_environment_settings); the kept answers must not outlive a change to it.
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    first = world.plan("a.md", "Library hours change next week.", NOW, "mastodon")
+    assert world.publisher.run(first) == "posted" and len(servers["mastodon"].statuses) == 1
+    proxy = mastodon.Server().start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "")
+        second = world.plan("b.md", "Pool closed on Sunday.", NOW, "mastodon")
+        assert world.publisher.run(second) == "posted"
+        assert len(proxy.statuses) == 1 and len(servers["mastodon"].statuses) == 1
+    finally:
+        proxy.stop()
+
+
 def test_no_proxy_is_still_honoured(world, servers, monkeypatch):  # noqa: F811
     proxy = mastodon.Server().start()
     try:

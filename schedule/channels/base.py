@@ -22,6 +22,7 @@ import threading
 import importlib
 import email.utils
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
@@ -400,6 +401,10 @@ def parse_time(value: Any) -> datetime | None:
 
 
 _ENVIRONMENT_ANSWERS: dict[tuple, dict] = {}
+# What requests reads of the environment for a plain call (urllib.request.getproxies_environment
+# and proxy_bypass_environment; requests.sessions.merge_environment_settings for CA bundles).
+_PROXY_VARIABLES = tuple(v for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+                         for v in (name, name.upper())) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def steady_environment(session: Any) -> Any:
@@ -422,7 +427,10 @@ def steady_environment(session: Any) -> Any:
                                                                                                type(None))):
             return ask(url, proxies, stream, verify, cert)       # per-call proxies: requests' own rules
         scheme, netloc = url.split("://", 1)[0].lower(), url.split("://", 1)[-1].split("/", 1)[0].lower()
-        key = (scheme, netloc, stream, verify, cert, tuple(sorted(session.proxies.items())))
+        # The few variables requests' answer depends on are part of the key (ten lookups, not
+        # a walk of the whole environment): a changed HTTPS_PROXY is never answered from before.
+        key = (scheme, netloc, stream, verify, cert, tuple(sorted(session.proxies.items())),
+               tuple(map(os.environ.get, _PROXY_VARIABLES)))
         answer = answers.get(key)
         if answer is None:
             answer = answers[key] = ask(url, proxies, stream, verify, cert)
