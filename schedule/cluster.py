@@ -4,11 +4,15 @@ Every `bot.py run` on PostgreSQL is a node (``host:pid:token``) with a row in ``
 its own session (``civicpost node <token>``) for the heartbeat, claims and leadership, so
 worker threads busy on the ledger's connection never delay a heartbeat.  The rules:
 
-- **Claims.** A due delivery is claimed by one node in one statement (``FOR UPDATE SKIP
-  LOCKED``: a node that meets a row another is claiming passes over it): ``claimed_by`` and
-  ``lease_until``, in epoch seconds by the *database's* clock (``clock_timestamp()``), never
-  a host's.  The heartbeat renews the leases of the rows a node holds; a lease that has run
-  out is never renewed (its row may already be another node's).
+- **Sharing out.** Each delivery has one owner among the live nodes (``owner``: rendezvous
+  hashing), which tries it at its time; the others back it up ``backup_seconds`` later.
+- **Claims.** A due delivery is claimed by one node in one compare-and-set: ``claimed_by``
+  and ``lease_until``, in epoch seconds by the *database's* clock (``clock_timestamp()``),
+  never a host's.  A first attempt that is to go out is claimed in its very move to
+  `publishing` (``Ledger.transition(holder=, claim=)``, Publisher._claim_with_publishing);
+  anything else is claimed first (``claim``: ``FOR UPDATE SKIP LOCKED``, a node that meets
+  a row another is claiming passes over it).  The heartbeat renews the leases of the rows a
+  node holds; a lease that has run out is never renewed (its row may be another node's).
 - **Fencing.** Every state change a node makes to a claimed row checks, in the same
   transaction, that it still holds the claim with a live lease (``Ledger.transition(...,
   holder=node)``).  Before every network call that could make a post, ``may_send`` checks
@@ -23,7 +27,11 @@ worker threads busy on the ledger's connection never delay a heartbeat.  The rul
   (``pg_terminate_backend``, allowed for the same role); its writes as leader are fenced
   by ``check_leader`` inside the plan's transaction.  The leader stores each open
   delivery's rendered variant (``deliveries.variant``, see ``stored_variant``) so a node
-  whose checkout lags a commit publishes exactly what the leader rendered.
+  whose checkout lags a commit publishes exactly what the leader rendered; a row that comes
+  into the horizon unchanged gets one on the leader's next idle pass
+  (``plan_actions.lacking_variants``).  A node lacking the item version, or a media file the
+  variant names, waits for its checkout (``await_version``).  The leader alone runs the
+  blocked alerts and the unschedule sweep, fenced by ``check_leader`` first.
 - **Leases by name** (``lease``): the inbox polls each channel on one node only.
 """
 from __future__ import annotations
@@ -319,6 +327,21 @@ class Cluster:
                 self.row_renewed[row["id"]] = started
         return [r["id"] for r in rows]
 
+    def reclaim(self, delivery_id: int) -> bool:
+        """This node's own `publishing` row whose lease ran out while the node was cut off from
+        the database, and that no other node has taken over: its lease again, so the node
+        records the outcome it holds (it knows what was sent)."""
+        if not self.may_send():
+            return False
+        with self.lock:
+            started = time.monotonic()
+            rows = self._sql(f"UPDATE deliveries SET lease_until = {NOW} + %s WHERE id = %s AND state = 'publishing' "
+                             "AND claimed_by = %s RETURNING id", [self.settings.lease, delivery_id, self.node_id],
+                             rows=True)
+            if rows:
+                self.row_renewed[delivery_id] = started
+        return bool(rows)
+
     def held_elsewhere_until(self, row: dict) -> datetime | None:
         """When another node's claim on this open row runs out (by our clock, for a job time)."""
         if row.get("claimed_by") in (None, self.node_id) or not row.get("lease_until"):
@@ -452,14 +475,38 @@ def stored_decision(record: dict, when: datetime, now: datetime, config, paused:
     return "publish", None
 
 
-def await_version(publisher, row: dict, now: datetime) -> str:
+def missing_media(variant) -> list[str]:
+    """Media the leader's variant names that this node's checkout does not have (yet): the
+    commit that brought them is not pulled here."""
+    return [m.rel for m in variant.media if not Path(m.path).exists()]
+
+
+def await_version(publisher, row: dict, now: datetime, reason: str | None = None) -> str:
     """The leader recorded another version of the item than this node's checkout has, and
-    stored no rendering of it (yet): this node never sends its own version.  The claim ends
+    stored no rendering of it (yet), or its rendering names a media file this checkout lacks:
+    this node never sends its own version, nor the post without its image.  The claim ends
     and the row waits a little, for the leader's record or this node's next git pull."""
     from .publisher import DUE_STATES
     from .timeutil import to_utc_key
-    reason = "this node's checkout has another version of the item than the ledger: waiting for the leader's"
+    reason = reason or "this node's checkout has another version of the item than the ledger: waiting for the leader's"
     publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, **publisher._fence(), kind="waiting",
                                 reason=reason, next_attempt_at=to_utc_key(now + timedelta(seconds=30)))
     log.warning("NOT YET %s on %s: %s", row["item"], row["channel"], reason)
     return row["state"]
+
+
+def taken_over(publisher, delivery_id: int, receipt) -> bool:
+    """A post this node sent but could not record (the ledger was away past its lease) whose
+    row another node took over and has not settled yet: that node finds the post on the
+    network by today's rules, so this is no post "sent after it was changed".  Said once;
+    the publisher keeps the outcome meanwhile."""
+    from .publisher import DUE_STATES
+    row = publisher.ledger.get(delivery_id) or {}
+    if publisher.cluster is None or row.get("state") not in ("publishing", *DUE_STATES):
+        return False
+    if delivery_id not in publisher.taken_over:
+        publisher.taken_over.add(delivery_id)
+        log.warning("delivery %s (%s on %s): sent as %s, but node %s took it over while this node was cut off from "
+                    "the ledger: it checks the network and records it", delivery_id, row["item"], row["channel"],
+                    receipt.remote_id, row["claimed_by"])
+    return True

@@ -31,7 +31,7 @@ from .languages import language_codes, split_delivery_item
 from .database import ledger_spec, open_configured
 from .model import Item
 from .plan import blocked_reason, reconcile, wanted, wanted_but_cancelled
-from .plan_actions import apply_actions, recheck_credentials, store_variants
+from .plan_actions import apply_actions, recheck_credentials, store_lacking_variants, store_variants
 from .publisher import Publisher
 from .render import Renderer
 from .secrets import mask
@@ -232,10 +232,15 @@ class Daemon:
         if self.cluster is not None and not self.cluster.leader:
             # A follower: its items serve its own publishing; the leader plans (schedule/cluster.py).
             self.items = {i.id: i for i in result.items}
+            self.item_errors = {}                # the leader's gate blocks; a deposed leader's verdicts go stale
             self._recheck_credentials()
             if sync:
                 self.sync_jobs()
             return
+        if self.cluster is not None:
+            # A leader deposed while frozen may not have noticed yet: fenced before the
+            # unschedule sweep and the blocked alerts, so two nodes never both do them.
+            self.cluster.check_leader()
         touched = {**result.changed, **result.removed}
         landed = [e for e in result.errors if not self.planned_once or str(self.config.path.parent / e.path) in touched]
         for error in landed:
@@ -262,6 +267,8 @@ class Daemon:
                              broken={e.path for e in result.errors})
             if affected is None or affected:
                 self._apply(result, affected, duplicates)
+            elif self.cluster is not None:       # nothing changed: rows new to the horizon get the leader's variant
+                store_lacking_variants(self)
         except LedgerError:
             # The scanner has seen these files but the ledger did not take the change (full
             # disk): compare every item next time, or an edit or deletion would be lost.

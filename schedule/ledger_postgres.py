@@ -38,7 +38,6 @@ from .secrets import get_secret, mask
 CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the change notice
 MIGRATE_LOCK = 0x63697669               # pg_advisory_xact_lock key: one migrating node at a time
 WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a time (BEGIN IMMEDIATE)
-DAEMON_LOCK = 0x63697671                # pg_try_advisory_lock key (session): one daemon per ledger (no cluster)
 QUIET = "civicpost.quiet"               # a session setting: this session's writes send no change notice
 
 
@@ -139,27 +138,8 @@ class PostgresLedger(Ledger):
         if getattr(self.depth, "value", 0):
             raise LedgerError(f"ledger {self.url}: the connection was lost inside a transaction: nothing of it "
                               "was written")
-        conn = self._connect()
-        if getattr(self, "daemon_lock", False) and \
-                not conn.execute(f"SELECT pg_try_advisory_lock({DAEMON_LOCK})").fetchone()[0]:
-            conn.close()       # another daemon took over while this one was cut off: this one holds
-            raise LedgerError(f"ledger {self.url}: another daemon took the ledger while this one was cut off "
-                              "from it: this one publishes nothing more; stop it")
-        self.db.conn = conn
+        self.db.conn = self._connect()
         self.changes += 1              # NOTIFYs sent while away are lost: tell the reader to look again
-
-    def hold_daemon_lock(self) -> None:
-        """One daemon per PostgreSQL ledger, across hosts, until several can share it (the
-        row claim of #12 is not built yet): a session advisory lock, which the server
-        drops when the daemon's session ends, however the process ends."""
-        if not self.db.execute(f"SELECT pg_try_advisory_lock({DAEMON_LOCK})").fetchone()[0]:
-            holder = self.db.execute("SELECT application_name, client_addr, pid FROM pg_stat_activity WHERE pid = "
-                                     "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ? AND "
-                                     "granted LIMIT 1)", [DAEMON_LOCK & 0xFFFFFFFF]).fetchone()
-            where = f" (from {holder[1] or 'this host'}, server pid {holder[2]})" if holder else ""
-            raise LedgerError(f"another civicpost daemon is already running on the ledger {self.url}{where}: stop it "
-                              "first; two daemons on one ledger would post twice")
-        self.daemon_lock = True
 
     def _notified(self, notice: psycopg.Notify) -> None:
         if notice.pid != self.own_pid:

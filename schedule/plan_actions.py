@@ -64,21 +64,20 @@ def apply_actions(self, actions, alerts: list) -> None:
                            item_digest=item.digest)
 
 
-def store_variants(self, items, now) -> None:
+def store_variants(self, items, now, only: list[int] | None = None) -> None:
     """The leader (several daemons, schedule/cluster.py) stores the rendered variant and the
     gate's verdict of each open delivery within the job horizon, for the items this re-plan
     looked at and for any row that has none yet: any node then publishes exactly this, even
-    if its own checkout lags a commit."""
-    from datetime import timedelta
-
+    if its own checkout lags a commit.  ``only``: just these rows (``lacking_variants``)."""
     from .cluster import stored, stored_record
     from .gate import decide
     from .signoff import records_in
 
     looked_at = {i.id for i in items}
-    horizon = now + timedelta(hours=float(self.config.section("schedule").get("job_horizon_hours", 6)) + 1)
+    rows = [r for r in map(self.ledger.get, only) if r] if only is not None else \
+        self.ledger.deliveries(states=OPEN_STATES, until=variant_horizon(self, now))
     signoffs = None
-    for row in self.ledger.deliveries(states=OPEN_STATES, until=horizon):
+    for row in rows:
         item = self.publisher.items(row["item"])
         if item is None or item.digest != row["item_digest"] or \
                 (stored(row) is not None and item.id not in looked_at):
@@ -93,6 +92,35 @@ def store_variants(self, items, now) -> None:
         record = stored_record(variant, item, errors, self.config)
         if record != row["variant"]:
             self.ledger.db.execute("UPDATE deliveries SET variant = ? WHERE id = ?", [record, row["id"]])
+
+
+def variant_horizon(self, now: datetime) -> datetime:
+    from datetime import timedelta
+    return now + timedelta(hours=float(self.config.section("schedule").get("job_horizon_hours", 6)) + 1)
+
+
+def lacking_variants(self, now: datetime) -> list[int]:
+    """Open rows within the horizon with no stored variant of their current version: rows
+    that came into the horizon since the last re-plan with nothing to apply.  One indexed
+    query on the leader's idle passes; only these rows are rendered (PostgreSQL only: the
+    cluster's back end)."""
+    from .timeutil import to_utc_key
+    marks = ", ".join("?" * len(OPEN_STATES))
+    return [r["id"] for r in self.ledger._query(
+        f"SELECT id FROM deliveries WHERE state IN ({marks}) AND planned_at < ? AND item_digest IS NOT NULL AND "
+        "(variant IS NULL OR variant::json->>'digest' IS DISTINCT FROM item_digest) ORDER BY planned_at LIMIT 500",
+        [*OPEN_STATES, to_utc_key(variant_horizon(self, now))])]
+
+
+def store_lacking_variants(self) -> None:
+    """The leader's idle pass (nothing changed in content): variants for the rows that came
+    into the horizon since, in one transaction fenced like the plan's own writes."""
+    now = utcnow()
+    lacking = lacking_variants(self, now)
+    if lacking:
+        with self.ledger.transaction():
+            self.cluster.check_leader()
+            store_variants(self, [], now, only=lacking)
 
 
 def recheck_credentials(self) -> None:

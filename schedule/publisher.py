@@ -25,11 +25,12 @@ from .languages import languages, split_delivery_item
 from .ledger import OPEN_STATES, Ledger
 from .model import Item, Media, Part, Receipt, Variant
 from .network_check import SAME_KEY, UNCERTAIN_ADVICE, NetworkCheck
-from .cluster import Fenced, await_version, resolve_media, stored, stored_decision, stored_variant
+from .cluster import (Fenced, await_version, missing_media, resolve_media, stored, stored_decision, stored_variant,
+                      taken_over)
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
-from .signoff import records_in
+from .signoff import LedgerSignoffs
 from .secrets import mask
 from .timeutil import to_utc_key, utcnow
 
@@ -64,6 +65,7 @@ class Publisher(NetworkCheck):
     # Any other outcome (retrying, failed, uncertain) the ledger could not record: delivery id -> Pending.
     pending: dict[int, Pending] = field(default_factory=dict)
     missed_lock: threading.Lock = field(default_factory=threading.Lock)
+    taken_over: set[int] = field(default_factory=set)  # unrecorded posts another node has now (said once)
     _claiming: threading.local = field(default_factory=threading.local)   # this thread claims in its move
     # One node of several on PostgreSQL (schedule/cluster.py): claims, fencing.  None: the only daemon.
     cluster: Any = None
@@ -204,6 +206,9 @@ class Publisher(NetworkCheck):
             return await_version(self, row, now)     # never this node's older version
         else:
             variant = self._fresh_variant(row, item)
+        if self.cluster is not None and (reused or record is not None) and (missing := missing_media(variant)):
+            return await_version(self, row, now, f"this node's checkout lacks {', '.join(missing)}, which the "
+                                 "leader's rendering posts: waiting for this node's git pull")
         if variant is None:
             return self._stop(row, "cancelled", f"the item now says skip: true for {row['channel']}")
         errors = self.gate_errors(row, item, variant, now)
@@ -247,9 +252,10 @@ class Publisher(NetworkCheck):
         if item is None or (stored(row) is not None and item.digest != row["item_digest"]):
             # No item, or not this version of it here: the leader's verdict (stored with the variant).
             return [p for p in variant.problems if p.level == "error" and p.channel in (None, row["channel"])]
-        # The last check before sending reads the sign-offs afresh: an edit voids one.
+        # The last check before sending reads the sign-off afresh (an edit voids one): this
+        # item's, from the ledger, as the gate asks for it.
         return decide(item, self.config, self.renderer, now, variants=[variant], advice=False,
-                      signoffs=records_in(self.ledger)).errors(row["channel"])
+                      signoffs=LedgerSignoffs(self.ledger)).errors(row["channel"])
 
     def send(self, row: dict, channel: Channel, variant: Variant, now: datetime, first_try: bool = False) -> str:
         """The network call, with the row already in `publishing`.  ``first_try``: its first
@@ -392,7 +398,11 @@ class Publisher(NetworkCheck):
     def record_unrecorded(self) -> int:
         """Record the outcomes decided while the ledger could not be written; how many are left."""
         for delivery_id, (receipt, posted_at, held_parts) in list(self.unrecorded.items()):
+            if self.cluster is not None:          # our lease ran out while cut off: ours again, if nobody took it
+                self.cluster.reclaim(delivery_id)
             moved = self._record_posted(delivery_id, receipt, posted_at, held_parts)   # LedgerError: try again later
+            if not moved and taken_over(self, delivery_id, receipt):
+                continue                          # kept until the node that has it now settles it
             del self.unrecorded[delivery_id]
             if moved:
                 log.warning("recorded delivery %s as posted (%s), now that the ledger can be written", delivery_id,

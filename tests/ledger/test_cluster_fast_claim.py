@@ -65,10 +65,9 @@ def test_two_nodes_sending_the_same_first_attempt_at_once_post_it_once(two_nodes
             thread.start()
         for thread in threads:
             thread.join(60)
-        # The loser's move is refused: it says the row's state then (`publishing` or already
-        # `posted` by the winner), or, when the winner's move landed before the loser read the
-        # row (a move is one round trip on PostgreSQL), "not claimed"; it sends nothing either
-        # way; the tweets are counted below.
+        # The loser sends nothing (the tweets are counted below): its move is refused and it
+        # says the row's state then (`publishing`, or already `posted` by the winner), or it
+        # saw the winner's claim first and did not try ("not claimed").
         assert "posted" in results.values() and set(results.values()) <= {"posted", "publishing", "not claimed"}, \
             results
     tweets = sorted(t["text"] for t in servers["x"].tweets.values())

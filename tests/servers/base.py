@@ -44,6 +44,7 @@ class Request:
     body: bytes
     at: float = field(default_factory=time.time)
     params: dict[str, str] = field(default_factory=dict)   # regex groups from the route
+    client: tuple = ()                                      # (host, port) the request came from
 
     def header(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.headers.items():
@@ -226,7 +227,7 @@ class TestServer:
         if not length and h.headers.get("Transfer-Encoding", "").lower() == "chunked":
             body = _read_chunked(h.rfile)
         request = Request(h.command, split.path, parse_qs(split.query, keep_blank_values=True),
-                          dict(h.headers.items()), body)
+                          dict(h.headers.items()), body, client=h.client_address)
         with self.lock:
             self.requests.append(request)
         for hook in list(self.on_request):      # tests act at the moment a request arrives
