@@ -14,7 +14,12 @@ update, events, meta, ...) is the *same code* on both engines; only the plumbing
   one statement (``_move_sql``: the write lock, the row lock, the checks, the update, its
   event and any thread parts), so a move costs one round trip, not seven;
 - ``data_version`` counts NOTIFYs from *other* sessions (a statement trigger on every ledger
-  table), as SQLite's ``PRAGMA data_version`` counts other connections' commits.
+  table), as SQLite's ``PRAGMA data_version`` counts other connections' commits;
+- a statement outside any transaction (the one-statement moves, plain reads) that finds the
+  ledger's connection busy with another thread runs on a small pool of connections
+  (psycopg_pool), opened on the first such contention, so a daemon's worker threads' round
+  trips overlap instead of queueing behind one connection's lock.  Transactions stay on the
+  ledger's own connection under its lock.
 
 The password never comes from config.toml (``schedule.database`` refuses a url with one):
 libpq reads PGPASSWORD, ~/.pgpass and PGSERVICEFILE itself; CIVICPOST_DATABASE_PASSWORD or
@@ -22,6 +27,7 @@ the systemd credential ``database_password`` are passed on here.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
@@ -30,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .errors import LedgerError
 from .ledger import STATES, Ledger, _Transaction
@@ -39,6 +46,10 @@ CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the chang
 MIGRATE_LOCK = 0x63697669               # pg_advisory_xact_lock key: one migrating node at a time
 WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a time (BEGIN IMMEDIATE)
 QUIET = "civicpost.quiet"               # a session setting: this session's writes send no change notice
+# Pooled sessions per daemon, beside the ledger's own: the round trips of this many worker
+# threads overlap (the server has the same 2 cores to answer them with).
+POOL_SIZE = 4
+POOL_WAIT = 15                          # seconds a statement waits for a pooled session (a server away)
 
 
 @functools.lru_cache(maxsize=1024)      # the same few statements on every delivery: translated once
@@ -101,6 +112,20 @@ class PgDatabase:
         self._tables = []
 
 
+class _PooledConnection(psycopg.Connection):
+    """A pool's session: it keeps its dict-row cursor, and forgets its backend pid in the
+    ledger's set of own sessions when closed (a pid a later session elsewhere may reuse)."""
+
+    rows_cursor: psycopg.Cursor | None = None
+    own_pids: set | None = None
+    own_pid: int = 0
+
+    def close(self) -> None:
+        if self.own_pids is not None:
+            self.own_pids.discard(self.own_pid)
+        super().close()
+
+
 class PostgresLedger(Ledger):
     """The ledger in a PostgreSQL database named by a ``postgresql://`` url (no password)."""
 
@@ -112,6 +137,9 @@ class PostgresLedger(Ledger):
         self.depth = threading.local()
         self.changes = 0                      # NOTIFYs from other sessions (data_version)
         self.readonly = readonly
+        self.pool: ConnectionPool | None = None
+        self.pool_lock = threading.Lock()
+        self.pool_pids: set[int] = set()      # the pool's sessions: their NOTIFYs are ours too
         self.db = PgDatabase(self._connect(), self.lock, self._reconnect)
         try:
             if not readonly:
@@ -142,8 +170,82 @@ class PostgresLedger(Ledger):
         self.changes += 1              # NOTIFYs sent while away are lost: tell the reader to look again
 
     def _notified(self, notice: psycopg.Notify) -> None:
-        if notice.pid != self.own_pid:
+        if notice.pid != self.own_pid and notice.pid not in self.pool_pids:
             self.changes += 1
+
+    # ----- the pool (statements outside transactions, under contention) -----------
+    @property
+    def application_name(self) -> str | None:
+        return getattr(self, "_application_name", None)
+
+    @application_name.setter
+    def application_name(self, value: str | None) -> None:
+        # A cluster node names its sessions after its token (schedule/cluster.py ends a
+        # presumed-dead node's sessions by that name): a pool opened before is closed, so
+        # every pooled session carries the name too.
+        self._application_name = value
+        self._close_pool()
+
+    def _pooled(self) -> ConnectionPool:
+        with self.pool_lock:
+            if self.pool is None:
+                kwargs = {**connect_options(self.url, self.readonly), "autocommit": True}
+                if self.application_name:
+                    kwargs["application_name"] = self.application_name
+                pool = ConnectionPool(self.url, kwargs=kwargs, min_size=POOL_SIZE, max_size=POOL_SIZE,
+                                      timeout=POOL_WAIT, connection_class=_PooledConnection,
+                                      configure=self._configure_pooled, name="civicpost-ledger", open=False)
+                pool.open(wait=False)
+                self.pool = pool
+            return self.pool
+
+    def _configure_pooled(self, conn: _PooledConnection) -> None:
+        conn.own_pid, conn.own_pids = conn.info.backend_pid, self.pool_pids
+        self.pool_pids.add(conn.own_pid)
+
+    def _close_pool(self) -> None:
+        with self.pool_lock:
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
+
+    def close(self) -> None:
+        self._close_pool()
+        super().close()
+
+    @contextlib.contextmanager
+    def _session(self):
+        """The connection for one statement, with the dict-row cursor to run it on: the
+        ledger's own (under its lock) inside a transaction, for a read-only ledger, or when
+        no other thread is using it; else a pooled session (autocommit: the statement is
+        its own transaction; a move takes the write lock inside it, as on the own
+        connection)."""
+        if getattr(self.depth, "value", 0) or self.readonly:
+            own = self.lock.acquire()
+        else:
+            own = self.lock.acquire(blocking=False)
+        if own:
+            try:
+                yield self._rows_cursor()
+            finally:
+                self.lock.release()
+            return
+        try:
+            with self._pooled().connection() as conn:
+                if conn.rows_cursor is None:
+                    conn.rows_cursor = conn.cursor(row_factory=dict_row)
+                yield conn.rows_cursor
+        except PoolTimeout as exc:
+            raise LedgerError(f"ledger {self.url}: cannot connect ({_first_line(exc)}): is the database "
+                              "reachable?") from None
+        except psycopg.OperationalError:
+            # The server dropped the pool's sessions (a restart, a failover): the statement
+            # that met it failed, and only it: have the pool check the others now.
+            pool = self.pool
+            if pool is not None:
+                with contextlib.suppress(Exception):
+                    pool.check()
+            raise
 
     # ----- schema ----------------------------------------------------------------
     def migrate(self) -> None:
@@ -179,8 +281,7 @@ class PostgresLedger(Ledger):
         return _PgTransaction(self)
 
     def _query(self, sql: str, args: list | tuple = ()) -> list[dict]:
-        with self.lock:
-            return self._rows_cursor().execute(to_pg_sql(sql), _params(args)).fetchall()
+        return self._statement(to_pg_sql(sql), _params(args))
 
     def _rows_cursor(self) -> psycopg.Cursor:
         """One dict-row cursor per connection, reused (the caller holds the lock, and every
@@ -191,6 +292,14 @@ class PostgresLedger(Ledger):
         if cursor is None or cursor.connection is not conn:
             cursor = self.rows_cursor = conn.cursor(row_factory=dict_row)
         return cursor
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        if not getattr(self, "has_meta", False):
+            if "meta" not in self.db.table_names():
+                return default
+            self.has_meta = True
+        rows = self._query("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0]["value"] if rows else default
 
     def data_version(self) -> int:
         """A round trip lets libpq read pending NOTIFYs (handled by ``_notified``)."""
@@ -253,14 +362,14 @@ class PostgresLedger(Ledger):
     def _statement(self, sql: str, args: list, rows: bool = True) -> list[dict] | None:
         """One statement of this module's own SQL (``%s`` already), under the lock; outside a
         transaction a failure is a LedgerError here (inside one, the transaction's exit says it)."""
-        with self.lock:
-            try:
-                cursor = self._rows_cursor().execute(sql, args)
+        try:
+            with self._session() as cursor:
+                cursor.execute(sql, args)
                 return cursor.fetchall() if rows else None
-            except psycopg.Error as exc:
-                if getattr(self.depth, "value", 0):
-                    raise
-                raise LedgerError(f"ledger {self.url}: {_first_line(exc)}") from None
+        except psycopg.Error as exc:
+            if getattr(self.depth, "value", 0):
+                raise
+            raise LedgerError(f"ledger {self.url}: {_first_line(exc)}") from None
 
 
 NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock when evaluated (as cluster.py)
