@@ -105,6 +105,8 @@ class Cluster:
         # renewed again, so a node continued after SIGSTOP stays fenced for it even once its
         # heartbeat works again.
         self.row_renewed: dict[int, float] = {}
+        # The same per named lease (``inbox:<channel>``), for ``check_lease``.
+        self.lease_renewed: dict[str, float] = {}
         self.leader = False
         self.offset = 0.0                        # the database's clock minus ours (for job times only)
         self.working: dict[int, str] = {}        # delivery id -> what, while a thread of ours has it
@@ -178,8 +180,9 @@ class Cluster:
                                 [lease, self.node_id]).fetchall()
             self.row_renewed = {r[0]: started for r in renewed} | \
                 {i: t for i, t in self.row_renewed.items() if i in self.working}
-            self._sql(f"UPDATE leases SET lease_until = {NOW} + %s WHERE node = %s AND lease_until >= {NOW}",
-                      [lease, self.node_id])
+            names = self._sql(f"UPDATE leases SET lease_until = {NOW} + %s WHERE node = %s AND lease_until >= {NOW} "
+                              "RETURNING name", [lease, self.node_id]).fetchall()
+            self.lease_renewed = {r[0]: started for r in names}
             self.renewed_at = started            # counted from before the renewal was sent: on the safe side
             was_leader = self.leader
             if not self.leader:
@@ -223,6 +226,7 @@ class Cluster:
     def stop(self) -> None:
         """A clean stop: give up leadership, unstarted claims and named leases at once."""
         self.stop_event.set()
+        self.lease_renewed = {}
         with contextlib.suppress(LedgerError):
             self._sql("UPDATE deliveries SET lease_until = NULL WHERE claimed_by = %s AND state IN ('scheduled', "
                       "'retrying')", [self.node_id])
@@ -349,11 +353,27 @@ class Cluster:
         """A named lease (``inbox:<channel>``): True while this node holds it."""
         if not self.may_send():
             return False
-        row = self._sql(f"INSERT INTO leases (name, node, lease_until) VALUES (%s, %s, {NOW} + %s) ON CONFLICT (name) DO "
-                        "UPDATE SET node = excluded.node, lease_until = excluded.lease_until WHERE leases.node = "
-                        f"excluded.node OR leases.lease_until IS NULL OR leases.lease_until < {NOW} RETURNING name",
-                        [name, self.node_id, self.settings.lease]).fetchone()
+        with self.lock:
+            started = time.monotonic()
+            row = self._sql(f"INSERT INTO leases (name, node, lease_until) VALUES (%s, %s, {NOW} + %s) ON CONFLICT (name) "
+                            "DO UPDATE SET node = excluded.node, lease_until = excluded.lease_until WHERE leases.node = "
+                            f"excluded.node OR leases.lease_until IS NULL OR leases.lease_until < {NOW} RETURNING name",
+                            [name, self.node_id, self.settings.lease]).fetchone()
+            if row is None:
+                self.lease_renewed.pop(name, None)
+            else:
+                self.lease_renewed[name] = started
         return row is not None
+
+    def check_lease(self, name: str) -> None:
+        """Before each write or act of work done under a named lease (the inbox's poll of a
+        channel): the lease was renewed lately enough that no other node can hold it yet.  A
+        node stopped (SIGSTOP) or cut off mid-poll past its lease finds it stale on waking,
+        even once its heartbeat works again (a lease that ran out is never renewed)."""
+        renewed = self.lease_renewed.get(name)
+        if renewed is None or time.monotonic() >= renewed + self.settings.lease - self.settings.margin:
+            raise Fenced(f"node {self.node_id} has not renewed its lease {name!r} for too long (stopped, or cut off "
+                         "from the database): another node may hold it, so this node stops that work here")
 
     def check_leader(self) -> None:
         """Inside the plan's transaction, on the ledger's session: this node's own session
