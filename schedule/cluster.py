@@ -52,6 +52,7 @@ log = logging.getLogger("civicpost.cluster")
 LEADER_LOCK = 0x63697672                # pg_try_advisory_lock key (session): the node that re-plans
 NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock, at the moment of the statement
 CLAIMABLE = ("scheduled", "retrying")
+PRESUMED_DEAD = "no heartbeat for over"          # how nodes.stop_reason begins when another node ended its sessions
 
 
 class Fenced(BotError):
@@ -108,6 +109,7 @@ class Cluster:
         # The same per named lease (``inbox:<channel>``), for ``check_lease``.
         self.lease_renewed: dict[str, float] = {}
         self.leader = False
+        self.ended_at: float | None = None       # monotonic time this node learnt another had ended its sessions
         self.offset = 0.0                        # the database's clock minus ours (for job times only)
         self.working: dict[int, str] = {}        # delivery id -> what, while a thread of ours has it
         self.peers: tuple[str, ...] = (self.node_id,)    # the live nodes (by heartbeat), this one included
@@ -188,8 +190,10 @@ class Cluster:
             if not self.leader:
                 self.leader = bool(self._sql("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK]).fetchone()[0])
             doing = json.dumps([{"id": i, "what": w} for i, w in sorted(self.working.items())])
+            # (``old``: the row as it was, to learn whether another node presumed this one dead)
             row = self._sql(f"UPDATE nodes SET heartbeat_at = {NOW}, leader = %s, publishing = %s, stopped_at = NULL, "
-                            f"stop_reason = NULL, pid = %s WHERE node_id = %s RETURNING heartbeat_at",
+                            f"stop_reason = NULL, pid = %s FROM nodes AS old WHERE nodes.node_id = %s AND old.node_id = "
+                            "nodes.node_id RETURNING nodes.heartbeat_at, old.stop_reason",
                             [int(self.leader), doing, self.pid, self.node_id]).fetchone()
             if row is None:                      # a fresh ledger under us (or a copy): register again
                 self._sql(f"INSERT INTO nodes (node_id, host, pid, token, started_at, heartbeat_at, leader) VALUES "
@@ -197,6 +201,10 @@ class Cluster:
                           [self.node_id, self.host, self.pid, self.token, int(self.leader)])
             else:
                 self.offset = float(row[0]) - time.time()
+                if (row[1] or "").startswith(PRESUMED_DEAD):
+                    self.ended_at = started
+                    log.warning("node %s was presumed dead by another (stopped or cut off past its lease): its "
+                                "sessions were ended; it goes on as a follower", self.node_id)
             self._end_dead_nodes()
             self.peers = tuple(sorted({self.node_id} | {r[0] for r in self._sql(
                 f"SELECT node_id FROM nodes WHERE stopped_at IS NULL AND heartbeat_at >= {NOW} - %s",
@@ -218,7 +226,7 @@ class Cluster:
             ended = self._sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
                               [f"civicpost node {dead['token']}"]).fetchone()[0]
             self._sql(f"UPDATE nodes SET stopped_at = {NOW}, leader = 0, stop_reason = %s WHERE node_id = %s",
-                      [f"no heartbeat for over {self.settings.lease:g}s: presumed dead, {ended} session(s) ended by "
+                      [f"{PRESUMED_DEAD} {self.settings.lease:g}s: presumed dead, {ended} session(s) ended by "
                        f"{self.node_id}", dead["node_id"]])
             log.warning("node %s%s has no heartbeat for over %gs: %d of its session(s) ended", dead["node_id"],
                         " (the leader)" if dead["leader"] else "", self.settings.lease, ended)
@@ -374,6 +382,22 @@ class Cluster:
         if renewed is None or time.monotonic() >= renewed + self.settings.lease - self.settings.margin:
             raise Fenced(f"node {self.node_id} has not renewed its lease {name!r} for too long (stopped, or cut off "
                          "from the database): another node may hold it, so this node stops that work here")
+
+    def deposed(self) -> bool:
+        """Another node presumed this one dead (stopped or cut off past its lease) and ended its
+        sessions: a ledger error on waking is that, not a ledger in trouble (daemon.py says it
+        in the log, without an alert).  Asked on the node's session, reopened if it was ended."""
+        for _ in range(2):                       # the first statement on an ended session fails
+            try:
+                row = self._sql("SELECT stop_reason FROM nodes WHERE node_id = %s", [self.node_id]).fetchone()
+                break
+            except LedgerError:
+                continue
+        else:
+            row = None
+        if row is not None and (row[0] or "").startswith(PRESUMED_DEAD):
+            return True
+        return self.ended_at is not None and time.monotonic() - self.ended_at < self.settings.lease
 
     def check_leader(self) -> None:
         """Inside the plan's transaction, on the ledger's session: this node's own session
