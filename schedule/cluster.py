@@ -4,11 +4,15 @@ Every `bot.py run` on PostgreSQL is a node (``host:pid:token``) with a row in ``
 its own session (``civicpost node <token>``) for the heartbeat, claims and leadership, so
 worker threads busy on the ledger's connection never delay a heartbeat.  The rules:
 
-- **Claims.** A due delivery is claimed by one node in one statement (``FOR UPDATE SKIP
-  LOCKED``: a node that meets a row another is claiming passes over it): ``claimed_by`` and
-  ``lease_until``, in epoch seconds by the *database's* clock (``clock_timestamp()``), never
-  a host's.  The heartbeat renews the leases of the rows a node holds; a lease that has run
-  out is never renewed (its row may already be another node's).
+- **Sharing out.** Each delivery has one owner among the live nodes (``owner``: rendezvous
+  hashing), which tries it at its time; the others back it up ``backup_seconds`` later.
+- **Claims.** A due delivery is claimed by one node in one compare-and-set: ``claimed_by``
+  and ``lease_until``, in epoch seconds by the *database's* clock (``clock_timestamp()``),
+  never a host's.  A first attempt that is to go out is claimed in its very move to
+  `publishing` (``Ledger.transition(holder=, claim=)``, Publisher._claim_with_publishing);
+  anything else is claimed first (``claim``: ``FOR UPDATE SKIP LOCKED``, a node that meets
+  a row another is claiming passes over it).  The heartbeat renews the leases of the rows a
+  node holds; a lease that has run out is never renewed (its row may be another node's).
 - **Fencing.** Every state change a node makes to a claimed row checks, in the same
   transaction, that it still holds the claim with a live lease (``Ledger.transition(...,
   holder=node)``).  Before every network call that could make a post, ``may_send`` checks
@@ -115,6 +119,7 @@ class Cluster:
         self.peers: tuple[str, ...] = (self.node_id,)    # the live nodes (by heartbeat), this one included
         self.on_takeover: Callable[[list[int]], None] | None = None
         self.on_leader: Callable[[], None] | None = None
+        self.on_peers: Callable[[], None] | None = None
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -206,9 +211,12 @@ class Cluster:
                     log.warning("node %s was presumed dead by another (stopped or cut off past its lease): its "
                                 "sessions were ended; it goes on as a follower", self.node_id)
             self._end_dead_nodes()
+            was_peers = self.peers
             self.peers = tuple(sorted({self.node_id} | {r[0] for r in self._sql(
                 f"SELECT node_id FROM nodes WHERE stopped_at IS NULL AND heartbeat_at >= {NOW} - %s",
                 [self.settings.lease]).fetchall()}))
+        if self.peers != was_peers and self.on_peers:
+            self.on_peers()            # a node came or went: the shares moved, so the job times did
         if self.leader and not was_leader:
             log.warning("LEADER: node %s now re-plans from content", self.node_id)
             if self.on_leader:

@@ -151,6 +151,7 @@ class Daemon:
         if self.cluster is not None:
             self.cluster.on_takeover = lambda ids: [self.scheduler.add_job(self._recover_job, args=[i]) for i in ids]
             self.cluster.on_leader = self._became_leader
+            self.cluster.on_peers = self.sync_event.set      # the main loop re-times the jobs
         self.sync_jobs()
         self._watch()
         notify("READY=1")

@@ -30,7 +30,7 @@ from .cluster import (Fenced, await_version, missing_media, resolve_media, store
 from .plan import due_decision, grace_for
 from .render import Renderer
 from .gate import decide
-from .signoff import records_in
+from .signoff import LedgerSignoffs
 from .secrets import mask
 from .timeutil import to_utc_key, utcnow
 
@@ -252,9 +252,10 @@ class Publisher(NetworkCheck):
         if item is None or (stored(row) is not None and item.digest != row["item_digest"]):
             # No item, or not this version of it here: the leader's verdict (stored with the variant).
             return [p for p in variant.problems if p.level == "error" and p.channel in (None, row["channel"])]
-        # The last check before sending reads the sign-offs afresh: an edit voids one.
+        # The last check before sending reads the sign-off afresh (an edit voids one): this
+        # item's, from the ledger, as the gate asks for it.
         return decide(item, self.config, self.renderer, now, variants=[variant], advice=False,
-                      signoffs=records_in(self.ledger)).errors(row["channel"])
+                      signoffs=LedgerSignoffs(self.ledger)).errors(row["channel"])
 
     def send(self, row: dict, channel: Channel, variant: Variant, now: datetime, first_try: bool = False) -> str:
         """The network call, with the row already in `publishing`.  ``first_try``: its first

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 _known: set[str] = set()
+_longest_first: tuple[str, ...] = ()       # _known, longest first (a longer secret may contain a shorter)
 _lock = threading.Lock()
 # Bearer tokens and common secret-ish query parameters, masked even if we never read them.
 _PATTERNS = [
@@ -29,9 +30,14 @@ def env_name(channel: str, field: str) -> str:
 
 
 def remember(value: str) -> None:
+    global _longest_first
     if value and len(value) >= 4:
         with _lock:
-            _known.add(value)
+            if value not in _known:
+                _known.add(value)
+                # Sorted here, once per new secret, not on every log line (a daemon with
+                # hundreds of accounts remembers hundreds of values).
+                _longest_first = tuple(sorted(_known, key=len, reverse=True))
 
 
 def get_secret(channel: str, field: str) -> str | None:
@@ -72,9 +78,7 @@ def alert_urls() -> tuple[str, ...]:
 
 def mask(text: object) -> str:
     s = str(text)
-    with _lock:
-        known = sorted(_known, key=len, reverse=True)
-    for value in known:
+    for value in _longest_first:               # a tuple, replaced whole: no lock needed to read it
         if value in s:
             s = s.replace(value, "***")
     for pattern in _PATTERNS:

@@ -10,6 +10,7 @@ and keeps working; the gate (`plan.approval_missing`) accepts either, through `a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from datetime import datetime
 
@@ -66,7 +67,43 @@ def records_in(ledger) -> dict[str, dict]:
     return {key[len(PREFIX):]: json.loads(value) for key, value in rows if value}
 
 
-def approved_by_page(item: Item, records: dict[str, dict]) -> str | None:
+class LedgerSignoffs(Mapping):
+    """The ledger's page sign-offs, each read from the ledger when the gate asks for it.
+
+    The publisher's last check before sending must see the sign-off as it is at that moment
+    (an edit voids one; a new one replaces it).  `records_in` read every item's sign-off
+    (a LIKE over `meta`, and the table list) for every delivery, to look up one item, and
+    even when no [approval] rule asks; this reads that one item's `signoff:<id>` row (the
+    primary key) at the moment the gate asks (`approved_by_page`: ``get(item.id)``), so it is
+    as fresh as a full read made then, and with no approval rule nothing is read at all."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+
+    def get(self, item_id: str, default: dict | None = None) -> dict | None:
+        with getattr(self.ledger, "lock", nullcontext()):       # as records_in: from a worker thread
+            value = self.ledger.get_meta(PREFIX + item_id)
+        return json.loads(value) if value else default
+
+    def __getitem__(self, item_id: str) -> dict:
+        record = self.get(item_id)
+        if record is None:
+            raise KeyError(item_id)
+        return record
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(records_in(self.ledger))
+
+    def __len__(self) -> int:
+        return len(records_in(self.ledger))
+
+    def __bool__(self) -> bool:
+        # It stands for the ledger, asked item by item (an item never signed off gets None,
+        # as from an empty dict): `signoffs or {}` must not read every sign-off to decide.
+        return True
+
+
+def approved_by_page(item: Item, records: Mapping[str, dict]) -> str | None:
     """Who signed off this exact file on the page, or None (never, or edited since)."""
     record = records.get(item.id)
     return record["by"] if record and record["digest"] == item.digest else None

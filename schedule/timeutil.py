@@ -131,8 +131,12 @@ def utcnow() -> datetime:
 
 
 def to_utc_key(moment: datetime) -> str:
-    """A sortable, comparable UTC string for the ledger."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    """A sortable, comparable UTC string for the ledger: 2027-03-01T09:00:00.000000+00:00.
+
+    isoformat with microseconds always writes them and the offset, in that shape (the same
+    as strftime's "%Y-%m-%dT%H:%M:%S.%f+00:00", but in C, not a format string interpreted on
+    each call: several per delivery); it also pads a year before 1000 to four digits."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 __all__ = ["localize", "offsets", "human", "iso_seconds", "nearest_real_time", "utcnow", "to_utc_key", "AmbiguousTime", "NonExistentTime"]

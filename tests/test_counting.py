@@ -233,6 +233,19 @@ def test_x_shortcut_agrees_with_parse_tweet(text):
     assert counting.x_weighted(text) == parse_tweet(text).weightedLength
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_ASCII_WORDS + ["\ufffe", "\ufeff", "\uffff", "👍" * 100, "x" * 150]),
+                max_size=40).map("".join))
+def test_x_refuses_shortcut_agrees_with_parse_tweet(text):
+    """x_refuses skips parse_tweet when the text holds none of twitter-text's invalid
+    characters; whether it refuses must be exactly parse_tweet's verdict (valid false
+    with a length in 1-280), for any text."""
+    from twitter_text import parse_tweet
+
+    result = parse_tweet(text)
+    assert bool(counting.x_refuses(text)) == (not result.valid and 0 < result.weightedLength <= 280)
+
+
 @pytest.mark.pds
 def test_the_real_pds_refuses_exactly_what_bluesky_counting_refuses(tmp_path, monkeypatch):
     """The Bluesky PDS validates app.bsky.feed.post on createRecord: for texts at each side

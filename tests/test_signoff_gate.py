@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import pytest
 from click.testing import CliRunner
 
 from bot import cli
@@ -78,4 +79,52 @@ def test_the_last_check_before_sending_reads_the_sign_off_afresh(project):
     assert [p.code for p in publisher.gate_errors(row, items["page"], variant, when)] == ["approval"]
     signed(project, path)                              # signed off again, as it now reads
     assert publisher.gate_errors(row, items["page"], variant, when) == []
+    ledger.close()
+
+
+def _publisher_for(project, when, text="The fete is on Saturday."):
+    path = project.post("page.md", "publish_at: 2030-01-14T10:00", text)
+    config = project.config()
+    ledger = Ledger(config.database, config.timezone)
+    item = read_item(path, config)
+    delivery = ledger.add("page", "log", "log", when, item_digest=item.digest, source=item.rel)
+    items = {i.id: i for i in ContentScanner(config).scan().items}
+    publisher = Publisher(config, ledger, Renderer(config), Alerter((), ledger, sender=lambda *a: True), items.get)
+    row = ledger.get(delivery)
+    return path, ledger, publisher, row, items["page"], publisher._fresh_variant(row, items["page"])
+
+
+def test_a_sign_off_replaced_meanwhile_is_seen_by_the_very_next_check(project):
+    """The sign-off is read for each delivery at its last check (#12 made that read one row,
+    not every sign-off): one replaced by the page in between (here by someone not in
+    [approval] approvers, from another connection, as the web page writes) stops the next."""
+    project.write_config(extra=APPROVAL)
+    when = datetime(2030, 1, 14, 10, tzinfo=timezone.utc)
+    path, ledger, publisher, row, item, variant = _publisher_for(project, when)
+    signed(project, path)
+    assert publisher.gate_errors(row, item, variant, when) == []
+    signed(project, path, who="Somebody Else")
+    assert [p.code for p in publisher.gate_errors(row, item, variant, when)] == ["approval"]
+    ledger.close()
+
+
+@pytest.mark.parametrize("rule", ["", APPROVAL], ids=["no rule", "approval required"])
+def test_sign_offs_are_read_only_when_an_approval_rule_asks(project, rule):
+    """With no [approval] rule the gate never looks at sign-offs (plan.approval_missing), so
+    the publisher reads none; with one, it reads that item's row alone (by its key), not all."""
+    project.write_config(extra=rule)
+    when = datetime(2030, 1, 14, 10, tzinfo=timezone.utc)
+    path, ledger, publisher, row, item, variant = _publisher_for(project, when)
+    signed(project, path)
+    for n in range(3):                               # other items' sign-offs, not to be read
+        signed(project, project.post(f"other{n}.md", "publish_at: 2030-01-14T10:00"))
+    statements: list[str] = []
+    ledger.db.conn.set_trace_callback(statements.append)
+    assert publisher.gate_errors(row, item, variant, when) == []
+    ledger.db.conn.set_trace_callback(None)
+    reads = [s for s in statements if "meta" in s]
+    if not rule:
+        assert reads == []
+    else:
+        assert len(reads) == 1 and "LIKE" not in reads[0].upper() and "signoff:page" in reads[0], reads
     ledger.close()

@@ -407,6 +407,10 @@ _PROXY_VARIABLES = tuple(v for name in ("http_proxy", "https_proxy", "all_proxy"
                          for v in (name, name.upper())) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
+def _keep_request_as_is(request: Any) -> Any:
+    return request
+
+
 def steady_environment(session: Any) -> Any:
     """Keep a requests ``Session``'s reading of the environment, per scheme and host.
 
@@ -419,6 +423,13 @@ def steady_environment(session: Any) -> Any:
     """
     if getattr(session, "_steady_environment", False):
         return session
+    if session.auth is None:
+        # Without any auth, requests looks in ~/.netrc on every request and, if an entry
+        # matches (a `default` entry matches every host), replaces the channel's own
+        # Authorization header with that login: someone else's password sent to the network.
+        # Our calls carry their credentials themselves (Bearer headers, tokens, OAuth per
+        # call), so the session's auth is a no-op, as Mastodon.py's own is.
+        session.auth = _keep_request_as_is
     ask = session.merge_environment_settings
     answers = _ENVIRONMENT_ANSWERS                 # shared: every channel's first request is not a miss
 
@@ -438,6 +449,46 @@ def steady_environment(session: Any) -> Any:
 
     session.merge_environment_settings = merge
     session._steady_environment = True
+    return session
+
+
+# Connections kept per host in a shared pool: the daemon's default worker count (a burst has
+# at most that many requests in flight), so a finished request's connection is kept, not
+# dropped with urllib3's "Connection pool is full" warning.
+SHARED_POOL_SIZE = 100
+# Hosts whose pools one shared adapter keeps (urllib3 closes the least recently used pool past
+# this; requests' default is 10): the Graph hosts, LinkedIn, and a Mastodon instance or several.
+SHARED_POOL_HOSTS = 32
+_SHARED_ADAPTERS: dict[tuple, Any] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_connections(session: Any, key: tuple = ("plain",), make: Callable[[], Any] | None = None,
+                       prefixes: Iterable[str] = ("https://", "http://")) -> Any:
+    """Mount the process's one transport adapter for ``key`` on a requests ``Session``, so
+    every account of a network reuses the same connections to its host.
+
+    Each channel (account) has its own client and session (its own credentials, cookies and
+    hooks), and so had its own connection pool: in a burst (#12: 250 accounts, 4 posts each,
+    at once) nearly every post opened a new connection, ~0.5 ms of the daemon's CPU on
+    127.0.0.1 and a TLS handshake on the real networks.  requests' transport adapter holds
+    urllib3's pools, one per (scheme, host, port, TLS settings); sharing the adapter shares
+    those and nothing else: headers, auth, cookies and hooks stay the session's, and each
+    request carries its own credentials (HTTP/1.1 connections hold none).  ``make`` builds
+    the adapter (default: requests' own HTTPAdapter), given SHARED_POOL_SIZE connections
+    per host."""
+    with _SHARED_LOCK:
+        adapter = _SHARED_ADAPTERS.get(key)
+        if adapter is None:
+            if make is None:
+                from requests.adapters import HTTPAdapter
+
+                adapter = HTTPAdapter(pool_connections=SHARED_POOL_HOSTS, pool_maxsize=SHARED_POOL_SIZE)
+            else:
+                adapter = make()
+            adapter = _SHARED_ADAPTERS[key] = adapter
+    for prefix in prefixes:
+        session.mount(prefix, adapter)
     return session
 
 

@@ -22,14 +22,15 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
-from .base import IMAGE_TYPES, Channel, never_sent, parse_time, retry_at_from_headers, steady_environment
+from .base import (IMAGE_TYPES, SHARED_POOL_SIZE, Channel, never_sent, parse_time, retry_at_from_headers,
+                   shared_connections, steady_environment)
 
 HOSTS = ("https://api.twitter.com",)
 CHUNK_BYTES = 4 * 1024 * 1024              # X takes append segments of up to 5 MB
 _URL = re.compile(r"https?://\S+")
 
 
-def rerouting_adapter(api_base: str | None, timeout: float):
+def rerouting_adapter(api_base: str | None, timeout: float, pool_maxsize: int = 10):
     """A requests adapter that sends the library's fixed hosts to api_base, with a timeout."""
     from requests.adapters import HTTPAdapter
 
@@ -43,7 +44,7 @@ def rerouting_adapter(api_base: str | None, timeout: float):
                 kwargs["timeout"] = timeout
             return super().send(request, **kwargs)
 
-    return _Reroute()
+    return _Reroute(pool_maxsize=pool_maxsize)
 
 
 class XChannel(Channel):
@@ -97,9 +98,10 @@ class XChannel(Channel):
         return self._client
 
     def _mount(self, session) -> None:
-        adapter = rerouting_adapter(self.api_base or None, self.timeout)
-        for host in HOSTS:
-            session.mount(host, adapter)
+        # One adapter (so one connection pool) for every X account with this api_base and timeout.
+        api_base, timeout = self.api_base or None, self.timeout
+        shared_connections(session, ("x", api_base, timeout),
+                           lambda: rerouting_adapter(api_base, timeout, SHARED_POOL_SIZE), HOSTS)
 
     # ----- errors ------------------------------------------------------------------
     def _call(self, fn, *args: Any, **kwargs: Any) -> Any:

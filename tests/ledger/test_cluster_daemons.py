@@ -90,6 +90,27 @@ def test_two_daemons_share_one_schedule_and_post_each_delivery_once(cluster, ser
     assert all("later" not in t for t in (t["text"] for t in servers["x"].tweets.values()))
 
 
+def test_a_node_that_joins_takes_its_share_of_what_was_already_planned(cluster, servers):
+    """The first node planned every delivery while it was alone (all its own); the second
+    joins before they are due: the first re-times its jobs when it sees it, so each delivery
+    is still sent by its owner among the two, not raced for."""
+    nodes = cluster(2)
+    nodes.start(0).wait_for("READY=1", timeout=60)
+    texts = [f"Notice {n}: the leisure centre opens at 7 tomorrow." for n in range(12)]
+    for n, text in enumerate(texts):
+        nodes.post(f"notice{n}.md", f"publish_at: {due(14 + 0.3 * n)}", text)
+    nodes.wait(lambda: len(nodes.rows()) == 24 or None, 30, "the first node to plan everything")
+    nodes.start(1).wait_for("READY=1", timeout=60)
+    rows = nodes.wait(lambda: (r := nodes.rows()) and all(x["state"] in FINAL for x in r) and r, 90,
+                      "every delivery to end")
+    assert {r["state"] for r in rows} == {"posted"}, nodes.logs()
+    assert sorted(t["text"] for t in servers["x"].tweets.values()) == sorted(texts)
+    peers = sorted({r["claimed_by"] for r in rows})
+    assert len(peers) == 2, peers
+    assert all(r["claimed_by"] == owner_of(peers, r["id"]) for r in rows), \
+        [(r["id"], r["claimed_by"], owner_of(peers, r["id"])) for r in rows]
+
+
 def test_a_killed_nodes_post_is_recovered_by_another_by_read_back_not_resent(cluster, servers):
     nodes = cluster(2, only=("x",))
     for n in range(2):
