@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -298,44 +299,46 @@ class Ledger:
         the row's claim and its lease has not run out by the database's clock.  A move out
         of `publishing` ends the lease (the row is free for whichever node comes next).
 
-        ``claim`` (seconds, only with ``holder``): claim the row in the same move instead:
-        allowed if it is unclaimed, already ``holder``'s, or its lease has run out (the
-        database's clock); the row is then ``holder``'s, with a lease of ``claim`` seconds
-        from now when it moves to `publishing` (any other move ends the lease, as above).
+        ``claim`` (seconds, with ``holder``): claim the row in the move instead: allowed if
+        it is unclaimed, ``holder``'s, or its lease ran out (database clock); it is then
+        ``holder``'s, with a lease of ``claim`` seconds on a move to `publishing` (any other
+        move ends the lease, as above).
 
         ``unchanged``: columns that must still hold these values (what the caller rendered
         from, e.g. ``item_digest``): a re-plan that recorded an edit meanwhile wins."""
-        return self._transition(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim,
-                                unchanged, fields, False) is not None
+        return self._transition(delivery_id, to_state, expect=expect, actor=actor, reason=reason, kind=kind,
+                                detail=detail, holder=holder, claim=claim, unchanged=unchanged, **fields) is not None
 
-    def transition_row(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
-                       actor: str = "daemon", reason: str | None = None, kind: str | None = None,
-                       detail: Any = None, holder: str | None = None, claim: float | None = None,
-                       unchanged: dict | None = None, **fields: Any) -> dict | None:
-        """``transition``, giving back the row as it is after the move (as ``get`` gives
-        it), or None if it did not move: the caller need not read it again."""
-        return self._transition(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim,
-                                unchanged, fields, True)
+    def transition_row(self, delivery_id: int, to_state: str, **how: Any) -> dict | None:
+        """``transition``, giving back the row after the move (as ``get`` would), or None."""
+        return self._transition(delivery_id, to_state, want_row=True, **how)
 
-    def _transition(self, delivery_id: int, to_state: str, expect, actor, reason, kind, detail, holder, claim,
-                    unchanged, fields: dict, want_row: bool) -> dict | None:
-        """Both of the above on SQLite (and the reference for PostgreSQL's one statement):
-        the row after the move (or, without ``want_row``, the row before it), None if not moved."""
+    def transition_with_parts(self, delivery_id: int, to_state: str, parts: Iterable[tuple], **how: Any) -> bool:
+        """``record_part`` for each of ``parts`` and ``transition``, together (one statement on
+        PostgreSQL): the last part with `posted`, recorded even if the row does not move."""
+        return self._transition(delivery_id, to_state, parts=list(parts), **how) is not None
+
+    def _transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
+                    actor: str = "daemon", reason: str | None = None, kind: str | None = None, detail: Any = None,
+                    holder: str | None = None, claim: float | None = None, unchanged: dict | None = None,
+                    want_row: bool = False, parts: list | tuple = (), **fields: Any) -> dict | None:
+        """The three above (PostgreSQL's one statement keeps these rules): the row after (or before) the move."""
         assert to_state in STATES, to_state
         if claim is not None and holder is None:
             raise ValueError("transition(claim=...) needs holder=: the node that claims the row")
         with self.transaction():
+            for part in parts:
+                self.record_part(delivery_id, *part)        # (index, remote_id, url, extra, text_hash)
             row = self.get(delivery_id)
             if row is None or (expect is not None and row["state"] not in set(expect)):
                 return None
             if unchanged and any(row.get(k) != v for k, v in unchanged.items()):
                 return None
             if holder is not None:
-                if claim is not None:
+                if claim is not None:           # refused while another node's lease runs
                     now = self._clock()
-                    if row["claimed_by"] not in (None, holder) and row["lease_until"] is not None \
-                            and row["lease_until"] >= now:
-                        return None             # another node's lease is still running
+                    if row["claimed_by"] not in (None, holder) and (row["lease_until"] or now - 1) >= now:
+                        return None
                     fields["claimed_by"] = holder
                     if to_state == "publishing":
                         fields.setdefault("lease_until", now + claim)
@@ -349,9 +352,7 @@ class Ledger:
             return self.get(delivery_id) if want_row else row
 
     def _clock(self) -> float:
-        """Epoch seconds by the clock leases are counted in (SQLite: this host's, the only one)."""
-        import time
-        return time.time()
+        return time.time()              # leases' clock: SQLite has one daemon, so this host's
 
     def update(self, delivery_id: int, kind: str | None = None, actor: str = "daemon", reason: str | None = None,
                detail: Any = None, **fields: Any) -> None:
@@ -368,7 +369,6 @@ class Ledger:
     def holds(self, delivery_id: int, node: str) -> bool:
         """Whether ``node`` holds this row's claim with a lease still running.  SQLite has one
         daemon (schedule/lock.py), so its own clock is the only one."""
-        import time
         rows = self._query("SELECT claimed_by, lease_until FROM deliveries WHERE id = ?", [delivery_id])
         return bool(rows) and rows[0]["claimed_by"] == node and (rows[0]["lease_until"] or 0) > time.time()
 

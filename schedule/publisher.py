@@ -370,12 +370,12 @@ class Publisher(NetworkCheck):
     def _record_posted(self, delivery_id: int, receipt: Receipt, posted_at: str,
                        held_parts: dict[int, tuple[Receipt, str | None]], reason: str | None = None,
                        kind: str | None = None) -> bool:
-        with self.ledger.transaction():
-            for index, (part, digest) in sorted(held_parts.items()):
-                self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
-            return self.ledger.transition(delivery_id, "posted", expect=["publishing"], remote_id=receipt.remote_id,
-                                          url=receipt.url, posted_at=posted_at, error=None, reason=reason, kind=kind,
-                                          dry_run=1 if self.dry_run else 0, holder=self.node)
+        parts = [(index, part.remote_id, part.url, part.extra, digest)
+                 for index, (part, digest) in sorted(held_parts.items())]
+        return self.ledger.transition_with_parts(delivery_id, "posted", parts, expect=["publishing"],
+                                                 remote_id=receipt.remote_id, url=receipt.url, posted_at=posted_at,
+                                                 error=None, reason=reason, kind=kind,
+                                                 dry_run=1 if self.dry_run else 0, holder=self.node)
 
     def _settle(self, row: dict, state: str, held: dict, alert: str | None = None, **fields) -> bool:
         """Record a non-posted outcome with the parts held in memory, in one transaction; if the

@@ -45,7 +45,9 @@ def test_every_statement_path_raises_a_ledger_error_after_the_session_was_ended_
         node.beat()
         other.beat()
         ledger = node.ledger
-        for statement in (lambda: ledger._query("SELECT 1 AS one"),          # reads (get, deliveries, ...)
+        due = ledger.add("fete", "log", "log", datetime.now(timezone.utc) + timedelta(days=1), state="scheduled")
+        for statement in (lambda: ledger.transition(due, "cancelled", expect=["scheduled"]),   # a one-statement move
+                          lambda: ledger._query("SELECT 1 AS one"),          # reads (get, deliveries, ...)
                           lambda: ledger.db.execute("SELECT 1").fetchone(),  # writes and one-value reads
                           lambda: ledger.get(1),
                           lambda: ledger.set_meta(probe="1")):            # a transaction's first statement
