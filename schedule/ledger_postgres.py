@@ -36,20 +36,16 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .errors import LedgerError
 from .ledger import STATES, Ledger, _Transaction
+from .ledger_pool import PooledSessions
 from .secrets import get_secret, mask
 
 CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the change notice
 MIGRATE_LOCK = 0x63697669               # pg_advisory_xact_lock key: one migrating node at a time
 WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a time (BEGIN IMMEDIATE)
 QUIET = "civicpost.quiet"               # a session setting: this session's writes send no change notice
-# Pooled sessions per daemon, beside the ledger's own: the round trips of this many worker
-# threads overlap (the server has the same 2 cores to answer them with).
-POOL_SIZE = 4
-POOL_WAIT = 15                          # seconds a statement waits for a pooled session (a server away)
 
 
 @functools.lru_cache(maxsize=1024)      # the same few statements on every delivery: translated once
@@ -99,7 +95,7 @@ class PgDatabase:
         return self.conn
 
     def execute(self, sql: str, args: Any = ()) -> psycopg.Cursor:
-        with self.lock:
+        with self.lock, connection_errors():
             return self.live().execute(to_pg_sql(sql), _params(args))
 
     def table_names(self) -> list[str]:
@@ -112,21 +108,7 @@ class PgDatabase:
         self._tables = []
 
 
-class _PooledConnection(psycopg.Connection):
-    """A pool's session: it keeps its dict-row cursor, and forgets its backend pid in the
-    ledger's set of own sessions when closed (a pid a later session elsewhere may reuse)."""
-
-    rows_cursor: psycopg.Cursor | None = None
-    own_pids: set | None = None
-    own_pid: int = 0
-
-    def close(self) -> None:
-        if self.own_pids is not None:
-            self.own_pids.discard(self.own_pid)
-        super().close()
-
-
-class PostgresLedger(Ledger):
+class PostgresLedger(PooledSessions, Ledger):
     """The ledger in a PostgreSQL database named by a ``postgresql://`` url (no password)."""
 
     def __init__(self, url: str, tz: ZoneInfo | None = None, readonly: bool = False):
@@ -137,9 +119,7 @@ class PostgresLedger(Ledger):
         self.depth = threading.local()
         self.changes = 0                      # NOTIFYs from other sessions (data_version)
         self.readonly = readonly
-        self.pool: ConnectionPool | None = None
-        self.pool_lock = threading.Lock()
-        self.pool_pids: set[int] = set()      # the pool's sessions: their NOTIFYs are ours too
+        self._init_pool()
         self.db = PgDatabase(self._connect(), self.lock, self._reconnect)
         try:
             if not readonly:
@@ -172,80 +152,6 @@ class PostgresLedger(Ledger):
     def _notified(self, notice: psycopg.Notify) -> None:
         if notice.pid != self.own_pid and notice.pid not in self.pool_pids:
             self.changes += 1
-
-    # ----- the pool (statements outside transactions, under contention) -----------
-    @property
-    def application_name(self) -> str | None:
-        return getattr(self, "_application_name", None)
-
-    @application_name.setter
-    def application_name(self, value: str | None) -> None:
-        # A cluster node names its sessions after its token (schedule/cluster.py ends a
-        # presumed-dead node's sessions by that name): a pool opened before is closed, so
-        # every pooled session carries the name too.
-        self._application_name = value
-        self._close_pool()
-
-    def _pooled(self) -> ConnectionPool:
-        with self.pool_lock:
-            if self.pool is None:
-                kwargs = {**connect_options(self.url, self.readonly), "autocommit": True}
-                if self.application_name:
-                    kwargs["application_name"] = self.application_name
-                pool = ConnectionPool(self.url, kwargs=kwargs, min_size=POOL_SIZE, max_size=POOL_SIZE,
-                                      timeout=POOL_WAIT, connection_class=_PooledConnection,
-                                      configure=self._configure_pooled, name="civicpost-ledger", open=False)
-                pool.open(wait=False)
-                self.pool = pool
-            return self.pool
-
-    def _configure_pooled(self, conn: _PooledConnection) -> None:
-        conn.own_pid, conn.own_pids = conn.info.backend_pid, self.pool_pids
-        self.pool_pids.add(conn.own_pid)
-
-    def _close_pool(self) -> None:
-        with self.pool_lock:
-            pool, self.pool = self.pool, None
-        if pool is not None:
-            pool.close()
-
-    def close(self) -> None:
-        self._close_pool()
-        super().close()
-
-    @contextlib.contextmanager
-    def _session(self):
-        """The connection for one statement, with the dict-row cursor to run it on: the
-        ledger's own (under its lock) inside a transaction, for a read-only ledger, or when
-        no other thread is using it; else a pooled session (autocommit: the statement is
-        its own transaction; a move takes the write lock inside it, as on the own
-        connection)."""
-        if getattr(self.depth, "value", 0) or self.readonly:
-            own = self.lock.acquire()
-        else:
-            own = self.lock.acquire(blocking=False)
-        if own:
-            try:
-                yield self._rows_cursor()
-            finally:
-                self.lock.release()
-            return
-        try:
-            with self._pooled().connection() as conn:
-                if conn.rows_cursor is None:
-                    conn.rows_cursor = conn.cursor(row_factory=dict_row)
-                yield conn.rows_cursor
-        except PoolTimeout as exc:
-            raise LedgerError(f"ledger {self.url}: cannot connect ({_first_line(exc)}): is the database "
-                              "reachable?") from None
-        except psycopg.OperationalError:
-            # The server dropped the pool's sessions (a restart, a failover): the statement
-            # that met it failed, and only it: have the pool check the others now.
-            pool = self.pool
-            if pool is not None:
-                with contextlib.suppress(Exception):
-                    pool.check()
-            raise
 
     # ----- schema ----------------------------------------------------------------
     def migrate(self) -> None:
@@ -362,14 +268,15 @@ class PostgresLedger(Ledger):
     def _statement(self, sql: str, args: list, rows: bool = True) -> list[dict] | None:
         """One statement of this module's own SQL (``%s`` already), under the lock; outside a
         transaction a failure is a LedgerError here (inside one, the transaction's exit says it)."""
-        try:
-            with self._session() as cursor:
-                cursor.execute(sql, args)
-                return cursor.fetchall() if rows else None
-        except psycopg.Error as exc:
-            if getattr(self.depth, "value", 0):
-                raise
-            raise LedgerError(f"ledger {self.url}: {_first_line(exc)}") from None
+        with connection_errors():
+            try:
+                with self._session() as cursor:
+                    cursor.execute(sql, args)
+                    return cursor.fetchall() if rows else None
+            except psycopg.Error as exc:
+                if getattr(self.depth, "value", 0):
+                    raise
+                raise _lost(exc, f"ledger {self.url}: {_first_line(exc)}") from None
 
 
 NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock when evaluated (as cluster.py)
@@ -475,6 +382,26 @@ def connect_options(url: str, readonly: bool) -> dict[str, Any]:
     return options
 
 
+@contextlib.contextmanager
+def connection_errors():
+    """Around every statement: the connection lost (the server restarted or failed over, the
+    network cut, or this node's session ended by another node that presumed it dead) is a
+    LedgerError like any other the ledger raises, never psycopg's own; the next statement
+    reconnects (``PgDatabase.live``) unless a transaction was open, whose work is lost."""
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise _lost(exc, f"ledger: {_first_line(exc)} (is the database reachable?)") from None
+
+
+def _lost(exc: psycopg.Error, text: str) -> LedgerError:
+    error = LedgerError(text)
+    # Ended by pg_terminate_backend (another node presumed this one dead) or a server
+    # shutting down: the daemon asks which (Cluster.deposed) before raising an alert.
+    error.session_ended = isinstance(exc, psycopg.errors.AdminShutdown)
+    return error
+
+
 def _first_line(exc: BaseException) -> str:
     return mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
@@ -503,7 +430,7 @@ class _PgTransaction(_Transaction):
                 ledger.lock.release()
                 if isinstance(exc, LedgerError):
                     raise
-                raise LedgerError(f"ledger {ledger.url}: {_first_line(exc)}: is the database reachable?") from None
+                raise _lost(exc, f"ledger {ledger.url}: {_first_line(exc)}: is the database reachable?") from None
         ledger.depth.value = getattr(ledger.depth, "value", 0) + 1
 
     def commit(self) -> None:

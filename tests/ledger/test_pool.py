@@ -23,7 +23,7 @@ import pytest
 
 from schedule.cluster import Cluster
 from schedule.errors import LedgerError
-from schedule.ledger_postgres import POOL_SIZE
+from schedule.ledger_pool import POOL_SIZE
 from tests.ledger.test_cluster_claims import SHORT, FakeConfig
 from tests.postgres_server import PASSWORD
 
