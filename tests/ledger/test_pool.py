@@ -85,7 +85,7 @@ def test_reads_and_moves_do_not_queue_behind_another_threads_transaction(pg_url,
             ledger.set_meta(paused="1")
             inside.set()
             release.wait(10)
-        committed["at"] = time.monotonic()
+            committed["at"] = time.monotonic()       # the transaction's COMMIT follows
     planner = threading.Thread(target=replan)
     planner.start()
     assert inside.wait(5)
