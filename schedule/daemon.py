@@ -38,6 +38,7 @@ from .secrets import mask
 from .systemd import notify, watchdog_interval
 from .timeutil import human, to_utc_key, utcnow
 from .unschedule import sweep as unschedule_sweep
+from .verdicts import templates_stamp
 
 log = logging.getLogger("civicpost.daemon")
 HEARTBEAT_SECONDS = 5
@@ -81,6 +82,12 @@ class Daemon:
         self.signoffs_changed: set[str] = set()
         self.planned_once = False
         self.renderer = Renderer(self.config)
+        # The renderer keeps every template it compiles, so an edited template (or an included
+        # one, or a new channel's own file) needs a new Renderer: the stamp (a stat per file
+        # under templates/) is compared on each re-plan and before each delivery.
+        self.templates_seen = templates_stamp(self.config)
+        self.templates_lock = threading.Lock()
+        self.templates_unjudged = False          # templates changed; the re-plan has not re-gated yet
         self.publisher = self._publisher()
         self.scheduler = None
         self.job_times: dict[int, datetime] = {}
@@ -214,7 +221,9 @@ class Daemon:
             try:
                 import watchfiles
 
-                for _ in watchfiles.watch(self.config.content_dir, stop_event=self.stop_event, debounce=500,
+                # templates/ too: a template edit re-renders and re-gates the queue at once.
+                folders = [self.config.content_dir] + [self.config.templates_dir] * self.config.templates_dir.is_dir()
+                for _ in watchfiles.watch(*folders, stop_event=self.stop_event, debounce=500,
                                           raise_interrupt=False):
                     self.rescan_event.set()
             except Exception as exc:  # noqa: BLE001 - no inotify: the periodic rescan still runs
@@ -229,11 +238,13 @@ class Daemon:
         started = time.perf_counter()
         if self.config.git_pull:
             git_pull(self.config.content_dir, self.alerter)
+        judging = self._templates_changed() or self.templates_unjudged
         result = self.scanner.scan()
         if self.cluster is not None and not self.cluster.leader:
             # A follower: its items serve its own publishing; the leader plans (schedule/cluster.py).
             self.items = {i.id: i for i in result.items}
             self.item_errors = {}                # the leader's gate blocks; a deposed leader's verdicts go stale
+            self.templates_unjudged = False      # the leader re-gates (and re-stores) with its templates
             self._recheck_credentials()
             if sync:
                 self.sync_jobs()
@@ -276,6 +287,8 @@ class Daemon:
             self.planned_once = False
             raise
         self.planned_once = True
+        if judging:                              # every item re-rendered and re-gated with the new templates
+            self.templates_unjudged = False
         self.attention.file_errors(landed, readable)
         self.attention.check_blocked(self.items, self.publisher)
         self._recheck_credentials()
@@ -285,6 +298,37 @@ class Daemon:
         if sync:
             self.sync_jobs()
         log.debug("replanned in %.0f ms", (time.perf_counter() - started) * 1000)
+
+    def _templates_changed(self) -> bool:
+        """A new Renderer if anything under templates/ changed since the last look (True then).
+        The next re-plan compares every item, as after a reload: each open delivery is
+        re-rendered and re-gated (a template can make a post too long: blocked and alerted like
+        a content edit) and, on several daemons, the leader stores the new renderings."""
+        stamp = templates_stamp(self.config)
+        if stamp == self.templates_seen:
+            return False
+        with self.templates_lock:                # the scheduler's threads and the main loop
+            if stamp == self.templates_seen:
+                return False
+            fresh = Renderer(self.config)
+            fresh.channels = self.renderer.channels      # the network clients: templates do not touch them
+            self.renderer = self.publisher.renderer = fresh
+            self.templates_seen, self.templates_unjudged, self.planned_once = stamp, True, False
+        log.info("templates changed: re-rendering and re-checking the queue")
+        self.rescan_event.set()
+        return True
+
+    def _judge_afresh(self, delivery_id: int) -> bool:
+        """Between a template change and the re-plan that re-gates everything, the gate's kept
+        errors are the old templates': this delivery is judged now with the new ones (blocked if
+        it fails, as the re-plan would), never sent on an out-of-date verdict."""
+        row = self.ledger.get(delivery_id)
+        item = self.publisher.items(row["item"]) if row and row["state"] in ("scheduled", "retrying") else None
+        if item is None:
+            return False
+        found = decide(item, self.config, self.renderer, utcnow(), advice=False,
+                       signoffs=records_in(self.ledger)).errors()
+        return bool(found) and self.attention.block_if_errors(delivery_id, {item.id: found})
 
     def _apply(self, result, affected: set[str] | None, duplicates: set[str]) -> None:
         now = utcnow()
@@ -383,6 +427,8 @@ class Daemon:
             self.running.add(delivery_id)
         try:
             if self.stop_event.is_set():
+                return
+            if (self._templates_changed() or self.templates_unjudged) and self._judge_afresh(delivery_id):
                 return
             if self.attention.block_if_errors(delivery_id, self.item_errors):
                 return
@@ -505,6 +551,7 @@ class Daemon:
         self.scanner = ContentScanner(config)
         self.planned_once = False
         self.renderer = Renderer(config)
+        self.templates_seen = templates_stamp(config)
         self._channels_ready()
         self.publisher = self._publisher()
         log.info("config reloaded from %s", config.path)
