@@ -200,6 +200,13 @@ class Publisher(NetworkCheck):
         record = stored(row)
         if reused:
             variant = self.recorded_variant(row, channel, item)
+        elif record is not None and item is not None and item.digest == row["item_digest"] and \
+                record.get("templates", self.renderer.templates_digest) != self.renderer.templates_digest:
+            # This version of the item, rendered with other templates than this node's (a
+            # template edit the leader has not re-rendered yet, or one this node has not
+            # pulled): neither rendering may go out until the two agree.
+            return await_version(self, row, now, "the leader's rendering was made with other templates than this "
+                                 "node's: waiting for the leader to re-render it (or for this node's git pull)")
         elif record is not None:             # exactly what the leader rendered (and gated)
             variant = stored_variant(row, record, channel, self.config)
         elif self.cluster is not None and item is not None and item.digest != row["item_digest"]:
