@@ -233,6 +233,16 @@ class Ledger:
         rows = self._query("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
         return rows[0] if rows else None
 
+    def get_with_pause(self, delivery_id: int) -> tuple[dict | None, bool]:
+        """The row and whether posting is paused, read in one statement (one round trip on
+        PostgreSQL: the publisher asks both of every due delivery)."""
+        rows = self._query("SELECT *, (SELECT value FROM meta WHERE key = 'paused') AS paused_meta FROM deliveries "
+                           "WHERE id = ?", [delivery_id])
+        if not rows:
+            return None, self.get_meta("paused") == "1"
+        row = rows[0]
+        return row, row.pop("paused_meta") == "1"
+
     def deliveries(self, states: Iterable[str] | None = None, since: datetime | None = None,
                    until: datetime | None = None, item: str | None = None, items: Iterable[str] | None = None,
                    order: str = "planned_at, id",

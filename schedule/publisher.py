@@ -91,10 +91,10 @@ class Publisher(NetworkCheck):
                     return "not claimed"
                 self.cluster.working[delivery_id] = f"{row['item']} on {row['channel']}"
                 return self._run(row, now or utcnow())
-        row = self.ledger.get(delivery_id)
+        row, paused = self.ledger.get_with_pause(delivery_id)
         if row is None or row["state"] not in DUE_STATES:
             return row["state"] if row else "missing"
-        return self._run(row, now or utcnow())
+        return self._run(row, now or utcnow(), paused)
 
     def _claim_with_publishing(self, delivery_id: int, now: datetime) -> str | None:
         """Several daemons, a first attempt that is to go out (the usual case, and all of a
@@ -103,12 +103,12 @@ class Publisher(NetworkCheck):
         instead of a claim's commit and then the move's).  Rows are shared out between the
         nodes (``Cluster.owner``), so another node rarely did the same work meanwhile; if it
         did, the move is refused and nothing is sent.  None: take the claim-first way."""
-        row = self.ledger.get(delivery_id)
+        row, paused = self.ledger.get_with_pause(delivery_id)
         if row is None or row["state"] not in DUE_STATES or row["attempts"] or not self.cluster.may_send() \
                 or self.cluster.held_elsewhere_until(row) is not None:
             return None
         item = self.items(row["item"])
-        if self._decide(row, item, now)[0] != "publish":
+        if self._decide(row, item, now, paused)[0] != "publish":
             return None
         self._claiming.value = True
         try:
@@ -125,16 +125,17 @@ class Publisher(NetworkCheck):
             return {"holder": self.node, "claim": self.cluster.settings.lease}
         return {"holder": self.node}
 
-    def _run(self, row: dict, now: datetime) -> str:
+    def _run(self, row: dict, now: datetime, paused: bool | None = None) -> str:
         item = self.items(row["item"])
-        decision, reason = self._decide(row, item, now)
+        decision, reason = self._decide(row, item, now, paused)
         if decision != "publish":
             return self._stop(row, decision, reason, now)
         return self._publish(row, item, now)
 
-    def _decide(self, row: dict, item: Item | None, now: datetime) -> tuple[str, str | None]:
+    def _decide(self, row: dict, item: Item | None, now: datetime, paused: bool | None = None) -> tuple[str, str | None]:
         when = datetime.fromisoformat(row["planned_at"])
-        paused = self.ledger.get_meta("paused") == "1"
+        if paused is None:
+            paused = self.ledger.get_meta("paused") == "1"
         record = stored(row)
         if record is not None and (item is None or item.digest != row["item_digest"]):
             # This node's checkout lacks this version of the item: the leader's record decides.

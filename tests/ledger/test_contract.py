@@ -247,3 +247,18 @@ def test_a_write_that_cannot_land_is_a_bot_error_and_changes_nothing(spec, open_
     assert row["state"] == [e for e in trail if e["to_state"]][-1]["to_state"]     # row and trail agree
     if isinstance(spec, str):
         assert row["state"] == "scheduled" and [e["kind"] for e in trail] == ["planned", "note"]
+
+
+def test_a_row_and_the_pause_are_read_together_and_a_pause_from_elsewhere_is_seen_at_once(spec, open_ledger_at):
+    """`get_with_pause`: the publisher's one read of a due delivery and of `paused` (#12),
+    as fresh as two reads: an operator's `pause` from another process is seen by the very
+    next delivery."""
+    daemon, operator = open_ledger_at(spec), open_ledger_at(spec)
+    delivery = daemon.add("bins", "x", "x", datetime(2030, 1, 14, 9, 0, tzinfo=timezone.utc))
+    row, paused = daemon.get_with_pause(delivery)
+    assert row == daemon.get(delivery) and paused is False
+    operator.set_meta(paused="1")
+    assert daemon.get_with_pause(delivery) == (daemon.get(delivery), True)
+    operator.set_meta(paused="0")
+    assert daemon.get_with_pause(delivery)[1] is False
+    assert daemon.get_with_pause(delivery + 999) == (None, False)
