@@ -40,10 +40,10 @@ def running(project, server):
 
 def preview_text(project) -> str:
     result = bot(project, "preview", "--json")
-    (item,) = json.loads(result.stdout)["items"] if isinstance(json.loads(result.stdout), dict) \
-        else json.loads(result.stdout)
+    (item,) = json.loads(result.stdout)                  # `preview --json`: one dict per item
     (variant,) = item["variants"]
-    return "\n\n".join(p["text"] if isinstance(p, dict) else p for p in variant["parts"])
+    (part,) = variant["parts"]
+    return part["text"]
 
 
 def test_a_template_edited_while_running_is_what_gets_posted(project, server, running):
@@ -67,14 +67,17 @@ def test_a_template_that_makes_the_post_too_long_blocks_it_with_an_alert(project
     daemon.wait_for("READY=1")
     wait_state(project, "library", "scheduled")
     # Mastodon's default limit is 500 characters (docs.joinmastodon.org, "statuses: max_characters";
-    # the test server answers 422 over it, as Mastodon does): this template makes 530.
+    # the test server answers 422 over it, as Mastodon does): this template makes 531.
     (project.root / "templates" / "mastodon.txt.j2").write_text("{{ item.body }} " + "x" * 500 + "\n")
     row = wait_state(project, "library", "blocked", timeout=30)
-    assert "mastodon" in (row["error"] or "") or "long" in (row["error"] or ""), row
+    # 30 characters of body, a space and 500 x's: 531, no URL (Mastodon counts a URL as 23,
+    # everything else one per character, docs.joinmastodon.org/user/posting/#text).
+    assert "text is 531/500 as mastodon counts" in (row["error"] or ""), row
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and "ALERT civicpost: library is blocked" not in daemon.output():
         time.sleep(0.2)
-    assert "ALERT civicpost: library is blocked" in daemon.output()
+    alert = next(line for line in daemon.output().splitlines() if "ALERT civicpost: library is blocked" in line)
+    assert "text is 531/500 as mastodon counts" in alert
     time.sleep(10)                                       # past its time: still nothing posted
     assert server.statuses == {}
     assert rows_state(project) == "blocked"
