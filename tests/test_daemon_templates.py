@@ -90,3 +90,29 @@ def rows_state(project) -> str:
         return row["state"]
     finally:
         ledger.close()
+
+
+def test_a_delivery_due_before_the_rescan_is_judged_with_the_edited_template(project, server, monkeypatch):
+    """The moment between a template edit and the re-plan that re-gates the queue: the
+    delivery's own job notices the edit and judges it with the new template, so it is
+    blocked (as the re-plan would block it), not sent with the old rendering nor failed.
+    In process: the real Daemon and publisher, its job run by hand before any rescan."""
+    from schedule.daemon import Daemon as RealDaemon
+
+    project.write_config(channels=channel_tables({"mastodon": server.url}), default_channels='["mastodon"]',
+                         extra="[schedule]\ngrace_minutes = 15\n")
+    for key, value in credentials_env("mastodon").items():
+        monkeypatch.setenv(key, value)
+    project.post("library.md", f"publish_at: {soon(300)}", TEXT)
+    daemon = RealDaemon(project.config_path)
+    try:
+        daemon.replan(sync=False)
+        (row,) = daemon.ledger.deliveries(item="library")
+        assert row["state"] == "scheduled"
+        (project.root / "templates" / "mastodon.txt.j2").write_text("{{ item.body }} " + "x" * 500 + "\n")
+        daemon._run_job(row["id"])
+        row = daemon.ledger.get(row["id"])
+        assert server.statuses == {}, "sent with a template since edited"
+        assert row["state"] == "blocked" and "text is 531/500 as mastodon counts" in row["error"], row
+    finally:
+        daemon.ledger.close()
