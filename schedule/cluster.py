@@ -56,6 +56,7 @@ log = logging.getLogger("civicpost.cluster")
 LEADER_LOCK = 0x63697672                # pg_try_advisory_lock key (session): the node that re-plans
 NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock, at the moment of the statement
 CLAIMABLE = ("scheduled", "retrying")
+PRESUMED_DEAD = "no heartbeat for over"          # how nodes.stop_reason begins when another node ended its sessions
 
 
 class Fenced(BotError):
@@ -109,7 +110,10 @@ class Cluster:
         # renewed again, so a node continued after SIGSTOP stays fenced for it even once its
         # heartbeat works again.
         self.row_renewed: dict[int, float] = {}
+        # The same per named lease (``inbox:<channel>``), for ``check_lease``.
+        self.lease_renewed: dict[str, float] = {}
         self.leader = False
+        self.ended_at: float | None = None       # monotonic time this node learnt another had ended its sessions
         self.offset = 0.0                        # the database's clock minus ours (for job times only)
         self.working: dict[int, str] = {}        # delivery id -> what, while a thread of ours has it
         self.peers: tuple[str, ...] = (self.node_id,)    # the live nodes (by heartbeat), this one included
@@ -183,15 +187,18 @@ class Cluster:
                                 [lease, self.node_id]).fetchall()
             self.row_renewed = {r[0]: started for r in renewed} | \
                 {i: t for i, t in self.row_renewed.items() if i in self.working}
-            self._sql(f"UPDATE leases SET lease_until = {NOW} + %s WHERE node = %s AND lease_until >= {NOW}",
-                      [lease, self.node_id])
+            names = self._sql(f"UPDATE leases SET lease_until = {NOW} + %s WHERE node = %s AND lease_until >= {NOW} "
+                              "RETURNING name", [lease, self.node_id]).fetchall()
+            self.lease_renewed = {r[0]: started for r in names}
             self.renewed_at = started            # counted from before the renewal was sent: on the safe side
             was_leader = self.leader
             if not self.leader:
                 self.leader = bool(self._sql("SELECT pg_try_advisory_lock(%s)", [LEADER_LOCK]).fetchone()[0])
             doing = json.dumps([{"id": i, "what": w} for i, w in sorted(self.working.items())])
+            # (``old``: the row as it was, to learn whether another node presumed this one dead)
             row = self._sql(f"UPDATE nodes SET heartbeat_at = {NOW}, leader = %s, publishing = %s, stopped_at = NULL, "
-                            f"stop_reason = NULL, pid = %s WHERE node_id = %s RETURNING heartbeat_at",
+                            f"stop_reason = NULL, pid = %s FROM nodes AS old WHERE nodes.node_id = %s AND old.node_id = "
+                            "nodes.node_id RETURNING nodes.heartbeat_at, old.stop_reason",
                             [int(self.leader), doing, self.pid, self.node_id]).fetchone()
             if row is None:                      # a fresh ledger under us (or a copy): register again
                 self._sql(f"INSERT INTO nodes (node_id, host, pid, token, started_at, heartbeat_at, leader) VALUES "
@@ -199,6 +206,10 @@ class Cluster:
                           [self.node_id, self.host, self.pid, self.token, int(self.leader)])
             else:
                 self.offset = float(row[0]) - time.time()
+                if (row[1] or "").startswith(PRESUMED_DEAD):
+                    self.ended_at = started
+                    log.warning("node %s was presumed dead by another (stopped or cut off past its lease): its "
+                                "sessions were ended; it goes on as a follower", self.node_id)
             self._end_dead_nodes()
             was_peers = self.peers
             self.peers = tuple(sorted({self.node_id} | {r[0] for r in self._sql(
@@ -223,7 +234,7 @@ class Cluster:
             ended = self._sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
                               [f"civicpost node {dead['token']}"]).fetchone()[0]
             self._sql(f"UPDATE nodes SET stopped_at = {NOW}, leader = 0, stop_reason = %s WHERE node_id = %s",
-                      [f"no heartbeat for over {self.settings.lease:g}s: presumed dead, {ended} session(s) ended by "
+                      [f"{PRESUMED_DEAD} {self.settings.lease:g}s: presumed dead, {ended} session(s) ended by "
                        f"{self.node_id}", dead["node_id"]])
             log.warning("node %s%s has no heartbeat for over %gs: %d of its session(s) ended", dead["node_id"],
                         " (the leader)" if dead["leader"] else "", self.settings.lease, ended)
@@ -231,6 +242,7 @@ class Cluster:
     def stop(self) -> None:
         """A clean stop: give up leadership, unstarted claims and named leases at once."""
         self.stop_event.set()
+        self.lease_renewed = {}
         with contextlib.suppress(LedgerError):
             self._sql("UPDATE deliveries SET lease_until = NULL WHERE claimed_by = %s AND state IN ('scheduled', "
                       "'retrying')", [self.node_id])
@@ -357,11 +369,43 @@ class Cluster:
         """A named lease (``inbox:<channel>``): True while this node holds it."""
         if not self.may_send():
             return False
-        row = self._sql(f"INSERT INTO leases (name, node, lease_until) VALUES (%s, %s, {NOW} + %s) ON CONFLICT (name) DO "
-                        "UPDATE SET node = excluded.node, lease_until = excluded.lease_until WHERE leases.node = "
-                        f"excluded.node OR leases.lease_until IS NULL OR leases.lease_until < {NOW} RETURNING name",
-                        [name, self.node_id, self.settings.lease]).fetchone()
+        with self.lock:
+            started = time.monotonic()
+            row = self._sql(f"INSERT INTO leases (name, node, lease_until) VALUES (%s, %s, {NOW} + %s) ON CONFLICT (name) "
+                            "DO UPDATE SET node = excluded.node, lease_until = excluded.lease_until WHERE leases.node = "
+                            f"excluded.node OR leases.lease_until IS NULL OR leases.lease_until < {NOW} RETURNING name",
+                            [name, self.node_id, self.settings.lease]).fetchone()
+            if row is None:
+                self.lease_renewed.pop(name, None)
+            else:
+                self.lease_renewed[name] = started
         return row is not None
+
+    def check_lease(self, name: str) -> None:
+        """Before each write or act of work done under a named lease (the inbox's poll of a
+        channel): the lease was renewed lately enough that no other node can hold it yet.  A
+        node stopped (SIGSTOP) or cut off mid-poll past its lease finds it stale on waking,
+        even once its heartbeat works again (a lease that ran out is never renewed)."""
+        renewed = self.lease_renewed.get(name)
+        if renewed is None or time.monotonic() >= renewed + self.settings.lease - self.settings.margin:
+            raise Fenced(f"node {self.node_id} has not renewed its lease {name!r} for too long (stopped, or cut off "
+                         "from the database): another node may hold it, so this node stops that work here")
+
+    def deposed(self) -> bool:
+        """Another node presumed this one dead (stopped or cut off past its lease) and ended its
+        sessions: a ledger error on waking is that, not a ledger in trouble (daemon.py says it
+        in the log, without an alert).  Asked on the node's session, reopened if it was ended."""
+        for _ in range(2):                       # the first statement on an ended session fails
+            try:
+                row = self._sql("SELECT stop_reason FROM nodes WHERE node_id = %s", [self.node_id]).fetchone()
+                break
+            except LedgerError:
+                continue
+        else:
+            row = None
+        if row is not None and (row[0] or "").startswith(PRESUMED_DEAD):
+            return True
+        return self.ended_at is not None and time.monotonic() - self.ended_at < self.settings.lease
 
     def check_leader(self) -> None:
         """Inside the plan's transaction, on the ledger's session: this node's own session

@@ -476,6 +476,12 @@ class Daemon:
 
     def _ledger_trouble(self, exc: LedgerError) -> None:
         """Say once, loudly, that nothing can be posted: a full disk is otherwise silent."""
+        if getattr(exc, "session_ended", False) and self.cluster is not None and self.cluster.deposed():
+            # Stopped past its lease, this node had its sessions ended by another (#12): the
+            # statement that met it failed; the ledger is fine and the others went on.
+            log.warning("ledger statement failed because another node ended this node's sessions (it was stopped "
+                        "or cut off past its lease): %s", mask(exc))
+            return
         self.ledger_failing = True
         try:
             self.alerter.send(LEDGER_ALERT, "civicpost cannot write its ledger: nothing is being posted",

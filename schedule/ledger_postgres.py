@@ -22,6 +22,7 @@ the systemd credential ``database_password`` are passed on here.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
@@ -88,7 +89,7 @@ class PgDatabase:
         return self.conn
 
     def execute(self, sql: str, args: Any = ()) -> psycopg.Cursor:
-        with self.lock:
+        with self.lock, connection_errors():
             return self.live().execute(to_pg_sql(sql), _params(args))
 
     def table_names(self) -> list[str]:
@@ -179,7 +180,7 @@ class PostgresLedger(Ledger):
         return _PgTransaction(self)
 
     def _query(self, sql: str, args: list | tuple = ()) -> list[dict]:
-        with self.lock:
+        with self.lock, connection_errors():
             return self._rows_cursor().execute(to_pg_sql(sql), _params(args)).fetchall()
 
     def _rows_cursor(self) -> psycopg.Cursor:
@@ -253,14 +254,14 @@ class PostgresLedger(Ledger):
     def _statement(self, sql: str, args: list, rows: bool = True) -> list[dict] | None:
         """One statement of this module's own SQL (``%s`` already), under the lock; outside a
         transaction a failure is a LedgerError here (inside one, the transaction's exit says it)."""
-        with self.lock:
+        with self.lock, connection_errors():
             try:
                 cursor = self._rows_cursor().execute(sql, args)
                 return cursor.fetchall() if rows else None
             except psycopg.Error as exc:
                 if getattr(self.depth, "value", 0):
                     raise
-                raise LedgerError(f"ledger {self.url}: {_first_line(exc)}") from None
+                raise _lost(exc, f"ledger {self.url}: {_first_line(exc)}") from None
 
 
 NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock when evaluated (as cluster.py)
@@ -366,6 +367,26 @@ def connect_options(url: str, readonly: bool) -> dict[str, Any]:
     return options
 
 
+@contextlib.contextmanager
+def connection_errors():
+    """Around every statement: the connection lost (the server restarted or failed over, the
+    network cut, or this node's session ended by another node that presumed it dead) is a
+    LedgerError like any other the ledger raises, never psycopg's own; the next statement
+    reconnects (``PgDatabase.live``) unless a transaction was open, whose work is lost."""
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise _lost(exc, f"ledger: {_first_line(exc)} (is the database reachable?)") from None
+
+
+def _lost(exc: psycopg.Error, text: str) -> LedgerError:
+    error = LedgerError(text)
+    # Ended by pg_terminate_backend (another node presumed this one dead) or a server
+    # shutting down: the daemon asks which (Cluster.deposed) before raising an alert.
+    error.session_ended = isinstance(exc, psycopg.errors.AdminShutdown)
+    return error
+
+
 def _first_line(exc: BaseException) -> str:
     return mask(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
@@ -394,7 +415,7 @@ class _PgTransaction(_Transaction):
                 ledger.lock.release()
                 if isinstance(exc, LedgerError):
                     raise
-                raise LedgerError(f"ledger {ledger.url}: {_first_line(exc)}: is the database reachable?") from None
+                raise _lost(exc, f"ledger {ledger.url}: {_first_line(exc)}: is the database reachable?") from None
         ledger.depth.value = getattr(ledger.depth, "value", 0) + 1
 
     def commit(self) -> None:

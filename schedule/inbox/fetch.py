@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from ..channels import make_channel
 from ..channels.base import InboxNotSupported
+from ..cluster import Fenced
 from ..errors import ChannelError, ConfigError, LedgerError, RateLimited, Transient
 from ..secrets import mask
 from ..timeutil import to_utc_key, utcnow
@@ -101,6 +102,15 @@ class Poller:
         self.triage = triage.Triage(config)
         self.channels: dict = {}
         self.lock = threading.Lock()          # one pass at a time (the CLI and the daemon's job)
+        # Several daemons (#12): called with the channel's name before every write and every
+        # act of a poll (store, cursor, event, alert); raises cluster.Fenced once this node's
+        # lease on the channel may have passed to another (stopped or cut off mid-poll), so a
+        # stale read never overwrites what the new holder stored (see daemon_poll).
+        self.fence = None
+
+    def _guard(self, name: str) -> None:
+        if self.fence is not None:
+            self.fence(name)
 
     def channel(self, name: str):
         if name not in self.channels:
@@ -129,7 +139,11 @@ class Poller:
                     continue
                 if only_due and not self.due(name, now):
                     continue
-                results.append(self.poll_channel(name, now).as_dict())
+                try:
+                    results.append(self.poll_channel(name, now).as_dict())
+                except Fenced as exc:
+                    log.warning("inbox: %s: poll dropped: %s", name, exc)
+                    results.append(ChannelResult(name, errors=[str(exc)]).as_dict())
         return results
 
     def poll_channel(self, name: str, now: datetime) -> ChannelResult:
@@ -139,6 +153,7 @@ class Poller:
         if held and datetime.fromisoformat(held) > now:
             result.skipped.append(f"rate limited until {held}")
             return result
+        self._guard(name)
         store.set_cursor(self.ledger, name, "polled_at", to_utc_key(now))
         for kind in KINDS:
             if not settings[kind]:
@@ -146,10 +161,11 @@ class Poller:
             try:
                 self._read(name, kind, settings, now, result)
                 self._access_ok(name, kind)
-            except LedgerError:
+            except (LedgerError, Fenced):
                 raise
             except RateLimited as exc:
                 until = exc.retry_at or now + timedelta(minutes=settings["poll_minutes"])
+                self._guard(name)
                 store.set_cursor(self.ledger, name, "rate_limited_until", to_utc_key(until))
                 store.event(self.ledger, "rate-limited", name, reason=str(exc), detail={"kind": kind,
                                                                                          "until": to_utc_key(until)})
@@ -170,6 +186,7 @@ class Poller:
                 text = mask(f"{name} sent {kind} civicpost cannot read ({type(exc).__name__}: {exc}); "
                             f"nothing was skipped: the next poll reads them again")
                 log.warning("inbox: %s", text)
+                self._guard(name)
                 store.event(self.ledger, "malformed", name, reason=text[:500], detail={"kind": kind})
                 result.errors.append(f"{kind}: {text}")
         return result
@@ -193,6 +210,7 @@ class Poller:
                 self._sweep(name, channel, settings, now, result)
             if not asked:
                 if sweep:
+                    self._guard(name)
                     store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
                 return
             full = sweep and channel.inbox_full_read_shows_changes
@@ -210,6 +228,7 @@ class Poller:
             alerts: list[int] = []
             # A batch per transaction: one fsync per 100 messages, and the ledger's lock is
             # never held long enough to delay a post's record.
+            self._guard(name)
             with self.ledger.transaction():
                 for message in messages[start:start + BATCH]:
                     seen.add(message.remote_id)
@@ -219,13 +238,16 @@ class Poller:
                         continue                      # the council's own post (a thread part)
                     alerts += self._store(name, channel.network, message, by_remote, result)
             for message_id in alerts:                 # after the commit: apprise may be slow
+                self._guard(name)
                 self._urgent(name, message_id)
         if page.complete:
             self._missing_were_deleted(name, ours - set(page.missing_posts), seen, result)
         if page.cursor is not None and page.cursor != cursor:
+            self._guard(name)                         # a stale cursor would move the new holder's back
             store.set_cursor(self.ledger, name, kind, page.cursor)
         if sweep:
             # Only now: a sweep whose full read failed (a 429, a timeout) is tried again next poll.
+            self._guard(name)
             store.set_cursor(self.ledger, name, "swept_at", to_utc_key(now))
 
     def _sweep_due(self, name: str, settings: dict, now: datetime) -> bool:
@@ -249,6 +271,7 @@ class Poller:
         old = store.by_remote(self.ledger, name, remote_id)
         if old is None or old["deleted"]:
             return
+        self._guard(name)                             # a stale read would mark a live message deleted
         gone = Incoming(old["remote_id"], old["kind"], old["text"] or "", datetime.fromisoformat(old["created_at"]),
                         deleted=True)
         if store.record(self.ledger, name, old["network"], gone)[1] == "deleted":
@@ -319,6 +342,7 @@ class Poller:
         if already and already[0]["kind"] == "no-access":
             return
         error = mask(error)
+        self._guard(name)
         store.event(self.ledger, "no-access", name, reason=key, detail={"kind": kind, "error": error})
         log.warning("inbox: %s cannot read %s: %s", name, kind, error)
         if self.alerter is not None and not unsupported:
@@ -331,6 +355,7 @@ class Poller:
         last = self.ledger._query("SELECT kind FROM inbox_events WHERE reason = ? AND kind IN ('no-access', "
                                   "'access-ok') ORDER BY id DESC LIMIT 1", [key])
         if last and last[0]["kind"] == "no-access":
+            self._guard(name)
             store.event(self.ledger, "access-ok", name, reason=key)
             if self.alerter is not None:
                 self.alerter.clear(key)
@@ -370,6 +395,7 @@ def daemon_poll(daemon) -> None:
         _pollers.clear()
         poller = _pollers[id(config)] = Poller(config, daemon.ledger, daemon.alerter)
     cluster = getattr(daemon, "cluster", None)
+    poller.fence = None if cluster is None else (lambda name: cluster.check_lease(f"inbox:{name}"))
     try:
         from .records import apply_retention, send_digest
 
@@ -377,6 +403,8 @@ def daemon_poll(daemon) -> None:
         # holding its lease (schedule/cluster.py), so two nodes never poll or reply twice.
         if cluster is None or cluster.lease("inbox:*"):
             send_digest(config, daemon.ledger, daemon.alerter)
+            if cluster is not None:
+                cluster.check_lease("inbox:*")          # the digest's send may have been slow
             if store.get_cursor(daemon.ledger, "*", "retention") != utcnow().date().isoformat():
                 apply_retention(config, daemon.ledger)          # once a day
                 store.set_cursor(daemon.ledger, "*", "retention", utcnow().date().isoformat())
@@ -387,5 +415,7 @@ def daemon_poll(daemon) -> None:
                          result["edited"], result["deleted"], result["answered"])
     except (ConfigError, LedgerError) as exc:
         log.error("inbox: not polling this time: %s", mask(exc))
+    except Fenced as exc:                         # stopped or cut off past the lease: the holder polls
+        log.warning("inbox: %s", exc)
     except Exception:  # noqa: BLE001 - a bug in reading must never stop publishing
         log.exception("inbox: poll failed")
