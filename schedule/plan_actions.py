@@ -70,7 +70,7 @@ def store_variants(self, items, now, only: list[int] | None = None) -> None:
     gate's verdict of each open delivery within the job horizon, for the items this re-plan
     looked at and for any row that has none yet: any node then publishes exactly this, even
     if its own checkout lags a commit.  ``only``: just these rows (``lacking_variants``)."""
-    from .cluster import stored, stored_record
+    from .stored_variants import stored, stored_record
     from .gate import decide
     from .signoff import records_in
 

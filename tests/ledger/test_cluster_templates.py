@@ -40,7 +40,8 @@ def test_a_node_does_not_post_a_variant_rendered_with_other_templates_than_its_o
     yet.  The node sends neither the old rendering nor its own: the row waits; once the
     leader stores the rendering made with the same templates, that is posted."""
     from schedule.alerts import Alerter
-    from schedule.cluster import Cluster, stored_record
+    from schedule.cluster import Cluster
+    from schedule.stored_variants import stored_record
     from schedule.publisher import Publisher
     from schedule.render import Renderer
     from tests.ledger.test_cluster_claims import SHORT, FakeConfig
