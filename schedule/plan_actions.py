@@ -4,6 +4,7 @@ block, unblock, edited after posting) recorded in the ledger, the leader's store
 rules are still plan.py's.  Each function takes the daemon as ``self``."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import datetime
@@ -69,7 +70,7 @@ def store_variants(self, items, now, only: list[int] | None = None) -> None:
     gate's verdict of each open delivery within the job horizon, for the items this re-plan
     looked at and for any row that has none yet: any node then publishes exactly this, even
     if its own checkout lags a commit.  ``only``: just these rows (``lacking_variants``)."""
-    from .cluster import stored, stored_record
+    from .stored_variants import stored, stored_record
     from .gate import decide
     from .signoff import records_in
 
@@ -89,7 +90,10 @@ def store_variants(self, items, now, only: list[int] | None = None) -> None:
             signoffs = records_in(self.ledger)
         errors = decide(item, self.config, self.renderer, now, variants=[variant], advice=False,
                         signoffs=signoffs).errors(row["channel"])
-        record = stored_record(variant, item, errors, self.config)
+        # With the digest of the templates that rendered it: after a template edit a node
+        # posts no variant made with other templates than its own (publisher._publish).
+        record = json.dumps({**json.loads(stored_record(variant, item, errors, self.config)),
+                             "templates": self.renderer.templates_digest}, ensure_ascii=False)
         if record != row["variant"]:
             self.ledger.db.execute("UPDATE deliveries SET variant = ? WHERE id = ?", [record, row["id"]])
 

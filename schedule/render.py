@@ -6,6 +6,8 @@ network, no database.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import sys
 from itertools import accumulate
@@ -49,6 +51,10 @@ class Renderer:
                                 utm=self._utm, fit=self._fit)
         self.channels: dict[str, Channel] = {}
         self._templates: dict[str, jinja2.Template | Problem] = {}
+        # What this Renderer's templates are (it keeps each one it compiles): the leader stores
+        # it with each rendered variant (#12), so a node never posts a rendering made with
+        # templates other than its own (schedule/publisher.py).
+        self.templates_digest = templates_digest(config)
 
     # ----- filters ---------------------------------------------------------------
     @staticmethod
@@ -208,6 +214,23 @@ class Renderer:
         except jinja2.TemplateError as exc:
             return None, self._template_problem(Path(template.filename or "").name, _template_line(template),
                                                 exc.message or str(exc), channel.name)
+
+
+def templates_digest(config: Config) -> str:
+    """sha256 over every file under templates/ (names and bytes; subfolders too, for
+    included templates): the same on every node whose checkout has the same templates."""
+    digest = hashlib.sha256()
+    for folder, dirs, names in sorted(os.walk(config.templates_dir)):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            digest.update(f"{path.relative_to(config.templates_dir)}\0{len(data)}\0".encode())
+            digest.update(data)
+    return digest.hexdigest()
 
 
 def _template_line(template: jinja2.Template) -> int:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from schedule.alerts import Alerter
-from schedule.cluster import Cluster, stored_record
+from schedule.cluster import Cluster
+from schedule.stored_variants import stored_record
 from tests.ledger.test_cluster_claims import SHORT, FakeConfig
 from tests.test_delivery import World, servers  # noqa: F401 - the test servers fixture
 
