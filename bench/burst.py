@@ -28,14 +28,13 @@ Figures, each run:
   and on PostgreSQL also from 3 connections (3 daemons).  Timed in this process, apart from
   the daemon runs.
 
-Figures on this 2-core machine (2026-11-26, load average 2-14 from other work; every run
-and its load in bench/README.md), CPU per delivery before -> after this branch's cuts:
-SQLite, 1 daemon: 4.5-5.9 ms -> 2.8-4.1 ms, lateness p99 5-12 s -> 4-7 s (one 10 s: a late start).  PostgreSQL 15
-(fsync on; several daemons with h-cluster's row claims merged): 1 daemon 6.8-9.1 ms ->
-3.8-5.7 ms (+1.1-2.4 ms in the server), p99 14-32 s -> 6-21 s; 2 daemons 9.5-11.0 ms ->
-5.5-7.6 ms, p99 21-23 s -> 6-19 s; 3 daemons 6.1-7.3 ms, p99 11-17 s.  The target of #12,
-p99 < 1.5 s with 2 daemons, is NOT met here.  Claim alone: SQLite 0.2-0.4 ms, PostgreSQL
-1-4 ms; 1,000 at once: p99 0.2-0.3 s and 0.5-1.6 s.
+Figures on this 2-core machine (2026-11-26; every run and its load in bench/README.md).
+Side by side at the end of session 6 (the machine in a slow state), before -> after:
+SQLite 5.09 -> 3.8-4.1 ms per delivery, p99 5.3 -> 4.0-4.2 s; PostgreSQL 1 daemon 6.13 (+2.27
+server) -> 4.98 (+1.57) ms, p99 8.4 -> 5.2 s; 2 daemons 8.76 (+3.20) -> 5.32 (+1.76) ms,
+p99 9.0 -> 4.3 s; 3 daemons 4.52 (+1.67) ms, p99 3.6 s.  In the machine's faster state:
+SQLite 2.1 ms (p99 2.2 s), PostgreSQL 1.9 ms (+0.7), 2 daemons 2.65 ms (+0.9), p99 2.9 s.
+The target of #12, p99 < 1.5 s with 2 daemons, is NOT met.
 
 A run with a second daemon that the ledger refuses (today: PostgreSQL until several
 daemons may share one ledger) is reported as refused, with the daemon's own message.
