@@ -3,7 +3,10 @@ over two minutes; random SIGKILLs of any daemon (the leader included, each resta
 new node), and one daemon stopped (SIGSTOP) past its lease and then continued.
 
 Result, counted at the test servers: every delivery posted exactly once, none lost, and
-`uncertain` only where a network cannot say.  X (no idempotency key) and Facebook (none
+`uncertain` only where a network cannot say, with the one documented exception no client can
+close (docs/admin.md): a request the stopped node had between its last fencing check and the
+socket when it was stopped goes out when it is continued; that second post is alerted
+(`sent-after-change`) and reported here, never silent.  X (no idempotency key) and Facebook (none
 either) are recovered by reading the account back; Mastodon by its Idempotency-Key
 (https://docs.joinmastodon.org/methods/statuses/#create: the key is kept for an hour).
 X's own duplicate check is off so a double post would show.
@@ -108,11 +111,23 @@ def test_three_daemons_under_kills_and_a_stop_post_everything_exactly_once(tmp_p
                           all(x["state"] in FINAL for x in r) and r, 120, "every delivery to end")
         wall = time.monotonic() - started
         counts = posts_by_text(servers)
-        problems = []
+        problems, frozen_sends = [], []
+        # The one gap no client can close (docs/admin.md, "several nodes"): the stopped node
+        # frozen between its last fencing check and its request leaving the machine sends that
+        # one request when it is continued, after another node read the account back and
+        # posted the delivery.  It is never silent: the node records a `sent-after-change`
+        # event and alerts.  Such a second post is reported, not counted as a failure; any
+        # other second post is.
+        late = {(r["item"], r["channel"]) for r in nodes.query(
+            "SELECT item, channel FROM events WHERE kind = 'sent-after-change' AND actor = 'daemon'")}
+        stopped_log = next((d.output() for d in nodes.daemons if d.proc.pid == stopped_pid), "")
         for row in rows:
             n = int(row["item"].removeprefix("notice"))
             posted = counts[row["channel"]].get(text_of(n), 0)
-            if row["state"] == "posted" and posted != 1:
+            if row["state"] == "posted" and posted == 2 and (row["item"], row["channel"]) in late and \
+                    f"SENT {row['item']} on {row['channel']}" in stopped_log:
+                frozen_sends.append(f"{row['item']} on {row['channel']}")
+            elif row["state"] == "posted" and posted != 1:
                 problems.append(f"{row['item']} on {row['channel']}: posted, but {posted} post(s) on the server")
             elif row["state"] == "uncertain" and (posted > 1 or "could not" not in (row["error"] or "")):
                 problems.append(f"{row['item']} on {row['channel']}: uncertain ({row['error']}), {posted} post(s)")
@@ -126,9 +141,11 @@ def test_three_daemons_under_kills_and_a_stop_post_everything_exactly_once(tmp_p
         fenced = sum(d.output().count("NOT SENT") for d in nodes.daemons)
         print(f"chaos (seed {seed}): {ITEMS} items x 3 channels over {SPREAD:.0f}s; {kills} SIGKILLs ({leader_kills} of "
               f"the leader, {mid_post} mid-post), 1 SIGSTOP past the lease; states {states}; {recovered} deliveries "
-              f"recovered by another node; {fenced} send(s) refused by fencing; wall time {wall:.0f}s")
+              f"recovered by another node; {fenced} send(s) refused by fencing; wall time {wall:.0f}s; "
+              f"sent by the stopped node in flight when stopped (alerted): {frozen_sends or 'none'}")
         if problems:                         # keep the logs: pytest's temp folders are rotated
-            kept = shutil.copytree(tmp_path, f"{tempfile.gettempdir()}/civicpost-chaos-{seed}", dirs_exist_ok=True)
+            kept = shutil.copytree(tmp_path, f"{tempfile.gettempdir()}/civicpost-chaos-{seed}", dirs_exist_ok=True,
+                                   ignore=shutil.ignore_patterns("*.sock"))    # sd_notify sockets cannot be copied
             problems.append(f"logs kept in {kept}")
         assert not problems, "\n".join(problems) + "\n" + nodes.logs()
         assert extra == {"x": 0, "mastodon": 0, "facebook": 0}, extra
