@@ -6,6 +6,7 @@ network, no database.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -51,10 +52,15 @@ class Renderer:
                                 utm=self._utm, fit=self._fit)
         self.channels: dict[str, Channel] = {}
         self._templates: dict[str, jinja2.Template | Problem] = {}
-        # What this Renderer's templates are (it keeps each one it compiles): the leader stores
-        # it with each rendered variant (#12), so a node never posts a rendering made with
-        # templates other than its own (schedule/publisher.py).
-        self.templates_digest = templates_digest(config)
+
+    @functools.cached_property
+    def templates_digest(self) -> str:
+        """What this Renderer's templates are: the leader stores it with each rendered variant
+        (#12), so a node never posts a rendering made with templates other than its own
+        (schedule/publisher.py).  Read on first use, not when a Renderer is made: preview,
+        validate and the web page never need it (a daemon makes a new Renderer when its
+        templates change, so the first use is of this Renderer's templates)."""
+        return templates_digest(self.config)
 
     # ----- filters ---------------------------------------------------------------
     @staticmethod

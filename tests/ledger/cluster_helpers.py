@@ -120,3 +120,16 @@ def posts_by_text(servers: dict) -> dict[str, dict[str, int]]:
         for text in texts:
             counts[name][text] = counts[name].get(text, 0) + 1
     return counts
+
+
+def fete_daemon(project, pg_url):
+    """An in-process Daemon on the PostgreSQL ledger with a long lease (the test beats by
+    hand) and one post three days ahead: the two deposed-leader tests start from it."""
+    from datetime import datetime, timedelta, timezone
+
+    from schedule.daemon import Daemon
+    project.write_config(extra=f'[database]\nurl = "{pg_url}"\n[cluster]\nlease_seconds = 60\n'
+                               "heartbeat_seconds = 10\nsend_margin_seconds = 35\n")
+    project.post("fete.md", f"publish_at: {(datetime.now(timezone.utc) + timedelta(days=3)).isoformat()}",
+                 "The summer fete is on the green on Saturday.")
+    return Daemon(project.config_path)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.ledger.cluster_helpers import fete_daemon
 from schedule.cluster import Cluster, Fenced
 from schedule.errors import LedgerError
 from tests.ledger.test_cluster_claims import FakeConfig
@@ -21,13 +22,7 @@ def alerts(ledger) -> list[str]:
 
 
 def test_a_deposed_leader_sends_no_blocked_alert_and_only_the_leader_does(project, pg_url, open_ledger_at):
-    from schedule.daemon import Daemon
-
-    project.write_config(extra=f'[database]\nurl = "{pg_url}"\n[cluster]\nlease_seconds = 60\n'
-                               "heartbeat_seconds = 10\nsend_margin_seconds = 35\n")
-    project.post("fete.md", f"publish_at: {(datetime.now(timezone.utc) + timedelta(days=3)).isoformat()}",
-                 "The summer fete is on the green on Saturday.")
-    daemon = Daemon(project.config_path)
+    daemon = fete_daemon(project, pg_url)
     node = daemon.cluster
     other = Cluster(open_ledger_at(pg_url), FakeConfig(lease_seconds=60, heartbeat_seconds=10,
                                                        send_margin_seconds=35))

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.ledger.cluster_helpers import fete_daemon
 from schedule.cluster import Cluster
 from schedule.errors import LedgerError
 from tests.ledger.test_cluster_claims import FakeConfig
@@ -66,13 +67,7 @@ def test_every_statement_path_raises_a_ledger_error_after_the_session_was_ended_
 
 
 def test_a_woken_ex_leader_logs_its_failed_replan_and_sends_no_alert(project, pg_url, open_ledger_at, caplog):
-    from schedule.daemon import Daemon
-
-    project.write_config(extra=f'[database]\nurl = "{pg_url}"\n[cluster]\nlease_seconds = 60\n'
-                               "heartbeat_seconds = 10\nsend_margin_seconds = 35\n")
-    project.post("fete.md", f"publish_at: {(datetime.now(timezone.utc) + timedelta(days=3)).isoformat()}",
-                 "The summer fete is on the green on Saturday.")
-    daemon = Daemon(project.config_path)
+    daemon = fete_daemon(project, pg_url)
     node = daemon.cluster
     other = Cluster(open_ledger_at(pg_url), FakeConfig(**LONG))
     admin = open_ledger_at(pg_url)
