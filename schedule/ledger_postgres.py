@@ -14,7 +14,9 @@ update, events, meta, ...) is the *same code* on both engines; only the plumbing
   one statement (``_move_sql``: the write lock, the row lock, the checks, the update, its
   event and any thread parts), so a move costs one round trip, not seven;
 - ``data_version`` counts NOTIFYs from *other* sessions (a statement trigger on every ledger
-  table), as SQLite's ``PRAGMA data_version`` counts other connections' commits;
+  table), as SQLite's ``PRAGMA data_version`` counts other connections' commits, except a
+  node's own moves of its rows to `publishing` and `posted`, which no other node acts on
+  (``QUIET_MOVES``); moves take the write lock shared, transactions exclusively (``_LOCKED``);
 - a statement outside any transaction (the one-statement moves, plain reads) that finds the
   ledger's connection busy with another thread runs on a small pool of connections
   (psycopg_pool), opened on the first such contention, so a daemon's worker threads' round
@@ -46,6 +48,9 @@ CHANNEL = "civicpost_ledger"            # the LISTEN/NOTIFY channel of the chang
 MIGRATE_LOCK = 0x63697669               # pg_advisory_xact_lock key: one migrating node at a time
 WRITE_LOCK = 0x63697670                 # ... and one writing transaction at a time (BEGIN IMMEDIATE)
 QUIET = "civicpost.quiet"               # a session setting: this session's writes send no change notice
+# A node's own moves of a row it holds to these states tell no other node anything it acts on
+# (see ``_move_sql``): they send no change notice.
+QUIET_MOVES = ("publishing", "posted")
 
 
 @functools.lru_cache(maxsize=1024)      # the same few statements on every delivery: translated once
@@ -245,7 +250,10 @@ class PostgresLedger(PooledSessions, Ledger):
     def record_part(self, delivery_id: int, index: int, remote_id: str, url: str | None,
                     extra: dict | None = None, text_hash: str | None = None) -> None:
         sql, args = _parts_sql([(index, remote_id, url, extra, text_hash)], delivery_id)
-        self._statement(f"WITH {_LOCKED} {sql}", args, rows=False)
+        # A thread's part, recorded as soon as it is out: no other node acts on it (quiet
+        # outside a transaction, as a node's move to `posted`).
+        locked = _LOCKED if getattr(self.depth, "value", 0) else _LOCKED_QUIET
+        self._statement(f"WITH {locked} {sql}", args, rows=False)
 
     # ----- the hot path: each move is one statement -------------------------------
     def _transition(self, delivery_id: int, to_state: str, *, expect=None, actor: str = "daemon", reason=None,
@@ -256,8 +264,9 @@ class PostgresLedger(PooledSessions, Ledger):
         assert to_state in STATES, to_state
         if claim is not None and holder is None:
             raise ValueError("transition(claim=...) needs holder=: the node that claims the row")
+        quiet = holder is not None and to_state in QUIET_MOVES and not getattr(self.depth, "value", 0)
         sql, args = _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim, unchanged,
-                              fields, parts, want_row)
+                              fields, parts, want_row, quiet)
         rows = self._statement(sql, args)
         if not rows:
             return None
@@ -284,7 +293,21 @@ NOW = "extract(epoch FROM clock_timestamp())"      # the database's clock when e
 # lands inside another transaction's read-then-write, and locks are always taken in one
 # order (the write lock, then the row).  MATERIALIZED: evaluated once, before any row it
 # joins is locked or written.
-_LOCKED = f"locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({WRITE_LOCK}) AS ok)"
+#
+# *Shared*: a transaction takes the write lock exclusively, so it still waits for every move
+# in flight and every move waits for it, but two moves no longer wait for each other.  They
+# need not: a move touches one delivery, whose row lock (``FOR UPDATE``, the newest version
+# after any wait) and compare-and-set already put two moves of the same row one after the
+# other, and a move holds nothing while it waits for that row, so moves cannot deadlock.
+# Held exclusively, the lock made every move of every node queue, its commit's fsync
+# included: in the burst it was PostgreSQL's busiest wait, and a second daemon added more
+# waiting than it took away (tests/ledger/test_move_concurrency.py, bench/README.md).
+_LOCKED = f"locked AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({WRITE_LOCK}) AS ok)"
+# The same, with no change notice from the statement's writes: ``set_config(..., true)`` lasts
+# to the end of the transaction, which outside a transaction block is this statement (so it
+# is only used there: inside a transaction it would quiet the writes after it too).
+_LOCKED_QUIET = (f"locked AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({WRITE_LOCK}) AS ok, "
+                 f"set_config('{QUIET}', 'on', true) AS quiet)")
 
 
 def _parts_sql(parts, delivery_id: int) -> tuple[str, list]:
@@ -303,15 +326,23 @@ def _parts_sql(parts, delivery_id: int) -> tuple[str, list]:
 
 
 def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim, unchanged, fields,
-              parts, want_row: bool = True) -> tuple[str, list]:
+              parts, want_row: bool = True, quiet: bool = False) -> tuple[str, list]:
     """``Ledger._transition`` as one statement: the write lock; the row locked (``FOR
     UPDATE``: under READ COMMITTED the lock waits for another writer and then reads the row's
     newest version, so the checks below see what a transaction that waited would see); the
     compare-and-set on state, ``unchanged``, and the claim or fencing check by the
     database's clock (evaluated against the locked row, so after any wait); the UPDATE; its
     event (from and to state); and the thread parts, recorded whether or not the row moves.
-    The change notice comes from the tables' triggers, as for any write.  Gives the row
-    after the move (without ``want_row``, only ``civicpost_from``), or no row."""
+    The change notice comes from the tables' triggers, as for any write, unless ``quiet``
+    (outside a transaction only): a node's own move of a row it holds to `publishing` or
+    `posted` (``QUIET_MOVES``) changes nothing another node acts on.  Another node's job for
+    that row finds it no longer due and stops (Publisher.run), and a `publishing` row whose
+    lease runs out is found by the heartbeat's ``take_over``, not by a notice.  Every
+    other change still notifies: operator commands, re-plans, sign-offs, and the moves
+    that set a new time (`retrying`) or need a person.  In the burst these two moves were
+    every notice: each woke every other node's listening session and took PostgreSQL's
+    notify queue lock, which is held through the commit's fsync.  Gives the row after the
+    move (without ``want_row``, only ``civicpost_from``), or no row."""
     import json
     from .timeutil import to_utc_key, utcnow
     now = to_utc_key(utcnow())
@@ -347,7 +378,7 @@ def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder
     set_args = [int(v) if isinstance(v, bool) else v for v in values.values()] + ([float(claim)] if lease_sql else [])
     args = [delivery_id, *set_args, *where_args,
             now, kind or to_state, actor, reason, json.dumps(detail, default=str) if detail is not None else None]
-    sql = (f"WITH {_LOCKED}, "
+    sql = (f"WITH {_LOCKED_QUIET if quiet else _LOCKED}, "
            "old AS MATERIALIZED (SELECT d.* FROM deliveries d, locked WHERE d.id = %s FOR UPDATE OF d), "
            f"moved AS (UPDATE deliveries SET {', '.join(sets)} FROM old WHERE deliveries.id = old.id"
            + "".join(f" AND {w}" for w in where) +
