@@ -114,6 +114,7 @@ def test_two_nodes_racing_with_many_threads_and_a_planner_each_row_moves_once(sp
             with planner.transaction():
                 still_open = len(planner.deliveries(states=["scheduled"]))
                 planner.set_meta(open_rows=still_open)
+            time.sleep(0.02)                # not back to back: SQLite's busy wait would starve the nodes
 
     racing.set()
     threads = [threading.Thread(target=race, args=(name, ledger, offset * 7))
