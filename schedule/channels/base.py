@@ -265,7 +265,7 @@ class Channel:
         network received the request is Ambiguous (see the module docstring)."""
         check = getattr(_before_create, "check", None)
         if check is not None:
-            check()          # several daemons (#12): fencing, here and again at the wire (wire_fence.py)
+            check()          # several daemons (#12): fencing, here and again at each write (wire_fence.py)
         with armed(check):
             try:
                 yield

@@ -1,4 +1,4 @@
-"""The last fencing check of a post, run as its request's first bytes leave (#12).
+"""The last fencing check of a post, run as its request's bytes leave (#12).
 
 Several daemons share one PostgreSQL ledger (schedule/cluster.py).  Before the call that
 makes a post, ``Channel.creating()`` checks locally that this node's lease on the delivery
@@ -6,25 +6,27 @@ is still fresh.  Between that check and the socket, the client library still pre
 request (OAuth signing, requests' prepare_request, the connection pool, GIL waits among
 100 worker threads): a process stopped (SIGSTOP) in that window past its lease would, on
 waking, send a post another node has meanwhile made.  So ``creating()`` also *arms* the
-same check for the calls it wraps, and each HTTP client runs it once per request, at the
-last moment before the request's first byte is written, after a connection is taken from
-the pool (and opened):
+same check for the calls it wraps, and each HTTP client runs it at the last moment before
+the request's bytes are written (its headers, and again its body), after a connection is
+taken from the pool (and opened):
 
-- requests (tweepy, Mastodon.py, pyfacebook, LinkedIn): urllib3 connections whose first
-  ``send`` of a request runs the check (``FenceAtFirstSend``), in the pools of the
+- requests (tweepy, Mastodon.py, pyfacebook, LinkedIn): urllib3 connections whose every
+  ``send`` of a request runs the check (``FenceAtEachSend``), in the pools of the
   transport adapters the channels share (``base.shared_connections`` and X's rerouting
   adapter build on ``fenced_adapter_class``);
 - httpx (atproto, Bluesky): httpcore's ``trace`` extension, which httpcore calls just
-  before it writes a request's headers (``fence_httpx_request``, a request event hook);
-- httplib2 (googleapiclient, YouTube): the same ``FenceAtFirstSend`` on httplib2's
+  before it writes a request's headers and its body (``fence_httpx_request``, a request
+  event hook);
+- httplib2 (googleapiclient, YouTube): the same ``FenceAtEachSend`` on httplib2's
   connections (``fenced_httplib2``), given through ``Http.request``'s ``connection_type``.
 
-A check that fails writes nothing: the connection is closed, and ``creating()`` raises the
-check's own exception (``cluster.Fenced``: not sent, never ambiguous), whatever the client
-library wrapped it in.  Only requests inside ``creating()`` are checked (uploads before it
-and read-backs are not).  The cost is a thread-local read per request and, while armed, one
-monotonic-clock compare.  What remains is the microseconds between the check and the write
-call, and then the kernel (docs/admin.md).
+A check that fails writes nothing more (the request is never complete): the connection is
+closed, and ``creating()`` raises the check's own exception (``cluster.Fenced``: not sent,
+never ambiguous), whatever the client library wrapped it in.  Only requests inside
+``creating()`` are checked (uploads before it and read-backs are not).  The cost is a
+thread-local read per request and, while armed, a monotonic-clock compare per write.  What
+remains is the microseconds between the last check and the last write call, and then the
+kernel (docs/admin.md).
 
 The client libraries are imported lazily (validate and preview never need them), so the
 classes that subclass theirs are built on first use.
@@ -76,27 +78,30 @@ def run_check(check: Callable[[], None]) -> None:
         raise
 
 
-class FenceAtFirstSend:
+class FenceAtEachSend:
     """For http.client-based connections (urllib3's, httplib2's): the check armed on this
-    thread when a request starts (``putrequest``) runs at its first ``send``, after the
-    connection is open, just before the first byte is written."""
+    thread when a request starts (``putrequest``) runs before each ``send`` of it, after the
+    connection is open, just before bytes are written: its headers, then each piece of its
+    body.  A request whose headers left and whose body did not is no request: the
+    connection is closed and the server discards the part it has (so a node frozen between
+    the two writes past its lease sends nothing either)."""
 
-    _fence_due: Callable[[], None] | None = None
+    _fence_check: Callable[[], None] | None = None
 
     def putrequest(self, *args: Any, **kwargs: Any) -> Any:
-        self._fence_due = getattr(_wire, "check", None)
+        self._fence_check = getattr(_wire, "check", None)
         return super().putrequest(*args, **kwargs)
 
     def send(self, data: Any) -> Any:
-        check = self._fence_due
+        check = self._fence_check
         if check is not None:
-            self._fence_due = None
             if self.sock is None and self.auto_open:
                 self.connect()                   # http.client would connect here: connect first, check last
             try:
                 run_check(check)
             except BaseException:
-                self.close()                     # half a request in the buffer: never reused
+                self._fence_check = None
+                self.close()                     # part of a request at most: never completed, never reused
                 raise
         return super().send(data)
 
@@ -106,10 +111,10 @@ def _urllib3_pools() -> dict[str, type]:
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    class FencedHTTPConnection(FenceAtFirstSend, HTTPConnection):
+    class FencedHTTPConnection(FenceAtEachSend, HTTPConnection):
         pass
 
-    class FencedHTTPSConnection(FenceAtFirstSend, HTTPSConnection):
+    class FencedHTTPSConnection(FenceAtEachSend, HTTPSConnection):
         pass
 
     class FencedHTTPConnectionPool(HTTPConnectionPool):
@@ -142,9 +147,13 @@ def fenced_adapter_class() -> type:
     return FencedAdapter
 
 
+_WRITES = (".send_request_headers.started", ".send_request_body.started")
+
+
 def _trace(name: str, info: Any) -> None:
-    # httpcore names the step "<http11|http2>.send_request_headers.started" just before writing.
-    if name.endswith(".send_request_headers.started"):
+    # httpcore names each step "<http11|http2>.send_request_headers.started" (then
+    # "...send_request_body.started") just before writing it.
+    if name.endswith(_WRITES):
         check = getattr(_wire, "check", None)
         if check is not None:
             run_check(check)
@@ -153,7 +162,7 @@ def _trace(name: str, info: Any) -> None:
 def fence_httpx_request(request: Any) -> None:
     """An httpx request event hook: while a create call is armed, the request carries
     httpcore's ``trace`` extension, which runs the check when its headers are about to be
-    written (after the pool gave a connection and it is open)."""
+    written, and its body (after the pool gave a connection and it is open)."""
     if getattr(_wire, "check", None) is not None and "trace" not in request.extensions:
         request.extensions = {**request.extensions, "trace": _trace}
 
@@ -162,10 +171,10 @@ def fence_httpx_request(request: Any) -> None:
 def _httplib2_connections() -> dict[str, type]:
     import httplib2
 
-    class FencedHTTP(FenceAtFirstSend, httplib2.HTTPConnectionWithTimeout):
+    class FencedHTTP(FenceAtEachSend, httplib2.HTTPConnectionWithTimeout):
         pass
 
-    class FencedHTTPS(FenceAtFirstSend, httplib2.HTTPSConnectionWithTimeout):
+    class FencedHTTPS(FenceAtEachSend, httplib2.HTTPSConnectionWithTimeout):
         pass
 
     return {"http": FencedHTTP, "https": FencedHTTPS}
