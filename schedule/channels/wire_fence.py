@@ -66,10 +66,6 @@ def armed(check: Callable[[], None] | None) -> Iterator[None]:
         _wire.check = _wire.failed = None
 
 
-def armed_check() -> Callable[[], None] | None:
-    return getattr(_wire, "check", None)
-
-
 def run_check(check: Callable[[], None]) -> None:
     try:
         check()
@@ -94,7 +90,9 @@ class FenceAtEachSend:
 
     def send(self, data: Any) -> Any:
         check = self._fence_check
-        if check is not None:
+        # (Still armed on this thread: a send outside the request, e.g. a proxy tunnel opened
+        # again on a reused connection, never runs another thread's or a finished check.)
+        if check is not None and check is getattr(_wire, "check", None):
             if self.sock is None and self.auto_open:
                 self.connect()                   # http.client would connect here: connect first, check last
             try:
