@@ -19,17 +19,18 @@ but the client never learns it.  A fault can be limited to requests whose "METHO
 """
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import json
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from .http11 import Connection, Incoming, LoopServer, answer_head
 
 FAULTS = ("5xx", "429", "slow", "drop", "expired_token", "duplicate", "quota",
           "created_then_slow", "created_then_drop", "created_then_5xx")
@@ -47,8 +48,12 @@ class Request:
     client: tuple = ()                                      # (host, port) the request came from
 
     def header(self, name: str, default: str | None = None) -> str | None:
+        value = self.headers.get(name)         # most clients spell it as asked
+        if value is not None:
+            return value
+        wanted = name.lower()
         for key, value in self.headers.items():
-            if key.lower() == name.lower():
+            if key.lower() == wanted:
                 return value
         return default
 
@@ -106,6 +111,7 @@ class TestServer:
 
     __test__ = False  # not a pytest class
     name = "test"
+    blocking = False    # True: handlers may block (call out), so they run in a thread, not on the loop
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0):
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -116,24 +122,10 @@ class TestServer:
         self.lock = threading.RLock()
         self._ids = 1_000_000
         self.setup_routes()
-        outer = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body are separate writes: with Nagle's algorithm the body waits for
-            # the client's delayed ACK (40 ms on Linux), which real servers do not add.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def _serve(self) -> None:
-                outer._handle(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
-        self.httpd.daemon_threads = True
+        # One asyncio loop in one thread serves every connection (http11.py: http.server's
+        # thread per connection cost ~0.5 ms of CPU a request, on the cores the benchmarks
+        # measure); what may block runs in a pool thread (`blocking`, on_request hooks).
+        self.httpd = LoopServer((host, port), self._answer, self.name)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name=f"{self.name}-server", daemon=True)
 
     # ----- life cycle ----------------------------------------------------------
@@ -217,58 +209,57 @@ class TestServer:
                 return fault
         return None
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        split = urlsplit(h.path)
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
-        if len(body) < length:                  # the client died mid-request: a real server never
-            h.close_connection = True           # hands an incomplete request on (seen in test_crash)
-            return
-        if not length and h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = _read_chunked(h.rfile)
-        request = Request(h.command, split.path, parse_qs(split.query, keep_blank_values=True),
-                          dict(h.headers.items()), body, client=h.client_address)
+    async def _answer(self, connection: Connection, incoming: Incoming) -> bool:
+        """Answer one request on its connection; False: close the connection."""
+        target = incoming.target.decode("latin-1")
+        if target.startswith("//"):             # as http.server: reduce to a single /
+            target = "/" + target.lstrip("/")
+        split = urlsplit(target)
+        request = Request(incoming.method, split.path, parse_qs(split.query, keep_blank_values=True),
+                          incoming.headers, b"".join(incoming.body), client=connection.client)
         with self.lock:
             self.requests.append(request)
-        for hook in list(self.on_request):      # tests act at the moment a request arrives
-            hook(request)
+        if self.on_request:                     # tests act at the moment a request arrives (and may block)
+            await self.httpd.in_thread(self._run_hooks, request)
         if self.latency:
-            time.sleep(self.latency)
-        fault = self._take_fault(request)
+            await asyncio.sleep(self.latency)
+        fault = self._take_fault(request) if self.faults else None
         response: Response | None = None
         if fault is not None and fault.kind.startswith("created_then_"):
-            response = self._dispatch(request)           # the network acts on it...
+            response = await self._dispatch_anywhere(request)    # the network acts on it...
             if fault.kind == "created_then_slow":
-                time.sleep(fault.delay or 5.0)           # ...and answers after the client gave up
+                await asyncio.sleep(fault.delay or 5.0)          # ...and answers after the client gave up
             elif fault.kind == "created_then_5xx":
                 response = self.fault_response("5xx", request)
             else:
-                fault = Fault("drop")                    # ...and the answer never leaves
+                fault = Fault("drop")                            # ...and the answer never leaves
         if fault is not None and not fault.kind.startswith("created_then_"):
             if fault.kind == "drop":
-                try:
-                    h.connection.shutdown(socket.SHUT_RDWR)
-                finally:
-                    h.close_connection = True
-                return
+                connection.drop()
+                return False
             if fault.kind == "slow":
-                time.sleep(fault.delay or 5.0)
+                await asyncio.sleep(fault.delay or 5.0)
             else:
                 response = self.fault_response(fault.kind, request)
         if response is None:
-            response = self._dispatch(request)
+            response = await self._dispatch_anywhere(request)
         payload, ctype = response.encode()
-        try:
-            h.send_response(response.status)
-            headers = {"Content-Type": ctype, **response.headers}
-            for key, value in headers.items():
-                h.send_header(key, value)
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        headers = {"Content-Type": ctype, **response.headers}
+        keep = incoming.keep_alive
+        for key, value in headers.items():      # as http.server's send_header
+            if key.lower() == "connection":
+                keep = {"close": False, "keep-alive": True}.get(value.lower(), keep)
+        connection.write(answer_head(response.status, headers, len(payload)) + payload)
+        return keep
+
+    def _run_hooks(self, request: Request) -> None:
+        for hook in list(self.on_request):
+            hook(request)
+
+    async def _dispatch_anywhere(self, request: Request) -> Response:
+        if self.blocking:
+            return await self.httpd.in_thread(self._dispatch, request)
+        return self._dispatch(request)
 
     def _dispatch(self, request: Request) -> Response:
         for method, pattern, handler in self.routes:
@@ -280,13 +271,3 @@ class TestServer:
                 return handler(request)
         return Response(404, {"error": f"no route for {request.method} {request.path}"})
 
-
-def _read_chunked(stream: Any) -> bytes:
-    chunks = []
-    while True:
-        size = int(stream.readline().strip() or b"0", 16)
-        if size == 0:
-            stream.readline()
-            return b"".join(chunks)
-        chunks.append(stream.read(size))
-        stream.readline()
