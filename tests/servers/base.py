@@ -46,16 +46,16 @@ class Request:
     at: float = field(default_factory=time.time)
     params: dict[str, str] = field(default_factory=dict)   # regex groups from the route
     client: tuple = ()                                      # (host, port) the request came from
+    _fields: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _lowered: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str, default: str | None = None) -> str | None:
         value = self.headers.get(name)         # most clients spell it as asked
         if value is not None:
             return value
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return default
+        if self._lowered is None:               # case-insensitive; the first of two spellings wins
+            self._lowered = {key.lower(): value for key, value in reversed(self.headers.items())}
+        return self._lowered.get(name.lower(), default)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -74,8 +74,15 @@ class Request:
             return fields
         merged = {k: v[-1] for k, v in self.query.items()}
         if self.body and "json" not in ctype:
-            merged.update({k: v[-1] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()})
+            merged.update({k: v[-1] for k, v in self.body_fields().items()})
         return merged
+
+    def body_fields(self) -> dict[str, list[str]]:
+        """An urlencoded body's fields, every value; parsed once (Graph's token check and
+        its handler each read the form)."""
+        if self._fields is None:
+            self._fields = parse_qs(self.body.decode("utf-8", "replace"))
+        return self._fields
 
 
 @dataclass
@@ -122,9 +129,9 @@ class TestServer:
         self.lock = threading.RLock()
         self._ids = 1_000_000
         self.setup_routes()
-        # One asyncio loop in one thread serves every connection (http11.py: http.server's
-        # thread per connection cost ~0.5 ms of CPU a request, on the cores the benchmarks
-        # measure); what may block runs in a pool thread (`blocking`, on_request hooks).
+        # One event loop in one thread serves every connection of every server (http11.py:
+        # http.server's thread per connection cost ~0.5 ms of CPU a request, on the cores
+        # the benchmarks measure); what may block runs in a pool thread (`blocking`, hooks).
         self.httpd = LoopServer((host, port), self._answer, self.name)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name=f"{self.name}-server", daemon=True)
 
@@ -209,20 +216,47 @@ class TestServer:
                 return fault
         return None
 
-    async def _answer(self, connection: Connection, incoming: Incoming) -> bool:
-        """Answer one request on its connection; False: close the connection."""
+    def _answer(self, connection: Connection, incoming: Incoming) -> None:
+        """Answer one request on its connection, then ``connection.finished(keep)``.  The
+        common case (no hook, no fault, a handler that does not block) is a timer and a
+        call; the rest is a coroutine (`_answer_waiting`)."""
         target = incoming.target.decode("latin-1")
         if target.startswith("//"):             # as http.server: reduce to a single /
             target = "/" + target.lstrip("/")
         split = urlsplit(target)
-        request = Request(incoming.method, split.path, parse_qs(split.query, keep_blank_values=True),
+        request = Request(incoming.method, split.path,
+                          parse_qs(split.query, keep_blank_values=True) if split.query else {},
                           incoming.headers, b"".join(incoming.body), client=connection.client)
         with self.lock:
             self.requests.append(request)
-        if self.on_request:                     # tests act at the moment a request arrives (and may block)
-            await self.httpd.in_thread(self._run_hooks, request)
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if self.on_request or self.blocking:
+            self.httpd.loop.create_task(connection.finish_with(
+                self._answer_waiting(connection, incoming, request, hooks=True)))
+        elif self.latency:
+            self.httpd.loop.call_later(self.latency, self._answer_after_delay, connection, incoming, request)
+        else:
+            self._answer_after_delay(connection, incoming, request)
+
+    def _answer_after_delay(self, connection: Connection, incoming: Incoming, request: Request) -> None:
+        try:
+            if self.faults:                     # (perhaps injected while this request waited)
+                self.httpd.loop.create_task(connection.finish_with(
+                    self._answer_waiting(connection, incoming, request, hooks=False)))
+                return
+            keep = self._send(connection, incoming, self._dispatch(request))
+        except Exception:  # noqa: BLE001 - Connection.crashed prints it
+            connection.crashed()
+            return
+        connection.finished(keep)
+
+    async def _answer_waiting(self, connection: Connection, incoming: Incoming, request: Request,
+                              hooks: bool) -> bool:
+        """Hooks (then the delay), faults, a blocking handler: False, close the connection."""
+        if hooks:
+            if self.on_request:                 # tests act at the moment a request arrives (and may block)
+                await self.httpd.in_thread(self._run_hooks, request)
+            if self.latency:
+                await asyncio.sleep(self.latency)
         fault = self._take_fault(request) if self.faults else None
         response: Response | None = None
         if fault is not None and fault.kind.startswith("created_then_"):
@@ -243,6 +277,10 @@ class TestServer:
                 response = self.fault_response(fault.kind, request)
         if response is None:
             response = await self._dispatch_anywhere(request)
+        return self._send(connection, incoming, response)
+
+    def _send(self, connection: Connection, incoming: Incoming, response: Response) -> bool:
+        """Write the answer; whether the connection stays open."""
         payload, ctype = response.encode()
         headers = {"Content-Type": ctype, **response.headers}
         keep = incoming.keep_alive

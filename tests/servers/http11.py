@@ -1,16 +1,16 @@
-"""The test servers' HTTP/1.1: one event loop per server (uvloop, libuv's loop in C), in
-its own thread.
+"""The test servers' HTTP/1.1: every server in the process on one event loop (uvloop,
+libuv's loop in C), in one thread.
 
 The servers stand for remote networks, yet they run in the benchmark's own process on the
 cores the daemons use (bench/burst.py), so their CPU per request is paid by the figures
 they measure.  http.server's ThreadingHTTPServer cost about 0.4-0.5 ms of CPU a request,
 and parsing was the smaller part: every request woke its connection's thread to read,
 slept in it for the answer delay and woke it again, each a hand-over of the GIL, and the
-answer left in several writes.  Here one thread serves every connection: llhttp (through
-httptools, the parser uvicorn uses) reads the requests, the delay is a timer of the loop,
-the answer one write.  What may block (the tests' ``on_request`` hooks, a server whose
-handlers call out, as the proxy's) runs in a pool thread, as it ran in its connection's
-thread before.
+answer left in several writes.  Here one thread serves every connection of every server:
+llhttp (through httptools, the parser uvicorn uses) reads the requests, the delay is a
+timer of the loop, the answer one write.  What may block (the tests' ``on_request`` hooks,
+a server whose handlers call out, as the proxy's and the appview's) runs in a pool thread,
+as it ran in its connection's thread before.
 
 What a client sees is http.server's: the status line with the same reason phrases, the
 ``Server`` and ``Date`` headers first, persistent connections unless the client asks to
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 import socket
 import sys
 import threading
@@ -96,7 +97,7 @@ class Incoming:
         self.expect = ""
 
 
-Answer = Callable[["Connection", Incoming], Awaitable[bool]]
+Answer = Callable[["Connection", Incoming], None]   # calls connection.finished(keep) when done
 
 
 class Connection(asyncio.Protocol):
@@ -120,7 +121,6 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport              # type: ignore[assignment]
         self.client = transport.get_extra_info("peername") or ()
-        self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self.closed or self.failed is not None:
@@ -142,8 +142,6 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.server.connections.discard(self)
-        self.server.connection_ended()
 
     # ----- httptools' callbacks ---------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -181,8 +179,17 @@ class Connection(asyncio.Protocol):
             return
         if self.pending:
             self.busy = True
-            self.server.active += 1
-            self.server.loop.create_task(self._serve(self.pending.popleft()))
+            incoming = self.pending.popleft()
+            if incoming.method not in SERVED_METHODS:
+                self.write(error_answer(501, f"Unsupported method ({incoming.method!r})"))
+                self.finished(False)
+                return
+            try:
+                # Answered even if the client goes meanwhile (a timeout): the network still
+                # acts on a request it received, as http.server's thread did.
+                self.server.answer(self, incoming)
+            except Exception:  # noqa: BLE001 - see crashed
+                self.crashed()
         elif self.owe_continue:
             self.owe_continue = False
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -193,26 +200,28 @@ class Connection(asyncio.Protocol):
         elif self.eof:
             self.close()
 
-    async def _serve(self, incoming: Incoming) -> None:
-        keep = False
-        try:
-            if incoming.method not in SERVED_METHODS:
-                self.write(error_answer(501, f"Unsupported method ({incoming.method!r})"))
-            else:
-                # Answered even if the client has gone meanwhile (a timeout): the network
-                # still acts on a request it received, as http.server's thread did.
-                keep = await self.server.answer(self, incoming)
-        except Exception:  # noqa: BLE001 - as socketserver's handle_error: print it, drop the connection
-            print(f"Exception occurred during processing of request from {self.client}", file=sys.stderr)
-            traceback.print_exc()
-        finally:
-            self.server.active -= 1
-        if not keep:
-            self.close()
-        else:
+    def finished(self, keep: bool) -> None:
+        """The request being answered is done with (its answer written, or never to be)."""
+        if keep:
             self.busy = False
             self._next()
-        self.server.connection_ended()
+        else:
+            self.close()
+
+    def crashed(self) -> None:
+        """As socketserver's handle_error: print the traceback, drop the connection."""
+        print(f"Exception occurred during processing of request from {self.client}", file=sys.stderr)
+        traceback.print_exc()
+        self.finished(False)
+
+    async def finish_with(self, answering: Awaitable[bool]) -> None:
+        """finished() with what a coroutine answers (the paths that wait on more than a timer)."""
+        try:
+            keep = await answering
+        except Exception:  # noqa: BLE001 - see crashed
+            self.crashed()
+            return
+        self.finished(keep)
 
     def write(self, data: bytes) -> None:
         if not self.closed:
@@ -225,43 +234,59 @@ class Connection(asyncio.Protocol):
 
     def drop(self) -> None:
         """Close without answering, as a fault: the client sees the connection end."""
+        if self.closed:
+            return
+        # As http.server's fault did (shutdown, then close).  The loop's own socket object
+        # refuses shutdown(), so on a duplicate of its descriptor: the same connection.
         try:
-            self.transport.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            with socket.fromfd(self.transport.get_extra_info("socket").fileno(), socket.AF_INET,
+                               socket.SOCK_STREAM) as duplicate:
+                duplicate.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.close()
 
 
+_shared: tuple[int, asyncio.AbstractEventLoop, threading.Thread] | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """The one loop (and thread) every test server in this process runs on: the servers'
+    requests share one wake-up and never hand the GIL to each other.  A new one in a
+    forked child (the parent's thread is not there)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared[0] != os.getpid():
+            loop = uvloop.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="test-servers", daemon=True)
+            thread.start()
+            _shared = (os.getpid(), loop, thread)
+        return _shared[1], _shared[2]
+
+
 class LoopServer:
     """What TestServer used of socketserver's ThreadingTCPServer (serve_forever, shutdown,
-    server_close, server_address), on an asyncio loop run by serve_forever's thread."""
+    server_close, server_address), on the shared loop."""
 
     def __init__(self, address: tuple[str, int], answer: Answer, name: str = "test") -> None:
         self.answer = answer
         self.name = name
-        # Bound now, as socketserver does, so the port is known before start().
+        # Bound and listening now, as socketserver does: the port is known before start().
         self.socket = socket.create_server(address)
         self.server_address = self.socket.getsockname()
-        self.loop = uvloop.new_event_loop()
-        self.connections: set[Connection] = set()
-        self.active = 0                         # requests being answered (their clients may be gone)
+        self.loop, self._thread = shared_loop()
         self._listener: asyncio.AbstractServer | None = None
-        self._serving = threading.Event()
         self._stopping = False
         self._pool: ThreadPoolExecutor | None = None
 
     def serve_forever(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self._listener = self.loop.run_until_complete(
-                self.loop.create_server(lambda: Connection(self), sock=self.socket))
-            self._serving.set()
-            self.loop.run_forever()
-        finally:
-            self._serving.set()
-            self.loop.close()
-            if self._pool is not None:
-                self._pool.shutdown(wait=False)
+        """Start accepting on the shared loop (returns once it does)."""
+        asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result()
+
+    async def _listen(self) -> None:
+        if not self._stopping:                  # (stopped before it started: nothing to do)
+            self._listener = await self.loop.create_server(lambda: Connection(self), sock=self.socket)
 
     def in_thread(self, function: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         """Run what may block (a test's hook, a handler that calls out) in a thread."""
@@ -271,30 +296,21 @@ class LoopServer:
 
     def shutdown(self) -> None:
         """Refuse new connections from now on (the listening socket is closed when this
-        returns); the ones open are still served, as http.server's daemon threads did, and
-        the loop ends after the last of them."""
-        if self._stopping:
-            return
+        returns); the ones open are still served, as http.server's daemon threads did."""
+        if threading.current_thread() is self._thread:
+            self._close_listener()
+        else:
+            self.loop.call_soon_threadsafe(self._close_listener)
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self.loop).result(10)   # it has run
+
+    def _close_listener(self) -> None:
         self._stopping = True
-        if not self._serving.wait(5) or self.loop.is_closed():
-            self.socket.close()
-            return
-        closed = threading.Event()
-
-        def close_listener() -> None:
+        if self._listener is not None:
             self._listener.close()
-            closed.set()
-            self.connection_ended()
-
-        try:
-            self.loop.call_soon_threadsafe(close_listener)
-        except RuntimeError:                    # the loop has just ended
-            return
-        closed.wait(5)
-
-    def connection_ended(self) -> None:
-        if self._stopping and not self.connections and not self.active:
-            self.loop.stop()
+        else:
+            self.socket.close()
 
     def server_close(self) -> None:
         self.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
