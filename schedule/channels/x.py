@@ -32,9 +32,9 @@ _URL = re.compile(r"https?://\S+")
 
 def rerouting_adapter(api_base: str | None, timeout: float, pool_maxsize: int = 10):
     """A requests adapter that sends the library's fixed hosts to api_base, with a timeout."""
-    from requests.adapters import HTTPAdapter
+    from .wire_fence import fenced_adapter_class
 
-    class _Reroute(HTTPAdapter):
+    class _Reroute(fenced_adapter_class()):         # its connections run the armed fencing check (#12)
         def send(self, request, **kwargs):
             if api_base:
                 for host in HOSTS:
