@@ -185,6 +185,7 @@ class Planning:
         horizon = timedelta(hours=float(self.config.section("schedule").get("job_horizon_hours", 6)))
         leads = {name: self.renderer.channel(name).lead_time for name in self.config.channels}
         wanted_times: dict[int, datetime] = {}
+        waits = self.publisher.waiting
         for row in self.ledger.open_due_before(now + horizon + max(leads.values(), default=timedelta(0))):
             when = datetime.fromisoformat(row["next_attempt_at"] or row["planned_at"])
             if not row["next_attempt_at"]:
@@ -193,12 +194,15 @@ class Planning:
                 continue
             if self.cluster is not None:
                 when += self.cluster.start_delay(row["id"])     # another live node's share: a backup
+                when = max(when, waits.get(row["id"], when))     # this node's checkout cannot post it yet
             held_until = self.cluster.held_elsewhere_until(row) if self.cluster is not None else None
             # Another node claimed it: look again when its lease would run out, not at once.
             wanted_times[row["id"]] = max(when, now, held_until + timedelta(seconds=1)) if held_until \
                 else max(when, now)
         for delivery_id in set(self.job_times) - set(wanted_times) - self.running:
             self._remove_job(delivery_id)
+        for delivery_id in set(waits.copy()) - set(wanted_times):
+            waits.pop(delivery_id, None)           # posted by another node, or no longer open
         for delivery_id, when in wanted_times.items():
             if delivery_id in self.running:
                 continue

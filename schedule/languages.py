@@ -107,7 +107,7 @@ def unused_language_fields(item: Item, config: Config) -> list[Problem]:
 
 def combine(by_lang: dict[str, str]) -> str:
     """One post with every language: part by part when each language has the same thread."""
-    from .content import THREAD_MARKER, split_parts
+    from .plain_text import THREAD_MARKER, split_parts
 
     split = [split_parts(text) for text in by_lang.values()]
     if len({len(parts) for parts in split}) == 1:
@@ -127,7 +127,7 @@ def problems(item: Item, langs: Languages) -> list[Problem]:
                            f"no {langs.name(lang)} text: add body_{lang}: | ... to the front matter, or a file "
                            f"with id: {item.id} and lang: {lang}"))
     by_lang = texts(item, langs)
-    from .content import split_parts
+    from .plain_text import split_parts
 
     if len({len(split_parts(t)) for t in by_lang.values()}) > 1:
         out.append(Problem(item.rel, item.body_line, "warning", "language-parts",

@@ -55,6 +55,9 @@ class Publisher(Outcomes, NetworkCheck):
     pending: dict[int, Pending] = field(default_factory=dict)
     missed_lock: threading.Lock = field(default_factory=threading.Lock)
     taken_over: set[int] = field(default_factory=set)  # unrecorded posts another node has now (said once)
+    # This node only (several daemons): deliveries it must not try again before then, because
+    # its checkout cannot post the leader's version yet (``await_version``); others may.
+    waiting: dict[int, datetime] = field(default_factory=dict)
     _claiming: threading.local = field(default_factory=threading.local)   # this thread claims in its move
     # One node of several on PostgreSQL (schedule/cluster.py): claims, fencing.  None: the only daemon.
     cluster: Any = None

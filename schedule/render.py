@@ -21,7 +21,8 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from .config import Config
-from .content import THREAD_SPLIT, display_path, split_parts
+from .content import display_path
+from .plain_text import THREAD_SPLIT, split_parts
 from .counting import _GRAPHEME, truncate_to
 from .errors import Problem
 from .languages import combine, display_title, languages, mode_for, texts, titles

@@ -96,12 +96,14 @@ def await_version(publisher, row: dict, now: datetime, reason: str | None = None
     """The leader recorded another version of the item than this node's checkout has, and
     stored no rendering of it (yet), or its rendering names a media file this checkout lacks:
     this node never sends its own version, nor the post without its image.  The claim ends
-    and the row waits a little, for the leader's record or this node's next git pull."""
+    and this node alone waits a little, for the leader's record or its own next git pull; the
+    row stays due for the other nodes (a node whose checkout has it, the leader's above all,
+    posts it as the backup), so one lagging checkout never holds a post back."""
     from .publisher import DUE_STATES
-    from .timeutil import to_utc_key
     reason = reason or "this node's checkout has another version of the item than the ledger: waiting for the leader's"
     publisher.ledger.transition(row["id"], row["state"], expect=DUE_STATES, **publisher._fence(), kind="waiting",
-                                reason=reason, next_attempt_at=to_utc_key(now + timedelta(seconds=30)))
+                                reason=reason)
+    publisher.waiting[row["id"]] = now + timedelta(seconds=30)
     log.warning("NOT YET %s on %s: %s", row["item"], row["channel"], reason)
     return row["state"]
 

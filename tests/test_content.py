@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from schedule.content import markdown_to_text, read_item
+from schedule.content import read_item
+from schedule.plain_text import markdown_to_text
 from schedule.scanner import ContentScanner, scan
 from schedule.errors import ContentError
 

@@ -82,7 +82,7 @@ def test_a_node_whose_checkout_lags_the_recorded_version_does_not_send_its_own_o
         assert lagging.run(delivery) == "scheduled"
         assert servers["mastodon"].statuses == {}, "the lagging checkout's old text was sent"
         row = ledger.get(delivery)
-        assert row["lease_until"] is None and row["next_attempt_at"]          # free for a node that has it
+        assert row["lease_until"] is None and row["next_attempt_at"] is None    # free (and due) for a node that has it
         current = Publisher(world.config, ledger, world.renderer, alerter, lambda item_id: new, cluster=cluster)
         assert current.run(delivery) == "posted"
         texts = [s["content"] for s in servers["mastodon"].statuses.values()]

@@ -82,3 +82,30 @@ def test_a_node_does_not_post_a_variant_rendered_with_other_templates_than_its_o
             cluster.stop()
     finally:
         server.stop()
+
+
+def test_a_template_edit_only_the_leader_has_pulled_is_what_every_post_says(cluster, servers):  # noqa: F811
+    """Each node has its own checkout; the commit with a template edit has reached the
+    leader's but not the follower's.  The leader re-renders and stores the new wording; the
+    follower, whose own templates are older than that rendering, must not post its share in
+    the old wording (nor hold it back for ever): it waits, and the leader, as the backup of
+    every delivery, posts them.  Every post says the new wording, once."""
+    nodes = cluster(2, only=("x",))
+    nodes.start(0).wait_for("READY=1", timeout=60)
+    nodes.start(1).wait_for("READY=1", timeout=60)
+    leader_pid = nodes.wait(nodes.leader_pid, 20, "a leader")
+    leader = next(n for n, d in enumerate(nodes.daemons) if d.proc.pid == leader_pid)
+    bodies = [f"Notice {n}: the library opens late on Monday." for n in range(6)]
+    for n, body in enumerate(bodies):
+        nodes.post(f"notice{n}.md", f"publish_at: {due(25)}", body)
+    nodes.wait(lambda: len([r for r in nodes.rows() if r["variant"]]) == 6 or None, 20, "the stored variants")
+    (nodes.projects[leader].root / "templates" / "x.txt.j2").write_text("Library news: {{ item.body }}\n")
+    new = sorted(f"Library news: {body}" for body in bodies)
+    nodes.wait(lambda: sorted(json.loads(r["variant"])["parts"][0] for r in nodes.rows() if r["variant"]) == new
+               or None, 20, "the leader to store the new renderings")
+    rows = nodes.wait(lambda: (rows := nodes.rows()) and all(r["state"] in FINAL for r in rows) and rows, 60,
+                      "every post")
+    assert [r["state"] for r in rows] == ["posted"] * 6, nodes.logs()
+    # What residents see (the X test server holds every post made), per X's API v2 create
+    # answer: each tweet's text as sent.
+    assert sorted(t["text"] for t in servers["x"].tweets.values()) == new, nodes.logs()
