@@ -290,7 +290,8 @@ class Cluster:
     def posting_hold(self, claims, delivery_id: int):
         """The publisher's ``hold`` around each part's create and record (schedule/channels/
         base.py): the read-back's claim (network_check.Claims), and the local fencing check
-        before any upload and again just before the create call."""
+        before any upload, again just before the create call, and before each write of its
+        request to the socket (channels/wire_fence.py)."""
         from .channels.base import before_create
 
         @contextlib.contextmanager

@@ -4,8 +4,9 @@ new node), and one daemon stopped (SIGSTOP) past its lease and then continued.
 
 Result, counted at the test servers: every delivery posted exactly once, none lost, and
 `uncertain` only where a network cannot say, with the one documented exception no client can
-close (docs/admin.md): a request the stopped node had between its last fencing check and the
-socket when it was stopped goes out when it is continued; that second post is alerted
+close (docs/admin.md): a request the stopped node had between its last fencing check (now
+as the request's first bytes are written: schedule/channels/wire_fence.py) and the socket
+write when it was stopped goes out when it is continued; that second post is alerted
 (`sent-after-change`) and reported here, never silent.  X (no idempotency key) and Facebook (none
 either) are recovered by reading the account back; Mastodon by its Idempotency-Key
 (https://docs.joinmastodon.org/methods/statuses/#create: the key is kept for an hour).
@@ -113,7 +114,8 @@ def test_three_daemons_under_kills_and_a_stop_post_everything_exactly_once(tmp_p
         counts = posts_by_text(servers)
         problems, frozen_sends = [], []
         # The one gap no client can close (docs/admin.md, "several nodes"): the stopped node
-        # frozen between its last fencing check and its request leaving the machine sends that
+        # frozen between its last fencing check (at the socket write since wire_fence.py,
+        # microseconds before it) and its request leaving the machine sends that
         # one request when it is continued, after another node read the account back and
         # posted the delivery.  It is never silent: the node records a `sent-after-change`
         # event and alerts.  Such a second post is reported, not counted as a failure; any

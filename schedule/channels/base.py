@@ -31,6 +31,7 @@ from ..counting import chars
 from ..errors import Ambiguous, AuthError, ChannelError, Problem, RateLimited, Rejected, Transient
 from ..model import InboxPage, Part, Receipt, Variant
 from ..secrets import get_secret, mask, env_name
+from .wire_fence import armed
 
 log = logging.getLogger("civicpost.channel")
 
@@ -264,15 +265,16 @@ class Channel:
         network received the request is Ambiguous (see the module docstring)."""
         check = getattr(_before_create, "check", None)
         if check is not None:
-            check()          # several daemons (#12): fencing, as late as can be before the post is made
-        try:
-            yield
-        except Ambiguous:
-            raise
-        except Transient as exc:
-            if exc.not_sent:
+            check()          # several daemons (#12): fencing, here and again at each write (wire_fence.py)
+        with armed(check):
+            try:
+                yield
+            except Ambiguous:
                 raise
-            raise Ambiguous(f"{exc} (the post may have been made)") from None
+            except Transient as exc:
+                if exc.not_sent:
+                    raise
+                raise Ambiguous(f"{exc} (the post may have been made)") from None
 
     def after_create(self, receipt: Receipt, step: str, call: Callable[[], Any]) -> Any:
         """Run a step that needs the post to exist; on failure the post stays recorded and the
@@ -497,6 +499,8 @@ def shared_connections(session: Any, key: tuple = ("plain",), make: Callable[[],
             if make is None:
                 from .pool_keys import steady_adapter_class
 
+                # requests' HTTPAdapter, whose connections run the armed fencing check (#12),
+                # keeping its pool key per origin (pool_keys.py)
                 adapter = steady_adapter_class()(pool_connections=SHARED_POOL_HOSTS, pool_maxsize=SHARED_POOL_SIZE)
             else:
                 adapter = make()

@@ -29,6 +29,7 @@ from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask, remember
 from .base import IMAGE_TYPES, Channel, parse_time, retry_at_from_headers
+from .wire_fence import fence_httpx_request
 
 _LINK = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]]")
 _TAG = re.compile(r"(?<![\w#])#([^\s#.,;:!?()\[\]\"']*[^\W\d_][^\s#.,;:!?()\[\]\"']*)")
@@ -99,7 +100,9 @@ class BlueskyChannel(Channel):
 
         if self._client is None or self._timeout_used != self.timeout:
             session = self._client.export_session_string() if self._client and self._client._session else None
-            client = Client(base_url=self.api_base + "/xrpc", request=Request(timeout=self.timeout))
+            # The request hook lets httpcore run the armed fencing check as a create's headers leave (#12).
+            client = Client(base_url=self.api_base + "/xrpc", request=Request(
+                timeout=self.timeout, event_hooks={"request": [fence_httpx_request]}))
             if session:
                 client.login(session_string=session, fetch_bsky_profile=False)
             else:

@@ -8,7 +8,8 @@ _POOL_KEYS_KEPT = 1024                   # origins x CA settings: a few dozen in
 
 
 def steady_adapter_class() -> Any:
-    """requests' ``HTTPAdapter``, keeping its connection-pool key per origin and TLS settings.
+    """requests' ``HTTPAdapter`` (with ``wire_fence``'s fenced connections), keeping its
+    connection-pool key per origin and TLS settings.
 
     For every request requests works out which pool it goes to
     (``build_connection_pool_key_attributes``, its documented hook for subclasses): it parses
@@ -19,9 +20,9 @@ def steady_adapter_class() -> Any:
     daemon runs, so requests' own answer is kept and reused (a copy each time)."""
     global _STEADY_ADAPTER
     if _STEADY_ADAPTER is None:
-        from requests.adapters import HTTPAdapter
+        from .wire_fence import fenced_adapter_class
 
-        class SteadyPoolKeys(HTTPAdapter):
+        class SteadyPoolKeys(fenced_adapter_class()):       # requests' HTTPAdapter, fenced at the wire
             def __init__(self, *args: Any, **kwargs: Any):
                 super().__init__(*args, **kwargs)
                 self._pool_keys: dict[tuple, tuple[dict, dict]] = {}

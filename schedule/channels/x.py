@@ -33,7 +33,7 @@ _URL = re.compile(r"https?://\S+")
 
 def rerouting_adapter(api_base: str | None, timeout: float, pool_maxsize: int = 10):
     """A requests adapter that sends the library's fixed hosts to api_base, with a timeout."""
-    class _Reroute(steady_adapter_class()):
+    class _Reroute(steady_adapter_class()):       # fenced connections (#12), pool key kept per origin
         def send(self, request, **kwargs):
             if api_base:
                 for host in HOSTS:

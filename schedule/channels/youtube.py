@@ -23,6 +23,7 @@ from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
 from .base import Channel, parse_time, retry_at_from_headers
+from .wire_fence import fenced_httplib2
 
 PACIFIC = ZoneInfo("America/Los_Angeles")     # YouTube quotas reset at midnight Pacific time
 
@@ -87,7 +88,9 @@ class YouTubeChannel(Channel):
                                       client_id=self.secret("client_id"), client_secret=self.secret("client_secret"),
                                       token_uri=token_uri, scopes=None)
             self._credentials = credentials
-            self._http = build_http()                    # keeps 308 for resumable uploads
+            # build_http keeps 308 for resumable uploads; fenced: each chunk of the create is
+            # checked as it leaves (#12, wire_fence.py).
+            self._http = fenced_httplib2(build_http())
             authed = google_auth_httplib2.AuthorizedHttp(credentials, http=self._http)
             self._service = build("youtube", "v3", http=authed, static_discovery=True, cache_discovery=False,
                                   client_options={"api_endpoint": self.api_base})
