@@ -89,6 +89,13 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
     return ticks / TICKS
 
 
+def main_thread_seconds() -> float:
+    """This process's main thread's CPU: the run's own polling, apart from the test servers'
+    threads (the rest of this process's CPU)."""
+    fields = Path(f"/proc/self/task/{threading.main_thread().native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def system_seconds(pid: int) -> float:
     """The kernel's part of a process's CPU (socket calls, futex waits of threads handing
     the GIL to each other)."""
@@ -219,7 +226,8 @@ def run(engine: str, daemons: int, args, pg) -> dict:
                                    "-p", str(p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for p in procs] if args.profile else []
         pg_start = tree_cpu(pg.postmaster) if url else 0.0
-        own_start = sum(os.times()[:2])          # this process: the test servers (and this loop's polling)
+        own_start = sum(os.times()[:2])          # this process: the test servers, and this loop's polling
+        polling_start = main_thread_seconds()    # ... which is the main thread's
         expected = args.deliveries
         deadline = when.timestamp() + args.timeout
         while time.time() < deadline and sum(len(_posts(s, POST_PATHS[n])) for n, s in servers.items()) < expected:
@@ -232,7 +240,8 @@ def run(engine: str, daemons: int, args, pg) -> dict:
         for spy in spies:
             spy.wait()
         pg_end = tree_cpu(pg.postmaster) if url else 0.0
-        result["servers_cpu"] = sum(os.times()[:2]) - own_start
+        result["polling_cpu"] = main_thread_seconds() - polling_start
+        result["servers_cpu"] = sum(os.times()[:2]) - own_start - result["polling_cpu"]
         result["load_after"] = load()
         lateness = [r.at - when.timestamp() for n, s in servers.items() for r in _posts(s, POST_PATHS[n])]
         claimed = claim_times(ledger_spec, when)
@@ -371,7 +380,8 @@ def report(result: dict) -> None:
           f"of which system {result.get('system_cpu', 0):.2f} s"
           + (f"; PostgreSQL server {result['pg_cpu']:.1f} s = {result['pg_cpu'] / max(1, result['posted']) * 1000:.2f}"
              " ms per delivery" if result["engine"] == "postgresql" else "")
-          + f"; test servers {result.get('servers_cpu', 0):.1f} s)")
+          + f"; test servers {result.get('servers_cpu', 0):.2f} s, this script's polling "
+            f"{result.get('polling_cpu', 0):.2f} s)")
     print(f"    [{result['load_before']} before, {result['load_after']} after]")
 
 

@@ -268,8 +268,10 @@ class Publisher(Outcomes, NetworkCheck):
         finished: dict = {"last": channel.part_count(variant) - 1}
         keep_last = self._keeper(row, variant, held, warnings, finished)
 
-        lock = self.locks.setdefault(channel.name, threading.Semaphore(int(self.config.section("schedule").get(
-            "per_channel_concurrency", 25))))
+        lock = self.locks.get(channel.name)
+        if lock is None:                         # made once per channel, not (and then dropped) per delivery
+            lock = self.locks.setdefault(channel.name, threading.Semaphore(int(self.config.section("schedule").get(
+                "per_channel_concurrency", 25))))
         with lock:
             if not self.dry_run and not first_try and self._check_first(row, channel):
                 # An earlier attempt may have posted it: ask the network before any resend.

@@ -53,6 +53,10 @@ class Renderer:
                                 utm=self._utm, fit=self._fit)
         self.channels: dict[str, Channel] = {}
         self._templates: dict[str, jinja2.Template | Problem] = {}
+        # Template names with no file (e.g. a channel's own, most channels have none): looked
+        # for once, not on every render (#12).  A Renderer lives until anything under
+        # templates/ changes, a new file included (verdicts.templates_stamp): then a new one looks.
+        self._absent: set[str] = set()
 
     @functools.cached_property
     def templates_digest(self) -> str:
@@ -104,9 +108,12 @@ class Renderer:
         for name in (f"{channel}{TEMPLATE_SUFFIX}", f"{network}{TEMPLATE_SUFFIX}", f"default{TEMPLATE_SUFFIX}"):
             if name in self._templates:
                 return self._templates[name]
+            if name in self._absent:
+                continue
             if (self.config.templates_dir / name).is_file():
                 self._templates[name] = self._load(name)
                 return self._templates[name]
+            self._absent.add(name)
         return Problem(display_path(self.config.templates_dir, self.config), 1, "error", "template-missing",
                        f"no template for channel {channel}: create templates/{network}{TEMPLATE_SUFFIX} or "
                        f"templates/default{TEMPLATE_SUFFIX}", channel)

@@ -31,7 +31,7 @@ from ..counting import chars
 from ..errors import Ambiguous, AuthError, ChannelError, Problem, RateLimited, Rejected, Transient
 from ..model import InboxPage, Part, Receipt, Variant
 from ..secrets import get_secret, mask, env_name
-from .wire_fence import armed, fenced_adapter_class
+from .wire_fence import armed
 
 log = logging.getLogger("civicpost.channel")
 
@@ -403,6 +403,10 @@ def parse_time(value: Any) -> datetime | None:
 
 
 _ENVIRONMENT_ANSWERS: dict[tuple, dict] = {}
+# One thread asks requests for a new key's answer while the others wait for it: in a burst a
+# hundred workers make their first request at once, and each walk of a big environment costs
+# ~1 ms of CPU under the GIL (#12: the walks py-spy still saw were these first misses).
+_ENVIRONMENT_LOCK = threading.Lock()
 # What requests reads of the environment for a plain call (urllib.request.getproxies_environment
 # and proxy_bypass_environment; requests.sessions.merge_environment_settings for CA bundles).
 _PROXY_VARIABLES = tuple(v for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -446,10 +450,20 @@ def steady_environment(session: Any) -> Any:
                tuple(map(os.environ.get, _PROXY_VARIABLES)))
         answer = answers.get(key)
         if answer is None:
-            answer = answers[key] = ask(url, proxies, stream, verify, cert)
+            with _ENVIRONMENT_LOCK:
+                answer = answers.get(key)
+                if answer is None:
+                    answer = answers[key] = ask(url, proxies, stream, verify, cert)
         return {**answer, "proxies": dict(answer["proxies"])}
 
     session.merge_environment_settings = merge
+    if session.params == {}:
+        # requests merges the session's params into each request's (merge_setting): two
+        # runtime-checkable Protocol checks (requests._types.SupportsItems), which Python 3.11
+        # makes in Python (typing._get_protocol_attrs) before the ABC cache is asked.  With
+        # none, the request's own params are used as they are: the same query string (None
+        # values are left out by _encode_params either way).
+        session.params = None
     session._steady_environment = True
     return session
 
@@ -483,8 +497,11 @@ def shared_connections(session: Any, key: tuple = ("plain",), make: Callable[[],
         adapter = _SHARED_ADAPTERS.get(key)
         if adapter is None:
             if make is None:
-                # requests' HTTPAdapter, whose connections run the armed fencing check (#12)
-                adapter = fenced_adapter_class()(pool_connections=SHARED_POOL_HOSTS, pool_maxsize=SHARED_POOL_SIZE)
+                from .pool_keys import steady_adapter_class
+
+                # requests' HTTPAdapter, whose connections run the armed fencing check (#12),
+                # keeping its pool key per origin (pool_keys.py)
+                adapter = steady_adapter_class()(pool_connections=SHARED_POOL_HOSTS, pool_maxsize=SHARED_POOL_SIZE)
             else:
                 adapter = make()
             adapter = _SHARED_ADAPTERS[key] = adapter

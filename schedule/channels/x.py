@@ -24,6 +24,7 @@ from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
 from .base import (IMAGE_TYPES, SHARED_POOL_SIZE, Channel, never_sent, parse_time, retry_at_from_headers,
                    shared_connections, steady_environment)
+from .pool_keys import steady_adapter_class
 
 HOSTS = ("https://api.twitter.com",)
 CHUNK_BYTES = 4 * 1024 * 1024              # X takes append segments of up to 5 MB
@@ -32,9 +33,7 @@ _URL = re.compile(r"https?://\S+")
 
 def rerouting_adapter(api_base: str | None, timeout: float, pool_maxsize: int = 10):
     """A requests adapter that sends the library's fixed hosts to api_base, with a timeout."""
-    from .wire_fence import fenced_adapter_class
-
-    class _Reroute(fenced_adapter_class()):         # its connections run the armed fencing check (#12)
+    class _Reroute(steady_adapter_class()):       # fenced connections (#12), pool key kept per origin
         def send(self, request, **kwargs):
             if api_base:
                 for host in HOSTS:

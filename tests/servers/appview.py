@@ -32,6 +32,7 @@ DID = "did:web:appview.test"
 
 class Server(TestServer):
     name = "appview"
+    blocking = True     # answers read the real PDS (urlopen): in a thread, not on the shared loop
 
     def setup_routes(self) -> None:
         self.pds_url = ""                          # set once the PDS has started

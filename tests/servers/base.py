@@ -19,17 +19,18 @@ but the client never learns it.  A fault can be limited to requests whose "METHO
 """
 from __future__ import annotations
 
+import asyncio
 import email.parser
 import email.policy
 import json
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from .http11 import Connection, Incoming, LoopServer, answer_head
 
 FAULTS = ("5xx", "429", "slow", "drop", "expired_token", "duplicate", "quota",
           "created_then_slow", "created_then_drop", "created_then_5xx")
@@ -45,12 +46,16 @@ class Request:
     at: float = field(default_factory=time.time)
     params: dict[str, str] = field(default_factory=dict)   # regex groups from the route
     client: tuple = ()                                      # (host, port) the request came from
+    _fields: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    _lowered: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == name.lower():
-                return value
-        return default
+        value = self.headers.get(name)         # most clients spell it as asked
+        if value is not None:
+            return value
+        if self._lowered is None:               # case-insensitive; the first of two spellings wins
+            self._lowered = {key.lower(): value for key, value in reversed(self.headers.items())}
+        return self._lowered.get(name.lower(), default)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -69,8 +74,15 @@ class Request:
             return fields
         merged = {k: v[-1] for k, v in self.query.items()}
         if self.body and "json" not in ctype:
-            merged.update({k: v[-1] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()})
+            merged.update({k: v[-1] for k, v in self.body_fields().items()})
         return merged
+
+    def body_fields(self) -> dict[str, list[str]]:
+        """An urlencoded body's fields, every value; parsed once (Graph's token check and
+        its handler each read the form)."""
+        if self._fields is None:
+            self._fields = parse_qs(self.body.decode("utf-8", "replace"))
+        return self._fields
 
 
 @dataclass
@@ -106,6 +118,7 @@ class TestServer:
 
     __test__ = False  # not a pytest class
     name = "test"
+    blocking = False    # True: handlers may block (call out), so they run in a thread, not on the loop
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0):
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -116,24 +129,10 @@ class TestServer:
         self.lock = threading.RLock()
         self._ids = 1_000_000
         self.setup_routes()
-        outer = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body are separate writes: with Nagle's algorithm the body waits for
-            # the client's delayed ACK (40 ms on Linux), which real servers do not add.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def _serve(self) -> None:
-                outer._handle(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
-        self.httpd.daemon_threads = True
+        # One event loop in one thread serves every connection of every server (http11.py:
+        # http.server's thread per connection cost ~0.5 ms of CPU a request, on the cores
+        # the benchmarks measure); what may block runs in a pool thread (`blocking`, hooks).
+        self.httpd = LoopServer((host, port), self._answer, self.name)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name=f"{self.name}-server", daemon=True)
 
     # ----- life cycle ----------------------------------------------------------
@@ -217,58 +216,88 @@ class TestServer:
                 return fault
         return None
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        split = urlsplit(h.path)
-        length = int(h.headers.get("Content-Length") or 0)
-        body = h.rfile.read(length) if length else b""
-        if len(body) < length:                  # the client died mid-request: a real server never
-            h.close_connection = True           # hands an incomplete request on (seen in test_crash)
-            return
-        if not length and h.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = _read_chunked(h.rfile)
-        request = Request(h.command, split.path, parse_qs(split.query, keep_blank_values=True),
-                          dict(h.headers.items()), body, client=h.client_address)
+    def _answer(self, connection: Connection, incoming: Incoming) -> None:
+        """Answer one request on its connection, then ``connection.finished(keep)``.  The
+        common case (no hook, no fault, a handler that does not block) is a timer and a
+        call; the rest is a coroutine (`_answer_waiting`)."""
+        target = incoming.target.decode("latin-1")
+        if target.startswith("//"):             # as http.server: reduce to a single /
+            target = "/" + target.lstrip("/")
+        split = urlsplit(target)
+        request = Request(incoming.method, split.path,
+                          parse_qs(split.query, keep_blank_values=True) if split.query else {},
+                          incoming.headers, b"".join(incoming.body), client=connection.client)
         with self.lock:
             self.requests.append(request)
-        for hook in list(self.on_request):      # tests act at the moment a request arrives
-            hook(request)
-        if self.latency:
-            time.sleep(self.latency)
-        fault = self._take_fault(request)
+        if self.on_request or self.blocking:
+            self.httpd.loop.create_task(connection.finish_with(
+                self._answer_waiting(connection, incoming, request, hooks=True)))
+        elif self.latency:
+            self.httpd.loop.call_later(self.latency, self._answer_after_delay, connection, incoming, request)
+        else:
+            self._answer_after_delay(connection, incoming, request)
+
+    def _answer_after_delay(self, connection: Connection, incoming: Incoming, request: Request) -> None:
+        try:
+            if self.faults:                     # (perhaps injected while this request waited)
+                self.httpd.loop.create_task(connection.finish_with(
+                    self._answer_waiting(connection, incoming, request, hooks=False)))
+                return
+            keep = self._send(connection, incoming, self._dispatch(request))
+        except Exception:  # noqa: BLE001 - Connection.crashed prints it
+            connection.crashed()
+            return
+        connection.finished(keep)
+
+    async def _answer_waiting(self, connection: Connection, incoming: Incoming, request: Request,
+                              hooks: bool) -> bool:
+        """Hooks (then the delay), faults, a blocking handler: False, close the connection."""
+        if hooks:
+            if self.on_request:                 # tests act at the moment a request arrives (and may block)
+                await self.httpd.in_thread(self._run_hooks, request)
+            if self.latency:
+                await asyncio.sleep(self.latency)
+        fault = self._take_fault(request) if self.faults else None
         response: Response | None = None
         if fault is not None and fault.kind.startswith("created_then_"):
-            response = self._dispatch(request)           # the network acts on it...
+            response = await self._dispatch_anywhere(request)    # the network acts on it...
             if fault.kind == "created_then_slow":
-                time.sleep(fault.delay or 5.0)           # ...and answers after the client gave up
+                await asyncio.sleep(fault.delay or 5.0)          # ...and answers after the client gave up
             elif fault.kind == "created_then_5xx":
                 response = self.fault_response("5xx", request)
             else:
-                fault = Fault("drop")                    # ...and the answer never leaves
+                fault = Fault("drop")                            # ...and the answer never leaves
         if fault is not None and not fault.kind.startswith("created_then_"):
             if fault.kind == "drop":
-                try:
-                    h.connection.shutdown(socket.SHUT_RDWR)
-                finally:
-                    h.close_connection = True
-                return
+                connection.drop()
+                return False
             if fault.kind == "slow":
-                time.sleep(fault.delay or 5.0)
+                await asyncio.sleep(fault.delay or 5.0)
             else:
                 response = self.fault_response(fault.kind, request)
         if response is None:
-            response = self._dispatch(request)
+            response = await self._dispatch_anywhere(request)
+        return self._send(connection, incoming, response)
+
+    def _send(self, connection: Connection, incoming: Incoming, response: Response) -> bool:
+        """Write the answer; whether the connection stays open."""
         payload, ctype = response.encode()
-        try:
-            h.send_response(response.status)
-            headers = {"Content-Type": ctype, **response.headers}
-            for key, value in headers.items():
-                h.send_header(key, value)
-            h.send_header("Content-Length", str(len(payload)))
-            h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        headers = {"Content-Type": ctype, **response.headers}
+        keep = incoming.keep_alive
+        for key, value in headers.items():      # as http.server's send_header
+            if key.lower() == "connection":
+                keep = {"close": False, "keep-alive": True}.get(value.lower(), keep)
+        connection.write(answer_head(response.status, headers, len(payload)) + payload)
+        return keep
+
+    def _run_hooks(self, request: Request) -> None:
+        for hook in list(self.on_request):
+            hook(request)
+
+    async def _dispatch_anywhere(self, request: Request) -> Response:
+        if self.blocking:
+            return await self.httpd.in_thread(self._dispatch, request)
+        return self._dispatch(request)
 
     def _dispatch(self, request: Request) -> Response:
         for method, pattern, handler in self.routes:
@@ -280,13 +309,3 @@ class TestServer:
                 return handler(request)
         return Response(404, {"error": f"no route for {request.method} {request.path}"})
 
-
-def _read_chunked(stream: Any) -> bytes:
-    chunks = []
-    while True:
-        size = int(stream.readline().strip() or b"0", 16)
-        if size == 0:
-            stream.readline()
-            return b"".join(chunks)
-        chunks.append(stream.read(size))
-        stream.readline()

@@ -140,7 +140,7 @@ class Server(TestServer):
         if len(body.get("commentary", "")) > 3000:
             return li_error(422, "UNPROCESSABLE_ENTITY", "/commentary :: length exceeds 3000")
         with self.lock:     # the duplicate check and the insert as one (requests arrive on many threads)
-            if any(p["commentary"] == body["commentary"] for p in list(self.posts.values())):
+            if body["commentary"] in [p["commentary"] for p in list(self.posts.values())]:
                 return li_error(422, "DUPLICATE_POST", "Content is a duplicate of urn:li:share:7000000000000000001")
             media = (body.get("content") or {}).get("media", {}).get("id", "")
             if media.startswith("urn:li:video:") and self.videos.get(media, {}).get("status") != "AVAILABLE":

@@ -224,11 +224,9 @@ class Server(TestServer):
 
 
 def _form_list(request: Request, name: str) -> list[str]:
-    from urllib.parse import parse_qs
-
     if "multipart" in (request.header("content-type") or ""):
         return []
-    values = parse_qs(request.body.decode("utf-8", "replace"))
+    values = request.body_fields()
     return values.get(f"{name}[]", []) + values.get(name, [])
 
 

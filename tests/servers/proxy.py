@@ -14,6 +14,7 @@ HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 class Server(TestServer):
     name = "proxy"
+    blocking = True     # every answer is a request to the upstream server
 
     def __init__(self, upstream: str, **kwargs):
         self.upstream = upstream.rstrip("/")

@@ -78,7 +78,7 @@ class Server(TestServer):
         body = request.json()
         text = body.get("text", "")
         with self.lock:
-            if self.reject_duplicates and any(t["text"] == text for t in list(self.tweets.values())):
+            if self.reject_duplicates and text in [t["text"] for t in list(self.tweets.values())]:
                 return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
             tweet_id = str(int(time.time() * 1000) << 22 | int(self.next_id()) % 4096)
             self.tweets[tweet_id] = {
