@@ -96,8 +96,11 @@ class Publisher(Outcomes, NetworkCheck):
         nodes (``Cluster.owner``), so another node rarely did the same work meanwhile; if it
         did, the move is refused and nothing is sent.  None: take the claim-first way."""
         row, paused = self.ledger.get_with_pause(delivery_id)
-        if row is None or row["state"] not in DUE_STATES or row["attempts"] or not self.cluster.may_send() \
-                or self.cluster.held_elsewhere_until(row) is not None:
+        if row is None or row["state"] not in DUE_STATES:
+            # Not due (e.g. another node's post, at this node's backup time): the claim would
+            # only be refused; a row that becomes due again gets a new job from its notice.
+            return "not claimed"
+        if row["attempts"] or not self.cluster.may_send() or self.cluster.held_elsewhere_until(row) is not None:
             return None
         item = self.items(row["item"])
         if self._decide(row, item, now, paused)[0] != "publish":
