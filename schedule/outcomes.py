@@ -84,9 +84,7 @@ class Outcomes:
     def _record_posted(self, delivery_id: int, receipt: Receipt, posted_at: str,
                        held_parts: dict[int, tuple[Receipt, str | None]], reason: str | None = None,
                        kind: str | None = None) -> bool:
-        parts = [(index, part.remote_id, part.url, part.extra, digest)
-                 for index, (part, digest) in sorted(held_parts.items())]
-        return self.ledger.transition_with_parts(delivery_id, "posted", parts, expect=["publishing"],
+        return self.ledger.transition_with_parts(delivery_id, "posted", _parts(held_parts), expect=["publishing"],
                                                  remote_id=receipt.remote_id, url=receipt.url, posted_at=posted_at,
                                                  error=None, reason=reason, kind=kind,
                                                  dry_run=1 if self.dry_run else 0, holder=self.node)
@@ -95,10 +93,7 @@ class Outcomes:
         """Record a non-posted outcome with the parts held in memory, in one transaction; if the
         ledger cannot be written, keep it (and say so) until record_unrecorded can."""
         try:
-            with self.ledger.transaction():
-                for index, (part, digest) in sorted(held.items()):
-                    self.ledger.record_part(row["id"], index, part.remote_id, part.url, part.extra, digest)
-                return self.ledger.transition(row["id"], state, expect=["publishing"], holder=self.node, **fields)
+            return self._record_settled(row["id"], state, held, fields)
         except LedgerError as exc:
             self.pending[row["id"]] = Pending(row, state, held, fields, alert)
             message = (f"delivery {row['id']} ({row['item']} on {row['channel']}) is {state}, but {exc}: kept in "
@@ -108,6 +103,11 @@ class Outcomes:
                 self.alerter.send(f"unrecorded:{row['id']}", f"civicpost: delivery {row['id']} is {state} but "
                                   "not recorded", message, row["id"], row["item"], row["channel"])
             raise LedgerError(message) from None
+
+    def _record_settled(self, delivery_id: int, state: str, held: dict, fields: dict) -> bool:
+        """The parts held in memory and the move out of `publishing`, together."""
+        return self.ledger.transition_with_parts(delivery_id, state, _parts(held), expect=["publishing"],
+                                                 holder=self.node, **fields)
 
     def record_unrecorded(self) -> int:
         """Record the outcomes decided while the ledger could not be written; how many are left."""
@@ -124,11 +124,7 @@ class Outcomes:
             else:
                 self._moved_meanwhile(self.ledger.get(delivery_id) or {"id": delivery_id}, receipt)
         for delivery_id, pending in list(self.pending.items()):
-            with self.ledger.transaction():
-                for index, (part, digest) in sorted(pending.held.items()):
-                    self.ledger.record_part(delivery_id, index, part.remote_id, part.url, part.extra, digest)
-                moved = self.ledger.transition(delivery_id, pending.state, expect=["publishing"], holder=self.node,
-                                               **pending.fields)
+            moved = self._record_settled(delivery_id, pending.state, pending.held, pending.fields)
             del self.pending[delivery_id]
             if not moved:
                 self._current(pending.row)
@@ -214,3 +210,8 @@ class Outcomes:
             body += "\nThis is one post of a bilingual pair; the other language: " + (
                 ", ".join(f"{r['item']} is {r['state']} (id {r['id']})" for r in others) or "not found")
         self.alerter.send(f"delivery:{row['id']}:{what}", title, body, row["id"], row["item"], row["channel"])
+
+
+def _parts(held: dict[int, tuple[Receipt, str | None]]) -> list[tuple]:
+    """Parts held in memory as ``Ledger.record_part``'s arguments after the delivery id."""
+    return [(index, part.remote_id, part.url, part.extra, digest) for index, (part, digest) in sorted(held.items())]

@@ -4,7 +4,6 @@ block, unblock, edited after posting) recorded in the ledger, the leader's store
 rules are still plan.py's.  Each function takes the daemon as ``self``."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime
@@ -92,8 +91,7 @@ def store_variants(self, items, now, only: list[int] | None = None) -> None:
                         signoffs=signoffs).errors(row["channel"])
         # With the digest of the templates that rendered it: after a template edit a node
         # posts no variant made with other templates than its own (publisher._publish).
-        record = json.dumps({**json.loads(stored_record(variant, item, errors, self.config)),
-                             "templates": self.renderer.templates_digest}, ensure_ascii=False)
+        record = stored_record(variant, item, errors, self.config, templates=self.renderer.templates_digest)
         if record != row["variant"]:
             self.ledger.db.execute("UPDATE deliveries SET variant = ? WHERE id = ?", [record, row["id"]])
 

@@ -230,20 +230,23 @@ class Renderer:
                                                 exc.message or str(exc), channel.name)
 
 
+def template_files(config: Config) -> list[Path]:
+    """Every file under templates/ (subfolders too: a template may include another), in one
+    fixed order: what the templates' stamp and digest are taken over."""
+    return [Path(folder) / name for folder, _, names in sorted(os.walk(config.templates_dir)) for name in sorted(names)]
+
+
 def templates_digest(config: Config) -> str:
-    """sha256 over every file under templates/ (names and bytes; subfolders too, for
-    included templates): the same on every node whose checkout has the same templates."""
+    """sha256 over every file under templates/ (names and bytes): the same on every node
+    whose checkout has the same templates."""
     digest = hashlib.sha256()
-    for folder, dirs, names in sorted(os.walk(config.templates_dir)):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(folder) / name
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            digest.update(f"{path.relative_to(config.templates_dir)}\0{len(data)}\0".encode())
-            digest.update(data)
+    for path in template_files(config):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(config.templates_dir)}\0{len(data)}\0".encode())
+        digest.update(data)
     return digest.hexdigest()
 
 

@@ -20,10 +20,11 @@ log = logging.getLogger("civicpost.cluster")
 
 
 # ----- the leader's rendered variant, for nodes whose checkout differs -----------------
-def stored_record(variant, item, errors: list[Problem], config) -> str:
+def stored_record(variant, item, errors: list[Problem], config, templates: str | None = None) -> str:
     """What the leader stores in ``deliveries.variant``: the exact parts, media (relative to
     content/, with alt text), title, link, reply target, the gate's verdict and the item
-    fields a due decision needs, bound to the item's digest."""
+    fields a due decision needs, bound to the item's digest (and, given ``templates``, the
+    digest of the templates that rendered it)."""
     from .plan import grace_for
     from .publisher import _media_json
 
@@ -39,6 +40,7 @@ def stored_record(variant, item, errors: list[Problem], config) -> str:
         "link": variant.link, "in_reply_to": variant.extra.get("in_reply_to"), "tags": list(variant.tags),
         "errors": [p.as_dict() for p in errors], "grace_seconds": grace_for(item, config).total_seconds(),
         "not_after": item.not_after.isoformat() if item.not_after else None, "blackout": window,
+        **({"templates": templates} if templates is not None else {}),
     }, ensure_ascii=False, default=str)
 
 

@@ -25,23 +25,20 @@ from datetime import datetime
 from .config import Config
 from .gate import Verdict, decide
 from .model import Item
-from .render import Renderer
+from .render import Renderer, template_files
 from .signoff import approved_by_page
 
 
 def templates_stamp(config: Config) -> tuple:
-    """(path, mtime, size) of every file under the templates folder (subfolders too: a
-    template may include another): one walk over a few files."""
+    """(path, mtime, size) of every file under the templates folder: a stat of a few files."""
     found = []
-    for folder, _, names in os.walk(config.templates_dir):
-        for name in names:
-            path = os.path.join(folder, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            found.append((path, st.st_mtime_ns, st.st_size))
-    return tuple(sorted(found))
+    for path in template_files(config):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        found.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(found)
 
 
 def _item_stamp(item: Item, signed_by: str | None) -> tuple:

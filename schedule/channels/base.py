@@ -504,7 +504,7 @@ def shared_connections(session: Any, key: tuple = ("plain",), make: Callable[[],
                 adapter = steady_adapter_class()(pool_connections=SHARED_POOL_HOSTS, pool_maxsize=SHARED_POOL_SIZE)
             else:
                 adapter = make()
-            adapter = _SHARED_ADAPTERS[key] = adapter
+            _SHARED_ADAPTERS[key] = adapter
     for prefix in prefixes:
         session.mount(prefix, adapter)
     return session
