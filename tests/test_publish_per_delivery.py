@@ -7,17 +7,11 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from schedule import network_check, publisher as publisher_module
-from tests.test_delivery import World, servers  # noqa: F401 - servers is a fixture
+from tests.test_delivery import servers, world  # noqa: F401 - fixtures
 
 NOW = datetime.now(timezone.utc) + timedelta(minutes=5)
-
-
-@pytest.fixture
-def world(project, monkeypatch, servers):  # noqa: F811
-    return World(project, monkeypatch, servers)
 
 
 def test_three_deliveries_on_one_channel_make_one_semaphore_and_one_hold(world, monkeypatch):

@@ -49,7 +49,7 @@ def _walks_of(folder, monkeypatch) -> list:
 
 
 def test_jobs_close_together_share_one_look_at_the_templates(daemon, project, monkeypatch):
-    monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 60.0, raising=False)
+    monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 60.0)
     walks = _walks_of(daemon.config.templates_dir, monkeypatch)
     (row,) = daemon.ledger.deliveries(item="library")
     for _ in range(20):
@@ -58,7 +58,7 @@ def test_jobs_close_together_share_one_look_at_the_templates(daemon, project, mo
 
 
 def test_a_job_after_the_window_sees_an_edit(daemon, project, monkeypatch):
-    monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 0.2, raising=False)
+    monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 0.2)
     (pool,) = daemon.ledger.deliveries(item="pool")
     (row,) = daemon.ledger.deliveries(item="library")
     daemon._run_job(pool["id"])                # looks (and posts the pool notice)
@@ -70,7 +70,7 @@ def test_a_job_after_the_window_sees_an_edit(daemon, project, monkeypatch):
 
 
 def test_a_change_one_job_found_is_judged_by_the_jobs_that_share_its_look(daemon, project, monkeypatch):
-    monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 60.0, raising=False)
+    monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 60.0)
     (row,) = daemon.ledger.deliveries(item="library")
     (project.root / "templates" / "mastodon.txt.j2").write_text("{{ item.body }} " + "x" * 500 + "\n")
     daemon._run_job(10 ** 9)                # another delivery's job (none: it finds the change)

@@ -119,22 +119,14 @@ def test_a_backup_that_finds_the_row_posted_asks_for_no_claim(two_nodes, servers
     cluster.py ``start_delay``) and finds it already posted: it reads the row and stops there.
     A claim could only be refused (``Cluster.claim`` takes only `scheduled`/`retrying` rows),
     so it is not asked for: a burst's thousand backup jobs cost one read each, no more."""
-    import os
-    import tempfile
+    from tests.ledger.test_hot_path import libpq_trace
 
     world, first, second = two_nodes
     delivery = add(world, first, "gritting.md", "Gritters are out tonight on all main routes.")
     assert first.run(delivery) == "posted"
-    conn = second.cluster.conn
-    with tempfile.TemporaryFile("w+") as trace:      # libpq's trace of the node's own session
-        conn.pgconn.trace(trace.fileno())
-        try:
-            assert second.run(delivery) == "not claimed"
-        finally:
-            conn.pgconn.untrace()
-        trace.flush()
-        os.fsync(trace.fileno())
-        trace.seek(0)
-        claims = [line for line in trace if "state IN ('scheduled', 'retrying')" in line]
+    states: list[str] = []
+    trace = libpq_trace(second.cluster.conn, lambda: states.append(second.run(delivery)))   # the node's own session
+    assert states == ["not claimed"]
+    claims = [line for line in trace if "state IN ('scheduled', 'retrying')" in line]
     assert claims == [], claims
     assert len(servers["x"].tweets) == 1

@@ -96,9 +96,8 @@ def test_a_move_waits_for_a_write_transaction_and_is_fenced_when_it_runs(spec, o
     assert done["claimed"]["claimed_by"] == "node-c" and done["claimed"]["state"] == "publishing"
 
 
-def round_trips(ledger, action) -> int:
-    """ReadyForQuery messages (one per round trip) in libpq's trace of ``action``."""
-    conn = ledger.db.live()
+def libpq_trace(conn, action) -> list[str]:
+    """The lines of libpq's trace (PQtrace) of the messages on ``conn`` while ``action`` runs."""
     with tempfile.TemporaryFile("w+") as trace:
         conn.pgconn.trace(trace.fileno())
         try:
@@ -108,7 +107,12 @@ def round_trips(ledger, action) -> int:
         trace.flush()
         os.fsync(trace.fileno())
         trace.seek(0)
-        return sum("ReadyForQuery" in line for line in trace)
+        return trace.readlines()
+
+
+def round_trips(ledger, action) -> int:
+    """ReadyForQuery messages (one per round trip) in libpq's trace of ``action``."""
+    return sum("ReadyForQuery" in line for line in libpq_trace(ledger.db.live(), action))
 
 
 def test_each_move_is_one_round_trip_on_postgresql(pg_url, open_ledger_at):

@@ -131,9 +131,16 @@ def test_a_single_threaded_ledger_opens_no_pool(pg_url, open_ledger_at):
     ledger.transition(delivery, "publishing", expect=["scheduled"])
     ledger.get(delivery)
     assert ledger.pool is None
+    # A read-only ledger (status, the web page) waits for its own connection even when
+    # another thread holds it: it never opens a pool.
     reader = open_ledger_at(pg_url, readonly=True)
+    read: list = []
     with busy(reader):
-        pass
+        waiting = threading.Thread(target=lambda: read.append(reader.get(delivery)))
+        waiting.start()
+        time.sleep(0.2)
+    waiting.join(10)
+    assert read and read[0]["id"] == delivery
     assert reader.pool is None
 
 
