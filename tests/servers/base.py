@@ -233,9 +233,19 @@ class TestServer:
             self.httpd.loop.create_task(connection.finish_with(
                 self._answer_waiting(connection, incoming, request, hooks=True)))
         elif self.latency:
-            self.httpd.loop.call_later(self.latency, self._answer_after_delay, connection, incoming, request)
+            self._not_before(time.monotonic() + self.latency, self._answer_after_delay, connection, incoming, request)
         else:
             self._answer_after_delay(connection, incoming, request)
+
+    def _not_before(self, deadline: float, callback: Callable, *args: Any) -> None:
+        """``callback(*args)`` on the loop once ``time.monotonic()`` reaches ``deadline``: the
+        loop's timers round to the millisecond and may fire a little early, and an answer must
+        never come sooner than the latency asked for."""
+        left = deadline - time.monotonic()
+        if left > 0:
+            self.httpd.loop.call_later(left, self._not_before, deadline, callback, *args)
+        else:
+            callback(*args)
 
     def _answer_after_delay(self, connection: Connection, incoming: Incoming, request: Request) -> None:
         try:
@@ -256,7 +266,9 @@ class TestServer:
             if self.on_request:                 # tests act at the moment a request arrives (and may block)
                 await self.httpd.in_thread(self._run_hooks, request)
             if self.latency:
-                await asyncio.sleep(self.latency)
+                deadline = time.monotonic() + self.latency
+                while (left := deadline - time.monotonic()) > 0:     # never early (see _not_before)
+                    await asyncio.sleep(left)
         fault = self._take_fault(request) if self.faults else None
         response: Response | None = None
         if fault is not None and fault.kind.startswith("created_then_"):
