@@ -50,6 +50,8 @@ class PooledSessions:
         self.pool = None
         self.pool_lock = threading.Lock()
         self.pool_pids: set[int] = set()      # the pool's sessions: their NOTIFYs are ours too
+        from .ledger_batch import MoveBatches
+        self.move_batches = MoveBatches(self)  # quiet moves' group commit, on a session of its own
 
     @property
     def application_name(self) -> str | None:
@@ -84,6 +86,7 @@ class PooledSessions:
     def _close_pool(self) -> None:
         with self.pool_lock:
             pool, self.pool = self.pool, None
+        self.move_batches.close()
         if pool is not None:
             pool.close()
 
