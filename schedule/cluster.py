@@ -181,9 +181,11 @@ class Cluster:
         started = time.monotonic()
         lease = self.settings.lease
         with self.lock:
-            renewed = self._sql(f"UPDATE deliveries SET lease_until = {NOW} + %s WHERE claimed_by = %s AND lease_until "
-                                f">= {NOW} AND state IN ('scheduled', 'retrying', 'publishing') RETURNING id",
-                                [lease, self.node_id]).fetchall()
+            # Rows locked in ascending id, as a batch of moves locks them (schedule/ledger_batch.py):
+            # the two never wait for each other in a cycle.
+            renewed = self._sql(f"UPDATE deliveries SET lease_until = {NOW} + %s WHERE id IN (SELECT id FROM deliveries "
+                                f"WHERE claimed_by = %s AND lease_until >= {NOW} AND state IN ('scheduled', 'retrying', "
+                                "'publishing') ORDER BY id FOR UPDATE) RETURNING id", [lease, self.node_id]).fetchall()
             self.row_renewed = {r[0]: started for r in renewed} | \
                 {i: t for i, t in self.row_renewed.items() if i in self.working}
             names = self._sql(f"UPDATE leases SET lease_until = {NOW} + %s WHERE node = %s AND lease_until >= {NOW} "
@@ -243,8 +245,8 @@ class Cluster:
         self.stop_event.set()
         self.lease_renewed = {}
         with contextlib.suppress(LedgerError):
-            self._sql("UPDATE deliveries SET lease_until = NULL WHERE claimed_by = %s AND state IN ('scheduled', "
-                      "'retrying')", [self.node_id])
+            self._sql("UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT id FROM deliveries WHERE claimed_by "
+                      "= %s AND state IN ('scheduled', 'retrying') ORDER BY id FOR UPDATE)", [self.node_id])
             self._sql("UPDATE leases SET lease_until = NULL WHERE node = %s", [self.node_id])
             self._sql(f"UPDATE nodes SET stopped_at = {NOW}, leader = 0, publishing = '[]', stop_reason = 'stopped' "
                       "WHERE node_id = %s", [self.node_id])

@@ -206,3 +206,77 @@ def test_a_batch_whose_connection_is_lost_reports_no_move(pg_url, open_ledger_at
     assert all(isinstance(answers[d], LedgerError) for d in rest), answers
     assert {ledger.get(d)["state"] for d in rest} == {"scheduled"}
     assert ledger.move_batches.batches == 2 and ledger.move_batches.failed == 1
+
+
+def test_a_batch_and_the_heartbeats_renewal_never_deadlock(pg_url, open_ledger_at):
+    """The renewal (one UPDATE of every row the node holds) and a batch of the node's moves
+    both lock several rows: in ascending id, so neither waits for the other in a cycle.  Set
+    up so that a renewal locking in the table's physical order would: the row versions lie
+    in the heap as r2 before r1 (an UPDATE writes a new version; a sequential scan reads in
+    heap order), the batch [r1, r2] waits for r1, the renewal locks r2 and waits for r1, and
+    r1 is then freed to the batch, which wants r2 next.  PostgreSQL ends such a cycle after
+    ``deadlock_timeout`` (1 s) by failing one statement (https://www.postgresql.org/docs/15/
+    explicit-locking.html#LOCKING-DEADLOCKS)."""
+    from schedule.cluster import Cluster
+    from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+    ledger = open_ledger_at(pg_url)
+    cluster = Cluster(ledger, FakeConfig(**{**SHORT, "lease_seconds": 60}))
+    cluster._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
+                 [cluster.node_id, cluster.host, cluster.token])
+    node = cluster.node_id
+    r0, r1, r2 = (ledger.add(f"item{k}", "log", "log", WHEN) for k in range(3))
+    for delivery in (r2, r1):                         # r1's new version after r2's in the heap
+        ledger.db.execute("UPDATE deliveries SET claimed_by = ?, lease_until = extract(epoch FROM "
+                          "clock_timestamp()) + 60 WHERE id = ?", [node, delivery])
+    hold_r0 = psycopg.connect(pg_url, password=PASSWORD, autocommit=False)
+    hold_r0.execute("SELECT id FROM deliveries WHERE id = %s FOR UPDATE", [r0])
+    hold_r1 = psycopg.connect(pg_url, password=PASSWORD, autocommit=False)
+    hold_r1.execute("SELECT id FROM deliveries WHERE id = %s FOR UPDATE", [r1])
+    answers, errors = {}, []
+
+    def move(delivery):
+        try:
+            answers[delivery] = claim(ledger, delivery, node)
+        except LedgerError as exc:
+            answers[delivery] = exc
+    threads = [threading.Thread(target=move, args=(r0,))]
+    threads[0].start()
+    deadline = time.monotonic() + 10
+    while not ledger.move_batches.leading and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for delivery in (r1, r2):
+        threads.append(threading.Thread(target=move, args=(delivery,)))
+        threads[-1].start()
+    while len(ledger.move_batches.queue) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    hold_r0.commit()                                  # the batch [r1, r2] starts and waits for r1
+    threads[0].join(10)
+    ledger.move_batches._connection()
+
+    def waiting(pid) -> bool:
+        return bool(hold_r0.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = "
+                                    "'Lock'", [pid]).fetchone()[0])
+    while not waiting(ledger.move_batches.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    hold_r0.commit()
+
+    def renew():
+        try:
+            cluster.beat()
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+    renewal = threading.Thread(target=renew)
+    renewal.start()
+    while not waiting(cluster.backend or cluster.conn.info.backend_pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    hold_r0.commit()
+    hold_r1.commit()                                  # r1 free: the batch first (it waited first)
+    for thread in [*threads, renewal]:
+        thread.join(30)
+    hold_r0.close()
+    hold_r1.close()
+    assert not errors
+    assert all(answers[d]["state"] == "publishing" for d in (r0, r1, r2)), answers
+    assert ledger.move_batches.failed == 0            # no deadlock failed the batch
+    assert r1 in cluster.row_renewed or ledger.get(r1)["lease_until"]
+    cluster.stop()
