@@ -280,3 +280,24 @@ def test_a_batch_and_the_heartbeats_renewal_never_deadlock(pg_url, open_ledger_a
     assert ledger.move_batches.failed == 0            # no deadlock failed the batch
     assert r1 in cluster.row_renewed or ledger.get(r1)["lease_until"]
     cluster.stop()
+
+
+def test_a_quiet_write_calls_no_trigger_function(pg_url, open_ledger_at):
+    """A quiet statement's writes (a node's own moves) call no PL/pgSQL at all: counted by
+    ``pg_stat_get_xact_function_calls``, the current transaction's calls of a function when
+    ``track_functions`` is on (https://www.postgresql.org/docs/15/monitoring-stats.html
+    #MONITORING-STATS-FUNCTIONS).  A loud write still calls it (and notifies)."""
+    ledger = open_ledger_at(pg_url)
+    delivery = ledger.add("item", "log", "log", WHEN)
+    with psycopg.connect(pg_url, password=PASSWORD, autocommit=False) as conn:
+        def calls(quiet: bool) -> int:
+            conn.execute("SET LOCAL track_functions = 'all'")
+            if quiet:
+                conn.execute("SELECT set_config('civicpost.quiet', 'on', true)")
+            conn.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE id = %s", [delivery])
+            made = conn.execute("SELECT coalesce(pg_stat_get_xact_function_calls('civicpost_notify'::regproc), 0)"
+                                ).fetchone()[0]
+            conn.rollback()
+            return made
+        assert calls(quiet=True) == 0
+        assert calls(quiet=False) == 1
