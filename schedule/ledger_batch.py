@@ -128,6 +128,12 @@ class MoveBatches:
             for move in batch:
                 move.rows = None
             conn = self.conn
+            if conn is not None and not conn.closed and not conn.broken \
+                    and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                try:
+                    conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    conn.close()
             if conn is None or conn.closed or conn.broken:
                 # The connection is gone: the outcome of a COMMIT in flight is unknown, as
                 # for a move alone, and every caller gets the error a move alone gets.
@@ -136,8 +142,6 @@ class MoveBatches:
                 for move in batch:
                     move.error = error
                 return
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                conn.execute("ROLLBACK")
             # Nothing of the batch was committed: each move again, alone, gets its own answer.
             for move in batch:
                 try:
