@@ -12,8 +12,8 @@ duplicate submissions of the same status"; the key is kept for an hour), which m
 second status.  X (no idempotency key: POST /2/tweets takes none) and Facebook (none either)
 are recovered by reading the account back.  X's own duplicate check is off so a double post
 shows.  Each request that makes a post is attributed, when it arrives, to the process whose
-socket sent it (the kernel's table of TCP connections, read through psutil while the
-connection is open), so a failure names the node, and when its request arrived relative to
+socket sent it (the kernel's socket table, read while the connection is open:
+cluster_helpers.pid_of_client), so a failure names the node, and when its request arrived relative to
 the SIGSTOP, the SIGCONT and the end of the stopped node's lease.
 
 CIVICPOST_CHAOS_QUICK=1 runs 30 items over 40 seconds (a quick look while working).
@@ -29,10 +29,9 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
-import psutil
 import pytest
 
-from tests.ledger.cluster_helpers import FINAL, Nodes, posts_by_text
+from tests.ledger.cluster_helpers import FINAL, Nodes, pid_of_client, posts_by_text
 from tests.ledger.conftest import pg_url, postgres  # noqa: F401 - the real PostgreSQL 15 fixtures
 from tests.servers import graph, mastodon, x
 
@@ -83,22 +82,14 @@ class Senders:
         self.pids: list[int] = []              # every daemon started, newest last
         self.pid_of: dict[int, int | None] = {}     # id(request) -> the sending daemon's pid
         for name, server in servers.items():
-            server.on_request.append(lambda request, server=server, name=name: self.note(server, name, request))
+            server.on_request.append(lambda request, name=name: self.note(name, request))
 
-    def note(self, server, name: str, request) -> None:
+    def note(self, name: str, request) -> None:
         method, path, _ = CREATES[name]
         if request.method != method or not path.search(request.path):
             return
-        port = request.client[1] if request.client else None
-        self.pid_of[id(request)] = None         # a process killed before its request was read
-        for pid in reversed(self.pids):
-            try:
-                connections = psutil.Process(pid).net_connections(kind="tcp4")
-            except psutil.NoSuchProcess:
-                continue
-            if any(c.laddr.port == port and c.raddr and c.raddr.port == server.port for c in connections):
-                self.pid_of[id(request)] = pid
-                return
+        # None: a process killed before its request was read (its socket is gone)
+        self.pid_of[id(request)] = pid_of_client(request.client[1], self.pids[::-1]) if request.client else None
 
     def creates(self, server, name: str, text: str) -> list[tuple]:
         """(request, sender pid, replay) for each request that asked for this post, in the
