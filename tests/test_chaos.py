@@ -11,10 +11,10 @@ itself answers as the same post: Mastodon's Idempotency-Key replay
 duplicate submissions of the same status"; the key is kept for an hour), which makes no
 second status.  X (no idempotency key: POST /2/tweets takes none) and Facebook (none either)
 are recovered by reading the account back.  X's own duplicate check is off so a double post
-shows.  Each request that makes a post is attributed, when it arrives, to the process whose
-socket sent it (the kernel's socket table, read while the connection is open:
-cluster_helpers.pid_of_client), so a failure names the node, and when its request arrived relative to
-the SIGSTOP, the SIGCONT and the end of the stopped node's lease.
+shows.  Each request that makes a post is traced, as it arrives, to the process whose socket
+sent it (the kernel's socket table, read while the connection is open:
+cluster_helpers.pid_of_client), so a failure names the node, and when its request arrived
+relative to the SIGSTOP, the end of the stopped node's lease and the SIGCONT.
 
 CIVICPOST_CHAOS_QUICK=1 runs 30 items over 40 seconds (a quick look while working).
 """
@@ -114,14 +114,18 @@ def test_three_daemons_under_kills_and_a_stop_post_everything_exactly_once(tmp_p
     nodes = Nodes(tmp_path, pg_url, servers, 3)
     senders = Senders(servers)
     folder_of: dict[int, int] = {}               # pid -> the folder its daemon ran in
+
+    def start(folder: int):
+        daemon = nodes.start(folder)
+        senders.pids.append(daemon.proc.pid)
+        folder_of[daemon.proc.pid] = folder
+        return daemon
     seed = int(os.environ.get("CIVICPOST_CHAOS_SEED", time.time()))
     rng = random.Random(seed)
     started = time.monotonic()
     try:
         for n in range(3):
-            started_pid = nodes.start(n).proc.pid
-            senders.pids.append(started_pid)
-            folder_of[started_pid] = n
+            start(n)
         for daemon in nodes.daemons:
             daemon.wait_for("READY=1", timeout=90)
         first_due = datetime.now(timezone.utc) + timedelta(seconds=5)
@@ -164,9 +168,7 @@ def test_three_daemons_under_kills_and_a_stop_post_everything_exactly_once(tmp_p
                 kills, mid_post = kills + 1, mid_post + bool(busy)
                 leader_kills += pid == leader
                 time.sleep(rng.uniform(0.5, 2.0))
-                live[victim] = nodes.start(victim)                  # a new node in the same folder
-                senders.pids.append(live[victim].proc.pid)
-                folder_of[live[victim].proc.pid] = victim
+                live[victim] = start(victim)                        # a new node in the same folder
                 next_kill = elapsed + rng.uniform(8, 16)
             time.sleep(0.1)
         rows = nodes.wait(lambda: (r := nodes.rows()) and len(r) == 3 * ITEMS and
