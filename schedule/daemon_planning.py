@@ -186,6 +186,10 @@ class Planning:
         leads = {name: self.renderer.channel(name).lead_time for name in self.config.channels}
         wanted_times: dict[int, datetime] = {}
         waits = self.publisher.waiting
+        # Several daemons: this node's own first attempts due before the next re-plan (and a
+        # minute) keep their row, so the job's move needs no read first (``seen``).
+        see_until = now + timedelta(seconds=self.config.rescan_seconds + 60)
+        seen, still_seen, to_read = self.publisher.seen, set(), []
         for row in self.ledger.open_due_before(now + horizon + max(leads.values(), default=timedelta(0))):
             when = datetime.fromisoformat(row["next_attempt_at"] or row["planned_at"])
             if not row["next_attempt_at"]:
@@ -199,6 +203,13 @@ class Planning:
             # Another node claimed it: look again when its lease would run out, not at once.
             wanted_times[row["id"]] = max(when, now, held_until + timedelta(seconds=1)) if held_until \
                 else max(when, now)
+            if self.cluster is not None and not held_until and when <= see_until and \
+                    row["id"] not in self.running and self.cluster.start_delay(row["id"]) == timedelta(0):
+                still_seen.add(row["id"])
+                kept = seen.get(row["id"])
+                if kept is None or kept["row_version"] != row["row_version"]:
+                    to_read.append(row["id"])    # new, or written since it was read: read afresh
+        self._see(seen, still_seen, to_read)
         for delivery_id in set(self.job_times) - set(wanted_times) - self.running:
             self._remove_job(delivery_id)
         for delivery_id in set(waits.copy()) - set(wanted_times):
@@ -213,6 +224,20 @@ class Planning:
                                    id=f"delivery-{delivery_id}", replace_existing=True)
             self.job_times[delivery_id] = when
         self._status()
+
+    def _see(self, seen: dict[int, dict], still_seen: set[int], to_read: list[int]) -> None:
+        """Keep the publisher's snapshots in step: drop those no longer wanted (posted, no
+        longer due soon, another node's share, changed: every change to a row changes its
+        version, and an operator's or another node's write is a change notice, which runs
+        ``sync_jobs``), and read the new and changed rows in one statement.  A snapshot that
+        goes stale meanwhile is only a refused move (``Publisher._claim_as_seen``)."""
+        for delivery_id in set(seen) - still_seen:
+            seen.pop(delivery_id, None)
+        for delivery_id in to_read:
+            seen.pop(delivery_id, None)
+        for row in self.ledger.seen_rows(to_read) if to_read else ():
+            if row["state"] in ("scheduled", "retrying") and not row["attempts"] and row["id"] not in self.running:
+                seen[row["id"]] = row
 
     def _remove_job(self, delivery_id: int) -> None:
         self.job_times.pop(delivery_id, None)
