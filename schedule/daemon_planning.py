@@ -204,10 +204,10 @@ class Planning:
             wanted_times[row["id"]] = max(when, now, held_until + timedelta(seconds=1)) if held_until \
                 else max(when, now)
             if self.cluster is not None and not held_until and when <= see_until and \
-                    row["id"] not in self.running and self.cluster.start_delay(row["id"]) == timedelta(0):
-                still_seen.add(row["id"])
+                    self.cluster.start_delay(row["id"]) == timedelta(0):
+                still_seen.add(row["id"])        # (a job under way keeps what it may be about to take)
                 kept = seen.get(row["id"])
-                if kept is None or kept["row_version"] != row["row_version"]:
+                if (kept is None or kept["row_version"] != row["row_version"]) and row["id"] not in self.running:
                     to_read.append(row["id"])    # new, or written since it was read: read afresh
         self._see(seen, still_seen, to_read)
         for delivery_id in set(self.job_times) - set(wanted_times) - self.running:
