@@ -73,3 +73,18 @@ def test_a_change_notice_refreshes_or_drops_a_stale_snapshot(daemon, pg_url, ope
     assert row["id"] not in node.publisher.seen and row["id"] not in node.job_times
     node._run_job(row["id"])                      # a job that was already under way: nothing sent
     assert server.tweets == {} and node.ledger.get(row["id"])["state"] == "cancelled"
+
+
+def test_at_most_the_soonest_rows_are_kept(daemon, project, monkeypatch):
+    """A bound on the memory however many are due at once: past it, the soonest are kept
+    (the others' jobs read their row first, as before)."""
+    from schedule import daemon_planning
+
+    node, _ = daemon
+    project.post("pool.md", f"publish_at: {soon(40)}", "The pool closes early on Friday.")
+    node.replan(sync=False)
+    monkeypatch.setattr(daemon_planning, "SEEN_MOST", 1)
+    node.sync_jobs()
+    (row,) = node.ledger.deliveries(item="gritting")
+    (pool,) = node.ledger.deliveries(item="pool")
+    assert set(node.publisher.seen) == {row["id"]} and pool["id"] in node.job_times
