@@ -19,7 +19,7 @@ from schedule import operator
 from schedule.alerts import Alerter
 from schedule.cluster import Cluster
 from schedule.publisher import Publisher
-from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+from tests.ledger.cluster_helpers import SHORT, FakeConfig
 from tests.ledger.test_hot_path import libpq_trace
 from tests.test_delivery import World, servers  # noqa: F401 - the test servers fixture
 
