@@ -22,8 +22,8 @@ import typing
 import pytest
 import requests
 
-from schedule.channels import base
-from schedule.channels.base import shared_connections, steady_environment
+from schedule.channels import sessions as channel_sessions
+from schedule.channels.sessions import prepare_session, shared_connections, steady_environment
 from tests.servers import mastodon
 
 
@@ -47,7 +47,7 @@ def test_a_burst_of_first_requests_reads_the_environment_once(server, monkeypatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(requests.sessions, "get_environ_proxies", counted)
-    monkeypatch.setattr(base, "_ENVIRONMENT_ANSWERS", {})
+    monkeypatch.setattr(channel_sessions, "_ENVIRONMENT_ANSWERS", {})
     sessions = [shared_connections(steady_environment(requests.Session())) for _ in range(12)]
     start = threading.Barrier(len(sessions))
     answers = []
@@ -138,7 +138,7 @@ def test_the_ca_bundle_is_not_looked_up_on_every_request(server, monkeypatch, tm
 def test_the_pool_key_is_requests_own(url, verify, cert, tmp_path):
     from requests.adapters import HTTPAdapter
 
-    from schedule.channels.pool_keys import steady_adapter_class
+    from schedule.channels.sessions import steady_adapter_class
 
     (tmp_path / "ca-folder").mkdir()
     (tmp_path / "ca-file").write_text("")
