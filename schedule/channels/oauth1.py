@@ -42,7 +42,7 @@ def authorization(method: str, url: str, form_body: str | None, consumer_key: st
 
 @functools.cache
 def signer_class() -> type:
-    from oauthlib.common import extract_params, generate_nonce, generate_timestamp
+    from oauthlib import common
     from requests.auth import AuthBase
 
     class OAuth1Signer(AuthBase):
@@ -57,14 +57,14 @@ def signer_class() -> type:
             content_type = request.headers.get("Content-Type", "")
             if isinstance(content_type, bytes):
                 content_type = content_type.decode("utf-8")
-            if not content_type and extract_params(request.body):
+            if not content_type and common.extract_params(request.body):
                 content_type = request.headers["Content-Type"] = FORM
             body = request.body if FORM in content_type else None
             if isinstance(body, bytes):
                 body = body.decode("utf-8")
             request.headers["Authorization"] = authorization(request.method, request.url, body or None,
-                                                             *self.credentials, generate_nonce(),
-                                                             generate_timestamp())
+                                                             *self.credentials, common.generate_nonce(),
+                                                             common.generate_timestamp())
             return request
 
     return OAuth1Signer

@@ -114,7 +114,9 @@ COOKIE_HEADERS = ("Set-Cookie", "Set-Cookie2")
 
 
 def _sets_cookies(headers: Any) -> bool:
-    return any(headers.get(name) is not None for name in COOKIE_HEADERS)
+    """Whether these headers (urllib3's, or the http.client message http.cookiejar reads;
+    both look names up case-insensitively) set a cookie."""
+    return headers.get("Set-Cookie") is not None or headers.get("Set-Cookie2") is not None
 
 
 @functools.cache
