@@ -11,6 +11,9 @@ wire unchanged.
   requests asks the file system on every request (``requests.adapters._urllib3_request_context``
   calls os.path.isdir when REQUESTS_CA_BUNDLE, or ``verify``, names a path), with the same
   pool key as requests' own.
+- http.cookiejar reads a response for cookies only when it sets one: requests runs its
+  extraction twice per response (the response's jar and the session's), and no network we
+  post to sets a cookie; a cookie that is set is kept and sent back, as requests would.
 """
 from __future__ import annotations
 
