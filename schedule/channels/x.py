@@ -4,8 +4,10 @@ v2 media endpoints for pictures, alt text and video.
 tweepy 4.17 still uploads media through the v1.1 endpoints, which X retired in 2025
 (tweepy issue #2217, open).  The v2 ones (``/2/media/upload/initialize``, ``.../append``,
 ``.../finalize``, ``/2/media/metadata``) are called here through tweepy's own
-``Client.request``, so the OAuth 1.0a signing and tweepy's error classes are tweepy's;
-only the multipart ``append`` goes straight to the Client's session with tweepy's auth.
+``Client.request``, so the requests and tweepy's error classes are tweepy's; only the
+multipart ``append`` goes straight to the Client's session.  Every request is signed with
+OAuth 1.0a by the account's one signer (``oauth1.py``: oauthlib's RFC 5849 functions, a new
+nonce and timestamp each time) where tweepy would build requests-oauthlib's for each call.
 
 tweepy hard-codes https://api.twitter.com, so instead of forking it we mount a requests
 transport adapter on its session that sends that host to ``api_base`` (a test server or
