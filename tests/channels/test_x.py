@@ -22,7 +22,7 @@ def test_video_goes_up_in_chunks_and_waits_for_processing(xh, tmp_path):
     assert sorted(stored["segments"]) == [0, 1, 2] and stored["bytes"] == clip.read_bytes()
     assert len(xh.server.calls("GET", r"^/2/media/upload$")) == 2              # in_progress, then succeeded
     appends = xh.server.calls("POST", r"/append$")
-    assert all(r.header("Authorization", "").startswith("OAuth ") for r in appends)   # signed by tweepy's auth
+    assert all(r.header("Authorization", "").startswith("OAuth ") for r in appends)   # signed (OAuth 1.0a)
 
 
 def test_image_alt_text_goes_to_the_v2_metadata_endpoint(xh, tmp_path):
