@@ -108,14 +108,11 @@ def steady_environment(session: Any) -> Any:
 
 
 # ----- cookies: looked for only where a response sets one ---------------------------------
-# The response headers http.cookiejar reads cookies from (CookieJar.make_cookies: RFC 2965's
-# Set-Cookie2 and Netscape's Set-Cookie); without either, extracting finds nothing.
-COOKIE_HEADERS = ("Set-Cookie", "Set-Cookie2")
-
-
 def _sets_cookies(headers: Any) -> bool:
     """Whether these headers (urllib3's, or the http.client message http.cookiejar reads;
-    both look names up case-insensitively) set a cookie."""
+    both look names up case-insensitively) set a cookie: http.cookiejar reads cookies from
+    these two only (CookieJar.make_cookies: RFC 2965's Set-Cookie2 and Netscape's
+    Set-Cookie), so without either, extracting finds nothing."""
     return headers.get("Set-Cookie") is not None or headers.get("Set-Cookie2") is not None
 
 
