@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from .config import Blackout, Config
 from .errors import Problem
@@ -14,6 +15,9 @@ from .languages import PAIR_SEPARATOR, languages, mode_for
 from .ledger import OPEN_STATES
 from .model import Item
 from .timeutil import human, to_utc_key
+
+if TYPE_CHECKING:
+    from .signoff import SignoffLookup
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,10 @@ def too_late(item: Item | None, when: datetime, now: datetime, config: Config) -
     return now - when > grace_for(item, config)
 
 
-def approval_missing(item: Item, config: Config, signoffs: dict[str, dict] | None = None) -> str | None:
+def approval_missing(item: Item, config: Config, signoffs: SignoffLookup | None = None) -> str | None:
     """Why an item may not be scheduled under [approval], or None.  ``approved_by:`` in the
-    file or a page sign-off of this exact file (``signoffs``, from `signoff.signoffs`)
-    counts, each only from someone in [approval] approvers when that list is set."""
+    file or a page sign-off of this exact file (``signoffs``, from `signoff.signoffs`, or
+    `signoff.LedgerSignoffs`) counts, each only from someone in [approval] approvers when that list is set."""
     from .signoff import approved_by_page
 
     rules = config.section("approval")
@@ -87,7 +91,7 @@ def approval_missing(item: Item, config: Config, signoffs: dict[str, dict] | Non
     if not rules.get("required") and not reply_rule:
         return None
     allowed = [str(a).lower() for a in rules.get("approvers", [])]
-    page = approved_by_page(item, signoffs or {})
+    page = approved_by_page(item, signoffs) if signoffs is not None else None
     if page and (not allowed or str(page).strip().lower() in allowed):
         return None
     approver = item.extra.get("approved_by")

@@ -10,9 +10,9 @@ and keeps working; the gate (`plan.approval_missing`) accepts either, through `a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from datetime import datetime
+from typing import Protocol
 
 from .config import Config
 from .errors import BotError
@@ -59,16 +59,31 @@ def signoffs(config: Config) -> dict[str, dict]:
 def records_in(ledger) -> dict[str, dict]:
     """`signoffs` from a ledger the caller already holds (the daemon, the publisher):
     one read per scan, not one connection per item."""
-    # Under the ledger's lock, as its own reads are: the publisher asks from a worker thread.
-    with getattr(ledger, "lock", nullcontext()):
+    with _locked(ledger):
         if "meta" not in ledger.db.table_names():
             return {}
         rows = ledger.db.execute("SELECT key, value FROM meta WHERE key LIKE ?", [PREFIX + "%"]).fetchall()
-    return {key[len(PREFIX):]: json.loads(value) for key, value in rows if value}
+    return {key[len(PREFIX):]: _record(value) for key, value in rows if value}
 
 
-class LedgerSignoffs(Mapping):
-    """The ledger's page sign-offs, each read from the ledger when the gate asks for it.
+def _locked(ledger):
+    # Under the ledger's lock, as its own reads are: the publisher asks from a worker thread.
+    return getattr(ledger, "lock", nullcontext())
+
+
+def _record(value: str | None) -> dict | None:
+    return json.loads(value) if value else None
+
+
+class SignoffLookup(Protocol):
+    """What the gate asks of sign-offs: one item's, or None (a dict from `records_in`, or
+    `LedgerSignoffs`)."""
+
+    def get(self, item_id: str, /) -> dict | None: ...
+
+
+class LedgerSignoffs:
+    """One item's page sign-off, read from the ledger when the gate asks for it.
 
     The publisher's last check before sending must see the sign-off as it is at that moment
     (an edit voids one; a new one replaces it).  `records_in` read every item's sign-off
@@ -80,30 +95,12 @@ class LedgerSignoffs(Mapping):
     def __init__(self, ledger):
         self.ledger = ledger
 
-    def get(self, item_id: str, default: dict | None = None) -> dict | None:
-        with getattr(self.ledger, "lock", nullcontext()):       # as records_in: from a worker thread
-            value = self.ledger.get_meta(PREFIX + item_id)
-        return json.loads(value) if value else default
-
-    def __getitem__(self, item_id: str) -> dict:
-        record = self.get(item_id)
-        if record is None:
-            raise KeyError(item_id)
-        return record
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(records_in(self.ledger))
-
-    def __len__(self) -> int:
-        return len(records_in(self.ledger))
-
-    def __bool__(self) -> bool:
-        # It stands for the ledger, asked item by item (an item never signed off gets None,
-        # as from an empty dict): `signoffs or {}` must not read every sign-off to decide.
-        return True
+    def get(self, item_id: str, /) -> dict | None:
+        with _locked(self.ledger):
+            return _record(self.ledger.get_meta(PREFIX + item_id))
 
 
-def approved_by_page(item: Item, records: Mapping[str, dict]) -> str | None:
+def approved_by_page(item: Item, records: SignoffLookup) -> str | None:
     """Who signed off this exact file on the page, or None (never, or edited since)."""
     record = records.get(item.id)
     return record["by"] if record and record["digest"] == item.digest else None

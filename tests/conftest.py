@@ -23,6 +23,36 @@ def project(tmp_path):
     return Project(tmp_path / "project", ROOT / "templates")
 
 
+@pytest.fixture
+def on_mastodon(project, monkeypatch):
+    """`project` set to post to one Mastodon test server only (due items judged with 15
+    minutes' grace, content rescanned every second), its credentials in the environment (a
+    child `bot.py` inherits them); yields the running server."""
+    from tests.servers import channel_tables, credentials_env, mastodon
+    with mastodon.Server() as server:
+        project.write_config(channels=channel_tables({"mastodon": server.url}), default_channels='["mastodon"]',
+                             extra="[content]\nrescan_seconds = 1\n[schedule]\ngrace_minutes = 15\n")
+        for key, value in credentials_env("mastodon").items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+@pytest.fixture
+def planned_daemon(project, on_mastodon):
+    """The real Daemon in process on `on_mastodon`, its jobs run by the test (no scheduler
+    thread), with two notices five minutes ahead planned: `library` ("The library reopens
+    on Monday.") and `pool`."""
+    from schedule.daemon import Daemon
+    from tests.test_daemon import soon
+
+    project.post("library.md", f"publish_at: {soon(300)}", "The library reopens on Monday.")
+    project.post("pool.md", f"publish_at: {soon(300)}", "The pool closes early on Friday.")
+    daemon = Daemon(project.config_path)
+    daemon.replan(sync=False)
+    yield daemon
+    daemon.ledger.close()
+
+
 # Skips that mean "a real server was not there" (the Bluesky PDS, Chromium), as opposed to
 # a contract case a network cannot have (log has no 429).  A local run says so loudly at the
 # end, so nobody mistakes a green run without the real servers for a full one; under CI the

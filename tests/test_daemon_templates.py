@@ -5,14 +5,12 @@ limit.  A real `bot.py run` against the Mastodon test server."""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 
 from schedule.ledger import Ledger
 from tests.channels.harness_mastodon import html_to_text
-from tests.servers import channel_tables, credentials_env, mastodon
 from tests.test_daemon import Daemon, bot, soon, wait_state
 
 pytestmark = pytest.mark.slow
@@ -20,20 +18,9 @@ TEXT = "The library reopens on Monday."
 
 
 @pytest.fixture
-def server():
-    started = mastodon.Server()
-    started.start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def running(project, server):
-    project.write_config(channels=channel_tables({"mastodon": server.url}), default_channels='["mastodon"]',
-                         extra="[content]\nrescan_seconds = 1\n[schedule]\ngrace_minutes = 15\n")
-    os.environ.update(credentials_env("mastodon"))      # the `bot.py preview` child reads them too
+def running(on_mastodon, project):
     started = []
-    yield lambda: started.append(Daemon(project, env=credentials_env("mastodon"))) or started[-1]
+    yield lambda: started.append(Daemon(project)) or started[-1]
     for daemon in started:
         daemon.stop()
 
@@ -46,7 +33,7 @@ def preview_text(project) -> str:
     return part["text"]
 
 
-def test_a_template_edited_while_running_is_what_gets_posted(project, server, running):
+def test_a_template_edited_while_running_is_what_gets_posted(project, on_mastodon, running):
     project.post("library.md", f"publish_at: {soon(6)}", TEXT)
     daemon = running()
     daemon.wait_for("READY=1")
@@ -57,11 +44,11 @@ def test_a_template_edited_while_running_is_what_gets_posted(project, server, ru
     shown = preview_text(project)
     assert shown == f"Library news: {TEXT}"             # preview reads the files afresh
     row = wait_state(project, "library", "posted", timeout=30)
-    assert [html_to_text(s["content"]) for s in server.statuses.values()] == [shown], daemon.output()
+    assert [html_to_text(s["content"]) for s in on_mastodon.statuses.values()] == [shown], daemon.output()
     assert row["text"] == shown
 
 
-def test_a_template_that_makes_the_post_too_long_blocks_it_with_an_alert(project, server, running):
+def test_a_template_that_makes_the_post_too_long_blocks_it_with_an_alert(project, on_mastodon, running):
     project.post("library.md", f"publish_at: {soon(8)}", TEXT)
     daemon = running()
     daemon.wait_for("READY=1")
@@ -79,7 +66,7 @@ def test_a_template_that_makes_the_post_too_long_blocks_it_with_an_alert(project
     alert = next(line for line in daemon.output().splitlines() if "ALERT civicpost: library is blocked" in line)
     assert "text is 531/500 as mastodon counts" in alert
     time.sleep(10)                                       # past its time: still nothing posted
-    assert server.statuses == {}
+    assert on_mastodon.statuses == {}
     assert rows_state(project) == "blocked"
 
 
@@ -92,27 +79,16 @@ def rows_state(project) -> str:
         ledger.close()
 
 
-def test_a_delivery_due_before_the_rescan_is_judged_with_the_edited_template(project, server, monkeypatch):
+def test_a_delivery_due_before_the_rescan_is_judged_with_the_edited_template(project, on_mastodon, planned_daemon):
     """The moment between a template edit and the re-plan that re-gates the queue: the
     delivery's own job notices the edit and judges it with the new template, so it is
     blocked (as the re-plan would block it), not sent with the old rendering nor failed.
     In process: the real Daemon and publisher, its job run by hand before any rescan."""
-    from schedule.daemon import Daemon as RealDaemon
-
-    project.write_config(channels=channel_tables({"mastodon": server.url}), default_channels='["mastodon"]',
-                         extra="[schedule]\ngrace_minutes = 15\n")
-    for key, value in credentials_env("mastodon").items():
-        monkeypatch.setenv(key, value)
-    project.post("library.md", f"publish_at: {soon(300)}", TEXT)
-    daemon = RealDaemon(project.config_path)
-    try:
-        daemon.replan(sync=False)
-        (row,) = daemon.ledger.deliveries(item="library")
-        assert row["state"] == "scheduled"
-        (project.root / "templates" / "mastodon.txt.j2").write_text("{{ item.body }} " + "x" * 500 + "\n")
-        daemon._run_job(row["id"])
-        row = daemon.ledger.get(row["id"])
-        assert server.statuses == {}, "sent with a template since edited"
-        assert row["state"] == "blocked" and "text is 531/500 as mastodon counts" in row["error"], row
-    finally:
-        daemon.ledger.close()
+    daemon = planned_daemon
+    (row,) = daemon.ledger.deliveries(item="library")
+    assert row["state"] == "scheduled"
+    (project.root / "templates" / "mastodon.txt.j2").write_text("{{ item.body }} " + "x" * 500 + "\n")
+    daemon._run_job(row["id"])
+    row = daemon.ledger.get(row["id"])
+    assert on_mastodon.statuses == {}, "sent with a template since edited"
+    assert row["state"] == "blocked" and "text is 531/500 as mastodon counts" in row["error"], row

@@ -8,31 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
 from schedule import daemon as daemon_module
-from tests.servers import channel_tables, credentials_env, mastodon
-from tests.test_daemon import soon
-
-TEXT = "The library reopens on Monday."
-
-
-@pytest.fixture
-def daemon(project, monkeypatch):
-    from schedule.daemon import Daemon
-
-    server = mastodon.Server().start()
-    project.write_config(channels=channel_tables({"mastodon": server.url}), default_channels='["mastodon"]',
-                         extra="[schedule]\ngrace_minutes = 15\n")
-    for key, value in credentials_env("mastodon").items():
-        monkeypatch.setenv(key, value)
-    project.post("library.md", f"publish_at: {soon(300)}", TEXT)
-    project.post("pool.md", f"publish_at: {soon(300)}", "The pool closes early on Friday.")
-    started = Daemon(project.config_path)
-    started.replan(sync=False)
-    yield started
-    started.ledger.close()
-    server.stop()
 
 
 def _walks_of(folder, monkeypatch) -> list:
@@ -48,7 +24,8 @@ def _walks_of(folder, monkeypatch) -> list:
     return walks
 
 
-def test_jobs_close_together_share_one_look_at_the_templates(daemon, project, monkeypatch):
+def test_jobs_close_together_share_one_look_at_the_templates(planned_daemon, project, monkeypatch):
+    daemon = planned_daemon
     monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 60.0)
     walks = _walks_of(daemon.config.templates_dir, monkeypatch)
     (row,) = daemon.ledger.deliveries(item="library")
@@ -57,7 +34,8 @@ def test_jobs_close_together_share_one_look_at_the_templates(daemon, project, mo
     assert len(walks) == 1, f"{len(walks)} walks of templates/ for 20 jobs"
 
 
-def test_a_job_after_the_window_sees_an_edit(daemon, project, monkeypatch):
+def test_a_job_after_the_window_sees_an_edit(planned_daemon, project, monkeypatch):
+    daemon = planned_daemon
     monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 0.2)
     (pool,) = daemon.ledger.deliveries(item="pool")
     (row,) = daemon.ledger.deliveries(item="library")
@@ -69,7 +47,8 @@ def test_a_job_after_the_window_sees_an_edit(daemon, project, monkeypatch):
     assert row["state"] == "blocked" and "text is 531/500 as mastodon counts" in row["error"], row
 
 
-def test_a_change_one_job_found_is_judged_by_the_jobs_that_share_its_look(daemon, project, monkeypatch):
+def test_a_change_one_job_found_is_judged_by_the_jobs_that_share_its_look(planned_daemon, project, monkeypatch):
+    daemon = planned_daemon
     monkeypatch.setattr(daemon_module, "TEMPLATES_LOOK_SECONDS", 60.0)
     (row,) = daemon.ledger.deliveries(item="library")
     (project.root / "templates" / "mastodon.txt.j2").write_text("{{ item.body }} " + "x" * 500 + "\n")

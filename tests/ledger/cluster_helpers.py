@@ -21,6 +21,26 @@ FINAL = {"posted", "failed", "uncertain", "missed", "cancelled"}
 # (A network call must end within the margin: the daemon caps its request timeout at 80% of it,
 # 4.8 s here, which a loaded CI machine still meets.)
 CLUSTER = "[cluster]\nlease_seconds = 10\nheartbeat_seconds = 1\nsend_margin_seconds = 6\n"
+# In-process nodes (schedule.cluster.Cluster on a ledger of the test's own): leases of seconds.
+SHORT = {"lease_seconds": 3, "heartbeat_seconds": 0.5, "send_margin_seconds": 1}
+
+
+class FakeConfig:
+    """Only what Cluster reads: the [cluster] table (a real Config needs a project folder)."""
+
+    def __init__(self, **cluster):
+        self.raw = {"cluster": cluster}
+        self.path = "config.toml"
+
+    def section(self, name):
+        return self.raw.get(name, {})
+
+
+def register(cluster) -> None:
+    """An in-process node's row in `nodes`, as a daemon's start writes it (the test then
+    beats by hand: no heartbeat thread)."""
+    cluster._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
+                 [cluster.node_id, cluster.host, cluster.token])
 
 
 class Nodes:
@@ -103,6 +123,30 @@ def drain(daemon) -> None:
             daemon.messages.extend(daemon.sock.recv(4096, socket.MSG_DONTWAIT).decode().split("\n"))
     except (BlockingIOError, TimeoutError, OSError):
         pass
+
+
+def pid_of_client(port: int, pids: list[int]) -> int | None:
+    """The process (of ``pids``) holding the TCP socket whose local port is ``port``: the
+    kernel's socket table and each process's descriptors (/proc/net/tcp and /proc/PID/fd,
+    proc(5)), read while the connection is open.  Which node made a request, by the
+    server's record (its client port), not by any node's own log."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return pid
+        except OSError:
+            continue
+    return None
 
 
 def posts_by_text(servers: dict) -> dict[str, dict[str, int]]:

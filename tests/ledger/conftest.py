@@ -1,6 +1,7 @@
 """Fixtures for the ledger contract suite: a real PostgreSQL 15 for the session (#12)."""
 from __future__ import annotations
 
+import contextlib
 import os
 from zoneinfo import ZoneInfo
 
@@ -58,3 +59,23 @@ def open_ledger_at():
 @pytest.fixture
 def ledger(spec, open_ledger_at):
     return open_ledger_at(spec)
+
+
+@pytest.fixture
+def nodes(pg_url, open_ledger_at):
+    """nodes(**[cluster] settings) -> a node of one PostgreSQL ledger, in process: its own
+    ledger (and sessions, as another host's), registered and with one heartbeat made;
+    stopped after the test."""
+    from schedule.cluster import Cluster
+    from tests.ledger.cluster_helpers import SHORT, FakeConfig, register
+    made = []
+
+    def node(**settings):
+        made.append(Cluster(open_ledger_at(pg_url), FakeConfig(**(settings or SHORT))))
+        register(made[-1])
+        made[-1].beat()
+        return made[-1]
+    yield node
+    for cluster in made:
+        with contextlib.suppress(Exception):       # a node whose sessions the test had ended
+            cluster.stop()

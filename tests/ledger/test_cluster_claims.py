@@ -16,41 +16,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from schedule.cluster import Cluster, Fenced
+from schedule.cluster import Fenced
 from schedule.errors import ConfigError, LedgerError
+from tests.ledger.cluster_helpers import SHORT, FakeConfig
 from tests.ledger.conftest import TZ
 
 WHEN = datetime(2027, 1, 14, 10, 0, tzinfo=timezone.utc)
-
-
-class FakeConfig:
-    """Only what Cluster reads: the [cluster] table (a real Config needs a project folder)."""
-
-    def __init__(self, **cluster):
-        self.raw = {"cluster": cluster}
-        self.path = "config.toml"
-
-    def section(self, name):
-        return self.raw.get(name, {})
-
-
-SHORT = {"lease_seconds": 3, "heartbeat_seconds": 0.5, "send_margin_seconds": 1}
-
-
-@pytest.fixture
-def nodes(pg_url, open_ledger_at):
-    made = []
-
-    def node(**settings):
-        ledger = open_ledger_at(pg_url)
-        made.append(Cluster(ledger, FakeConfig(**(settings or SHORT))))
-        made[-1]._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
-                      [made[-1].node_id, made[-1].host, made[-1].token])
-        made[-1].beat()
-        return made[-1]
-    yield node
-    for cluster in made:
-        cluster.stop()
 
 
 def test_the_live_nodes_share_the_deliveries_out_and_a_stopped_nodes_share_moves_alone(nodes):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ledger.cluster_helpers import Nodes
+from tests.ledger.cluster_helpers import Nodes, pid_of_client
 from tests.servers import mastodon
 from tests.test_daemon import bot
 
@@ -28,27 +28,6 @@ pytestmark = pytest.mark.slow
 POLL = 0.02                        # [inbox] poll_minutes: every 1.2 s, so the test is quick
 CYCLE = POLL * 60
 LEASE = 10                         # cluster_helpers.CLUSTER's lease_seconds
-
-
-def pid_of_client(port: int, pids: list[int]) -> int | None:
-    """The process (of ``pids``) holding the TCP socket whose local port is ``port``."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as lines:
-            next(lines)
-            for line in lines:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(fields[9])
-    for pid in pids:
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:[") and link[8:-1] in inodes:
-                    return pid
-        except OSError:
-            continue
-    return None
 
 
 @pytest.fixture

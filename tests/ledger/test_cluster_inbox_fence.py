@@ -22,7 +22,7 @@ from schedule.cluster import Cluster
 from schedule.database import open_configured
 from schedule.inbox import store
 from schedule.inbox.fetch import Poller
-from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+from tests.ledger.cluster_helpers import SHORT, FakeConfig
 from tests.servers import channel_tables, credentials_env
 from tests.servers.mastodon import Server as MastodonServer
 

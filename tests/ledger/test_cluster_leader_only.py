@@ -11,10 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.ledger.cluster_helpers import fete_daemon
+from tests.ledger.cluster_helpers import FakeConfig, fete_daemon, register
 from schedule.cluster import Cluster, Fenced
 from schedule.errors import LedgerError
-from tests.ledger.test_cluster_claims import FakeConfig
 
 
 def alerts(ledger) -> list[str]:
@@ -28,8 +27,7 @@ def test_a_deposed_leader_sends_no_blocked_alert_and_only_the_leader_does(projec
                                                        send_margin_seconds=35))
     # Both registered and beating by hand (no heartbeat threads): the test decides when.
     for cluster in (node, other):
-        cluster._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
-                     [cluster.node_id, cluster.host, cluster.token])
+        register(cluster)
     try:
         node.beat()
         other.beat()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from schedule.alerts import Alerter
 from schedule.cluster import Cluster
 from schedule.stored_variants import stored_record
-from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+from tests.ledger.cluster_helpers import SHORT, FakeConfig
 from tests.test_delivery import World, servers  # noqa: F401 - the test servers fixture
 
 NOW = datetime.now(timezone.utc) + timedelta(minutes=5)        # due for the publisher (grace 15 min)

@@ -16,10 +16,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.ledger.cluster_helpers import fete_daemon
+from tests.ledger.cluster_helpers import FakeConfig, fete_daemon, register
 from schedule.cluster import Cluster
 from schedule.errors import LedgerError
-from tests.ledger.test_cluster_claims import FakeConfig
 from tests.ledger.test_cluster_leader_only import alerts
 
 LONG = {"lease_seconds": 60, "heartbeat_seconds": 10, "send_margin_seconds": 35}
@@ -72,8 +71,7 @@ def test_a_woken_ex_leader_logs_its_failed_replan_and_sends_no_alert(project, pg
     other = Cluster(open_ledger_at(pg_url), FakeConfig(**LONG))
     admin = open_ledger_at(pg_url)
     for cluster in (node, other):                       # beating by hand: the test decides when
-        cluster._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
-                     [cluster.node_id, cluster.host, cluster.token])
+        register(cluster)
     try:
         node.beat()
         other.beat()

@@ -44,7 +44,7 @@ def test_a_node_does_not_post_a_variant_rendered_with_other_templates_than_its_o
     from schedule.stored_variants import stored_record
     from schedule.publisher import Publisher
     from schedule.render import Renderer
-    from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+    from tests.ledger.cluster_helpers import SHORT, FakeConfig
     from tests.servers import mastodon as mastodon_server
     from tests.test_delivery import World
 

@@ -22,7 +22,7 @@ from schedule.cluster import Cluster
 from schedule.errors import LedgerError
 from schedule.publisher import Publisher
 from tests.ledger.tcp_cut import CutRelay
-from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+from tests.ledger.cluster_helpers import SHORT, FakeConfig
 from tests.helpers import poll
 from tests.test_delivery import World, servers  # noqa: F401 - the test servers fixture
 

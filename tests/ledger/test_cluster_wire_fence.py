@@ -32,7 +32,7 @@ from schedule.cluster import Cluster
 from schedule.publisher import Publisher
 from schedule.render import Renderer
 from schedule.scanner import ContentScanner
-from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+from tests.ledger.cluster_helpers import SHORT, FakeConfig, register
 from tests.servers import channel_tables, credentials_env, graph, linkedin, pds
 
 NOW = datetime.now(timezone.utc) + timedelta(minutes=5)        # due for the publisher (grace 15 min)
@@ -115,8 +115,7 @@ def test_a_lease_that_runs_out_while_the_library_prepares_the_post_sends_nothing
     def node():
         ledger = open_ledger_at(pg_url)
         cluster = Cluster(ledger, FakeConfig(**SHORT))          # a node sends for 2 s after a renewal
-        cluster._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
-                     [cluster.node_id, cluster.host, cluster.token])
+        register(cluster)
         cluster.beat()                                          # once: no heartbeat thread (stopped)
         made.append(cluster)
         alerter = Alerter((), ledger, sender=lambda title, body: True)

@@ -19,12 +19,9 @@ import time
 from datetime import datetime, timezone
 
 import psycopg
-import pytest
 
-from schedule.cluster import Cluster
 from schedule.errors import LedgerError
 from schedule.ledger_pool import POOL_SIZE
-from tests.ledger.test_cluster_claims import SHORT, FakeConfig
 from tests.postgres_server import PASSWORD
 
 WHEN = datetime(2027, 1, 14, 10, 0, tzinfo=timezone.utc)
@@ -159,15 +156,8 @@ def test_the_pools_own_writes_are_not_news_but_another_sessions_are(pg_url, open
     assert ledger.data_version() != seen
 
 
-def test_a_nodes_pooled_sessions_carry_its_token_and_end_with_it(pg_url, open_ledger_at):
-    nodes = []
-    for _ in range(2):
-        node = Cluster(open_ledger_at(pg_url), FakeConfig(**SHORT))
-        node._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
-                  [node.node_id, node.host, node.token])
-        node.beat()
-        nodes.append(node)
-    frozen, live = nodes
+def test_a_nodes_pooled_sessions_carry_its_token_and_end_with_it(nodes):
+    frozen, live = nodes(), nodes()
     ledger = frozen.ledger
     delivery = ledger.add("bins", "log", "log", WHEN)
     with busy(ledger):
@@ -182,7 +172,6 @@ def test_a_nodes_pooled_sessions_carry_its_token_and_end_with_it(pg_url, open_le
     assert sessions(ledger.url, own) == {}
     reason = live._sql("SELECT stop_reason FROM nodes WHERE node_id = %s", [frozen.node_id]).fetchone()[0]
     assert f"{len(own) + 1} session(s) ended" in reason          # + the node's own heartbeat session
-    live.stop()
 
 
 def test_pooled_statements_recover_after_the_server_drops_them(pg_url, open_ledger_at, postgres):
