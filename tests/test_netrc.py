@@ -8,7 +8,7 @@ headers=." (https://requests.readthedocs.io/en/latest/user/authentication/#netrc
 a ``default`` entry matches every host, and requests reads the file named by ``NETRC``.)
 
 The cases are the channels whose library leaves that choice to the session, so only
-civicpost's own session set-up (schedule/channels/base.py, ``steady_environment``) keeps
+civicpost's own session set-up (schedule/channels/sessions.py, ``without_netrc``) keeps
 the login out: LinkedIn (requests, its token in its own Authorization header, which the
 login would replace) and the Facebook Page (pyfacebook on requests, its token in the form:
 the login would go along).  X and Mastodon are not cases, because no civicpost code could
