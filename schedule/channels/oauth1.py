@@ -42,6 +42,7 @@ def authorization(method: str, url: str, form_body: str | None, consumer_key: st
 
 @functools.cache
 def signer_class() -> type:
+    """The requests auth class of the signer (made on first use, as it subclasses requests')."""
     from oauthlib import common
     from requests.auth import AuthBase
 
