@@ -22,6 +22,11 @@ from .unschedule import sweep as unschedule_sweep
 from .verdicts import templates_stamp
 
 log = logging.getLogger("civicpost.daemon")
+# Several daemons: rows kept for their jobs (``Publisher.seen``) are those due within this
+# many seconds after the next re-plan, and at most SEEN_MOST of them (the soonest): a row is a
+# few kilobytes (its stored variant), so a queue of tens of thousands due at once costs
+# megabytes, not hundreds.  Beyond them a job reads its row first, as it always did.
+SEEN_SECONDS, SEEN_MOST = 60, 5000
 
 
 class Planning:
@@ -186,6 +191,10 @@ class Planning:
         leads = {name: self.renderer.channel(name).lead_time for name in self.config.channels}
         wanted_times: dict[int, datetime] = {}
         waits = self.publisher.waiting
+        # Several daemons: this node's own first attempts due before the next re-plan (and a
+        # minute) keep their row, so the job's move needs no read first (``seen``).
+        see_until = now + timedelta(seconds=min(self.config.rescan_seconds, 300) + SEEN_SECONDS)
+        to_see: list[tuple[datetime, int, str]] = []
         for row in self.ledger.open_due_before(now + horizon + max(leads.values(), default=timedelta(0))):
             when = datetime.fromisoformat(row["next_attempt_at"] or row["planned_at"])
             if not row["next_attempt_at"]:
@@ -199,6 +208,11 @@ class Planning:
             # Another node claimed it: look again when its lease would run out, not at once.
             wanted_times[row["id"]] = max(when, now, held_until + timedelta(seconds=1)) if held_until \
                 else max(when, now)
+            if self.cluster is not None and not held_until and when <= see_until and \
+                    self.cluster.start_delay(row["id"]) == timedelta(0):
+                to_see.append((when, row["id"], row["row_version"]))
+        if self.cluster is not None:
+            self._see(sorted(to_see)[:SEEN_MOST] if len(to_see) > SEEN_MOST else to_see)
         for delivery_id in set(self.job_times) - set(wanted_times) - self.running:
             self._remove_job(delivery_id)
         for delivery_id in set(waits.copy()) - set(wanted_times):
@@ -213,6 +227,27 @@ class Planning:
                                    id=f"delivery-{delivery_id}", replace_existing=True)
             self.job_times[delivery_id] = when
         self._status()
+
+    def _see(self, to_see: list[tuple[datetime, int, str]]) -> None:
+        """Keep the publisher's snapshots in step: drop those no longer wanted (posted, no
+        longer due soon, another node's share, changed: every change to a row changes its
+        version, and an operator's or another node's write is a change notice, which runs
+        ``sync_jobs``), and read the new and changed rows in one statement.  A snapshot that
+        goes stale meanwhile is only a refused move (``Publisher._claim_as_seen``).  A job
+        under way keeps the row it may be about to take."""
+        seen, still_seen, to_read = self.publisher.seen, set(), []
+        for _, delivery_id, version in to_see:
+            still_seen.add(delivery_id)
+            kept = seen.get(delivery_id)
+            if (kept is None or kept["row_version"] != version) and delivery_id not in self.running:
+                to_read.append(delivery_id)      # new, or written since it was read: read afresh
+        for delivery_id in set(seen) - still_seen:
+            seen.pop(delivery_id, None)
+        for delivery_id in to_read:
+            seen.pop(delivery_id, None)
+        for row in self.ledger.seen_rows(to_read) if to_read else ():
+            if row["state"] in ("scheduled", "retrying") and not row["attempts"] and row["id"] not in self.running:
+                seen[row["id"]] = row
 
     def _remove_job(self, delivery_id: int) -> None:
         self.job_times.pop(delivery_id, None)

@@ -269,10 +269,29 @@ class Ledger:
         return self._query(sql + (f" LIMIT {int(limit)}" if limit else ""), args)
 
     def open_due_before(self, until: datetime) -> list[dict]:
-        return self._query("SELECT id, item, channel, planned_at, next_attempt_at, claimed_by, lease_until FROM "
-                           "deliveries WHERE state IN "
+        version = f", {self.VERSION_SQL} AS row_version" if self.VERSION_SQL else ""
+        return self._query("SELECT id, item, channel, planned_at, next_attempt_at, claimed_by, lease_until"
+                           f"{version} FROM deliveries WHERE state IN "
                            "('scheduled', 'retrying') AND COALESCE(next_attempt_at, planned_at) < ?",
                            [to_utc_key(until)])
+
+    # The row's version, for ``transition(version=)``: an expression every write of the row
+    # changes (PostgreSQL's xmin), or None: the digest of every column (``row_version``).
+    VERSION_SQL: str | None = None
+
+    def seen_rows(self, ids: Iterable[int]) -> list[dict]:
+        """Whole rows, each with its ``row_version`` (a publisher's snapshot, schedule/
+        daemon_planning.py): ``transition(version=)`` moves the row only if it is unchanged."""
+        ids, rows = list(ids), []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            version = f", {self.VERSION_SQL} AS row_version" if self.VERSION_SQL else ""
+            rows += self._query(f"SELECT *{version} FROM deliveries WHERE id IN ({', '.join('?' * len(chunk))})",
+                                chunk)
+        if not self.VERSION_SQL:
+            for row in rows:
+                row["row_version"] = row_version(row)
+        return rows
 
     def cancelled_by(self, ids: Iterable[int]) -> dict[int, str]:
         """For cancelled deliveries: who cancelled them last (the actor of that event)."""
@@ -300,7 +319,8 @@ class Ledger:
     def transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
                    actor: str = "daemon", reason: str | None = None, kind: str | None = None,
                    detail: Any = None, holder: str | None = None, claim: float | None = None,
-                   unchanged: dict | None = None, **fields: Any) -> bool:
+                   unchanged: dict | None = None, version: str | None = None, unpaused: bool = False,
+                   **fields: Any) -> bool:
         """Move a delivery to ``to_state`` if it is in one of ``expect``; one transaction
         with its event.  Returns False (and changes nothing) if someone moved it first.
 
@@ -315,9 +335,14 @@ class Ledger:
         move ends the lease, as above).
 
         ``unchanged``: columns that must still hold these values (what the caller rendered
-        from, e.g. ``item_digest``): a re-plan that recorded an edit meanwhile wins."""
+        from, e.g. ``item_digest``): a re-plan that recorded an edit meanwhile wins.
+
+        ``version`` (a ``seen_rows`` row's ``row_version``): refused unless the row is exactly
+        as it was then (no write of any kind since).  ``unpaused``: refused while posting is
+        paused (the `paused` meta row, read in the same transaction or statement)."""
         return self._transition(delivery_id, to_state, expect=expect, actor=actor, reason=reason, kind=kind,
-                                detail=detail, holder=holder, claim=claim, unchanged=unchanged, **fields) is not None
+                                detail=detail, holder=holder, claim=claim, unchanged=unchanged, version=version,
+                                unpaused=unpaused, **fields) is not None
 
     def transition_row(self, delivery_id: int, to_state: str, **how: Any) -> dict | None:
         """``transition``, giving back the row after the move (as ``get`` would), or None."""
@@ -331,7 +356,8 @@ class Ledger:
     def _transition(self, delivery_id: int, to_state: str, *, expect: Iterable[str] | None = None,
                     actor: str = "daemon", reason: str | None = None, kind: str | None = None, detail: Any = None,
                     holder: str | None = None, claim: float | None = None, unchanged: dict | None = None,
-                    want_row: bool = False, parts: list | tuple = (), **fields: Any) -> dict | None:
+                    want_row: bool = False, parts: list | tuple = (), version: str | None = None,
+                    unpaused: bool = False, **fields: Any) -> dict | None:
         """The three above (PostgreSQL's one statement keeps these rules): the row after (or before) the move."""
         assert to_state in STATES, to_state
         if claim is not None and holder is None:
@@ -343,6 +369,8 @@ class Ledger:
             if row is None or (expect is not None and row["state"] not in set(expect)):
                 return None
             if unchanged and any(row.get(k) != v for k, v in unchanged.items()):
+                return None
+            if (version is not None and row_version(row) != version) or (unpaused and self.get_meta("paused") == "1"):
                 return None
             if holder is not None:
                 if claim is not None:           # refused while another node's lease runs
@@ -438,6 +466,13 @@ class Ledger:
     # ----- the public shape (queue --json / history --json / export) ------------
     def as_public(self, row: dict) -> dict:
         return public_row(row, self.tz)
+
+
+def row_version(row: dict) -> str:
+    """SQLite's row version: a digest of every column (SQLite has no row version of its own)."""
+    import hashlib
+    values = json.dumps({k: v for k, v in row.items() if k != "row_version"}, sort_keys=True, default=str)
+    return hashlib.blake2b(values.encode(), digest_size=16).hexdigest()
 
 
 def public_row(row: dict, tz: ZoneInfo) -> dict:

@@ -116,6 +116,10 @@ class PgDatabase:
 class PostgresLedger(PooledSessions, Ledger):
     """The ledger in a PostgreSQL database named by a ``postgresql://`` url (no password)."""
 
+    # Every write of a row (any statement, any session) makes a new version with its writer's
+    # transaction id: https://www.postgresql.org/docs/15/ddl-system-columns.html
+    VERSION_SQL = "xmin::text"
+
     def __init__(self, url: str, tz: ZoneInfo | None = None, readonly: bool = False):
         self.path = url                       # shown in messages; it never holds a password
         self.url = url
@@ -258,7 +262,8 @@ class PostgresLedger(PooledSessions, Ledger):
     # ----- the hot path: each move is one statement -------------------------------
     def _transition(self, delivery_id: int, to_state: str, *, expect=None, actor: str = "daemon", reason=None,
                     kind=None, detail=None, holder: str | None = None, claim: float | None = None, unchanged=None,
-                    want_row: bool = False, parts: list | tuple = (), **fields: Any) -> dict | None:
+                    want_row: bool = False, parts: list | tuple = (), version: str | None = None,
+                    unpaused: bool = False, **fields: Any) -> dict | None:
         """``Ledger._transition``'s rules in one statement (one round trip, in autocommit
         when no transaction is open; inside one it is part of it): see ``_move_sql``."""
         assert to_state in STATES, to_state
@@ -266,7 +271,7 @@ class PostgresLedger(PooledSessions, Ledger):
             raise ValueError("transition(claim=...) needs holder=: the node that claims the row")
         quiet = holder is not None and to_state in QUIET_MOVES and not getattr(self.depth, "value", 0)
         sql, args = _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim, unchanged,
-                              fields, parts, want_row, quiet)
+                              fields, parts, want_row, quiet, version=version, unpaused=unpaused)
         rows = self._statement(sql, args)
         if not rows:
             return None
@@ -326,7 +331,8 @@ def _parts_sql(parts, delivery_id: int) -> tuple[str, list]:
 
 
 def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder, claim, unchanged, fields,
-              parts, want_row: bool = True, quiet: bool = False) -> tuple[str, list]:
+              parts, want_row: bool = True, quiet: bool = False, version: str | None = None,
+              unpaused: bool = False) -> tuple[str, list]:
     """``Ledger._transition`` as one statement: the write lock; the row locked (``FOR
     UPDATE``: under READ COMMITTED the lock waits for another writer and then reads the row's
     newest version, so the checks below see what a transaction that waited would see); the
@@ -342,7 +348,9 @@ def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder
     that set a new time (`retrying`) or need a person.  In the burst these two moves were
     every notice: each woke every other node's listening session and took PostgreSQL's
     notify queue lock, which is held through the commit's fsync.  Gives the row after the
-    move (without ``want_row``, only ``civicpost_from``), or no row."""
+    move (without ``want_row``, only ``civicpost_from``), or no row.  ``version``: the locked
+    row's xmin must still be the one read with it (``seen_rows``); ``unpaused``: the `paused`
+    meta row is read by the same statement."""
     import json
     from .timeutil import to_utc_key, utcnow
     now = to_utc_key(utcnow())
@@ -361,6 +369,11 @@ def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder
     for column, value in (unchanged or {}).items():
         where.append(f"old.{column} IS NOT DISTINCT FROM %s")
         where_args.append(value)
+    if version is not None:           # the locked (newest) version's xmin: no write since the read
+        where.append("old.civicpost_xmin = %s::text::xid")
+        where_args.append(str(version))
+    if unpaused:
+        where.append("NOT EXISTS (SELECT 1 FROM meta WHERE key = 'paused' AND value = '1')")
     if holder is not None:
         if claim is not None:
             where.append(f"(old.claimed_by IS NULL OR old.claimed_by = %s OR old.lease_until IS NULL OR "
@@ -379,7 +392,8 @@ def _move_sql(delivery_id, to_state, expect, actor, reason, kind, detail, holder
     args = [delivery_id, *set_args, *where_args,
             now, kind or to_state, actor, reason, json.dumps(detail, default=str) if detail is not None else None]
     sql = (f"WITH {_LOCKED_QUIET if quiet else _LOCKED}, "
-           "old AS MATERIALIZED (SELECT d.* FROM deliveries d, locked WHERE d.id = %s FOR UPDATE OF d), "
+           f"old AS MATERIALIZED (SELECT d.*{', d.xmin AS civicpost_xmin' if version is not None else ''} "
+           "FROM deliveries d, locked WHERE d.id = %s FOR UPDATE OF d), "
            f"moved AS (UPDATE deliveries SET {', '.join(sets)} FROM old WHERE deliveries.id = old.id"
            + "".join(f" AND {w}" for w in where) +
            " RETURNING deliveries.*, old.state AS civicpost_from), "

@@ -61,6 +61,10 @@ class Publisher(Outcomes, NetworkCheck):
     _claiming: threading.local = field(default_factory=threading.local)   # this thread claims in its move
     # One node of several on PostgreSQL (schedule/cluster.py): claims, fencing.  None: the only daemon.
     cluster: Any = None
+    # Several daemons: delivery id -> its row as ``Planning.sync_jobs`` last read it (``seen_rows``,
+    # with its version), for this node's own deliveries due soon; taken by the delivery's job.
+    seen: dict[int, dict] = field(default_factory=dict)
+    _seen_version: threading.local = field(default_factory=threading.local)  # this thread moves from a snapshot
 
     @property
     def node(self) -> str | None:
@@ -73,6 +77,11 @@ class Publisher(Outcomes, NetworkCheck):
         claimed" when, with several daemons, this node did not get it)."""
         if self.cluster is not None:
             with self.cluster.holding(delivery_id):
+                seen = self.seen.pop(delivery_id, None)
+                if seen is not None:
+                    sent = self._claim_as_seen(seen, now or utcnow())
+                    if sent is not None:
+                        return sent
                 fast = self._claim_with_publishing(delivery_id, now or utcnow())
                 if fast is not None:
                     return fast
@@ -110,6 +119,25 @@ class Publisher(Outcomes, NetworkCheck):
             return self._publish(row, item, now)
         finally:
             self._claiming.value = False
+
+    def _claim_as_seen(self, row: dict, now: datetime) -> str | None:
+        """``_claim_with_publishing`` with no read at all: decided, rendered and gated from the
+        row as the job's planning read it (``seen``), as if posting were not paused; the move
+        to `publishing` then proves both (``transition(version=, unpaused=True)``: refused if
+        any write touched the row since that read, or posting is paused).  Anything but a
+        move, refused or not, is None (nothing written, nothing sent): the caller goes the
+        way of today, which reads the row afresh and decides again."""
+        if row["state"] not in DUE_STATES or row["attempts"] or not self.cluster.may_send() or \
+                self.cluster.held_elsewhere_until(row) is not None:
+            return None
+        item = self.items(row["item"])
+        if self._decide(row, item, now, paused=False)[0] != "publish":
+            return None
+        self._claiming.value, self._seen_version.value = True, row["row_version"]
+        try:
+            return self._publish(row, item, now)
+        finally:
+            self._claiming.value, self._seen_version.value = False, None
 
     def _fence(self) -> dict:
         """The fencing arguments of a move before `publishing`: the claim this node holds, or
@@ -190,7 +218,9 @@ class Publisher(Outcomes, NetworkCheck):
                 also.append(other)
         return also
 
-    def _publish(self, row: dict, item: Item | None, now: datetime) -> str:
+    def _publish(self, row: dict, item: Item | None, now: datetime) -> str | None:
+        """The move to `publishing` and the send; None (nothing written) only for ``_claim_as_seen``."""
+        version = getattr(self._seen_version, "value", None)
         channel = self.renderer.channel(row["channel"])
         reused = bool(row["attempts"]) and row["parts_text"]
         record = stored(row)
@@ -201,21 +231,28 @@ class Publisher(Outcomes, NetworkCheck):
             # This version of the item, rendered with other templates than this node's (a
             # template edit the leader has not re-rendered yet, or one this node has not
             # pulled): neither rendering may go out until the two agree.
-            return await_version(self, row, now, "the leader's rendering was made with other templates than this "
-                                 "node's: waiting for the leader to re-render it (or for this node's git pull)")
+            return None if version is not None else await_version(
+                self, row, now, "the leader's rendering was made with other templates than this node's: waiting "
+                "for the leader to re-render it (or for this node's git pull)")
         elif record is not None:             # exactly what the leader rendered (and gated)
             variant = stored_variant(row, record, channel, self.config)
         elif self.cluster is not None and item is not None and item.digest != row["item_digest"]:
-            return await_version(self, row, now)     # never this node's older version
+            # never this node's older version
+            return None if version is not None else await_version(self, row, now)
         else:
             variant = self._fresh_variant(row, item)
         if self.cluster is not None and (reused or record is not None) and (missing := missing_media(variant)):
-            return await_version(self, row, now, f"this node's checkout lacks {', '.join(missing)}, which the "
-                                 "leader's rendering posts: waiting for this node's git pull")
+            return None if version is not None else await_version(
+                self, row, now, f"this node's checkout lacks {', '.join(missing)}, which the leader's rendering "
+                "posts: waiting for this node's git pull")
         if variant is None:
+            if version is not None:      # stopped only on a fresh read of the row (``_claim_as_seen``)
+                return None
             return self._stop(row, "cancelled", f"the item now says skip: true for {row['channel']}")
         errors = self.gate_errors(row, item, variant, now)
         if errors:
+            if version is not None:
+                return None
             message = "; ".join(str(p) for p in errors[:3])
             if self.ledger.transition(row["id"], "failed", expect=DUE_STATES, reason="content invalid",
                                       error=message, **self._fence()):
@@ -236,9 +273,12 @@ class Publisher(Outcomes, NetworkCheck):
                 parts_text=json.dumps([p.text for p in variant.parts], ensure_ascii=False), title=variant.title,
                 media=json.dumps([_media_json(m, self.config.content_dir) for m in variant.media]), retry_until=retry_until,
                 idem_key=row["idem_key"] or f"civicpost-{row['id']}", next_attempt_at=None, detail=SAME_KEY,
-                unchanged={k: row.get(k) for k in ("item_digest", "variant")}, **fence)
+                unchanged={k: row.get(k) for k in ("item_digest", "variant")} if version is None else None,
+                **({"version": version, "unpaused": True} if version is not None else {}), **fence)
         except LedgerError as exc:
             raise LedgerError(f"not sent, because {exc}") from None
+        if moved is None and version is not None:
+            return None     # the row changed since it was seen, or posting is paused: decided again afresh
         if moved is None:   # an operator, another node, or a re-plan that recorded an edit came first
             return self.ledger.get(row["id"])["state"]
         if "claim" in fence:
