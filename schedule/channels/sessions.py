@@ -48,7 +48,23 @@ def without_netrc(session: Any) -> Any:
     auth is a no-op, as Mastodon.py's own is."""
     if session.auth is None:
         session.auth = _keep_request_as_is
+    if not getattr(session, "_without_netrc", False):
+        session.rebuild_auth = functools.partial(_rebuild_auth_without_netrc, session)
+        session._without_netrc = True
     return session
+
+
+def _rebuild_auth_without_netrc(session: Any, prepared_request: Any, response: Any) -> None:
+    """requests' ``Session.rebuild_auth`` (requests/sessions.py) without its last step.  On
+    every redirect requests reads ~/.netrc for the new URL and puts that login in place of
+    the request's Authorization header, whatever ``auth`` the session or the call gave (a
+    ``default`` entry matches every host, the same host included): a 301/302/307/308 from a
+    network would carry the admin's password to it.  Its first step is kept as it is: the
+    channel's own Authorization header is dropped when the redirect leaves the host
+    (``should_strip_auth``)."""
+    headers = prepared_request.headers
+    if "Authorization" in headers and session.should_strip_auth(response.request.url, prepared_request.url):
+        del headers["Authorization"]
 
 
 # ----- the environment: read once per host ------------------------------------------------
