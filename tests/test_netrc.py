@@ -8,7 +8,7 @@ headers=." (https://requests.readthedocs.io/en/latest/user/authentication/#netrc
 a ``default`` entry matches every host, and requests reads the file named by ``NETRC``.)
 
 The cases are the channels whose library leaves that choice to the session, so only
-civicpost's own session set-up (schedule/channels/base.py, ``steady_environment``) keeps
+civicpost's own session set-up (schedule/channels/sessions.py, ``without_netrc``) keeps
 the login out: LinkedIn (requests, its token in its own Authorization header, which the
 login would replace) and the Facebook Page (pyfacebook on requests, its token in the form:
 the login would go along).  X and Mastodon are not cases, because no civicpost code could
@@ -21,7 +21,9 @@ still passed, so they proved nothing.
 from __future__ import annotations
 
 import base64
+import http.server
 import importlib
+import threading
 
 import pytest
 import requests
@@ -65,3 +67,52 @@ def test_the_admins_netrc_login_reaches_a_plain_session_but_never_the_channel(ne
         assert not leaked, f"the netrc login was sent with {leaked}"
     finally:
         harness.close()
+
+
+class _Redirecting(http.server.BaseHTTPRequestHandler):
+    """GET /moved answers 307 to /here on the same host (RFC 9110 section 15.4.8: the
+    request is repeated, unchanged, at the new address); every request's Authorization
+    header is kept in ``seen``."""
+    seen: list = []
+
+    def do_GET(self):
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        self.send_response(307 if self.path == "/moved" else 200)
+        if self.path == "/moved":
+            self.send_header("Location", "/here")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def redirecting():
+    _Redirecting.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_never_carries_the_netrc_login(netrc, redirecting):
+    """requests reads the netrc file again on every redirect (``Session.rebuild_auth``) and
+    puts its login in place of the request's own header, even when the session has an auth of
+    its own; a channel's session (``prepare_session``) keeps its own header on a same-host
+    redirect, as requests' rule does, and never sends the login."""
+    from schedule.channels.sessions import prepare_session
+
+    token = {"Authorization": "Bearer channel-token"}
+    control = requests.Session()
+    control.auth = lambda request: request          # a session with an auth of its own
+    control.get(f"{redirecting}/moved", headers=token, timeout=10)
+    assert _Redirecting.seen == [("/moved", "Bearer channel-token"), ("/here", BASIC)]   # the control: it leaks
+
+    _Redirecting.seen = []
+    ours = prepare_session(requests.Session(), key=("netrc-redirect-test",))
+    ours.get(f"{redirecting}/moved", headers=token, timeout=10)
+    assert _Redirecting.seen == [("/moved", "Bearer channel-token"), ("/here", "Bearer channel-token")]

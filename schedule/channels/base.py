@@ -22,7 +22,6 @@ import threading
 import importlib
 import email.utils
 import logging
-import os
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, ClassVar, Iterable, Iterator
 
@@ -400,114 +399,6 @@ def parse_time(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value / 1000, timezone.utc)
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-_ENVIRONMENT_ANSWERS: dict[tuple, dict] = {}
-# One thread asks requests for a new key's answer while the others wait for it: in a burst a
-# hundred workers make their first request at once, and each walk of a big environment costs
-# ~1 ms of CPU under the GIL (#12: the walks py-spy still saw were these first misses).
-_ENVIRONMENT_LOCK = threading.Lock()
-# What requests reads of the environment for a plain call (urllib.request.getproxies_environment
-# and proxy_bypass_environment; requests.sessions.merge_environment_settings for CA bundles).
-_PROXY_VARIABLES = tuple(v for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-                         for v in (name, name.upper())) + ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-
-
-def _keep_request_as_is(request: Any) -> Any:
-    return request
-
-
-def steady_environment(session: Any) -> Any:
-    """Keep a requests ``Session``'s reading of the environment, per scheme and host.
-
-    requests asks the environment about proxies and CA bundles on every request
-    (``merge_environment_settings`` walks all of ``os.environ``, for each ``*_proxy`` and
-    for ``no_proxy``): with credentials for hundreds of accounts in the environment that
-    was a third of a delivery's CPU in a burst (bench/burst.py).  A daemon's environment
-    does not change while it runs, so requests' own answer for a host is kept and reused:
-    HTTPS_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE apply exactly as requests decides.
-    """
-    if getattr(session, "_steady_environment", False):
-        return session
-    if session.auth is None:
-        # Without any auth, requests looks in ~/.netrc on every request and, if an entry
-        # matches (a `default` entry matches every host), replaces the channel's own
-        # Authorization header with that login: someone else's password sent to the network.
-        # Our calls carry their credentials themselves (Bearer headers, tokens, OAuth per
-        # call), so the session's auth is a no-op, as Mastodon.py's own is.
-        session.auth = _keep_request_as_is
-    ask = session.merge_environment_settings
-    answers = _ENVIRONMENT_ANSWERS                 # shared: every channel's first request is not a miss
-
-    def merge(url, proxies, stream, verify, cert):
-        if proxies or not isinstance(verify, (bool, str, type(None))) or not isinstance(cert, (str, tuple,
-                                                                                               type(None))):
-            return ask(url, proxies, stream, verify, cert)       # per-call proxies: requests' own rules
-        scheme, netloc = url.split("://", 1)[0].lower(), url.split("://", 1)[-1].split("/", 1)[0].lower()
-        # The few variables requests' answer depends on are part of the key (ten lookups, not
-        # a walk of the whole environment): a changed HTTPS_PROXY is never answered from before.
-        key = (scheme, netloc, stream, verify, cert, tuple(sorted(session.proxies.items())),
-               tuple(map(os.environ.get, _PROXY_VARIABLES)))
-        answer = answers.get(key)
-        if answer is None:
-            with _ENVIRONMENT_LOCK:
-                answer = answers.get(key)
-                if answer is None:
-                    answer = answers[key] = ask(url, proxies, stream, verify, cert)
-        return {**answer, "proxies": dict(answer["proxies"])}
-
-    session.merge_environment_settings = merge
-    if session.params == {}:
-        # requests merges the session's params into each request's (merge_setting): two
-        # runtime-checkable Protocol checks (requests._types.SupportsItems), which Python 3.11
-        # makes in Python (typing._get_protocol_attrs) before the ABC cache is asked.  With
-        # none, the request's own params are used as they are: the same query string (None
-        # values are left out by _encode_params either way).
-        session.params = None
-    session._steady_environment = True
-    return session
-
-
-# Connections kept per host in a shared pool: the daemon's default worker count (a burst has
-# at most that many requests in flight), so a finished request's connection is kept, not
-# dropped with urllib3's "Connection pool is full" warning.
-SHARED_POOL_SIZE = 100
-# Hosts whose pools one shared adapter keeps (urllib3 closes the least recently used pool past
-# this; requests' default is 10): the Graph hosts, LinkedIn, and a Mastodon instance or several.
-SHARED_POOL_HOSTS = 32
-_SHARED_ADAPTERS: dict[tuple, Any] = {}
-_SHARED_LOCK = threading.Lock()
-
-
-def shared_connections(session: Any, key: tuple = ("plain",), make: Callable[[], Any] | None = None,
-                       prefixes: Iterable[str] = ("https://", "http://")) -> Any:
-    """Mount the process's one transport adapter for ``key`` on a requests ``Session``, so
-    every account of a network reuses the same connections to its host.
-
-    Each channel (account) has its own client and session (its own credentials, cookies and
-    hooks), and so had its own connection pool: in a burst (#12: 250 accounts, 4 posts each,
-    at once) nearly every post opened a new connection, ~0.5 ms of the daemon's CPU on
-    127.0.0.1 and a TLS handshake on the real networks.  requests' transport adapter holds
-    urllib3's pools, one per (scheme, host, port, TLS settings); sharing the adapter shares
-    those and nothing else: headers, auth, cookies and hooks stay the session's, and each
-    request carries its own credentials (HTTP/1.1 connections hold none).  ``make`` builds
-    the adapter (default: requests' own HTTPAdapter), given SHARED_POOL_SIZE connections
-    per host."""
-    with _SHARED_LOCK:
-        adapter = _SHARED_ADAPTERS.get(key)
-        if adapter is None:
-            if make is None:
-                from .pool_keys import steady_adapter_class
-
-                # requests' HTTPAdapter, whose connections run the armed fencing check (#12),
-                # keeping its pool key per origin (pool_keys.py)
-                adapter = steady_adapter_class()(pool_connections=SHARED_POOL_HOSTS, pool_maxsize=SHARED_POOL_SIZE)
-            else:
-                adapter = make()
-            _SHARED_ADAPTERS[key] = adapter
-    for prefix in prefixes:
-        session.mount(prefix, adapter)
-    return session
 
 
 def quiet_credential_loggers() -> None:

@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import Media, Receipt
 from ..secrets import mask
-from .base import Channel, parse_time, retry_at_from_headers, shared_connections, steady_environment
+from .base import Channel, parse_time, retry_at_from_headers
+from .sessions import prepare_session
 
 RATE_LIMIT_CODES = {4, 17, 32, 613} | set(range(80001, 80015))
 AUTH_SUBCODES = {458, 459, 460, 463, 464, 467, 492}
@@ -50,8 +51,7 @@ class GraphChannel(Channel):
                 ignore_version_check=True, sleep_on_rate_limit=False, base_url=self.api_base + "/",
                 timeout=self.timeout)
             self._api.session.hooks["response"].append(self._remember_headers)
-            steady_environment(self._api.session)
-            shared_connections(self._api.session)         # one pool per Graph host, for every account
+            prepare_session(self._api.session)            # one pool per Graph host, for every account
         self._api._GraphAPI__timeout = self.timeout       # tests change the timeout after construction
         return self._api
 

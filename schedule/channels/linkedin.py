@@ -20,7 +20,8 @@ from .. import counting
 from ..errors import Ambiguous, AuthError, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
-from .base import Channel, classify_http, parse_time, shared_connections, steady_environment
+from .base import Channel, classify_http, parse_time
+from .sessions import prepare_session
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 # LinkedIn-Version (YYYYMM).  LinkedIn retires each version about a year after it came
@@ -59,7 +60,7 @@ class LinkedInChannel(Channel):
         import requests
 
         if self._session is None:
-            self._session = shared_connections(steady_environment(requests.Session()))
+            self._session = prepare_session(requests.Session())
         self._session.headers.update({
             "Authorization": f"Bearer {self.secret('access_token')}",
             "LinkedIn-Version": self.version(),

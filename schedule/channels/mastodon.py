@@ -8,6 +8,7 @@ asks the account first (``idempotency_window``).
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 from datetime import datetime, timedelta, timezone
@@ -17,7 +18,8 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
-from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time, shared_connections, steady_environment
+from .base import IMAGE_TYPES, VIDEO_TYPES, Channel, parse_time
+from .sessions import prepare_session
 
 
 class MastodonChannel(Channel):
@@ -53,18 +55,20 @@ class MastodonChannel(Channel):
         # run, not inside the first burst on a node that never rendered (#12).
         counting.mastodon_length("warm up https://example.org @someone@example.org")
 
+    def _mastodon(self, client_class: type, session: Any = None) -> Any:
+        # ratelimit_method="throw": a 429 must reach the daemon (which schedules the retry)
+        # rather than put this thread to sleep for minutes.  mastodon_version is given so the
+        # library does not fetch /api/v1/instance before every session.
+        return client_class(access_token=self.secret("access_token"), api_base_url=self.api_base,
+                            request_timeout=self.timeout, ratelimit_method="throw", mastodon_version="4.2.0",
+                            version_check_mode="created", session=session)
+
     def client(self):
         from mastodon import Mastodon
 
         if self._client is None or self._client.request_timeout != self.timeout:
-            # ratelimit_method="throw": a 429 must reach the daemon (which schedules the
-            # retry) rather than put this thread to sleep for minutes.  mastodon_version is
-            # given so the library does not fetch /api/v1/instance before every session.
-            self._client = Mastodon(access_token=self.secret("access_token"), api_base_url=self.api_base,
-                                    request_timeout=self.timeout, ratelimit_method="throw",
-                                    mastodon_version="4.2.0", version_check_mode="created")
-            steady_environment(self._client.session)
-            shared_connections(self._client.session)      # one pool per instance host, for every account
+            self._client = self._mastodon(Mastodon)
+            prepare_session(self._client.session)         # one pool per instance host, for every account
         return self._client
 
     def poster(self):
@@ -80,11 +84,7 @@ class MastodonChannel(Channel):
         `PlainAnswers`).  The request itself (form fields, Idempotency-Key header, token), the
         rate-limit headers and the error mapping are Mastodon.py's own, unchanged."""
         if self._poster is None or self._poster.request_timeout != self.timeout:
-            client = self.client()
-            self._poster = plain_answers()(access_token=self.secret("access_token"), api_base_url=self.api_base,
-                                           request_timeout=self.timeout, ratelimit_method="throw",
-                                           mastodon_version="4.2.0", version_check_mode="created",
-                                           session=client.session)
+            self._poster = self._mastodon(plain_answers(), session=self.client().session)
         return self._poster
 
     # ----- errors ------------------------------------------------------------------
@@ -231,9 +231,7 @@ class MastodonChannel(Channel):
         return target, target
 
 
-_PLAIN_ANSWERS = None
-
-
+@functools.cache
 def plain_answers():
     """Mastodon.py's client class, with its answers left as parsed JSON (dicts and lists).
 
@@ -246,16 +244,13 @@ def plain_answers():
     Mastodon.py renames it, answers are typed again: slower, still right (the receipt reads
     ``["id"]``, ``.get("url")``, ``.get("uri")`` of either); tests/channels/test_mastodon_plain.py
     notices.  Made on first use, so importing this module does not import Mastodon.py."""
-    global _PLAIN_ANSWERS
-    if _PLAIN_ANSWERS is None:
-        from mastodon import Mastodon
+    from mastodon import Mastodon
 
-        class PlainAnswers(Mastodon):
-            def _Mastodon__try_cast_to_type(self, value, override_type=None):
-                return value, None
+    class PlainAnswers(Mastodon):
+        def _Mastodon__try_cast_to_type(self, value, override_type=None):
+            return value, None
 
-        _PLAIN_ANSWERS = PlainAnswers
-    return _PLAIN_ANSWERS
+    return PlainAnswers
 
 
 # Mastodon's visibilities, most public first (docs.joinmastodon.org, Status: visibility).

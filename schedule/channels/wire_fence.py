@@ -12,7 +12,7 @@ taken from the pool (and opened):
 
 - requests (tweepy, Mastodon.py, pyfacebook, LinkedIn): urllib3 connections whose every
   ``send`` of a request runs the check (``FenceAtEachSend``), in the pools of the
-  transport adapters the channels share (``base.shared_connections`` and X's rerouting
+  transport adapters the channels share (``sessions.shared_connections`` and X's rerouting
   adapter build on ``fenced_adapter_class``);
 - httpx (atproto, Bluesky): httpcore's ``trace`` extension, which httpcore calls just
   before it writes a request's headers and its body (``fence_httpx_request``, a request

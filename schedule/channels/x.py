@@ -4,8 +4,10 @@ v2 media endpoints for pictures, alt text and video.
 tweepy 4.17 still uploads media through the v1.1 endpoints, which X retired in 2025
 (tweepy issue #2217, open).  The v2 ones (``/2/media/upload/initialize``, ``.../append``,
 ``.../finalize``, ``/2/media/metadata``) are called here through tweepy's own
-``Client.request``, so the OAuth 1.0a signing and tweepy's error classes are tweepy's;
-only the multipart ``append`` goes straight to the Client's session with tweepy's auth.
+``Client.request``, so the requests and tweepy's error classes are tweepy's; only the
+multipart ``append`` goes straight to the Client's session.  Every request is signed with
+OAuth 1.0a by the account's one signer (``oauth1.py``: oauthlib's RFC 5849 functions, a new
+nonce and timestamp each time) where tweepy would build requests-oauthlib's for each call.
 
 tweepy hard-codes https://api.twitter.com, so instead of forking it we mount a requests
 transport adapter on its session that sends that host to ``api_base`` (a test server or
@@ -13,6 +15,7 @@ a proxy) and gives every request a timeout (tweepy's Client has no timeout setti
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import datetime, timezone
@@ -22,16 +25,16 @@ from .. import counting
 from ..errors import AuthError, ChannelError, RateLimited, Rejected, Transient
 from ..model import InboxPage, Incoming, Part, Receipt, Variant
 from ..secrets import mask
-from .base import (IMAGE_TYPES, SHARED_POOL_SIZE, Channel, never_sent, parse_time, retry_at_from_headers,
-                   shared_connections, steady_environment)
-from .pool_keys import steady_adapter_class
+from .base import IMAGE_TYPES, Channel, never_sent, parse_time, retry_at_from_headers
+from .oauth1 import signer_class, signing_session_class
+from .sessions import prepare_session, steady_adapter_class
 
 HOSTS = ("https://api.twitter.com",)
 CHUNK_BYTES = 4 * 1024 * 1024              # X takes append segments of up to 5 MB
 _URL = re.compile(r"https?://\S+")
 
 
-def rerouting_adapter(api_base: str | None, timeout: float, pool_maxsize: int = 10):
+def rerouting_adapter(api_base: str | None, timeout: float, **adapter_arguments: Any):
     """A requests adapter that sends the library's fixed hosts to api_base, with a timeout."""
     class _Reroute(steady_adapter_class()):       # fenced connections (#12), pool key kept per origin
         def send(self, request, **kwargs):
@@ -43,7 +46,7 @@ def rerouting_adapter(api_base: str | None, timeout: float, pool_maxsize: int = 
                 kwargs["timeout"] = timeout
             return super().send(request, **kwargs)
 
-    return _Reroute(pool_maxsize=pool_maxsize)
+    return _Reroute(**adapter_arguments)
 
 
 class XChannel(Channel):
@@ -71,7 +74,7 @@ class XChannel(Channel):
     def __init__(self, config, timeout: float = 30.0):
         super().__init__(config, timeout)
         self._client = None
-        self._mounted: tuple | None = None                # (api_base, timeout) of the mounted adapter
+        self._client_for: tuple | None = None             # the (api_base, timeout) its adapter sends with
         self._me: dict[str, str] | None = None
 
     def warm_up(self) -> None:
@@ -86,21 +89,21 @@ class XChannel(Channel):
     def client(self):
         import tweepy
 
-        if self._client is None:
+        # Made again only if api_base or the timeout changed (the daemon lowers the timeout
+        # under a cluster's lease, docs/admin.md), not per call: CPU in a burst.
+        if self._client is None or self._client_for != (self.api_base, self.timeout):
             key, secret, token, token_secret = self._credentials()
-            self._client = tweepy.Client(consumer_key=key, consumer_secret=secret, access_token=token,
-                                         access_token_secret=token_secret, wait_on_rate_limit=False)
-            steady_environment(self._client.session)
-        if self._mounted != (self.api_base, self.timeout):    # not a new adapter per call: CPU in a burst
-            self._mount(self._client.session)
-            self._mounted = (self.api_base, self.timeout)
+            client = tweepy.Client(consumer_key=key, consumer_secret=secret, access_token=token,
+                                   access_token_secret=token_secret, wait_on_rate_limit=False)
+            # tweepy's own requests, each signed by this account's one signer (oauth1.py)
+            client.session = signing_session_class()()
+            client.session.signer = self._signer = signer_class()(key, secret, token, token_secret)
+            # One adapter (so one connection pool) for every X account with this api_base and timeout.
+            api_base, timeout = self.api_base or None, self.timeout
+            prepare_session(client.session, ("x", api_base, timeout),
+                            functools.partial(rerouting_adapter, api_base, timeout), HOSTS)
+            self._client, self._client_for = client, (self.api_base, self.timeout)
         return self._client
-
-    def _mount(self, session) -> None:
-        # One adapter (so one connection pool) for every X account with this api_base and timeout.
-        api_base, timeout = self.api_base or None, self.timeout
-        shared_connections(session, ("x", api_base, timeout),
-                           lambda: rerouting_adapter(api_base, timeout, SHARED_POOL_SIZE), HOSTS)
 
     # ----- errors ------------------------------------------------------------------
     def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
@@ -157,11 +160,8 @@ class XChannel(Channel):
 
     def _append(self, media_id: str, index: int, chunk: bytes, mime: str) -> None:
         """The one multipart call: tweepy's Client.request only sends JSON bodies."""
-        import tweepy
-
         client = self.client()
-        auth = tweepy.OAuth1UserHandler(*self._credentials()).apply_auth()
-        with client.session.post(f"{HOSTS[0]}/2/media/upload/{media_id}/append", auth=auth,
+        with client.session.post(f"{HOSTS[0]}/2/media/upload/{media_id}/append", auth=self._signer,
                                  headers={"User-Agent": client.user_agent}, data={"segment_index": str(index)},
                                  files={"media": ("chunk", chunk, mime)}) as response:
             if response.status_code >= 400:

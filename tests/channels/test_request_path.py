@@ -11,6 +11,9 @@ wire unchanged.
   requests asks the file system on every request (``requests.adapters._urllib3_request_context``
   calls os.path.isdir when REQUESTS_CA_BUNDLE, or ``verify``, names a path), with the same
   pool key as requests' own.
+- http.cookiejar reads a response for cookies only when it sets one: requests runs its
+  extraction twice per response (the response's jar and the session's), and no network we
+  post to sets a cookie; a cookie that is set is kept and sent back, as requests would.
 """
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ import typing
 import pytest
 import requests
 
-from schedule.channels import base
-from schedule.channels.base import shared_connections, steady_environment
+from schedule.channels import sessions as channel_sessions
+from schedule.channels.sessions import prepare_session, shared_connections, steady_environment
 from tests.servers import mastodon
 
 
@@ -47,7 +50,7 @@ def test_a_burst_of_first_requests_reads_the_environment_once(server, monkeypatc
         return real(*args, **kwargs)
 
     monkeypatch.setattr(requests.sessions, "get_environ_proxies", counted)
-    monkeypatch.setattr(base, "_ENVIRONMENT_ANSWERS", {})
+    monkeypatch.setattr(channel_sessions, "_ENVIRONMENT_ANSWERS", {})
     sessions = [shared_connections(steady_environment(requests.Session())) for _ in range(12)]
     start = threading.Barrier(len(sessions))
     answers = []
@@ -128,7 +131,12 @@ def test_the_ca_bundle_is_not_looked_up_on_every_request(server, monkeypatch, tm
     session = shared_connections(steady_environment(requests.Session()), key=("test-ca-bundle",))
     for number in range(5):
         session.post(f"{server.url}/api/v1/statuses", json={"status": f"Notice {number}"}, timeout=10)
-    assert looked.count(str(bundle)) <= 1, looked
+    assert looked.count(str(bundle)) == 1, looked          # looked up once, and the bundle is honoured
+    looked.clear()
+    plain = requests.Session()
+    for number in range(5):
+        plain.post(f"{server.url}/api/v1/statuses", json={"status": f"Plain {number}"}, timeout=10)
+    assert looked.count(str(bundle)) == 5, looked          # control: requests' own path asks on each request
 
 
 @pytest.mark.parametrize("url", ["https://graph.example:8443/v25.0/1/feed", "http://127.0.0.1:5000/rest/posts?x=1",
@@ -138,7 +146,7 @@ def test_the_ca_bundle_is_not_looked_up_on_every_request(server, monkeypatch, tm
 def test_the_pool_key_is_requests_own(url, verify, cert, tmp_path):
     from requests.adapters import HTTPAdapter
 
-    from schedule.channels.pool_keys import steady_adapter_class
+    from schedule.channels.sessions import steady_adapter_class
 
     (tmp_path / "ca-folder").mkdir()
     (tmp_path / "ca-file").write_text("")
@@ -148,3 +156,63 @@ def test_the_pool_key_is_requests_own(url, verify, cert, tmp_path):
     for _ in range(2):                                   # the answer made, then the answer kept
         assert ours.build_connection_pool_key_attributes(request, verify, cert) == \
             HTTPAdapter().build_connection_pool_key_attributes(request, verify, cert)
+
+
+# ----- cookies: http.cookiejar runs only for a response that sets one --------------------------
+def _cookie_extractions(monkeypatch) -> list:
+    """Each time http.cookiejar reads a response for cookies (requests runs it twice per
+    response: into the response's jar in HTTPAdapter.build_response, into the session's in
+    Session.send; requests/adapters.py and requests/sessions.py)."""
+    import http.cookiejar
+
+    read = []
+    real = http.cookiejar.CookieJar.extract_cookies
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies",
+                        lambda self, response, request: read.append(response) or real(self, response, request))
+    return read
+
+
+@pytest.mark.parametrize("network", ["x", "mastodon", "linkedin", "facebook"])
+def test_a_post_whose_answer_sets_no_cookie_is_not_read_for_cookies(network, open_harness, monkeypatch):
+    from tests.helpers import make_variant
+
+    harness = open_harness(network)
+    channel = harness.channel
+    channel.publish(make_variant(channel, ["Warm-up: the pool reopens on Monday."]), key="k-warm")
+    read = _cookie_extractions(monkeypatch)
+    receipt = channel.publish(make_variant(channel, ["The library opens late on Thursday."]), key="k-cookies")
+    assert harness.posted_text(receipt) == "The library opens late on Thursday."
+    assert read == []
+
+
+def test_a_cookie_a_network_sets_is_kept_and_sent_back(open_harness, monkeypatch):
+    """RFC 6265: a cookie set by a response is sent with the next request to that host."""
+    from tests.servers.base import Response
+
+    harness = open_harness("linkedin")
+    harness.server.route("GET", "/cookie/set", lambda request: Response(200, {"ok": True}, {
+        "Set-Cookie": "lb_affinity=node-7; Path=/"}))
+    harness.server.route("GET", "/cookie/echo", lambda request: Response(200, {"cookie": request.header("Cookie")}))
+    session = harness.channel.session()
+    read = _cookie_extractions(monkeypatch)
+    answer = session.get(f"{harness.server.url}/cookie/set", timeout=10)
+    assert len(read) == 2                                  # requests' own extraction, both jars
+    assert answer.cookies.get("lb_affinity") == "node-7"
+    assert session.cookies.get("lb_affinity") == "node-7"
+    assert session.get(f"{harness.server.url}/cookie/echo", timeout=10).json() == {"cookie": "lb_affinity=node-7"}
+
+
+def test_a_response_is_built_as_requests_builds_it(server):
+    """Status, headers, encoding, reason, URL, body, request and (no) cookies as a plain
+    requests.Session's response, for a JSON answer and an error."""
+    def seen(response):
+        return (response.status_code, dict(response.headers), response.encoding, response.reason, response.url,
+                response.content, response.request.url, dict(response.cookies), response.history,
+                isinstance(response.connection, requests.adapters.HTTPAdapter))
+
+    ours = prepare_session(requests.Session(), key=("test-build-response",))
+    plain = requests.Session()
+    for path in ("/api/v1/instance", "/api/v1/no-such-thing"):
+        a, b = ours.get(f"{server.url}{path}", timeout=10), plain.get(f"{server.url}{path}", timeout=10)
+        a.headers.pop("Date", None), b.headers.pop("Date", None)
+        assert seen(a) == seen(b)

@@ -1,4 +1,4 @@
-"""Two accounts of one network reuse one connection to its host (#12, `base.shared_connections`).
+"""Two accounts of one network reuse one connection to its host (#12, `sessions.shared_connections`).
 
 Each account (channel) has its own client library object and session; before #12 each had
 its own connection pool, so a burst opened a new connection for nearly every post.  The

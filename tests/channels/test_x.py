@@ -22,7 +22,7 @@ def test_video_goes_up_in_chunks_and_waits_for_processing(xh, tmp_path):
     assert sorted(stored["segments"]) == [0, 1, 2] and stored["bytes"] == clip.read_bytes()
     assert len(xh.server.calls("GET", r"^/2/media/upload$")) == 2              # in_progress, then succeeded
     appends = xh.server.calls("POST", r"/append$")
-    assert all(r.header("Authorization", "").startswith("OAuth ") for r in appends)   # signed by tweepy's auth
+    assert all(r.header("Authorization", "").startswith("OAuth ") for r in appends)   # signed (OAuth 1.0a)
 
 
 def test_image_alt_text_goes_to_the_v2_metadata_endpoint(xh, tmp_path):
@@ -40,3 +40,15 @@ def test_media_that_x_cannot_process_is_rejected(xh, tmp_path):
     with pytest.raises(Rejected, match="Unsupported video"):
         xh.channel.publish(make_variant(xh.channel, ["Highlights."], media=(video(clip),)), key="k")
     assert xh.server.tweets == {}
+
+
+def test_a_timeout_lowered_after_the_client_was_made_applies(xh):
+    """The daemon lowers a channel's timeout under a cluster's lease (schedule/daemon.py,
+    docs/admin.md), possibly after its client exists: the next post must wait no longer."""
+    from schedule.errors import Ambiguous
+
+    xh.channel.client()                                  # made with the default timeout (30 s)
+    xh.channel.timeout = 0.5
+    xh.slow_next_post(3.0)
+    with pytest.raises(Ambiguous):
+        xh.channel.publish(make_variant(xh.channel, ["Road closure on the High Street."]), key="k-timeout")
