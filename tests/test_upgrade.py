@@ -14,7 +14,8 @@ import pytest
 import sqlite_utils
 
 from schedule.alerts import Alerter
-from schedule.ledger import MIGRATIONS, SCHEMA_VERSION, UPGRADE_AMBIGUOUS, Ledger, _migrate_old_retries
+from schedule.ledger import Ledger
+from schedule.ledger_schema import MIGRATIONS, SCHEMA_VERSION, UPGRADE_AMBIGUOUS, _migrate_old_retries
 from schedule.publisher import Publisher
 from schedule.render import Renderer
 from schedule.scanner import ContentScanner
