@@ -343,8 +343,7 @@ class Daemon(Planning):
             if version != seen_version or self.sync_event.is_set():   # an operator command, or a retry
                 seen_version = version
                 self.sync_event.clear()
-                self._notice_signoffs()
-                self.sync_jobs()
+                self._sync_safely()
             if self.rescan_event.is_set():
                 self.rescan_event.clear()
                 self._replan_safely()
@@ -354,6 +353,21 @@ class Daemon(Planning):
                     notify("WATCHDOG=1")
                     last_ping = time.monotonic()
         return self.shutdown()
+
+    def _sync_safely(self) -> None:
+        """The main loop's re-timing of jobs (after a change notice, or when the database is
+        away: ``data_version`` then says "something may have changed").  A ledger that
+        cannot be read is reported as any failed write is (once, with the alert), and tried
+        again next turn, never the end of the daemon: systemd would only restart it into the
+        same outage (a network cut, a database failover), with nothing posted meanwhile."""
+        try:
+            self._notice_signoffs()
+            self.sync_jobs()
+        except LedgerError as exc:
+            if not self.ledger_failing:
+                log.error("cannot re-time the jobs: %s", mask(exc))
+            self._ledger_trouble(exc)
+            self.sync_event.set()
 
     def _notice_signoffs(self) -> None:
         """A sign-off made (or replaced) on the web page re-plans its item, so a post blocked
