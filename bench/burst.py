@@ -252,6 +252,10 @@ def run(engine: str, daemons: int, args, pg) -> dict:
                       cpu_per_delivery=sum(per_node) / max(1, posted), pg_cpu=pg_end - pg_start,
                       wall=finished - when.timestamp())
         result["doubles"] = doubles(servers)
+        # A daemon that ended during the run (its CPU count stops there, so it would only
+        # look idle): named, with the last line it wrote.
+        result["exited"] = [f"daemon {i + 1} exited ({p.returncode}): " + ((tmp / f"node{i}" / "daemon.log").read_text()
+                            .strip().splitlines() or [""])[-1] for i, p in enumerate(procs) if p.poll() is not None]
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -382,6 +386,8 @@ def report(result: dict) -> None:
              " ms per delivery" if result["engine"] == "postgresql" else "")
           + f"; test servers {result.get('servers_cpu', 0):.2f} s, this script's polling "
             f"{result.get('polling_cpu', 0):.2f} s)")
+    for exited in result.get("exited", []):
+        print(f"    EXITED DURING THE RUN: {exited}")
     print(f"    [{result['load_before']} before, {result['load_after']} after]")
 
 
