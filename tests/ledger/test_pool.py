@@ -169,6 +169,12 @@ def test_a_nodes_pooled_sessions_carry_its_token_and_end_with_it(nodes):
     # The frozen node's heartbeat is past its lease: the live node ends its sessions, by name.
     live._sql("UPDATE nodes SET heartbeat_at = heartbeat_at - 60 WHERE node_id = %s", [frozen.node_id])
     live._end_dead_nodes()
+    # pg_terminate_backend signals the session and returns at once ("If timeout is not
+    # specified or zero, this function returns true whether the process actually terminates
+    # or not", https://www.postgresql.org/docs/15/functions-admin.html): each ends moments later.
+    deadline = time.monotonic() + 10
+    while sessions(ledger.url, own) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert sessions(ledger.url, own) == {}
     reason = live._sql("SELECT stop_reason FROM nodes WHERE node_id = %s", [frozen.node_id]).fetchone()[0]
     assert f"{len(own) + 1} session(s) ended" in reason          # + the node's own heartbeat session
