@@ -11,6 +11,7 @@ nodes that both decided to send the same row, exactly one moves it.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -25,9 +26,9 @@ from tests.test_delivery import World, servers  # noqa: F401 - the test servers 
 NOW = datetime.now(timezone.utc) + timedelta(minutes=5)        # due for the publisher (grace 15 min)
 
 
-@pytest.fixture
-def two_nodes(project, monkeypatch, servers, pg_url, open_ledger_at):  # noqa: F811
-    world = World(project, monkeypatch, servers)
+@contextlib.contextmanager
+def two_publishers(world, pg_url, open_ledger_at):
+    """Two cluster nodes' Publishers (in process, short leases) on one PostgreSQL ledger."""
     made = []
 
     def node():
@@ -38,9 +39,18 @@ def two_nodes(project, monkeypatch, servers, pg_url, open_ledger_at):  # noqa: F
         alerter = Alerter((), ledger, sender=lambda title, body: True)
         return Publisher(world.config, ledger, world.renderer, alerter, world.item, cluster=cluster)
 
-    yield world, node(), node()
-    for cluster in made:
-        cluster.stop()
+    try:
+        yield node(), node()
+    finally:
+        for cluster in made:
+            cluster.stop()
+
+
+@pytest.fixture
+def two_nodes(project, monkeypatch, servers, pg_url, open_ledger_at):  # noqa: F811
+    world = World(project, monkeypatch, servers)
+    with two_publishers(world, pg_url, open_ledger_at) as (one, other):
+        yield world, one, other
 
 
 def add(world, publisher, rel: str, text: str) -> int:

@@ -16,10 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schedule import operator
-from schedule.alerts import Alerter
-from schedule.cluster import Cluster
-from schedule.publisher import Publisher
-from tests.ledger.cluster_helpers import SHORT, FakeConfig
+from tests.ledger.test_cluster_fast_claim import two_publishers
 from tests.ledger.test_hot_path import libpq_trace
 from tests.test_delivery import World, servers  # noqa: F401 - the test servers fixture
 
@@ -30,19 +27,8 @@ LATE = datetime.now(timezone.utc) - timedelta(minutes=20)       # past the grace
 @pytest.fixture
 def two_nodes(project, monkeypatch, servers, pg_url, open_ledger_at):  # noqa: F811
     world = World(project, monkeypatch, servers, extra=f'[database]\nurl = "{pg_url}"\n')
-    made = []
-
-    def node():
-        ledger = open_ledger_at(pg_url)
-        cluster = Cluster(ledger, FakeConfig(**SHORT))
-        cluster.start()
-        made.append(cluster)
-        alerter = Alerter((), ledger, sender=lambda title, body: True)
-        return Publisher(world.config, ledger, world.renderer, alerter, world.item, cluster=cluster)
-
-    yield world, node(), node()
-    for cluster in made:
-        cluster.stop()
+    with two_publishers(world, pg_url, open_ledger_at) as (one, other):
+        yield world, one, other
 
 
 def add(world, publisher, rel: str, text: str, when: datetime = SOON) -> int:

@@ -29,7 +29,6 @@ import time
 from datetime import datetime, timezone
 
 import psycopg
-import pytest
 
 from schedule.errors import LedgerError
 from tests.postgres_server import PASSWORD
@@ -41,6 +40,26 @@ LEASE = 60.0
 def claim(ledger, delivery: int, node: str):
     return ledger.transition_row(delivery, "publishing", expect=["scheduled", "retrying"], holder=node, claim=LEASE,
                                  attempts=1, unchanged={"item_digest": None, "variant": None})
+
+
+def moves_after_a_leader(ledger, node: str, first: int, rest, deadline: float):
+    """Claims of ``first`` (which leads a batch: it is alone when it starts) and then of
+    ``rest`` (queued behind it), each in its own thread: (answers by delivery, the threads)."""
+    answers: dict[int, object] = {}
+
+    def move(delivery):
+        try:
+            answers[delivery] = claim(ledger, delivery, node)
+        except LedgerError as exc:
+            answers[delivery] = exc
+    threads = [threading.Thread(target=move, args=(first,))]
+    threads[0].start()
+    while not ledger.move_batches.leading and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for delivery in rest:
+        threads.append(threading.Thread(target=move, args=(delivery,)))
+        threads[-1].start()
+    return answers, threads
 
 
 def post(ledger, delivery: int, node: str) -> bool:
@@ -173,21 +192,8 @@ def test_a_batch_whose_connection_is_lost_reports_no_move(pg_url, open_ledger_at
     hold_first.execute("SELECT id FROM deliveries WHERE id = %s FOR UPDATE", [first])
     hold_rest = psycopg.connect(pg_url, password=PASSWORD, autocommit=False)
     hold_rest.execute("SELECT id FROM deliveries WHERE id = ANY(%s) FOR UPDATE", [rest])
-    answers: dict[int, object] = {}
-
-    def move(delivery):
-        try:
-            answers[delivery] = claim(ledger, delivery, "n1")
-        except LedgerError as exc:
-            answers[delivery] = exc
-    threads = [threading.Thread(target=move, args=(first,))]
-    threads[0].start()
     deadline = time.monotonic() + 10
-    while not ledger.move_batches.leading and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for delivery in rest:
-        threads.append(threading.Thread(target=move, args=(delivery,)))
-        threads[-1].start()
+    answers, threads = moves_after_a_leader(ledger, "n1", first, rest, deadline)
     while len(ledger.move_batches.queue) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     hold_first.commit()                   # the first move (alone) goes; the batch of 3 waits on its rows
@@ -219,11 +225,10 @@ def test_a_batch_and_the_heartbeats_renewal_never_deadlock(pg_url, open_ledger_a
     ``deadlock_timeout`` (1 s) by failing one statement (https://www.postgresql.org/docs/15/
     explicit-locking.html#LOCKING-DEADLOCKS)."""
     from schedule.cluster import Cluster
-    from tests.ledger.test_cluster_claims import SHORT, FakeConfig
+    from tests.ledger.cluster_helpers import SHORT, FakeConfig, register
     ledger = open_ledger_at(pg_url)
     cluster = Cluster(ledger, FakeConfig(**{**SHORT, "lease_seconds": 60}))
-    cluster._sql("INSERT INTO nodes (node_id, host, pid, token) VALUES (%s, %s, 1, %s)",
-                 [cluster.node_id, cluster.host, cluster.token])
+    register(cluster)
     node = cluster.node_id
     r0, r1, r2 = (ledger.add(f"item{k}", "log", "log", WHEN) for k in range(3))
     for delivery in (r2, r1):                         # r1's new version after r2's in the heap
@@ -233,21 +238,9 @@ def test_a_batch_and_the_heartbeats_renewal_never_deadlock(pg_url, open_ledger_a
     hold_r0.execute("SELECT id FROM deliveries WHERE id = %s FOR UPDATE", [r0])
     hold_r1 = psycopg.connect(pg_url, password=PASSWORD, autocommit=False)
     hold_r1.execute("SELECT id FROM deliveries WHERE id = %s FOR UPDATE", [r1])
-    answers, errors = {}, []
-
-    def move(delivery):
-        try:
-            answers[delivery] = claim(ledger, delivery, node)
-        except LedgerError as exc:
-            answers[delivery] = exc
-    threads = [threading.Thread(target=move, args=(r0,))]
-    threads[0].start()
+    errors = []
     deadline = time.monotonic() + 10
-    while not ledger.move_batches.leading and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for delivery in (r1, r2):
-        threads.append(threading.Thread(target=move, args=(delivery,)))
-        threads[-1].start()
+    answers, threads = moves_after_a_leader(ledger, node, r0, (r1, r2), deadline)
     while len(ledger.move_batches.queue) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     hold_r0.commit()                                  # the batch [r1, r2] starts and waits for r1
