@@ -109,16 +109,7 @@ class Publisher(Outcomes, NetworkCheck):
             # Not due (e.g. another node's post, at this node's backup time): the claim would
             # only be refused; a row that becomes due again gets a new job from its notice.
             return "not claimed"
-        if row["attempts"] or not self.cluster.may_send() or self.cluster.held_elsewhere_until(row) is not None:
-            return None
-        item = self.items(row["item"])
-        if self._decide(row, item, now, paused)[0] != "publish":
-            return None
-        self._claiming.value = True
-        try:
-            return self._publish(row, item, now)
-        finally:
-            self._claiming.value = False
+        return self._publish_claiming(row, now, paused)
 
     def _claim_as_seen(self, row: dict, now: datetime) -> str | None:
         """``_claim_with_publishing`` with no read at all: decided, rendered and gated from the
@@ -127,13 +118,20 @@ class Publisher(Outcomes, NetworkCheck):
         any write touched the row since that read, or posting is paused).  Anything but a
         move, refused or not, is None (nothing written, nothing sent): the caller goes the
         way of today, which reads the row afresh and decides again."""
-        if row["state"] not in DUE_STATES or row["attempts"] or not self.cluster.may_send() or \
-                self.cluster.held_elsewhere_until(row) is not None:
+        if row["state"] not in DUE_STATES:
+            return None
+        return self._publish_claiming(row, now, False, row["row_version"])
+
+    def _publish_claiming(self, row: dict, now: datetime, paused: bool, version: str | None = None) -> str | None:
+        """The two fast ways' shared end: a first attempt this node may send, decided
+        "publish", goes out with the claim taken in its move to `publishing` (and, from a
+        snapshot, ``version``'s check); None: anything else, nothing written."""
+        if row["attempts"] or not self.cluster.may_send() or self.cluster.held_elsewhere_until(row) is not None:
             return None
         item = self.items(row["item"])
-        if self._decide(row, item, now, paused=False)[0] != "publish":
+        if self._decide(row, item, now, paused)[0] != "publish":
             return None
-        self._claiming.value, self._seen_version.value = True, row["row_version"]
+        self._claiming.value, self._seen_version.value = True, version
         try:
             return self._publish(row, item, now)
         finally:
