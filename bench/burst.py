@@ -41,6 +41,8 @@ daemons may share one ledger) is reported as refused, with the daemon's own mess
 
 The machine's load average (``uptime``) is printed with every figure: the benchmark's
 own test servers run in this process and share the cores with the daemons.
+``--pin`` starts each daemon on its own CPU (daemon k on CPU k mod N, with util-linux's
+``taskset``), as ``CPUAffinity=`` in each node's systemd unit would (docs/admin.md).
 ``--profile DIR`` samples each daemon with py-spy (``pip install py-spy``) through the burst
 into DIR/<pid>.txt (collapsed stacks; ``bench/burst.py --top DIR/<pid>.txt`` sums them).
 """
@@ -195,7 +197,7 @@ def run(engine: str, daemons: int, args, pg) -> dict:
         server.start()
     tmp = Path(tempfile.mkdtemp(prefix="civicpost-burst-"))
     procs: list[subprocess.Popen] = []
-    result: dict = {"engine": engine, "daemons": daemons, "load_before": load()}
+    result: dict = {"engine": engine, "daemons": daemons, "pinned": bool(args.pin), "load_before": load()}
     try:
         names = channel_names(args.accounts)
         url = pg.new_database() if engine == "postgresql" else None
@@ -206,6 +208,8 @@ def run(engine: str, daemons: int, args, pg) -> dict:
             folder = tmp / f"node{node}"
             write_node(folder, servers, names, args.deliveries, when, url, args.inbox, args.workers)
             command = [sys.executable, str(ROOT / "bot.py"), "--config", str(folder / "config.toml"), "run"]
+            if args.pin:          # as systemd's CPUAffinity= would (docs/admin.md): daemon k on CPU k mod N
+                command = ["taskset", "--cpu-list", str(node % os.cpu_count())] + command
             procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                           stderr=open(folder / "daemon.log", "w")))
             time.sleep(0.5)
@@ -365,7 +369,7 @@ def claim_latency(engine: str, pg, connections: int = 1, count: int = 1000, thre
 
 # ----- the report --------------------------------------------------------------------------
 def report(result: dict) -> None:
-    label = f"{result['engine']:10s} {result['daemons']} daemon(s)"
+    label = f"{result['engine']:10s} {result['daemons']} daemon(s)" + (", each on its own CPU" if result.get("pinned") else "")
     if "refused" in result:
         print(f"{label}: REFUSED: {result['refused']}   [{result['load_before']}]")
         return
@@ -424,6 +428,8 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.15, help="each test server's answer time, seconds")
     parser.add_argument("--lead", type=float, default=40, help="seconds from start to the burst (start-up, plan)")
     parser.add_argument("--timeout", type=float, default=180, help="seconds after the burst to give up")
+    parser.add_argument("--pin", action="store_true", help="each daemon on its own CPU (taskset, from util-linux), "
+                        "as CPUAffinity= in its systemd unit would (docs/admin.md)")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (as the tests run it)")
     parser.add_argument("--inbox", action="store_true", help="leave the inbox on: it polls every account's "
                         "mentions at start-up, in the burst (off by default: the figure is publishing's)")
