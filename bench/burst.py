@@ -193,6 +193,12 @@ def credentials(names: list[str]) -> dict[str, str]:
 
 
 # ----- one run ------------------------------------------------------------------------
+def ended(procs: list[subprocess.Popen], tmp: Path) -> list[str]:
+    """Each daemon that has exited: its number, exit code and the last line of its log."""
+    return [f"daemon {i + 1} exited ({p.returncode}): " + ((tmp / f"node{i}" / "daemon.log").read_text()
+            .strip().splitlines() or [""])[-1] for i, p in enumerate(procs) if p.poll() is not None]
+
+
 def run(engine: str, daemons: int, args, pg) -> dict:
     servers = {"x": x.Server(latency=args.latency), "mastodon": mastodon.Server(latency=args.latency),
                "linkedin": linkedin.Server(latency=args.latency), "facebook": graph.Server(latency=args.latency)}
@@ -203,7 +209,9 @@ def run(engine: str, daemons: int, args, pg) -> dict:
     result: dict = {"engine": engine, "daemons": daemons, "pinned": bool(args.pin), "load_before": load()}
     try:
         names = channel_names(args.accounts)
-        url = pg.new_database() if engine == "postgresql" else None
+        # One ledger for every daemon: PostgreSQL's, or one SQLite file (whose lock refuses a
+        # second daemon, as on one host); not a ledger per project folder.
+        url = pg.new_database() if engine == "postgresql" else str(tmp / "civicpost.db")
         when = (datetime.now(timezone.utc) + timedelta(seconds=args.lead)).replace(microsecond=0)
         env = {**os.environ, **credentials(names), "PGPASSWORD": getattr(pg, "password", "")}
         env.pop("NOTIFY_SOCKET", None)
@@ -216,43 +224,40 @@ def run(engine: str, daemons: int, args, pg) -> dict:
             procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                           stderr=open(folder / "daemon.log", "w")))
             time.sleep(0.5)
-        ledger_spec = url or tmp / "node0" / "var" / "civicpost.db"
         # Until one second before the burst: the daemons start and plan.
         time.sleep(max(0.0, when.timestamp() - 1 - time.time()))
-        refused = [(i, p) for i, p in enumerate(procs) if p.poll() is not None]
+        refused = ended(procs, tmp)
         if refused:
-            i, proc = refused[0]
-            lines = (tmp / f"node{i}" / "daemon.log").read_text().strip().splitlines()
-            result["refused"] = f"daemon {i + 1} exited ({proc.returncode}): {lines[-1] if lines else ''}"
+            result["refused"] = refused[0]
             return result
-        planned = count_rows(ledger_spec)
+        planned = count_rows(url)
         cpu_start = [cpu_seconds(p.pid) for p in procs]
         sys_start = [system_seconds(p.pid) for p in procs]
         spies = [subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--gil", "-r", "250",
                                    "-d", str(int(args.spy_seconds)), "-f", "raw", "-o", str(args.profile / f"{p.pid}.txt"),
                                    "-p", str(p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for p in procs] if args.profile else []
-        pg_start = tree_cpu(pg.postmaster) if url else 0.0
+        pg_start = tree_cpu(pg.postmaster) if engine == "postgresql" else 0.0
         own_start = sum(os.times()[:2])          # this process: the test servers, and this loop's polling
         polling_start = main_thread_seconds()    # ... which is the main thread's
         expected = args.deliveries
         deadline = when.timestamp() + args.timeout
         while time.time() < deadline and sum(len(_posts(s, POST_PATHS[n])) for n, s in servers.items()) < expected:
             time.sleep(0.2)
-        while time.time() < deadline and count_rows(ledger_spec, "posted") < expected:
+        while time.time() < deadline and count_rows(url, "posted") < expected:
             time.sleep(0.2)
         finished = time.time()
         cpu_end = [cpu_seconds(p.pid) for p in procs]
         result["system_cpu"] = round(sum(system_seconds(p.pid) for p in procs) - sum(sys_start), 2)
         for spy in spies:
             spy.wait()
-        pg_end = tree_cpu(pg.postmaster) if url else 0.0
+        pg_end = tree_cpu(pg.postmaster) if engine == "postgresql" else 0.0
         result["polling_cpu"] = main_thread_seconds() - polling_start
         result["servers_cpu"] = sum(os.times()[:2]) - own_start - result["polling_cpu"]
         result["load_after"] = load()
         lateness = [r.at - when.timestamp() for n, s in servers.items() for r in _posts(s, POST_PATHS[n])]
-        claimed = claim_times(ledger_spec, when)
-        posted = count_rows(ledger_spec, "posted")
+        claimed = claim_times(url, when)
+        posted = count_rows(url, "posted")
         per_node = [round(e - s, 2) for s, e in zip(cpu_start, cpu_end)]
         result.update(planned_before=planned, requests=len(lateness), posted=posted, expected=expected,
                       lateness=lateness, due_to_claim=claimed, cpu_per_node=per_node,
@@ -261,8 +266,7 @@ def run(engine: str, daemons: int, args, pg) -> dict:
         result["doubles"] = doubles(servers)
         # A daemon that ended during the run (its CPU count stops there, so it would only
         # look idle): named, with the last line it wrote.
-        result["exited"] = [f"daemon {i + 1} exited ({p.returncode}): " + ((tmp / f"node{i}" / "daemon.log").read_text()
-                            .strip().splitlines() or [""])[-1] for i, p in enumerate(procs) if p.poll() is not None]
+        result["exited"] = ended(procs, tmp)
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -21,9 +21,7 @@ still passed, so they proved nothing.
 from __future__ import annotations
 
 import base64
-import http.server
 import importlib
-import threading
 
 import pytest
 import requests
@@ -69,34 +67,22 @@ def test_the_admins_netrc_login_reaches_a_plain_session_but_never_the_channel(ne
         harness.close()
 
 
-class _Redirecting(http.server.BaseHTTPRequestHandler):
-    """GET /moved answers 307 to /here on the same host (RFC 9110 section 15.4.8: the
-    request is repeated, unchanged, at the new address); every request's Authorization
-    header is kept in ``seen``."""
-    seen: list = []
-
-    def do_GET(self):
-        self.seen.append((self.path, self.headers.get("Authorization")))
-        self.send_response(307 if self.path == "/moved" else 200)
-        if self.path == "/moved":
-            self.send_header("Location", "/here")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def redirecting():
-    _Redirecting.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """A test server whose GET /moved answers 307 to /here on the same host (RFC 9110 section
+    15.4.8: the request is repeated, unchanged, at the new address)."""
+    from tests.servers import mastodon
+    from tests.servers.base import Response
+
+    with mastodon.Server() as server:
+        server.route("GET", "/moved", lambda request: Response(307, None, {"Location": "/here"}))
+        server.route("GET", "/here", lambda request: Response(200, {}))
+        yield server
+
+
+def seen(server) -> list:
+    """Each redirect-test request's path and Authorization header, in order."""
+    return [(r.path, r.header("Authorization")) for r in server.calls("GET", r"^/(moved|here)$")]
 
 
 def test_a_redirect_never_carries_the_netrc_login(netrc, redirecting):
@@ -109,10 +95,10 @@ def test_a_redirect_never_carries_the_netrc_login(netrc, redirecting):
     token = {"Authorization": "Bearer channel-token"}
     control = requests.Session()
     control.auth = lambda request: request          # a session with an auth of its own
-    control.get(f"{redirecting}/moved", headers=token, timeout=10)
-    assert _Redirecting.seen == [("/moved", "Bearer channel-token"), ("/here", BASIC)]   # the control: it leaks
+    control.get(f"{redirecting.url}/moved", headers=token, timeout=10)
+    assert seen(redirecting) == [("/moved", "Bearer channel-token"), ("/here", BASIC)]   # the control: it leaks
 
-    _Redirecting.seen = []
+    redirecting.clear()
     ours = prepare_session(requests.Session(), key=("netrc-redirect-test",))
-    ours.get(f"{redirecting}/moved", headers=token, timeout=10)
-    assert _Redirecting.seen == [("/moved", "Bearer channel-token"), ("/here", "Bearer channel-token")]
+    ours.get(f"{redirecting.url}/moved", headers=token, timeout=10)
+    assert seen(redirecting) == [("/moved", "Bearer channel-token"), ("/here", "Bearer channel-token")]

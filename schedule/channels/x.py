@@ -97,7 +97,7 @@ class XChannel(Channel):
                                    access_token_secret=token_secret, wait_on_rate_limit=False)
             # tweepy's own requests, each signed by this account's one signer (oauth1.py)
             client.session = signing_session_class()()
-            client.session.signer = self._signer = signer_class()(key, secret, token, token_secret)
+            client.session.signer = signer_class()(key, secret, token, token_secret)
             # One adapter (so one connection pool) for every X account with this api_base and timeout.
             api_base, timeout = self.api_base or None, self.timeout
             prepare_session(client.session, ("x", api_base, timeout),
@@ -161,7 +161,7 @@ class XChannel(Channel):
     def _append(self, media_id: str, index: int, chunk: bytes, mime: str) -> None:
         """The one multipart call: tweepy's Client.request only sends JSON bodies."""
         client = self.client()
-        with client.session.post(f"{HOSTS[0]}/2/media/upload/{media_id}/append", auth=self._signer,
+        with client.session.post(f"{HOSTS[0]}/2/media/upload/{media_id}/append", auth=client.session.signer,
                                  headers={"User-Agent": client.user_agent}, data={"segment_index": str(index)},
                                  files={"media": ("chunk", chunk, mime)}) as response:
             if response.status_code >= 400:
