@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from .errors import LedgerError
-from .ledger_schema import MIGRATIONS, SCHEMA_VERSION  # noqa: F401 - also this module's names (tests, ledger_copy)
+from .ledger_schema import MIGRATIONS
 from .timeutil import iso_seconds, to_utc_key, utcnow
 
 STATES = ("scheduled", "publishing", "posted", "retrying", "failed", "missed", "held", "cancelled", "uncertain",

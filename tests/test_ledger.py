@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from schedule.errors import BotError
-from schedule.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, open_ledger
+from schedule.ledger import Ledger, open_ledger
+from schedule.ledger_schema import MIGRATIONS, SCHEMA_VERSION
 
 WHEN = datetime(2027, 1, 14, 10, 0, tzinfo=timezone.utc)
 

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from schedule.errors import BotError
-from schedule.ledger import MIGRATIONS, SCHEMA_VERSION, STATES
+from schedule.ledger import STATES
+from schedule.ledger_schema import MIGRATIONS, SCHEMA_VERSION
 
 WHEN = datetime(2027, 1, 14, 10, 0, tzinfo=timezone.utc)
 
